@@ -1,0 +1,105 @@
+/* Shared by every xctl BPF object: the ring, the drop counter, the tunables
+ * and the record header fill. Each object gets its own copy of these maps. */
+#ifndef XCTL_COMMON_BPF_H
+#define XCTL_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "xctl_record.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#ifndef XCTL_RING_BYTES
+#define XCTL_RING_BYTES (4 << 20)
+#endif
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XCTL_RING_BYTES);
+} events SEC(".maps");
+
+/* bpf_ringbuf_reserve fails silently when the ring is full: count it per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* Writable at run time through the mmap'd section (see native/probe_set.cc). */
+struct xctl_cfg cfg SEC(".data.cfg") = {
+	.io_min_latency_ns = 10000000ULL,
+	.offcpu_min_ns = 10000000ULL,
+	.runq_min_ns = 10000000ULL,
+	.runq_window_ns = 1000000000ULL,
+	.tcp_flush_ns = 1000000000ULL,
+	.bench_tgid = 0,
+	.bench_batch = 1,
+	.skip_kthreads = 1,
+};
+
+#define PF_KTHREAD 0x00200000
+
+static __always_inline void count_drop(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&drops, &zero);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+static __always_inline struct xctl_record *reserve_record(__u16 kind)
+{
+	struct xctl_record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count_drop();
+		return 0;
+	}
+	r->h.ts_ns = bpf_ktime_get_boot_ns();
+	r->h.kind = kind;
+	r->h.version = XCTL_RECORD_VERSION;
+	r->h.flags = 0;
+	r->h.cpu = bpf_get_smp_processor_id();
+	return r;
+}
+
+static __always_inline __u64 task_start_ns(struct task_struct *t)
+{
+	return BPF_CORE_READ(t, group_leader, start_boottime);
+}
+
+static __always_inline __u64 task_cgroup_id(struct task_struct *t)
+{
+	return BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+}
+
+/* Header identity from an arbitrary task (not necessarily current). */
+static __always_inline void fill_task(struct xctl_record *r, struct task_struct *t)
+{
+	r->h.pid = BPF_CORE_READ(t, tgid);
+	r->h.tid = BPF_CORE_READ(t, pid);
+	r->h.start_ns = task_start_ns(t);
+	r->h.cgroup_id = task_cgroup_id(t);
+	bpf_probe_read_kernel_str(r->h.comm, sizeof(r->h.comm), BPF_CORE_READ(t, group_leader, comm));
+	if (BPF_CORE_READ(t, flags) & PF_KTHREAD)
+		r->h.flags |= XCTL_F_KTHREAD;
+}
+
+static __always_inline void fill_current(struct xctl_record *r)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+	__u64 id = bpf_get_current_pid_tgid();
+	r->h.pid = id >> 32;
+	r->h.tid = (__u32)id;
+	r->h.start_ns = task_start_ns(t);
+	r->h.cgroup_id = bpf_get_current_cgroup_id();
+	/* the process name, not the thread's: records are attributed to processes */
+	bpf_probe_read_kernel_str(r->h.comm, sizeof(r->h.comm), t->group_leader->comm);
+	if (t->flags & PF_KTHREAD)
+		r->h.flags |= XCTL_F_KTHREAD;
+}
+
+#endif

@@ -1,0 +1,196 @@
+/* net family: TCP retransmits attributed to the socket's owning process.
+ *
+ * tcp_retransmit_skb runs in softirq/timer context, so `current` is not the
+ * owner. Process-context hooks (sendmsg, connect) record sk -> owner; the
+ * retransmit handler reads it from there. Sockets seen only after the agent
+ * started but never written since get XCTL_F_NO_OWNER and the socket inode,
+ * which userspace resolves through /proc/<pid>/fd.
+ *
+ * Aggregation: the first retransmit of a burst is emitted at once; further ones
+ * within cfg.tcp_flush_ns are summed and flushed by a per-socket bpf_timer. */
+#include "common.bpf.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
+#define CLOCK_MONOTONIC 1
+
+struct owner {
+	__u64 start_ns;
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 tid;
+	char comm[XCTL_COMM_LEN];
+};
+
+struct sock_state {
+	struct owner o;
+	struct bpf_timer flush;
+	__u64 last_emit_ns;
+	__u64 first_pending_ns;
+	__u32 pending_count;
+	__u32 pending_segs;
+	__u64 sock_ino;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport, dport, family;
+	__u8 state;
+	__u8 timer_ready;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64); /* struct sock * */
+	__type(value, struct sock_state);
+} sockets SEC(".maps");
+
+static __always_inline void set_owner_current(struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sock_state *s = bpf_map_lookup_elem(&sockets, &key);
+	if (s && s->o.pid == (id >> 32))
+		return; /* hot path: owner unchanged */
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+	if (t->flags & PF_KTHREAD)
+		return;
+	if (!s) {
+		struct sock_state zero = {};
+		bpf_map_update_elem(&sockets, &key, &zero, BPF_NOEXIST);
+		s = bpf_map_lookup_elem(&sockets, &key);
+		if (!s)
+			return;
+	}
+	s->o.pid = id >> 32;
+	s->o.tid = (__u32)id;
+	s->o.start_ns = task_start_ns(t);
+	s->o.cgroup_id = bpf_get_current_cgroup_id();
+	bpf_probe_read_kernel_str(s->o.comm, sizeof(s->o.comm), t->group_leader->comm);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(on_send, struct sock *sk, int ret, int flags)
+{
+	if (sk && sk->__sk_common.skc_family != AF_INET && sk->__sk_common.skc_family != AF_INET6)
+		return 0;
+	if (sk && sk->sk_protocol == 6 /* IPPROTO_TCP */)
+		set_owner_current(sk);
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (sk->sk_protocol != 6)
+		return 0;
+	__u64 key = (__u64)sk;
+	if (newstate == TCP_SYN_SENT) /* connect(): process context */
+		set_owner_current((struct sock *)sk);
+	else if (newstate == TCP_CLOSE)
+		bpf_map_delete_elem(&sockets, &key); /* also cancels a pending flush timer */
+	return 0;
+}
+
+static __always_inline void emit(struct sock_state *s, __u64 skaddr, __u32 count, __u32 segs, __u64 first_ts)
+{
+	struct xctl_record *r = reserve_record(XCTL_KIND_TCP_RETRANSMIT);
+	if (!r)
+		return;
+	r->h.pid = s->o.pid;
+	r->h.tid = s->o.tid;
+	r->h.start_ns = s->o.start_ns;
+	r->h.cgroup_id = s->o.cgroup_id;
+	__builtin_memcpy(r->h.comm, s->o.comm, sizeof(r->h.comm));
+	if (!s->o.pid)
+		r->h.flags |= XCTL_F_NO_OWNER;
+	__builtin_memcpy(r->tcp.saddr, s->saddr, 16);
+	__builtin_memcpy(r->tcp.daddr, s->daddr, 16);
+	r->tcp.sport = s->sport;
+	r->tcp.dport = s->dport;
+	r->tcp.family = s->family;
+	r->tcp.state = s->state;
+	r->tcp.owner_src = s->o.pid ? XCTL_OWNER_KERNEL : XCTL_OWNER_NONE;
+	r->tcp.count = count;
+	r->tcp.segs = segs;
+	r->tcp.sock_ino = s->sock_ino;
+	r->tcp.first_ts_ns = first_ts;
+	r->tcp.skaddr = skaddr;
+	bpf_ringbuf_submit(r, 0);
+}
+
+static int flush_cb(void *map, __u64 *key, struct sock_state *s)
+{
+	__u32 n = __sync_lock_test_and_set(&s->pending_count, 0);
+	__u32 segs = __sync_lock_test_and_set(&s->pending_segs, 0);
+	if (n) {
+		emit(s, *key, n, segs, s->first_pending_ns);
+		s->last_emit_ns = bpf_ktime_get_boot_ns();
+	}
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(on_retransmit, const struct sock *sk, const struct sk_buff *skb)
+{
+	__u64 key = (__u64)sk;
+	struct sock_state *s = bpf_map_lookup_elem(&sockets, &key);
+	if (!s) {
+		struct sock_state zero = {};
+		bpf_map_update_elem(&sockets, &key, &zero, BPF_NOEXIST);
+		s = bpf_map_lookup_elem(&sockets, &key);
+		if (!s) {
+			count_drop();
+			return 0;
+		}
+	}
+	/* refresh the tuple: cheap, and the state changes over the socket's life */
+	__u16 family = sk->__sk_common.skc_family;
+	s->family = family;
+	s->sport = sk->__sk_common.skc_num;
+	s->dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	s->state = sk->__sk_common.skc_state;
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&s->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&s->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		__builtin_memset(s->saddr, 0, 16);
+		__builtin_memset(s->daddr, 0, 16);
+		__u32 a = sk->__sk_common.skc_rcv_saddr, b = sk->__sk_common.skc_daddr;
+		__builtin_memcpy(s->saddr, &a, 4);
+		__builtin_memcpy(s->daddr, &b, 4);
+	}
+	if (!s->sock_ino) {
+		struct socket *so = BPF_CORE_READ(sk, sk_socket);
+		if (so)
+			s->sock_ino = BPF_CORE_READ(so, file, f_inode, i_ino);
+	}
+	/* one skb may carry several segments (TSO/GSO); RetransSegs counts segments */
+	__u32 segs = 1;
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u32 end = BPF_CORE_READ(skb, end);
+	struct skb_shared_info *shinfo = (struct skb_shared_info *)(head + end);
+	__u16 gso = BPF_CORE_READ(shinfo, gso_segs);
+	if (gso > 1)
+		segs = gso;
+
+	__u64 now = bpf_ktime_get_boot_ns();
+	if (now - s->last_emit_ns >= cfg.tcp_flush_ns && s->pending_count == 0) {
+		s->last_emit_ns = now; /* first of a burst: out immediately */
+		emit(s, key, 1, segs, now);
+		return 0;
+	}
+	if (__sync_fetch_and_add(&s->pending_count, 1) == 0)
+		s->first_pending_ns = now;
+	__sync_fetch_and_add(&s->pending_segs, segs);
+	if (!s->timer_ready) {
+		bpf_timer_init(&s->flush, &sockets, CLOCK_MONOTONIC); /* -EBUSY if already done: fine */
+		bpf_timer_set_callback(&s->flush, flush_cb);
+		s->timer_ready = 1;
+	}
+	/* fire at the end of the current interval; re-arming an armed timer just moves it */
+	__u64 due = s->last_emit_ns + cfg.tcp_flush_ns;
+	bpf_timer_start(&s->flush, due > now ? due - now : 0, 0);
+	return 0;
+}

@@ -1,0 +1,199 @@
+/* xctl record layout, version 1.
+ *
+ * The single definition of what crosses kernel -> addon -> JS -> recording files.
+ * Every record is exactly XCTL_RECORD_SIZE bytes: a common header followed by a
+ * per-kind payload. src/events/layout.ts mirrors these offsets; the addon exports
+ * offsetof() of every field and test/layout.test.ts proves the two agree.
+ * Change anything here => bump XCTL_RECORD_VERSION and the TS mirror together.
+ *
+ * Included by BPF programs (with vmlinux.h types) and by C/C++ userspace
+ * (with <linux/types.h>), so it uses only __u8/__u16/__u32/__u64/__s32.
+ */
+#ifndef XCTL_RECORD_H
+#define XCTL_RECORD_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define XCTL_RECORD_VERSION 1
+#define XCTL_RECORD_SIZE 128
+#define XCTL_COMM_LEN 16
+#define XCTL_FILENAME_LEN 64
+
+enum xctl_kind {
+	XCTL_KIND_TCP_RETRANSMIT = 1,
+	XCTL_KIND_BLOCK_IO = 2,
+	XCTL_KIND_EXEC = 3,
+	XCTL_KIND_EXIT = 4,
+	XCTL_KIND_SIGNAL = 5,
+	XCTL_KIND_OOM_KILL = 6,
+	XCTL_KIND_FORK = 7,
+	XCTL_KIND_OFFCPU = 8,
+	XCTL_KIND_BENCH = 9,
+	XCTL_KIND_MAX = 9,
+};
+
+/* header.flags */
+#define XCTL_F_KTHREAD 0x01      /* the attributed task is a kernel thread */
+#define XCTL_F_NO_OWNER 0x02     /* kernel could not attribute: userspace must resolve */
+
+/* block_io.flags */
+#define XCTL_IO_F_WRITE 0x01
+#define XCTL_IO_F_WAITER 0x02    /* seen from the waiting task (includes cgroup throttle delay) */
+#define XCTL_IO_F_FLUSH 0x04
+#define XCTL_IO_F_SYNC 0x08
+
+/* offcpu.state */
+#define XCTL_OFFCPU_RUNQ 0          /* runnable, waiting for a CPU */
+#define XCTL_OFFCPU_SLEEP 1         /* interruptible sleep (S) */
+#define XCTL_OFFCPU_BLOCKED 2       /* uninterruptible sleep (D) */
+/* offcpu.flags */
+#define XCTL_OFFCPU_F_IOWAIT 0x01   /* D sleep inside io_schedule() */
+#define XCTL_OFFCPU_F_AGGREGATE 0x02 /* sum of several run-queue waits in one window */
+#define XCTL_OFFCPU_F_WAKER_IRQ 0x04 /* woken from idle/irq context: waker is not a real cause */
+
+/* tcp.owner_src */
+#define XCTL_OWNER_NONE 0
+#define XCTL_OWNER_KERNEL 1         /* from the socket->owner map filled in process context */
+
+struct xctl_hdr {
+	__u64 ts_ns;                /* 0  CLOCK_BOOTTIME ns (bpf_ktime_get_boot_ns) */
+	__u64 start_ns;             /* 8  start time (boot ns) of the attributed process: pid reuse guard */
+	__u64 cgroup_id;            /* 16 cgroup v2 id of the attributed task (0 if unknown) */
+	__u32 pid;                  /* 24 attributed process (tgid) */
+	__u32 tid;                  /* 28 attributed thread */
+	__u16 kind;                 /* 32 enum xctl_kind */
+	__u8 version;               /* 34 XCTL_RECORD_VERSION */
+	__u8 flags;                 /* 35 XCTL_F_* */
+	__u32 cpu;                  /* 36 CPU the probe ran on */
+	char comm[XCTL_COMM_LEN];   /* 40 attributed task's comm */
+};                              /* 56 */
+
+struct xctl_tcp {               /* kind TCP_RETRANSMIT; counts aggregated per socket and interval */
+	__u8 saddr[16];             /* 56 IPv4 in the first 4 bytes, or IPv6 */
+	__u8 daddr[16];             /* 72 */
+	__u16 sport;                /* 88 host order */
+	__u16 dport;                /* 90 host order */
+	__u16 family;               /* 92 AF_INET 2 / AF_INET6 10 */
+	__u8 state;                 /* 94 TCP state at the last retransmit */
+	__u8 owner_src;             /* 95 XCTL_OWNER_* */
+	__u32 count;                /* 96 retransmit events in this record */
+	__u32 segs;                 /* 100 segments retransmitted (TSO/GSO aware; matches RetransSegs) */
+	__u64 sock_ino;             /* 104 socket inode: userspace fallback owner lookup (/proc/<pid>/fd) */
+	__u64 first_ts_ns;          /* 112 first retransmit covered by this record */
+	__u64 skaddr;               /* 120 kernel socket address (identity only) */
+};
+
+struct xctl_block_io {          /* kind BLOCK_IO */
+	__u32 dev;                  /* 56 kernel dev_t: major << 20 | minor */
+	__u32 bytes;                /* 60 */
+	__u64 sector;               /* 64 */
+	__u64 latency_ns;           /* 72 issue -> complete, or sleep time for XCTL_IO_F_WAITER */
+	__s32 error;                /* 80 negative errno, 0 on success */
+	__u16 flags;                /* 84 XCTL_IO_F_* */
+	__u16 _pad;                 /* 86 */
+	__u64 device_ns;            /* 88 issue -> complete of the request itself */
+	__u8 _rsvd[32];             /* 96 */
+};
+
+struct xctl_exec {              /* kind EXEC */
+	__u32 ppid;                 /* 56 */
+	__u32 _pad;                 /* 60 */
+	char filename[XCTL_FILENAME_LEN]; /* 64 truncated to 63 bytes + NUL */
+};
+
+struct xctl_exit {              /* kind EXIT: the whole thread group is gone */
+	__s32 exit_code;            /* 56 status >> 8 when not signalled */
+	__u32 signal;               /* 60 terminating signal, 0 if exited normally */
+	__u32 ppid;                 /* 64 */
+	__u8 core_dumped;           /* 68 */
+	__u8 _pad[3];               /* 69 */
+	__u64 runtime_ns;           /* 72 wall time since start */
+	__u32 raw_status;           /* 80 task->exit_code as the kernel keeps it */
+	__u8 _rsvd[44];             /* 84 */
+};
+
+struct xctl_signal {            /* kind SIGNAL: header = sender, payload = target */
+	__u32 target_pid;           /* 56 tgid */
+	__u32 target_tid;           /* 60 */
+	__u32 sig;                  /* 64 */
+	__s32 result;               /* 68 TRACE_SIGNAL_* (0 delivered) */
+	__s32 code;                 /* 72 si_code */
+	__u8 handled;               /* 76 target installed a handler */
+	__u8 _pad[3];               /* 77 */
+	char target_comm[XCTL_COMM_LEN]; /* 80 */
+	__u64 target_start_ns;      /* 96 */
+	__u8 _rsvd[24];             /* 104 */
+};
+
+struct xctl_oom {               /* kind OOM_KILL: header = victim */
+	__u32 trigger_pid;          /* 56 the allocating process that ran the OOM killer */
+	__u32 uid;                  /* 60 */
+	__u64 total_vm_kb;          /* 64 */
+	__u64 anon_rss_kb;          /* 72 */
+	__u64 file_rss_kb;          /* 80 */
+	__u64 shmem_rss_kb;         /* 88 */
+	__s32 oom_score_adj;        /* 96 */
+	__u32 _pad;                 /* 100 */
+	char trigger_comm[XCTL_COMM_LEN]; /* 104 */
+	__u64 _rsvd;                /* 120 */
+};
+
+struct xctl_fork {              /* kind FORK: header = parent, a new process (not thread) */
+	__u32 child_pid;            /* 56 */
+	__u32 _pad;                 /* 60 */
+	__u64 child_start_ns;       /* 64 */
+	__u8 _rsvd[56];             /* 72 */
+};
+
+struct xctl_offcpu {            /* kind OFFCPU */
+	__u64 duration_ns;          /* 56 wait time (sum when XCTL_OFFCPU_F_AGGREGATE) */
+	__u64 max_ns;               /* 64 longest single wait in the record */
+	__u32 count;                /* 72 waits in the record */
+	__u8 state;                 /* 76 XCTL_OFFCPU_* */
+	__u8 flags;                 /* 77 XCTL_OFFCPU_F_* */
+	__u16 _pad;                 /* 78 */
+	__u32 waker_pid;            /* 80 tgid of the task that woke us (0 unknown) */
+	__u32 waker_tid;            /* 84 */
+	char waker_comm[XCTL_COMM_LEN]; /* 88 */
+	__u64 waker_start_ns;       /* 104 */
+	__u8 _rsvd[16];             /* 112 */
+};
+
+struct xctl_bench {             /* kind BENCH: synthetic producer for overload tests and benchmarks */
+	__u64 seq;                  /* 56 per-producer sequence number */
+	__u64 value;                /* 64 */
+	__u8 _rsvd[56];             /* 72 */
+};
+
+struct xctl_record {
+	struct xctl_hdr h;
+	union {
+		struct xctl_tcp tcp;
+		struct xctl_block_io io;
+		struct xctl_exec exec;
+		struct xctl_exit exit;
+		struct xctl_signal sig;
+		struct xctl_oom oom;
+		struct xctl_fork fork;
+		struct xctl_offcpu off;
+		struct xctl_bench bench;
+	};
+};
+
+/* Tunables every program reads from its writable .data.cfg section. The addon
+ * writes them before load and may change them while running (mmap'd). */
+struct xctl_cfg {
+	__u64 io_min_latency_ns;    /* block_io emitted if latency >= this (errors always) */
+	__u64 offcpu_min_ns;        /* S/D waits emitted if >= this */
+	__u64 runq_min_ns;          /* run-queue delay emitted if >= this (single or per window) */
+	__u64 runq_window_ns;       /* aggregation window for run-queue delay */
+	__u64 tcp_flush_ns;         /* per-socket retransmit aggregation interval */
+	__u32 bench_tgid;           /* bench: only this tgid produces */
+	__u32 bench_batch;          /* bench: records per triggering syscall */
+	__u32 skip_kthreads;        /* sched: ignore kernel threads */
+	__u32 _pad;
+};
+
+#endif

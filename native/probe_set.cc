@@ -1,0 +1,274 @@
+#include "probe_set.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <string>
+
+#include "bench.skel.h"
+#include "io.skel.h"
+#include "net.skel.h"
+#include "proc.skel.h"
+#include "sched.skel.h"
+
+struct FamilyDef {
+  const char* name;
+  const void* (*elf)(size_t*);
+};
+
+namespace {
+
+const FamilyDef kFamilies[] = {
+    {"net", xskel_net__elf_bytes},     {"io", xskel_io__elf_bytes},
+    {"proc", xskel_proc__elf_bytes},   {"sched", xskel_sched__elf_bytes},
+    {"bench", xskel_bench__elf_bytes},
+};
+
+// libbpf reports verifier logs and attach failures through its print hook;
+// we collect them per load so the status can quote the kernel.
+std::string* g_log = nullptr;
+
+int CaptureLog(enum libbpf_print_level level, const char* fmt, va_list args) {
+  if (!g_log || level == LIBBPF_DEBUG) return 0;
+  char buf[2048];
+  int n = vsnprintf(buf, sizeof(buf), fmt, args);
+  if (n > 0 && g_log->size() < 64 * 1024) g_log->append(buf, std::min<size_t>(n, sizeof(buf) - 1));
+  return 0;
+}
+
+struct LogScope {
+  std::string text;
+  libbpf_print_fn_t prev;
+  LogScope() {
+    g_log = &text;
+    prev = libbpf_set_print(CaptureLog);
+  }
+  ~LogScope() {
+    libbpf_set_print(prev);
+    g_log = nullptr;
+  }
+};
+
+// The last lines of a verifier/libbpf log: where the reason usually is.
+std::string Excerpt(const std::string& log, size_t max_lines = 8) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < log.size()) {
+    size_t end = log.find('\n', start);
+    if (end == std::string::npos) end = log.size();
+    std::string line = log.substr(start, end - start);
+    if (!line.empty()) lines.push_back(line);
+    start = end + 1;
+  }
+  std::string out;
+  size_t first = lines.size() > max_lines ? lines.size() - max_lines : 0;
+  for (size_t i = first; i < lines.size(); i++) {
+    if (!out.empty()) out += " | ";
+    out += lines[i];
+  }
+  return out;
+}
+
+std::string Reason(int err, const std::string& what) {
+  err = err < 0 ? -err : err;
+  std::string r = what + ": " + strerror(err);
+  if (err == EPERM || err == EACCES)
+    r += " (needs root or CAP_BPF+CAP_PERFMON; also check kernel.unprivileged_bpf_disabled / lockdown)";
+  else if (err == ENOENT)
+    r += " (tracepoint or kernel function absent on this kernel)";
+  else if (err == ESRCH)
+    r += " (kernel type information missing: is /sys/kernel/btf/vmlinux present?)";
+  else if (err == EINVAL)
+    r += " (rejected by the kernel; see log)";
+  return r;
+}
+
+const FamilyDef* FindFamily(const std::string& name) {
+  for (const auto& f : kFamilies)
+    if (name == f.name) return &f;
+  return nullptr;
+}
+
+bpf_object* Open(const FamilyDef& def, std::string* err) {
+  size_t sz = 0;
+  const void* bytes = def.elf(&sz);
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = def.name);
+  bpf_object* obj = bpf_object__open_mem(bytes, sz, &opts);
+  if (!obj) *err = Reason(errno, std::string("open ") + def.name);
+  return obj;
+}
+
+void ApplyPreload(bpf_object* obj, const xctl_cfg& cfg, uint32_t ring_bytes) {
+  bpf_map* m;
+  bpf_object__for_each_map(m, obj) {
+    const char* n = bpf_map__name(m);
+    if (strstr(n, ".data.cfg")) bpf_map__set_initial_value(m, &cfg, sizeof(cfg));
+    if (!strcmp(n, "events") && ring_bytes) bpf_map__set_max_entries(m, ring_bytes);
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& FamilyNames() {
+  static std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const auto& f : kFamilies) v.push_back(f.name);
+    return v;
+  }();
+  return names;
+}
+
+xctl_cfg DefaultConfig() {
+  xctl_cfg c{};
+  c.io_min_latency_ns = 10'000'000ULL;
+  c.offcpu_min_ns = 10'000'000ULL;
+  c.runq_min_ns = 10'000'000ULL;
+  c.runq_window_ns = 1'000'000'000ULL;
+  c.tcp_flush_ns = 1'000'000'000ULL;
+  c.bench_batch = 1;
+  c.skip_kthreads = 1;
+  return c;
+}
+
+LoadedFamily::~LoadedFamily() {
+  for (auto* l : links) bpf_link__destroy(l);
+  links.clear();
+  if (obj) bpf_object__close(obj);
+  obj = nullptr;
+}
+
+uint64_t LoadedFamily::KernelDrops() const {
+  if (drops_fd < 0) return 0;
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return 0;
+  std::vector<uint64_t> vals(ncpu);
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(drops_fd, &zero, vals.data())) return 0;
+  uint64_t sum = 0;
+  for (auto v : vals) sum += v;
+  return sum;
+}
+
+bool LoadedFamily::WriteConfig(const xctl_cfg& cfg) {
+  if (cfg_fd < 0) return false;
+  uint32_t zero = 0;
+  return bpf_map_update_elem(cfg_fd, &zero, &cfg, BPF_ANY) == 0;
+}
+
+uint64_t LoadedFamily::BenchProduced() const {
+  if (produced_fd < 0) return 0;
+  uint32_t zero = 0;
+  uint64_t v = 0;
+  bpf_map_lookup_elem(produced_fd, &zero, &v);
+  return v;
+}
+
+std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg& cfg,
+                                         uint32_t ring_bytes) {
+  auto fam = std::make_unique<LoadedFamily>();
+  fam->name = name;
+  fam->status.family = name;
+  const FamilyDef* def = FindFamily(name);
+  if (!def) {
+    fam->status.error = "unknown probe family '" + name + "'";
+    return fam;
+  }
+  std::string err;
+  LogScope log;
+  bpf_object* obj = Open(*def, &err);
+  if (!obj) {
+    fam->status.error = err;
+    return fam;
+  }
+  ApplyPreload(obj, cfg, ring_bytes);
+  int rc = bpf_object__load(obj);
+  if (rc) {
+    // Find which programs fail on their own, then load the rest without them.
+    std::string whole = Reason(rc, "load " + name) + "; " + Excerpt(log.text);
+    std::vector<std::string> progs, bad;
+    bpf_program* p;
+    bpf_object__for_each_program(p, obj) progs.push_back(bpf_program__name(p));
+    bpf_object__close(obj);
+    obj = nullptr;
+    for (const auto& only : progs) {
+      std::string e2;
+      log.text.clear();
+      bpf_object* probe = Open(*def, &e2);
+      if (!probe) break;
+      ApplyPreload(probe, cfg, ring_bytes);
+      bpf_object__for_each_program(p, probe) bpf_program__set_autoload(p, only == bpf_program__name(p));
+      int r = bpf_object__load(probe);
+      if (r) {
+        bad.push_back(only);
+        ProgramStatus ps;
+        ps.name = only;
+        ps.error = Reason(r, "load") + "; verifier: " + Excerpt(log.text);
+        fam->status.programs.push_back(ps);
+      }
+      bpf_object__close(probe);
+    }
+    if (bad.size() == progs.size()) {
+      fam->status.error = whole;
+      return fam;
+    }
+    obj = Open(*def, &err);
+    if (!obj) {
+      fam->status.error = err;
+      return fam;
+    }
+    ApplyPreload(obj, cfg, ring_bytes);
+    bpf_object__for_each_program(p, obj) {
+      for (const auto& b : bad)
+        if (b == bpf_program__name(p)) bpf_program__set_autoload(p, false);
+    }
+    rc = bpf_object__load(obj);
+    if (rc) {
+      fam->status.error = whole;
+      bpf_object__close(obj);
+      return fam;
+    }
+  }
+  fam->obj = obj;
+  fam->status.loaded = true;
+
+  bpf_map* m;
+  bpf_object__for_each_map(m, obj) {
+    const char* n = bpf_map__name(m);
+    if (!strcmp(n, "events")) {
+      fam->ring_fd = bpf_map__fd(m);
+      fam->ring_bytes = bpf_map__max_entries(m);
+    } else if (!strcmp(n, "drops")) {
+      fam->drops_fd = bpf_map__fd(m);
+    } else if (!strcmp(n, "produced")) {
+      fam->produced_fd = bpf_map__fd(m);
+    } else if (strstr(n, ".data.cfg")) {
+      fam->cfg_fd = bpf_map__fd(m);
+    }
+  }
+
+  bpf_program* p;
+  bpf_object__for_each_program(p, obj) {
+    if (!bpf_program__autoload(p)) continue;
+    ProgramStatus ps;
+    ps.name = bpf_program__name(p);
+    ps.section = bpf_program__section_name(p);
+    ps.prog_fd = bpf_program__fd(p);
+    log.text.clear();
+    bpf_link* link = bpf_program__attach(p);
+    if (!link) {
+      int e = errno;
+      ps.error = Reason(e, "attach " + ps.section);
+      std::string ex = Excerpt(log.text, 3);
+      if (!ex.empty()) ps.error += "; " + ex;
+    } else {
+      ps.attached = true;
+      fam->links.push_back(link);
+    }
+    fam->status.programs.push_back(ps);
+  }
+  return fam;
+}

@@ -1,0 +1,58 @@
+// Loads the xctl BPF objects (embedded bpftool skeleton bytes), attaches each
+// program on its own so one failure does not take the family down, and keeps
+// per-program status with the kernel's reason for anything that failed.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../bpf/xctl_record.h"
+
+struct bpf_object;
+struct bpf_link;
+
+struct ProgramStatus {
+  std::string name;
+  std::string section;
+  bool attached = false;
+  std::string error;
+  int prog_fd = -1;
+};
+
+struct FamilyStatus {
+  std::string family;
+  bool loaded = false;
+  std::string error;
+  std::vector<ProgramStatus> programs;
+};
+
+struct FamilyDef;
+
+class LoadedFamily {
+ public:
+  ~LoadedFamily();
+  std::string name;
+  bpf_object* obj = nullptr;
+  std::vector<bpf_link*> links;
+  FamilyStatus status;
+  int ring_fd = -1;
+  uint32_t ring_bytes = 0;
+  int drops_fd = -1;
+  int cfg_fd = -1;
+  int produced_fd = -1;  // bench only
+
+  uint64_t KernelDrops() const;
+  bool WriteConfig(const xctl_cfg& cfg);
+  uint64_t BenchProduced() const;
+};
+
+// Known family names in load order.
+const std::vector<std::string>& FamilyNames();
+
+// Opens, loads and attaches one family. Never returns null: on failure the
+// returned object has status.loaded == false and the reason in status.error.
+std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg& cfg,
+                                         uint32_t ring_bytes);
+
+xctl_cfg DefaultConfig();

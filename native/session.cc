@@ -1,0 +1,353 @@
+#include "session.h"
+
+#include <bpf/bpf.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cstring>
+
+Napi::FunctionReference* Session::constructor = nullptr;
+
+namespace {
+constexpr size_t kRecord = XCTL_RECORD_SIZE;
+// Batches per libuv wakeup before yielding to the loop; the poll is level
+// triggered, so anything left is picked up on the next iteration.
+constexpr size_t kBatchesPerWakeup = 64;
+// Safety net drain in case a wakeup is missed (the kernel skips wakeups while
+// the consumer lags, by design).
+constexpr uint64_t kTimerMs = 200;
+
+uint64_t Ns(Napi::Object cfg, const char* key, uint64_t def) {
+  if (!cfg.Has(key)) return def;
+  Napi::Value v = cfg.Get(key);
+  if (v.IsBigInt()) {
+    bool lossless;
+    return v.As<Napi::BigInt>().Uint64Value(&lossless);
+  }
+  if (v.IsNumber()) return static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue());
+  return def;
+}
+
+void ReadConfig(Napi::Object o, xctl_cfg* c) {
+  c->io_min_latency_ns = Ns(o, "ioMinLatencyNs", c->io_min_latency_ns);
+  c->offcpu_min_ns = Ns(o, "offcpuMinNs", c->offcpu_min_ns);
+  c->runq_min_ns = Ns(o, "runqMinNs", c->runq_min_ns);
+  c->runq_window_ns = Ns(o, "runqWindowNs", c->runq_window_ns);
+  c->tcp_flush_ns = Ns(o, "tcpFlushNs", c->tcp_flush_ns);
+  c->bench_tgid = static_cast<uint32_t>(Ns(o, "benchTgid", c->bench_tgid));
+  c->bench_batch = static_cast<uint32_t>(Ns(o, "benchBatch", c->bench_batch));
+  if (o.Has("skipKthreads")) c->skip_kthreads = o.Get("skipKthreads").ToBoolean() ? 1 : 0;
+}
+}  // namespace
+
+Napi::Function Session::Define(Napi::Env env) {
+  Napi::Function f = DefineClass(env, "NativeSession",
+                                 {
+                                     InstanceMethod("status", &Session::Status),
+                                     InstanceMethod("stats", &Session::Stats),
+                                     InstanceMethod("setConfig", &Session::SetConfig),
+                                     InstanceMethod("drain", &Session::Drain),
+                                     InstanceMethod("benchProduced", &Session::BenchProduced),
+                                     InstanceMethod("programStats", &Session::ProgramStats),
+                                     InstanceMethod("stop", &Session::Stop),
+                                 });
+  constructor = new Napi::FunctionReference(Napi::Persistent(f));
+  return f;
+}
+
+Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(info), env_(info.Env()) {
+  Napi::Env env = info.Env();
+  cfg_ = DefaultConfig();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "open(options): options object required").ThrowAsJavaScriptException();
+    return;
+  }
+  Napi::Object opts = info[0].As<Napi::Object>();
+  if (!opts.Get("onBatch").IsFunction()) {
+    Napi::TypeError::New(env, "open(options): options.onBatch must be a function").ThrowAsJavaScriptException();
+    return;
+  }
+  on_batch_ = Napi::Persistent(opts.Get("onBatch").As<Napi::Function>());
+  Napi::Value bufs = opts.Get("buffers");
+  if (!bufs.IsArray() || bufs.As<Napi::Array>().Length() < 1) {
+    Napi::TypeError::New(env, "open(options): options.buffers must be a non-empty array of ArrayBuffer")
+        .ThrowAsJavaScriptException();
+    return;
+  }
+  Napi::Array arr = bufs.As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value b = arr.Get(i);
+    if (!b.IsArrayBuffer() || b.As<Napi::ArrayBuffer>().ByteLength() < kRecord) {
+      Napi::TypeError::New(env, "open(options): buffers[" + std::to_string(i) +
+                                    "] must be an ArrayBuffer of at least one record (128 bytes)")
+          .ThrowAsJavaScriptException();
+      return;
+    }
+    Napi::ArrayBuffer ab = b.As<Napi::ArrayBuffer>();
+    Buffer buf;
+    buf.ref = Napi::Persistent(ab);
+    buf.data = static_cast<uint8_t*>(ab.Data());
+    buf.capacity_records = ab.ByteLength() / kRecord;
+    buffers_.push_back(std::move(buf));
+  }
+  if (opts.Get("config").IsObject()) ReadConfig(opts.Get("config").As<Napi::Object>(), &cfg_);
+  uint32_t ring_bytes = 0;
+  if (opts.Get("ringBytes").IsNumber()) ring_bytes = opts.Get("ringBytes").As<Napi::Number>().Uint32Value();
+  if (ring_bytes && (ring_bytes & (ring_bytes - 1))) {
+    Napi::RangeError::New(env, "open(options): ringBytes must be a power of two").ThrowAsJavaScriptException();
+    return;
+  }
+
+  std::vector<std::string> wanted;
+  Napi::Value fams = opts.Get("families");
+  if (fams.IsArray()) {
+    Napi::Array fa = fams.As<Napi::Array>();
+    for (uint32_t i = 0; i < fa.Length(); i++) wanted.push_back(fa.Get(i).ToString().Utf8Value());
+  } else {
+    wanted = {"net", "io", "proc", "sched"};
+  }
+
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) {
+    Napi::Error::New(env, std::string("epoll_create1: ") + strerror(errno)).ThrowAsJavaScriptException();
+    return;
+  }
+  for (const auto& name : wanted) {
+    auto fam = LoadFamily(name, cfg_, ring_bytes);
+    if (fam->status.loaded && fam->ring_fd >= 0) {
+      auto ring = std::make_unique<RingReader>();
+      std::string err = ring->Open(fam->ring_fd, fam->ring_bytes);
+      if (!err.empty()) {
+        fam->status.error = err;
+      } else {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u32 = static_cast<uint32_t>(rings_.size());
+        epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fam->ring_fd, &ev);
+        rings_.push_back(std::move(ring));
+      }
+    }
+    families_.push_back(std::move(fam));
+  }
+  StartPolling(env);
+  napi_add_env_cleanup_hook(env, CleanupHook, this);
+}
+
+Session::~Session() {
+  Shutdown();
+  napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+}
+
+void Session::CleanupHook(void* arg) { static_cast<Session*>(arg)->Shutdown(); }
+
+void Session::StartPolling(Napi::Env env) {
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  poll_ = new uv_poll_t;
+  poll_->data = this;
+  uv_poll_init(loop, poll_, epoll_fd_);
+  uv_poll_start(poll_, UV_READABLE, OnPoll);
+  timer_ = new uv_timer_t;
+  timer_->data = this;
+  uv_timer_init(loop, timer_);
+  uv_timer_start(timer_, OnTimer, kTimerMs, kTimerMs);
+  // Polling must not keep the process alive on its own: JS decides lifetime.
+  uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  uv_unref(reinterpret_cast<uv_handle_t*>(timer_));
+}
+
+void Session::OnPoll(uv_poll_t* handle, int status, int) {
+  auto* self = static_cast<Session*>(handle->data);
+  if (!self || self->stopped_) return;
+  self->wakeups_++;
+  epoll_event evs[16];
+  epoll_wait(self->epoll_fd_, evs, 16, 0);  // readiness is level triggered; we drain every ring anyway
+  Napi::HandleScope scope(self->env_);
+  self->DrainAll(self->env_, true, kBatchesPerWakeup);
+}
+
+void Session::OnTimer(uv_timer_t* handle) {
+  auto* self = static_cast<Session*>(handle->data);
+  if (!self || self->stopped_) return;
+  Napi::HandleScope scope(self->env_);
+  self->DrainAll(self->env_, true, kBatchesPerWakeup);
+}
+
+bool Session::DeliverBatch(Napi::Env env, size_t count, bool from_loop) {
+  size_t idx = current_;
+  current_ = (current_ + 1) % buffers_.size();
+  filled_ = 0;
+  records_ += count;
+  batches_++;
+  bytes_ += count * kRecord;
+  Napi::Value result;
+  std::vector<napi_value> args = {Napi::Number::New(env, static_cast<double>(idx)),
+                                  Napi::Number::New(env, static_cast<double>(count))};
+  if (from_loop) {
+    result = on_batch_.MakeCallback(env.Global(), args);
+  } else {
+    result = on_batch_.Call(env.Global(), args);
+  }
+  if (env.IsExceptionPending()) {
+    // The consumer threw: these records are lost to it. Count them and let the
+    // exception surface (uncaughtException when from the loop).
+    user_drops_ += count;
+    if (from_loop) {
+      Napi::Error e = env.GetAndClearPendingException();
+      napi_fatal_exception(env, e.Value());
+    }
+    return false;
+  }
+  return true;
+}
+
+size_t Session::DrainAll(Napi::Env env, bool from_loop, size_t max_batches) {
+  if (draining_ || stopped_ || buffers_.empty()) return 0;  // onBatch may call drain(): no re-entry
+  draining_ = true;
+  size_t total = 0, batches = 0;
+  bool progress = true;
+  while (progress && batches < max_batches && !stopped_) {
+    progress = false;
+    for (auto& ring : rings_) {
+      for (;;) {
+        Buffer& b = buffers_[current_];
+        uint64_t bad = 0;
+        size_t n = ring->Drain(b.data + filled_ * kRecord, b.capacity_records - filled_, kRecord, &bad);
+        user_drops_ += bad;
+        if (n == 0) break;
+        progress = true;
+        filled_ += n;
+        total += n;
+        if (filled_ == b.capacity_records) {
+          batches++;
+          if (!DeliverBatch(env, filled_, from_loop) && !from_loop) {
+            draining_ = false;
+            return total;  // exception pending for the JS caller
+          }
+          if (stopped_ || batches >= max_batches) break;
+        }
+      }
+      if (stopped_ || batches >= max_batches) break;
+    }
+  }
+  if (filled_ > 0 && !stopped_) DeliverBatch(env, filled_, from_loop);
+  draining_ = false;
+  return total;
+}
+
+void Session::Shutdown() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (poll_) {
+    uv_poll_stop(poll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+  }
+  if (timer_) {
+    uv_timer_stop(timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_ = nullptr;
+  }
+  rings_.clear();      // unmaps
+  families_.clear();   // detaches links, closes objects and map fds
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+  epoll_fd_ = -1;
+}
+
+Napi::Value Session::Status(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const auto& f : families_) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("family", f->status.family);
+    o.Set("loaded", f->status.loaded);
+    if (!f->status.error.empty()) o.Set("error", f->status.error);
+    Napi::Array progs = Napi::Array::New(env);
+    uint32_t j = 0;
+    for (const auto& p : f->status.programs) {
+      Napi::Object po = Napi::Object::New(env);
+      po.Set("name", p.name);
+      po.Set("section", p.section);
+      po.Set("attached", p.attached);
+      if (!p.error.empty()) po.Set("error", p.error);
+      progs.Set(j++, po);
+    }
+    o.Set("programs", progs);
+    out.Set(i++, o);
+  }
+  return out;
+}
+
+Napi::Value Session::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  uint64_t kdrops = 0;
+  Napi::Object by = Napi::Object::New(env);
+  for (const auto& f : families_) {
+    uint64_t d = f->KernelDrops();
+    kdrops += d;
+    by.Set(f->name, Napi::Number::New(env, static_cast<double>(d)));
+  }
+  o.Set("records", Napi::Number::New(env, static_cast<double>(records_)));
+  o.Set("batches", Napi::Number::New(env, static_cast<double>(batches_)));
+  o.Set("bytes", Napi::Number::New(env, static_cast<double>(bytes_)));
+  o.Set("wakeups", Napi::Number::New(env, static_cast<double>(wakeups_)));
+  o.Set("kernelDrops", Napi::Number::New(env, static_cast<double>(kdrops)));
+  o.Set("userDrops", Napi::Number::New(env, static_cast<double>(user_drops_)));
+  o.Set("dropsByFamily", by);
+  return o;
+}
+
+Napi::Value Session::SetConfig(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "setConfig(config): object required").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  ReadConfig(info[0].As<Napi::Object>(), &cfg_);
+  for (auto& f : families_)
+    if (f->status.loaded && !f->WriteConfig(cfg_)) {
+      Napi::Error::New(env, "setConfig: could not update tunables of family " + f->name)
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  return env.Undefined();
+}
+
+Napi::Value Session::Drain(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(DrainAll(info.Env(), false, SIZE_MAX)));
+}
+
+Napi::Value Session::BenchProduced(const Napi::CallbackInfo& info) {
+  uint64_t n = 0;
+  for (const auto& f : families_) n += f->BenchProduced();
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+Napi::Value Session::ProgramStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const auto& f : families_) {
+    for (const auto& p : f->status.programs) {
+      if (!p.attached || p.prog_fd < 0) continue;
+      bpf_prog_info pi{};
+      uint32_t len = sizeof(pi);
+      if (bpf_obj_get_info_by_fd(p.prog_fd, &pi, &len)) continue;
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("family", f->name);
+      o.Set("name", p.name);
+      o.Set("runCount", Napi::Number::New(env, static_cast<double>(pi.run_cnt)));
+      o.Set("runTimeNs", Napi::Number::New(env, static_cast<double>(pi.run_time_ns)));
+      out.Set(i++, o);
+    }
+  }
+  return out;
+}
+
+Napi::Value Session::Stop(const Napi::CallbackInfo& info) {
+  if (!stopped_) DrainAll(info.Env(), false, SIZE_MAX);  // nothing left behind in the rings
+  Shutdown();
+  return info.Env().Undefined();
+}

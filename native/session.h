@@ -1,0 +1,60 @@
+// One probing session as seen from JS: the loaded families, their rings, the
+// JS-owned batch buffers and the uv_poll that drains them on the libuv loop.
+#pragma once
+#include <napi.h>
+#include <uv.h>
+
+#include <memory>
+#include <vector>
+
+#include "probe_set.h"
+#include "ring_reader.h"
+
+class Session : public Napi::ObjectWrap<Session> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  // open(options) in addon.cc constructs through this.
+  static Napi::FunctionReference* constructor;
+  explicit Session(const Napi::CallbackInfo& info);
+  ~Session() override;
+
+ private:
+  struct Buffer {
+    Napi::Reference<Napi::ArrayBuffer> ref;
+    uint8_t* data = nullptr;
+    size_t capacity_records = 0;
+  };
+
+  Napi::Value Status(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value SetConfig(const Napi::CallbackInfo& info);
+  Napi::Value Drain(const Napi::CallbackInfo& info);
+  Napi::Value BenchProduced(const Napi::CallbackInfo& info);
+  Napi::Value ProgramStats(const Napi::CallbackInfo& info);
+  Napi::Value Stop(const Napi::CallbackInfo& info);
+
+  void StartPolling(Napi::Env env);
+  // Drains rings into buffers, calling JS once per full (or final) batch.
+  // `from_loop`: called from libuv (MakeCallback) rather than from JS.
+  size_t DrainAll(Napi::Env env, bool from_loop, size_t max_batches);
+  bool DeliverBatch(Napi::Env env, size_t count, bool from_loop);
+  void Shutdown();
+  static void OnPoll(uv_poll_t* handle, int status, int events);
+  static void OnTimer(uv_timer_t* handle);
+  static void CleanupHook(void* arg);
+
+  Napi::Env env_;
+  std::vector<std::unique_ptr<LoadedFamily>> families_;
+  std::vector<std::unique_ptr<RingReader>> rings_;
+  std::vector<Buffer> buffers_;
+  Napi::FunctionReference on_batch_;
+  xctl_cfg cfg_;
+  int epoll_fd_ = -1;
+  uv_poll_t* poll_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  size_t current_ = 0;  // buffer being filled
+  size_t filled_ = 0;   // records in buffers_[current_]
+  bool stopped_ = false;
+  bool draining_ = false;
+  uint64_t records_ = 0, batches_ = 0, bytes_ = 0, wakeups_ = 0, user_drops_ = 0;
+};

@@ -1,0 +1,206 @@
+/**
+ * TypeScript mirror of bpf/xctl_record.h (record layout version 1).
+ *
+ * Every record is RECORD_SIZE bytes, little-endian: a 56-byte common header
+ * then a per-kind payload. Offsets here are absolute from the record start.
+ * The native addon exports offsetof() of the same fields under the same keys
+ * (recordLayout().offsets); layoutHash() over either set must give LAYOUT_HASH.
+ * Change the C header => change this file and bump RECORD_VERSION together.
+ */
+import { createHash } from 'node:crypto';
+
+export const RECORD_SIZE = 128;
+export const RECORD_VERSION = 1;
+export const HEADER_SIZE = 56; // payload starts here
+export const COMM_LEN = 16;
+export const FILENAME_LEN = 64;
+
+export enum Kind {
+  TCP_RETRANSMIT = 1,
+  BLOCK_IO = 2,
+  EXEC = 3,
+  EXIT = 4,
+  SIGNAL = 5,
+  OOM_KILL = 6,
+  FORK = 7,
+  OFFCPU = 8,
+  BENCH = 9,
+}
+export const KIND_MAX = 9;
+
+export type KindName =
+  | 'tcp_retransmit'
+  | 'block_io'
+  | 'exec'
+  | 'exit'
+  | 'signal'
+  | 'oom_kill'
+  | 'fork'
+  | 'offcpu'
+  | 'bench';
+
+/** Indexed by kind number; index 0 is not a kind. */
+export const KIND_NAMES: readonly (KindName | undefined)[] = [
+  undefined,
+  'tcp_retransmit',
+  'block_io',
+  'exec',
+  'exit',
+  'signal',
+  'oom_kill',
+  'fork',
+  'offcpu',
+  'bench',
+];
+
+export const KIND_IDS: Readonly<Record<KindName, Kind>> = {
+  tcp_retransmit: Kind.TCP_RETRANSMIT,
+  block_io: Kind.BLOCK_IO,
+  exec: Kind.EXEC,
+  exit: Kind.EXIT,
+  signal: Kind.SIGNAL,
+  oom_kill: Kind.OOM_KILL,
+  fork: Kind.FORK,
+  offcpu: Kind.OFFCPU,
+  bench: Kind.BENCH,
+};
+
+export function kindName(kind: number): KindName | undefined {
+  return KIND_NAMES[kind];
+}
+
+export function kindFromName(name: string): Kind | undefined {
+  return Object.prototype.hasOwnProperty.call(KIND_IDS, name) ? KIND_IDS[name as KindName] : undefined;
+}
+
+/* header.flags */
+export const F_KTHREAD = 0x01; // the attributed task is a kernel thread
+export const F_NO_OWNER = 0x02; // kernel could not attribute: userspace must resolve
+
+/* block_io.flags */
+export const IO_F_WRITE = 0x01;
+export const IO_F_WAITER = 0x02; // seen from the waiting task (includes cgroup throttle delay)
+export const IO_F_FLUSH = 0x04;
+export const IO_F_SYNC = 0x08;
+
+/* offcpu.state */
+export const OFFCPU_RUNQ = 0;
+export const OFFCPU_SLEEP = 1;
+export const OFFCPU_BLOCKED = 2;
+/* offcpu.flags */
+export const OFFCPU_F_IOWAIT = 0x01;
+export const OFFCPU_F_AGGREGATE = 0x02;
+export const OFFCPU_F_WAKER_IRQ = 0x04;
+
+/* tcp.owner_src */
+export const OWNER_NONE = 0;
+export const OWNER_KERNEL = 1;
+/** Not produced by the kernel: set by userspace after resolving sock_ino via /proc. */
+export const OWNER_USERSPACE = 2;
+
+/** Field encodings; 'str' is NUL-terminated text, 'bytes' raw (addresses). */
+export type FieldType = 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 'str' | 'bytes';
+export interface FieldSpec {
+  readonly off: number;
+  readonly type: FieldType;
+  readonly len?: number; // for str/bytes
+}
+
+/** Every named (non-padding) field of struct xctl_record. */
+export const FIELDS = {
+  'hdr.ts_ns': { off: 0, type: 'u64' },
+  'hdr.start_ns': { off: 8, type: 'u64' },
+  'hdr.cgroup_id': { off: 16, type: 'u64' },
+  'hdr.pid': { off: 24, type: 'u32' },
+  'hdr.tid': { off: 28, type: 'u32' },
+  'hdr.kind': { off: 32, type: 'u16' },
+  'hdr.version': { off: 34, type: 'u8' },
+  'hdr.flags': { off: 35, type: 'u8' },
+  'hdr.cpu': { off: 36, type: 'u32' },
+  'hdr.comm': { off: 40, type: 'str', len: COMM_LEN },
+
+  'tcp.saddr': { off: 56, type: 'bytes', len: 16 },
+  'tcp.daddr': { off: 72, type: 'bytes', len: 16 },
+  'tcp.sport': { off: 88, type: 'u16' },
+  'tcp.dport': { off: 90, type: 'u16' },
+  'tcp.family': { off: 92, type: 'u16' },
+  'tcp.state': { off: 94, type: 'u8' },
+  'tcp.owner_src': { off: 95, type: 'u8' },
+  'tcp.count': { off: 96, type: 'u32' },
+  'tcp.segs': { off: 100, type: 'u32' },
+  'tcp.sock_ino': { off: 104, type: 'u64' },
+  'tcp.first_ts_ns': { off: 112, type: 'u64' },
+  'tcp.skaddr': { off: 120, type: 'u64' },
+
+  'io.dev': { off: 56, type: 'u32' },
+  'io.bytes': { off: 60, type: 'u32' },
+  'io.sector': { off: 64, type: 'u64' },
+  'io.latency_ns': { off: 72, type: 'u64' },
+  'io.error': { off: 80, type: 's32' },
+  'io.flags': { off: 84, type: 'u16' },
+  'io.device_ns': { off: 88, type: 'u64' },
+
+  'exec.ppid': { off: 56, type: 'u32' },
+  'exec.filename': { off: 64, type: 'str', len: FILENAME_LEN },
+
+  'exit.exit_code': { off: 56, type: 's32' },
+  'exit.signal': { off: 60, type: 'u32' },
+  'exit.ppid': { off: 64, type: 'u32' },
+  'exit.core_dumped': { off: 68, type: 'u8' },
+  'exit.runtime_ns': { off: 72, type: 'u64' },
+  'exit.raw_status': { off: 80, type: 'u32' },
+
+  'sig.target_pid': { off: 56, type: 'u32' },
+  'sig.target_tid': { off: 60, type: 'u32' },
+  'sig.sig': { off: 64, type: 'u32' },
+  'sig.result': { off: 68, type: 's32' },
+  'sig.code': { off: 72, type: 's32' },
+  'sig.handled': { off: 76, type: 'u8' },
+  'sig.target_comm': { off: 80, type: 'str', len: COMM_LEN },
+  'sig.target_start_ns': { off: 96, type: 'u64' },
+
+  'oom.trigger_pid': { off: 56, type: 'u32' },
+  'oom.uid': { off: 60, type: 'u32' },
+  'oom.total_vm_kb': { off: 64, type: 'u64' },
+  'oom.anon_rss_kb': { off: 72, type: 'u64' },
+  'oom.file_rss_kb': { off: 80, type: 'u64' },
+  'oom.shmem_rss_kb': { off: 88, type: 'u64' },
+  'oom.oom_score_adj': { off: 96, type: 's32' },
+  'oom.trigger_comm': { off: 104, type: 'str', len: COMM_LEN },
+
+  'fork.child_pid': { off: 56, type: 'u32' },
+  'fork.child_start_ns': { off: 64, type: 'u64' },
+
+  'off.duration_ns': { off: 56, type: 'u64' },
+  'off.max_ns': { off: 64, type: 'u64' },
+  'off.count': { off: 72, type: 'u32' },
+  'off.state': { off: 76, type: 'u8' },
+  'off.flags': { off: 77, type: 'u8' },
+  'off.waker_pid': { off: 80, type: 'u32' },
+  'off.waker_tid': { off: 84, type: 'u32' },
+  'off.waker_comm': { off: 88, type: 'str', len: COMM_LEN },
+  'off.waker_start_ns': { off: 104, type: 'u64' },
+
+  'bench.seq': { off: 56, type: 'u64' },
+  'bench.value': { off: 64, type: 'u64' },
+} as const satisfies Record<string, FieldSpec>;
+
+export type FieldName = keyof typeof FIELDS;
+
+/** Absolute byte offset of each field, keyed like the addon's recordLayout().offsets. */
+export const OFFSETS: { readonly [K in FieldName]: (typeof FIELDS)[K]['off'] } = Object.freeze(
+  Object.fromEntries(Object.entries(FIELDS).map(([k, f]) => [k, f.off])),
+) as { readonly [K in FieldName]: (typeof FIELDS)[K]['off'] };
+
+/**
+ * Stable fingerprint of a layout: sha256 over size, version and the offsets
+ * sorted by key, first 16 hex chars. Exported so a test can hash the native
+ * addon's offsets the same way and recordings can refuse foreign layouts.
+ */
+export function layoutHash(size: number, version: number, offsets: Readonly<Record<string, number>>): string {
+  const lines = [`size ${size}`, `version ${version}`];
+  for (const key of Object.keys(offsets).sort()) lines.push(`${key} ${offsets[key]}`);
+  return createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 16);
+}
+
+export const LAYOUT_HASH: string = layoutHash(RECORD_SIZE, RECORD_VERSION, OFFSETS);

@@ -1,0 +1,109 @@
+/**
+ * The contract with native/ (the C++ N-API addon), and its loader.
+ *
+ * The addon loads the BPF objects, attaches what it can, and drains the rings
+ * on the libuv loop into ArrayBuffers that JS owns and hands over once at
+ * open(). It calls `onBatch(bufferIndex, count)` once per batch: records are
+ * XCTL_RECORD_SIZE bytes each, packed from offset 0 of buffers[bufferIndex].
+ * The batch is valid during the callback and until the addon wraps around to
+ * that buffer again (buffers are used in rotation), so a consumer may keep the
+ * previous batch while the next one is delivered, but must copy to keep more.
+ */
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+
+export type Family = 'net' | 'io' | 'proc' | 'sched' | 'bench';
+export const ALL_FAMILIES: readonly Family[] = ['net', 'io', 'proc', 'sched'];
+
+/** Mirrors struct xctl_cfg (bpf/xctl_record.h). All times in ns. */
+export interface ProbeConfig {
+  ioMinLatencyNs?: bigint;
+  offcpuMinNs?: bigint;
+  runqMinNs?: bigint;
+  runqWindowNs?: bigint;
+  tcpFlushNs?: bigint;
+  benchTgid?: number;
+  benchBatch?: number;
+  skipKthreads?: boolean;
+}
+
+export interface ProgramStatus {
+  name: string;          // BPF program name, e.g. on_retransmit
+  section: string;       // e.g. tp_btf/tcp_retransmit_skb
+  attached: boolean;
+  error?: string;        // kernel's reason when not attached
+}
+
+export interface FamilyStatus {
+  family: Family;
+  loaded: boolean;
+  error?: string;        // open/load failure: errno text plus verifier log excerpt
+  programs: ProgramStatus[];
+}
+
+export interface NativeStats {
+  records: number;       // records delivered to JS
+  batches: number;       // onBatch calls
+  bytes: number;         // bytes delivered to JS
+  wakeups: number;       // uv_poll callbacks
+  kernelDrops: number;   // sum over families and CPUs of ring reserve failures
+  userDrops: number;     // records discarded in userspace (bad size, callback threw)
+  dropsByFamily: Record<string, number>;
+}
+
+export interface OpenOptions {
+  families: Family[];
+  config?: ProbeConfig;
+  buffers: ArrayBuffer[];           // >= 2, each a multiple of the record size
+  onBatch: (bufferIndex: number, count: number) => void;
+  ringBytes?: number;               // per family ring size (power of 2, >= page size)
+}
+
+export interface NativeSession {
+  status(): FamilyStatus[];
+  stats(): NativeStats;
+  setConfig(config: ProbeConfig): void;
+  /** Drain synchronously now (also used on stop so nothing is lost). */
+  drain(): number;
+  /** Counter of bench records attempted (bench family only). */
+  benchProduced(): number;
+  /** Run-time cost of each attached program from kernel.bpf_stats_enabled. */
+  programStats(): { family: string; name: string; runCount: number; runTimeNs: number }[];
+  stop(): void;
+}
+
+export interface RecordLayout {
+  size: number;
+  version: number;
+  offsets: Record<string, number>;   // "hdr.ts_ns", "tcp.saddr", ...
+  kinds: Record<string, number>;
+}
+
+export interface NativeAddon {
+  recordLayout(): RecordLayout;
+  open(options: OpenOptions): NativeSession;
+  /** Boot-time clock now, ns, as BigInt (the clock records use). */
+  bootTimeNs(): bigint;
+}
+
+let cached: NativeAddon | undefined;
+
+/** Finds build/Release/xctl.node from the package root (works from src/ and dist/src/). */
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  const candidates = [
+    process.env.XCTL_ADDON,
+    path.resolve(__dirname, '../../build/Release/xctl.node'),
+    path.resolve(__dirname, '../../../build/Release/xctl.node'),
+  ].filter((p): p is string => !!p);
+  for (const p of candidates) {
+    if (fs.existsSync(p)) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      cached = require(p) as NativeAddon;
+      return cached;
+    }
+  }
+  throw new Error(
+    `xctl native addon not built (looked in ${candidates.join(', ')}); run: bash scripts/build.sh`,
+  );
+}
