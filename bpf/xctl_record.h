@@ -56,6 +56,7 @@ enum xctl_kind {
 /* tcp.owner_src */
 #define XCTL_OWNER_NONE 0
 #define XCTL_OWNER_KERNEL 1         /* from the socket->owner map filled in process context */
+#define XCTL_OWNER_USERSPACE 2      /* resolved after the fact from /proc/<pid>/fd (socket predates the agent) */
 
 struct xctl_hdr {
 	__u64 ts_ns;                /* 0  CLOCK_BOOTTIME ns (bpf_ktime_get_boot_ns) */

@@ -1,0 +1,68 @@
+/** `xctl events`: the live, decoded event stream. */
+import { parseArgs } from 'node:util';
+import { LiveSource, describeFailures } from '../sources/live';
+import { EventFilter } from '../events/filter';
+import { toEvent, formatText } from '../events/format';
+import { LineWriter, parseSeconds, untilStopped } from './output';
+import { PROBE_HELP, PROBE_OPTIONS, parseFamilies, probeConfig } from './probe-options';
+import { UsageError } from './usage';
+
+export const EVENTS_HELP = `usage: xctl events [--pid N]... [--kind K]... [--json] [--duration S] [probe options]
+  --pid N              only events of process N (repeatable; signals match sender or target)
+  --kind K             only kind K: tcp_retransmit, block_io, exec, exit, signal, oom_kill, fork, offcpu
+  --json               one JSON object per line
+  --duration S         stop after S seconds (default: until Ctrl-C)
+${PROBE_HELP}`;
+
+export async function eventsCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      pid: { type: 'string', multiple: true },
+      kind: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      duration: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      ...PROBE_OPTIONS,
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(EVENTS_HELP + '\n');
+    return 0;
+  }
+  const pids = (values.pid ?? []).map((p) => {
+    const n = Number(p);
+    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--pid must be a positive integer, got "${p}"`);
+    return n;
+  });
+  let filter: EventFilter;
+  try {
+    filter = new EventFilter({ pids, kinds: values.kind ?? [] });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const seconds = parseSeconds('duration', values.duration);
+  const source = new LiveSource({ families: parseFamilies(values.families), config: probeConfig(values) });
+  const out = new LineWriter();
+  const json = values.json === true;
+  const status = source.start((batch) => {
+    for (let i = 0; i < batch.count; i++) {
+      if (!filter.matches(batch, i)) continue;
+      const ev = toEvent(batch, i, source.clock);
+      out.push(json ? JSON.stringify(ev) : formatText(ev));
+    }
+    out.flush();
+  });
+  for (const n of source.notes) process.stderr.write(`xctl: ${n}\n`);
+  const attached = status.filter((f) => f.loaded).map((f) => f.family);
+  process.stderr.write(`xctl events: probing ${attached.join(', ')}\n`);
+  const failures = describeFailures(status.filter((f) => f.error || f.programs.some((p) => !p.attached)));
+  if (status.some((f) => f.error || f.programs.some((p) => !p.attached))) {
+    process.stderr.write(`xctl events: some probes are not running:\n${failures}\n`);
+  }
+  await untilStopped(seconds);
+  source.stop();
+  out.flush();
+  return 0;
+}

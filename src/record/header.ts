@@ -1,0 +1,199 @@
+/**
+ * The .xrec container: constants, the error type, and the JSON header.
+ *
+ *   byte 0   "XCTLREC\0"              magic
+ *   byte 8   u32 format version (1)
+ *   byte 12  u32 N = JSON header length
+ *   byte 16  N bytes of utf8 JSON      (RecordingHeader)
+ *   then chunks, each:
+ *            u32 0x58424154 ("XBAT")   chunk magic
+ *            u32 record count
+ *            u32 crc32 of the payload
+ *            count * 128 bytes         records, exactly as the kernel wrote them
+ *
+ * All integers are little-endian (so the chunk magic reads "TABX" in a hex
+ * dump). Records are stored raw: a recording replays through the same decoder
+ * as a live session, and layout_hash makes a build refuse records it would
+ * misread.
+ */
+import * as os from 'node:os';
+import { LAYOUT_HASH, RECORD_SIZE, RECORD_VERSION } from '../events/layout';
+
+export const FILE_MAGIC: Buffer = Buffer.from('XCTLREC\0', 'latin1');
+export const FORMAT_VERSION = 1;
+export const PREAMBLE_SIZE = 16;
+export const CHUNK_MAGIC = 0x58424154;
+export const CHUNK_HEADER_SIZE = 12;
+/** Sanity bound so a corrupt length cannot make us allocate gigabytes. */
+export const MAX_HEADER_BYTES = 1 << 20;
+
+/** Any problem with a recording's bytes; offset = start of the offending structure. */
+export class RecordingError extends Error {
+  readonly offset: number;
+  constructor(message: string, offset: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RecordingError';
+    this.offset = offset;
+  }
+}
+
+export interface RecordingHeader {
+  record_version: number;
+  record_size: number;
+  layout_hash: string;
+  boot_to_wall_offset_ns: string; // bigint as decimal
+  host: string;
+  kernel: string;
+  created: string; // ISO-8601
+  families: string[];
+  meta: Record<string, unknown>;
+  [extra: string]: unknown; // written by newer builds; kept, ignored
+}
+
+export interface HeaderInput {
+  bootToWallOffsetNs: bigint;
+  families: readonly string[];
+  meta?: Record<string, unknown>;
+}
+
+export function makeHeader(input: HeaderInput): RecordingHeader {
+  return {
+    record_version: RECORD_VERSION,
+    record_size: RECORD_SIZE,
+    layout_hash: LAYOUT_HASH,
+    boot_to_wall_offset_ns: input.bootToWallOffsetNs.toString(),
+    host: os.hostname(),
+    kernel: os.release(),
+    created: new Date().toISOString(),
+    families: [...input.families],
+    meta: input.meta ?? {},
+  };
+}
+
+/** Magic, format version, header length, then the JSON. */
+export function encodePreamble(header: RecordingHeader): Buffer {
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const out = Buffer.alloc(PREAMBLE_SIZE + json.length);
+  FILE_MAGIC.copy(out, 0);
+  out.writeUInt32LE(FORMAT_VERSION, 8);
+  out.writeUInt32LE(json.length, 12);
+  json.copy(out, PREAMBLE_SIZE);
+  return out;
+}
+
+/**
+ * Checks the first 16 bytes (fewer if the file is shorter) and returns the
+ * JSON length. `size` is the whole file's size.
+ */
+export function checkPreamble(pre: Buffer, size: number): number {
+  if (size === 0) throw new RecordingError('not an xctl recording (empty file at byte 0)', 0);
+  const n = Math.min(pre.length, FILE_MAGIC.length);
+  if (!pre.subarray(0, n).equals(FILE_MAGIC.subarray(0, n))) {
+    throw new RecordingError('not an xctl recording (bad magic at byte 0)', 0);
+  }
+  if (pre.length < PREAMBLE_SIZE) {
+    throw new RecordingError(
+      `truncated file header at byte 0: need ${PREAMBLE_SIZE} bytes, only ${pre.length} remain`,
+      0,
+    );
+  }
+  const version = pre.readUInt32LE(8);
+  if (version !== FORMAT_VERSION) {
+    throw new RecordingError(
+      `unsupported recording format version ${version} at byte 8 (this xctl reads ${FORMAT_VERSION})`,
+      8,
+    );
+  }
+  const len = pre.readUInt32LE(12);
+  if (len > MAX_HEADER_BYTES) {
+    throw new RecordingError(`implausible header length ${len} at byte 12 (limit ${MAX_HEADER_BYTES})`, 12);
+  }
+  const remain = size - PREAMBLE_SIZE;
+  if (len > remain) {
+    throw new RecordingError(
+      `truncated header at byte ${PREAMBLE_SIZE}: header says ${len} bytes, only ${remain} bytes remain`,
+      PREAMBLE_SIZE,
+    );
+  }
+  return len;
+}
+
+function bad(what: string): RecordingError {
+  return new RecordingError(`invalid header at byte ${PREAMBLE_SIZE}: ${what}`, PREAMBLE_SIZE);
+}
+
+function optString(o: Record<string, unknown>, key: string): string {
+  const v = o[key];
+  if (v === undefined) return '';
+  if (typeof v !== 'string') throw bad(`${key} must be a string`);
+  return v;
+}
+
+/** Parses and validates the JSON header against this build's record layout. */
+export function parseHeader(json: Buffer): RecordingHeader {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json.toString('utf8'));
+  } catch (e) {
+    throw new RecordingError(
+      `invalid JSON header at byte ${PREAMBLE_SIZE}: ${(e as Error).message}`,
+      PREAMBLE_SIZE,
+      { cause: e },
+    );
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('not a JSON object');
+  const o = raw as Record<string, unknown>;
+
+  const size = o.record_size;
+  if (typeof size !== 'number') throw bad('missing record_size');
+  if (size !== RECORD_SIZE) {
+    throw new RecordingError(
+      `unsupported record size ${size} (this xctl reads ${RECORD_SIZE}-byte records)`,
+      PREAMBLE_SIZE,
+    );
+  }
+  const version = o.record_version;
+  if (typeof version !== 'number') throw bad('missing record_version');
+  if (version !== RECORD_VERSION) {
+    throw new RecordingError(
+      `unsupported record version ${version} (this xctl reads ${RECORD_VERSION})`,
+      PREAMBLE_SIZE,
+    );
+  }
+  const hash = o.layout_hash;
+  if (typeof hash !== 'string') throw bad('missing layout_hash');
+  if (hash !== LAYOUT_HASH) {
+    throw new RecordingError(
+      `record layout mismatch: file layout hash ${hash}, this build ${LAYOUT_HASH}`,
+      PREAMBLE_SIZE,
+    );
+  }
+  const offset = o.boot_to_wall_offset_ns;
+  if (typeof offset !== 'string' || !/^-?\d{1,30}$/.test(offset)) {
+    throw bad('boot_to_wall_offset_ns must be a decimal string');
+  }
+  const families = o.families ?? [];
+  if (!Array.isArray(families) || !families.every((f) => typeof f === 'string')) {
+    throw bad('families must be an array of strings');
+  }
+  const meta = o.meta ?? {};
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw bad('meta must be an object');
+
+  return {
+    ...o,
+    record_version: version,
+    record_size: size,
+    layout_hash: hash,
+    boot_to_wall_offset_ns: offset,
+    host: optString(o, 'host'),
+    kernel: optString(o, 'kernel'),
+    created: optString(o, 'created'),
+    families: families as string[],
+    meta: meta as Record<string, unknown>,
+  };
+}
+
+/** The header's clock, for toEvent(). */
+export function headerClock(h: RecordingHeader): { bootToWallOffsetNs: bigint } {
+  return { bootToWallOffsetNs: BigInt(h.boot_to_wall_offset_ns) };
+}

@@ -1,0 +1,139 @@
+/**
+ * The live source: kernel probes through the native addon, delivered as
+ * RecordBatch views over reused, JS-owned buffers (one callback per batch).
+ *
+ * The only per-record work done here is the userspace owner fallback for TCP
+ * records the kernel could not attribute; it patches the record in place so
+ * every consumer (and every recording) sees the resolved owner.
+ */
+import { loadAddon, type Family, type FamilyStatus, type NativeSession, type NativeStats, type ProbeConfig, ALL_FAMILIES } from '../native/addon';
+import { RecordBatch } from '../events/decoder';
+import { F_NO_OWNER, Kind, OFFSETS, OWNER_USERSPACE, RECORD_SIZE, COMM_LEN } from '../events/layout';
+import { currentBootToWallOffsetNs, type BootClock } from '../events/clock';
+import { SocketOwnerResolver } from './socket-owner';
+import { preflight, PreflightError } from './preflight';
+
+export type BatchSink = (batch: RecordBatch) => void;
+
+export interface LiveOptions {
+  families?: Family[];
+  config?: ProbeConfig;
+  /** records per batch buffer (two buffers rotate) */
+  batchRecords?: number;
+  ringBytes?: number;
+  resolveSocketOwners?: boolean;
+}
+
+export class ProbeError extends Error {
+  override name = 'ProbeError';
+  constructor(message: string, readonly status: FamilyStatus[]) {
+    super(message);
+  }
+}
+
+export class LiveSource {
+  readonly clock: BootClock;
+  readonly notes: string[] = [];
+  private session: NativeSession | undefined;
+  private readonly buffers: ArrayBuffer[];
+  private readonly resolver = new SocketOwnerResolver();
+  ownersResolved = 0;
+
+  constructor(private readonly opts: LiveOptions = {}) {
+    const records = opts.batchRecords ?? 4096;
+    this.buffers = [new ArrayBuffer(records * RECORD_SIZE), new ArrayBuffer(records * RECORD_SIZE)];
+    this.clock = { bootToWallOffsetNs: currentBootToWallOffsetNs(loadAddon().bootTimeNs()) };
+  }
+
+  /**
+   * Loads and attaches the probes and starts delivering batches to `sink`.
+   * Throws PreflightError (no privileges / BTF) or ProbeError (nothing attached);
+   * partial failures are in status().
+   */
+  start(sink: BatchSink): FamilyStatus[] {
+    const report = preflight();
+    this.notes.push(...report.notes);
+    const families = this.opts.families ?? [...ALL_FAMILIES];
+    const resolve = this.opts.resolveSocketOwners !== false;
+    this.session = loadAddon().open({
+      families,
+      config: this.opts.config,
+      ringBytes: this.opts.ringBytes,
+      buffers: this.buffers,
+      onBatch: (index, count) => {
+        const batch = new RecordBatch(this.buffers[index]!, 0, count);
+        if (resolve) this.resolveOwners(batch);
+        sink(batch);
+      },
+    });
+    const status = this.session.status();
+    const attached = status.some((f) => f.programs.some((p) => p.attached));
+    if (!attached) {
+      this.session.stop();
+      this.session = undefined;
+      throw new ProbeError(`xctl: no probe could be attached:\n${describeFailures(status)}`, status);
+    }
+    return status;
+  }
+
+  status(): FamilyStatus[] {
+    return this.session?.status() ?? [];
+  }
+
+  stats(): NativeStats | undefined {
+    return this.session?.stats();
+  }
+
+  setConfig(config: ProbeConfig): void {
+    this.session?.setConfig(config);
+  }
+
+  programStats() {
+    return this.session?.programStats() ?? [];
+  }
+
+  benchProduced(): number {
+    return this.session?.benchProduced() ?? 0;
+  }
+
+  /** Delivers everything already in the rings, synchronously. */
+  drain(): number {
+    return this.session?.drain() ?? 0;
+  }
+
+  /** Drains what is left, detaches and frees everything. */
+  stop(): void {
+    this.session?.stop();
+    this.session = undefined;
+  }
+
+  private resolveOwners(b: RecordBatch): void {
+    for (let i = 0; i < b.count; i++) {
+      if (b.kind(i) !== Kind.TCP_RETRANSMIT || (b.flags(i) & F_NO_OWNER) === 0) continue;
+      const owner = this.resolver.resolve(b.u64(i, OFFSETS['tcp.sock_ino']));
+      if (!owner) continue;
+      const bytes = b.recordBytes(i);
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, RECORD_SIZE);
+      dv.setUint32(OFFSETS['hdr.pid'], owner.pid, true);
+      dv.setUint32(OFFSETS['hdr.tid'], owner.pid, true);
+      dv.setBigUint64(OFFSETS['hdr.start_ns'], owner.startNs, true);
+      bytes[OFFSETS['hdr.flags']] = (bytes[OFFSETS['hdr.flags']] ?? 0) & ~F_NO_OWNER;
+      bytes[OFFSETS['tcp.owner_src']] = OWNER_USERSPACE;
+      const comm = Buffer.from(owner.comm, 'utf8').subarray(0, COMM_LEN - 1);
+      bytes.fill(0, OFFSETS['hdr.comm'], OFFSETS['hdr.comm'] + COMM_LEN);
+      bytes.set(comm, OFFSETS['hdr.comm']);
+      this.ownersResolved++;
+    }
+  }
+}
+
+export function describeFailures(status: FamilyStatus[]): string {
+  const lines: string[] = [];
+  for (const f of status) {
+    if (f.error) lines.push(`  ${f.family}: ${f.error}`);
+    for (const p of f.programs) if (!p.attached) lines.push(`  ${f.family}/${p.name} (${p.section}): ${p.error ?? 'not attached'}`);
+  }
+  return lines.join('\n') || '  (no families requested)';
+}
+
+export { PreflightError };
