@@ -70,29 +70,6 @@ static __always_inline void set_owner_current(struct sock *sk)
 	bpf_probe_read_kernel_str(s->o.comm, sizeof(s->o.comm), t->group_leader->comm);
 }
 
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(on_send, struct sock *sk, int ret, int flags)
-{
-	if (sk && sk->__sk_common.skc_family != AF_INET && sk->__sk_common.skc_family != AF_INET6)
-		return 0;
-	if (sk && sk->sk_protocol == 6 /* IPPROTO_TCP */)
-		set_owner_current(sk);
-	return 0;
-}
-
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int newstate)
-{
-	if (sk->sk_protocol != 6)
-		return 0;
-	__u64 key = (__u64)sk;
-	if (newstate == TCP_SYN_SENT) /* connect(): process context */
-		set_owner_current((struct sock *)sk);
-	else if (newstate == TCP_CLOSE)
-		bpf_map_delete_elem(&sockets, &key); /* also cancels a pending flush timer */
-	return 0;
-}
-
 static __always_inline void emit(struct sock_state *s, __u64 skaddr, __u32 count, __u32 segs, __u64 first_ts)
 {
 	struct xctl_record *r = reserve_record(XCTL_KIND_TCP_RETRANSMIT);
@@ -120,19 +97,50 @@ static __always_inline void emit(struct sock_state *s, __u64 skaddr, __u32 count
 	bpf_ringbuf_submit(r, 0);
 }
 
-static int flush_cb(void *map, __u64 *key, struct sock_state *s)
+static __always_inline void flush_pending(struct sock_state *s, __u64 key)
 {
 	__u32 n = __sync_lock_test_and_set(&s->pending_count, 0);
 	__u32 segs = __sync_lock_test_and_set(&s->pending_segs, 0);
 	if (n) {
-		emit(s, *key, n, segs, s->first_pending_ns);
+		emit(s, key, n, segs, s->first_pending_ns);
 		s->last_emit_ns = bpf_ktime_get_boot_ns();
+	}
+}
+
+static int flush_cb(void *map, __u64 *key, struct sock_state *s)
+{
+	flush_pending(s, *key);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(on_send, struct sock *sk, int ret, int flags)
+{
+	if (sk && sk->__sk_common.skc_family != AF_INET && sk->__sk_common.skc_family != AF_INET6)
+		return 0;
+	if (sk && sk->sk_protocol == 6 /* IPPROTO_TCP */)
+		set_owner_current(sk);
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (sk->sk_protocol != 6)
+		return 0;
+	__u64 key = (__u64)sk;
+	if (newstate == TCP_SYN_SENT) { /* connect(): process context */
+		set_owner_current((struct sock *)sk);
+	} else if (newstate == TCP_CLOSE) {
+		struct sock_state *s = bpf_map_lookup_elem(&sockets, &key);
+		if (s)
+			flush_pending(s, key); /* deleting cancels the timer: flush what it would have */
+		bpf_map_delete_elem(&sockets, &key);
 	}
 	return 0;
 }
 
-SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(on_retransmit, const struct sock *sk, const struct sk_buff *skb)
+static __always_inline int handle_retransmit(const struct sock *sk, const struct sk_buff *skb)
 {
 	__u64 key = (__u64)sk;
 	struct sock_state *s = bpf_map_lookup_elem(&sockets, &key);
@@ -193,4 +201,22 @@ int BPF_PROG(on_retransmit, const struct sock *sk, const struct sk_buff *skb)
 	__u64 due = s->last_emit_ns + cfg.tcp_flush_ns;
 	bpf_timer_start(&s->flush, due > now ? due - now : 0, 0);
 	return 0;
+}
+
+/* Since 6.13 the tracepoint also fires for failed retransmits and says so in
+ * `err`; RetransSegs counts only the successful ones, and so do we. */
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(on_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	if (err)
+		return 0;
+	return handle_retransmit(sk, skb);
+}
+
+/* Kernels before 6.13: two arguments, the tracepoint fires only on success.
+ * The loader uses a `__fallback` program only if its primary fails to load. */
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(on_retransmit__fallback, const struct sock *sk, const struct sk_buff *skb)
+{
+	return handle_retransmit(sk, skb);
 }

@@ -102,7 +102,19 @@ bpf_object* Open(const FamilyDef& def, std::string* err) {
   return obj;
 }
 
+constexpr const char kFallbackSuffix[] = "__fallback";
+
+bool IsFallback(const std::string& prog) {
+  size_t n = sizeof(kFallbackSuffix) - 1;
+  return prog.size() > n && prog.compare(prog.size() - n, n, kFallbackSuffix) == 0;
+}
+
 void ApplyPreload(bpf_object* obj, const xctl_cfg& cfg, uint32_t ring_bytes) {
+  // `X__fallback` programs serve older kernels: off unless X fails (see LoadFamily).
+  bpf_program* p;
+  bpf_object__for_each_program(p, obj) {
+    if (IsFallback(bpf_program__name(p))) bpf_program__set_autoload(p, false);
+  }
   bpf_map* m;
   bpf_object__for_each_map(m, obj) {
     const char* n = bpf_map__name(m);
@@ -195,6 +207,7 @@ std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg
     bpf_object__close(obj);
     obj = nullptr;
     for (const auto& only : progs) {
+      if (IsFallback(only)) continue;
       std::string e2;
       log.text.clear();
       bpf_object* probe = Open(*def, &e2);
@@ -211,7 +224,9 @@ std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg
       }
       bpf_object__close(probe);
     }
-    if (bad.size() == progs.size()) {
+    size_t primaries = 0;
+    for (const auto& pn : progs) primaries += IsFallback(pn) ? 0 : 1;
+    if (bad.size() == primaries) {
       fam->status.error = whole;
       return fam;
     }
@@ -222,8 +237,11 @@ std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg
     }
     ApplyPreload(obj, cfg, ring_bytes);
     bpf_object__for_each_program(p, obj) {
-      for (const auto& b : bad)
-        if (b == bpf_program__name(p)) bpf_program__set_autoload(p, false);
+      std::string pn = bpf_program__name(p);
+      for (const auto& b : bad) {
+        if (b == pn) bpf_program__set_autoload(p, false);
+        if (pn == b + kFallbackSuffix) bpf_program__set_autoload(p, true);  // the older-kernel variant
+      }
     }
     rc = bpf_object__load(obj);
     if (rc) {

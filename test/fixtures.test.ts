@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { helperPath, runOnCpu } from './fixtures/cbuild';
-import { blkioThrottle, CGROUP_ROOT, memoryLimit, spawnInCgroup } from './fixtures/cgroup';
+import { blkioThrottle, CGROUP_ROOT, cpuset, memoryLimit, spawnInCgroup } from './fixtures/cgroup';
 import { run } from './fixtures/exec';
 import { loopDevice } from './fixtures/loopdev';
 import { lossyLink } from './fixtures/netns';
@@ -211,6 +211,18 @@ if (process.getuid?.() !== 0) {
     const kills = cg.oomKills();
     if (kills === undefined) t.comment('memory.oom_control has no oom_kill field on this kernel');
     else t.ok(kills >= 1, `memory.oom_control oom_kill = ${kills}`);
+    await cg.cleanup();
+  });
+
+  t.test('cpuset cgroup confines a spawned program', async (t) => {
+    const cg = await cpuset({ cpus: '0' });
+    t.teardown(() => cg.cleanup());
+    const hog = spawnInCgroup([cg.path], await helperPath('cpu-hog'), ['0.3']);
+    const done = finish(hog, 'cpu-hog in cpuset 0');
+    await new Promise((r) => setTimeout(r, 100));
+    t.same(cg.pids(), [hog.pid], 'the exec\'d program (same pid as the wrapper) is the only member');
+    t.match(readFileSync(`/proc/${hog.pid}/status`, 'utf8'), /^Cpus_allowed_list:\s+0$/m, 'allowed CPUs = 0');
+    t.equal((await done).code, 0, 'cpu-hog exits 0');
     await cg.cleanup();
   });
 

@@ -17,7 +17,6 @@ export interface OutputStream {
   write(chunk: string): boolean | void;
   once?(event: 'drain', listener: () => void): unknown;
   on?(event: 'error', listener: (e: NodeJS.ErrnoException) => void): unknown;
-  off?(event: 'error', listener: (e: NodeJS.ErrnoException) => void): unknown;
 }
 
 export interface ReplayIO {
@@ -108,7 +107,7 @@ export async function replayCommand(
       for (let i = 0; i < batch.count; i++) {
         const problem = batch.validate(i);
         if (problem !== null) {
-          if (invalid++ < MAX_WARNINGS) err(`skipping ${problem} of chunk at byte ${offset}`);
+          if (invalid++ < MAX_WARNINGS) err(`chunk at byte ${offset}: ${problem} (skipped)`);
           continue;
         }
         if (!filter.matches(batch, i)) continue;
@@ -134,8 +133,8 @@ export async function replayCommand(
     }
     throw e;
   } finally {
+    // onError stays attached: an EPIPE for the last write can arrive after we return
     reader?.close();
-    io.stdout.off?.('error', onError);
   }
   if (!json) {
     err(`${total} records, ${shown} shown${invalid ? `, ${invalid} invalid skipped` : ''}`);

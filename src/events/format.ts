@@ -366,7 +366,7 @@ export function eventDetails(ev: XEvent): string {
       return `${how} after ${fmtDuration(ev.runtime_ns)} (ppid ${ev.ppid})`;
     }
     case 'signal': {
-      let s = `${ev.signal_name} -> ${ev.target_pid} ${ev.target_comm}`;
+      let s = `${ev.signal_name} -> ${ev.target_pid}${ev.target_comm ? ` ${ev.target_comm}` : ''}`;
       if (ev.handled) s += ' (handled)';
       if (ev.result !== 0) s += ` result ${ev.result}`;
       return s;

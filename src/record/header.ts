@@ -145,7 +145,7 @@ export function parseHeader(json: Buffer): RecordingHeader {
   const o = raw as Record<string, unknown>;
 
   const size = o.record_size;
-  if (typeof size !== 'number') throw bad('missing record_size');
+  if (typeof size !== 'number') throw bad('missing or non-numeric record_size');
   if (size !== RECORD_SIZE) {
     throw new RecordingError(
       `unsupported record size ${size} (this xctl reads ${RECORD_SIZE}-byte records)`,
@@ -153,7 +153,7 @@ export function parseHeader(json: Buffer): RecordingHeader {
     );
   }
   const version = o.record_version;
-  if (typeof version !== 'number') throw bad('missing record_version');
+  if (typeof version !== 'number') throw bad('missing or non-numeric record_version');
   if (version !== RECORD_VERSION) {
     throw new RecordingError(
       `unsupported record version ${version} (this xctl reads ${RECORD_VERSION})`,
