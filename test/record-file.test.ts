@@ -263,7 +263,7 @@ t.test('header validation', async (t) => {
     `record layout mismatch: file layout hash deadbeefdeadbeef, this build ${LAYOUT_HASH}`, 'layout hash');
   expectError(t, chunkless({ ...good, record_size: 64 }), 16, 'unsupported record size 64 (this xctl reads 128-byte records)', 'record size');
   expectError(t, chunkless({ ...good, record_version: 2 }), 16, 'unsupported record version 2 (this xctl reads 1)', 'record version');
-  expectError(t, chunkless({ ...good, record_size: undefined }), 16, /missing record_size/, 'missing size');
+  expectError(t, chunkless({ ...good, record_size: undefined }), 16, /^invalid header at byte 16: missing or non-numeric record_size$/, 'missing size');
   expectError(t, chunkless({ ...good, boot_to_wall_offset_ns: 12 }), 16, /boot_to_wall_offset_ns must be a decimal string/, 'offset type');
   expectError(t, chunkless({ ...good, families: 'net' }), 16, /families must be an array/, 'families type');
   expectError(t, chunkless({ ...good, host: 7 }), 16, /host must be a string/, 'host type');

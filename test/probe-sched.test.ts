@@ -1,0 +1,75 @@
+// sched family: a reader blocked on a pipe whose writer is SIGSTOP'd shows a
+// long interruptible sleep woken BY the writer; a thread sharing one CPU with
+// hogs shows run-queue delay.
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { capture, sleep } from './helpers/live';
+import { helperPath, runOnCpu } from './fixtures/cbuild';
+import type { OffcpuEvent } from '../src/events/format';
+
+const cap = capture({ families: ['sched'] });
+t.teardown(() => cap.stop());
+
+function line(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = re.exec(buf);
+      if (m) resolve(m);
+    });
+    child.on('exit', (c) => reject(new Error(`exited ${c} before printing ${re}: ${buf}`)));
+  });
+}
+
+t.test('reader of a SIGSTOPped writer: long interruptible wait, woken by the writer', async (t) => {
+  const pair = spawn(await helperPath('pipe-pair'), ['6'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => void pair.kill('SIGKILL'));
+  const m = await line(pair, /reader (\d+) writer (\d+)/);
+  const reader = Number(m[1]);
+  const writer = Number(m[2]);
+  t.teardown(() => {
+    try {
+      process.kill(writer, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
+  await sleep(300);
+  process.kill(writer, 'SIGSTOP');
+  const stoppedAt = Date.now();
+  await sleep(1500);
+  process.kill(writer, 'SIGCONT');
+  const stoppedMs = Date.now() - stoppedAt;
+  const evs = await cap.waitFor<OffcpuEvent>((e) => e.kind === 'offcpu' && e.pid === reader && e.duration_ns >= 1e9, { what: `long sleep of reader ${reader}` });
+  const e = evs[0]!;
+  t.equal(e.state, 'sleep', 'interruptible sleep (S)');
+  t.ok(e.duration_ns >= (stoppedMs - 150) * 1e6, `waited ${(e.duration_ns / 1e6).toFixed(0)} ms while the writer was stopped for ${stoppedMs} ms`);
+  t.ok(e.duration_ns <= (stoppedMs + 250) * 1e6, 'and not much longer');
+  t.equal(e.waker_pid, writer, 'woken by the writer');
+  t.equal(e.waker_comm, 'pipe-pair');
+  t.equal(e.waker_irq, false);
+  t.equal(e.comm, 'pipe-pair');
+  // the normal 100 ms ticks are reported too, each woken by the writer
+  const ticks = cap.matching<OffcpuEvent>((x) => x.kind === 'offcpu' && x.pid === reader && x.duration_ns < 2e8 && x.duration_ns > 5e7);
+  t.ok(ticks.length >= 2 && ticks.every((x) => x.waker_pid === writer), `${ticks.length} ~100 ms waits, all woken by the writer`);
+});
+
+t.test('CPU hogs on one CPU: the victim reports run-queue delay', async (t) => {
+  const cpu = 1;
+  const hog = await helperPath('cpu-hog');
+  const hogs = await Promise.all([runOnCpu(cpu, hog, ['3']), runOnCpu(cpu, hog, ['3'])]);
+  t.teardown(() => hogs.forEach((h) => h.kill('SIGKILL')));
+  await sleep(100);
+  const victim = await runOnCpu(cpu, hog, ['2']);
+  const victimPid = victim.pid!;
+  await new Promise((r) => victim.on('exit', r));
+  const evs = await cap.waitFor<OffcpuEvent>((e) => e.kind === 'offcpu' && e.pid === victimPid && e.state === 'runq', { what: `runq delay of ${victimPid}` });
+  const total = evs.reduce((s, e) => s + e.duration_ns, 0);
+  // three runnable threads on one CPU: the victim waits about 2/3 of the time
+  t.ok(total >= 0.8e9, `victim waited ${(total / 1e6).toFixed(0)} ms for the CPU over its 2 s life (${evs.length} records)`);
+  t.ok(evs.every((e) => e.comm === 'cpu-hog'));
+  const hogPids = new Set(hogs.map((h) => h.pid));
+  const hogDelay = cap.matching<OffcpuEvent>((e) => e.kind === 'offcpu' && hogPids.has(e.pid) && e.state === 'runq');
+  t.ok(hogDelay.length > 0, 'the hogs wait for each other too');
+});
