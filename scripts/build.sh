@@ -11,3 +11,12 @@ if [[ ! -f $addon ]] || [[ -n $(find native binding.gyp build/bpf -newer "$addon
   npx --no-install node-gyp build -j "$(nproc)" --silent
 fi
 npx --no-install tsc -p tsconfig.json
+
+# Benchmark and flood-test binaries (tiny; rebuilt when their sources change).
+mkdir -p build/bench
+if [[ ! -x build/bench/producer || bench/producer.c -nt build/bench/producer ]]; then
+  cc -O2 -Wall -o build/bench/producer bench/producer.c
+fi
+if [[ ! -x build/bench/ring-consumer || bench/ring-consumer.c -nt build/bench/ring-consumer || build/bpf/bench.skel.h -nt build/bench/ring-consumer ]]; then
+  cc -O2 -Wall -Ibpf -Ibuild/bpf -o build/bench/ring-consumer bench/ring-consumer.c -lbpf -lelf -lz
+fi

@@ -3,11 +3,12 @@
 // Retransmits fire in softirq/timer context; the events must still carry the
 // SENDER's pid, its 4-tuple, and a segment count equal to the kernel's own
 // RetransSegs counter in the sender's namespace.
+import { faultProgram } from '../src/faults/programs';
 import t, { type Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { capture, sleep } from './helpers/live';
-import { lossyLink, type LossyLink } from './fixtures/netns';
+import { lossyLink, type LossyLink } from '../src/faults/netns';
 import type { TcpRetransmitEvent } from '../src/events/format';
 
 const HELPERS = path.resolve(__dirname, '../../test/helpers');
@@ -34,7 +35,7 @@ function firstLine(child: ChildProcess, re: RegExp, what: string): Promise<RegEx
 const exited = (c: ChildProcess) => new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
 
 async function startSink(link: LossyLink, addr: string, port: number): Promise<ChildProcess> {
-  const sink = link.spawnIn(link.nsB, process.execPath, [path.join(HELPERS, 'tcp-sink.js'), addr, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sink = link.spawnIn(link.nsB, process.execPath, [faultProgram('tcp-sink.js'), addr, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
   await firstLine(sink, /listening/, 'tcp sink');
   return sink;
 }
@@ -50,7 +51,7 @@ async function lossyTransfer(t: Test, ipv6: boolean) {
   const cap = capture({ families: ['net'], config: { tcpFlushNs: 200_000_000n } });
   t.teardown(() => cap.stop());
   const before = await link.snmpRetransSegs(link.nsA);
-  const sender = link.spawnIn(link.nsA, process.execPath, [path.join(HELPERS, 'tcp-sender.js'), dst, String(port), '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sender = link.spawnIn(link.nsA, process.execPath, [faultProgram('tcp-sender.js'), dst, String(port), '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const senderExit = exited(sender);
   const m = await firstLine(sender, /pid (\d+) sport (\d+)/, 'sender connect');
   const senderPid = Number(m[1]);

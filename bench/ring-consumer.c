@@ -1,0 +1,109 @@
+/* The ceiling: a bare C libbpf consumer of the same bench BPF program and the
+ * same producer as the JS pipeline (bench/pipeline.ts runs both in one go).
+ *
+ *   ring-consumer <calls> <batch> <ring_bytes> <producer-path>
+ *
+ * Forks the producer (which waits), arms the probe for its pid, lets it go,
+ * consumes with ring_buffer__poll() until the producer has exited and the ring
+ * is empty. Prints one JSON line: delivered, drops, produced, elapsed_ns. */
+#define _GNU_SOURCE
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xctl_record.h"
+#include "bench.skel.h"
+
+static unsigned long long delivered, seq_sum;
+static unsigned long long first_ns, last_ns;
+
+static unsigned long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int on_record(void *ctx, void *data, size_t len)
+{
+	const struct xctl_record *r = data;
+	if (!first_ns)
+		first_ns = now_ns();
+	seq_sum += r->bench.seq; /* touch the record like a decoder would */
+	delivered++;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 5) {
+		fprintf(stderr, "usage: ring-consumer <calls> <batch> <ring_bytes> <producer>\n");
+		return 2;
+	}
+	unsigned batch = atoi(argv[2]);
+	unsigned ring_bytes = atoi(argv[3]);
+	int to_child[2], from_child[2];
+	if (pipe(to_child) || pipe(from_child))
+		return 1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(to_child[0], 0);
+		dup2(from_child[1], 1);
+		execl(argv[4], argv[4], argv[1], "wait", (char *)NULL);
+		_exit(127);
+	}
+	char line[64] = {0};
+	if (read(from_child[0], line, sizeof(line) - 1) <= 0 || strncmp(line, "ready", 5)) {
+		fprintf(stderr, "producer did not start: %s\n", line);
+		return 1;
+	}
+
+	struct xskel_bench *skel = xskel_bench__open();
+	if (!skel)
+		return 1;
+	bpf_map__set_max_entries(skel->maps.events, ring_bytes);
+	skel->data_cfg->cfg.bench_tgid = pid;
+	skel->data_cfg->cfg.bench_batch = batch;
+	if (xskel_bench__load(skel) || xskel_bench__attach(skel)) {
+		fprintf(stderr, "load/attach failed\n");
+		return 1;
+	}
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, NULL, NULL);
+	if (!rb)
+		return 1;
+	unsigned long long start = now_ns();
+	if (write(to_child[1], "go\n", 3) != 3)
+		return 1;
+	int status, done = 0;
+	while (!done) {
+		ring_buffer__poll(rb, 10);
+		done = waitpid(pid, &status, WNOHANG) == pid;
+	}
+	while (ring_buffer__consume(rb) > 0)
+		;
+	last_ns = now_ns();
+	unsigned long long drops = 0, produced = 0;
+	int ncpu = libbpf_num_possible_cpus();
+	unsigned long long per_cpu[ncpu];
+	unsigned zero = 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.drops), &zero, per_cpu))
+		for (int i = 0; i < ncpu; i++)
+			drops += per_cpu[i];
+	bpf_map_lookup_elem(bpf_map__fd(skel->maps.produced), &zero, &produced);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	unsigned long long cpu_ns = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ULL +
+				    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ULL;
+	printf("{\"delivered\":%llu,\"drops\":%llu,\"produced\":%llu,\"elapsed_ns\":%llu,\"first_to_last_ns\":%llu,\"seq_sum\":%llu,\"cpu_ns\":%llu}\n",
+	       delivered, drops, produced, last_ns - start, last_ns - first_ns, seq_sum, cpu_ns);
+	ring_buffer__free(rb);
+	xskel_bench__destroy(skel);
+	return 0;
+}

@@ -1,0 +1,54 @@
+/** `xctl record`: the live stream into a recording file (src/record/file.ts format). */
+import { parseArgs } from 'node:util';
+import * as os from 'node:os';
+import { LiveSource, describeFailures } from '../sources/live';
+import { RecordWriter } from '../record/file';
+import { parseSeconds, untilStopped } from './output';
+import { PROBE_HELP, PROBE_OPTIONS, parseFamilies, probeConfig } from './probe-options';
+import { UsageError } from './usage';
+
+export const RECORD_HELP = `usage: xctl record -o FILE [--duration S] [probe options]
+  -o, --output FILE    recording to write (replay with: xctl replay FILE)
+  --duration S         stop after S seconds (default: until Ctrl-C)
+${PROBE_HELP}`;
+
+export async function recordCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      output: { type: 'string', short: 'o' },
+      duration: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      ...PROBE_OPTIONS,
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(RECORD_HELP + '\n');
+    return 0;
+  }
+  if (!values.output) throw new UsageError('-o FILE is required');
+  const seconds = parseSeconds('duration', values.duration);
+  const families = parseFamilies(values.families);
+  const config = probeConfig(values);
+  const source = new LiveSource({ families, config });
+  const writer = new RecordWriter(values.output, {
+    bootToWallOffsetNs: source.clock.bootToWallOffsetNs,
+    families,
+    meta: { command: 'xctl record', argv, host: os.hostname() },
+  });
+  const status = source.start((batch) => writer.writeBatch(batch.buffer, batch.byteOffset, batch.count));
+  for (const n of source.notes) process.stderr.write(`xctl: ${n}\n`);
+  const broken = status.filter((f) => f.error || f.programs.some((p) => !p.attached));
+  if (broken.length) process.stderr.write(`xctl record: some probes are not running:\n${describeFailures(broken)}\n`);
+  process.stderr.write(`xctl record: writing ${values.output}${seconds ? ` for ${seconds} s` : ' (Ctrl-C to stop)'}\n`);
+  await untilStopped(seconds);
+  const stats = source.stats();
+  source.stop(); // drains the rings into the writer first
+  writer.close();
+  process.stderr.write(
+    `xctl record: ${writer.records} records, ${writer.bytesWritten} bytes; ` +
+      `kernel drops ${stats?.kernelDrops ?? 0}, user drops ${stats?.userDrops ?? 0}\n`,
+  );
+  return 0;
+}
