@@ -22,6 +22,8 @@ export interface LiveOptions {
   batchRecords?: number;
   ringBytes?: number;
   resolveSocketOwners?: boolean;
+  /** Called when the sink throws; the batch is counted lost and probing goes on. */
+  onSinkError?: (err: unknown, records: number) => void;
 }
 
 export class ProbeError extends Error {
@@ -38,6 +40,8 @@ export class LiveSource {
   private readonly buffers: ArrayBuffer[];
   private readonly resolver = new SocketOwnerResolver();
   ownersResolved = 0;
+  /** records in batches whose sink threw (a consumer bug must not stop probing) */
+  sinkLostRecords = 0;
 
   constructor(private readonly opts: LiveOptions = {}) {
     const records = opts.batchRecords ?? 4096;
@@ -63,7 +67,12 @@ export class LiveSource {
       onBatch: (index, count) => {
         const batch = new RecordBatch(this.buffers[index]!, 0, count);
         if (resolve) this.resolveOwners(batch);
-        sink(batch);
+        try {
+          sink(batch);
+        } catch (err) {
+          this.sinkLostRecords += count;
+          this.opts.onSinkError?.(err, count);
+        }
       },
     });
     const status = this.session.status();
