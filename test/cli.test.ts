@@ -15,7 +15,8 @@ t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function xctl(args: string[], opts: { uidNobody?: boolean } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const [cmd, argv] = opts.uidNobody
-    ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, XCTL, ...args]]
+    ? // env -i: tap injects NODE_OPTIONS hooks into children, which would try to write files as nobody
+      ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', 'env', '-i', 'PATH=/usr/bin:/bin', process.execPath, XCTL, ...args]]
     : [process.execPath, [XCTL, ...args]];
   return new Promise((resolve) => {
     // a plain environment: tap's NODE_OPTIONS hooks would write files as the child's uid
