@@ -1,7 +1,13 @@
 /* The ceiling: a bare C libbpf consumer of the same bench BPF program and the
  * same producer as the JS pipeline (bench/pipeline.ts runs both in one go).
  *
- *   ring-consumer <calls> <batch> <ring_bytes> <producer-path>
+ *   ring-consumer <calls> <batch> <ring_bytes> <producer-path> [poll|spin]
+ *
+ * poll: ring_buffer__poll() (epoll, the usual way to use libbpf);
+ * spin: ring_buffer__consume() in a busy loop: no wakeups at all, one CPU
+ *       burnt;
+ * drain: consume nothing while the producer runs (size the ring to hold it
+ *       all), then time ring_buffer__consume() alone: the pure drain rate.
  *
  * Forks the producer (which waits), arms the probe for its pid, lets it go,
  * consumes with ring_buffer__poll() until the producer has exited and the ring
@@ -49,6 +55,8 @@ int main(int argc, char **argv)
 	}
 	unsigned batch = atoi(argv[2]);
 	unsigned ring_bytes = atoi(argv[3]);
+	int spin = argc > 5 && !strcmp(argv[5], "spin");
+	int drain_only = argc > 5 && !strcmp(argv[5], "drain");
 	int to_child[2], from_child[2];
 	if (pipe(to_child) || pipe(from_child))
 		return 1;
@@ -78,13 +86,26 @@ int main(int argc, char **argv)
 	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, NULL, NULL);
 	if (!rb)
 		return 1;
+	struct rusage ru0;
+	getrusage(RUSAGE_SELF, &ru0); /* CPU of consuming only, not of loading BPF */
 	unsigned long long start = now_ns();
 	if (write(to_child[1], "go\n", 3) != 3)
 		return 1;
 	int status, done = 0;
+	unsigned long iter = 0;
+	if (drain_only) {
+		waitpid(pid, &status, 0);
+		getrusage(RUSAGE_SELF, &ru0);
+		start = now_ns();
+		done = 1;
+	}
 	while (!done) {
-		ring_buffer__poll(rb, 10);
-		done = waitpid(pid, &status, WNOHANG) == pid;
+		if (spin)
+			ring_buffer__consume(rb);
+		else
+			ring_buffer__poll(rb, 10);
+		if (!spin || (++iter & 1023) == 0)
+			done = waitpid(pid, &status, WNOHANG) == pid;
 	}
 	while (ring_buffer__consume(rb) > 0)
 		;
@@ -99,8 +120,8 @@ int main(int argc, char **argv)
 	bpf_map_lookup_elem(bpf_map__fd(skel->maps.produced), &zero, &produced);
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	unsigned long long cpu_ns = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ULL +
-				    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ULL;
+#define TV_NS(tv) ((tv).tv_sec * 1000000000ULL + (tv).tv_usec * 1000ULL)
+	unsigned long long cpu_ns = TV_NS(ru.ru_utime) + TV_NS(ru.ru_stime) - TV_NS(ru0.ru_utime) - TV_NS(ru0.ru_stime);
 	printf("{\"delivered\":%llu,\"drops\":%llu,\"produced\":%llu,\"elapsed_ns\":%llu,\"first_to_last_ns\":%llu,\"seq_sum\":%llu,\"cpu_ns\":%llu}\n",
 	       delivered, drops, produced, last_ns - start, last_ns - first_ns, seq_sum, cpu_ns);
 	ring_buffer__free(rb);

@@ -39,6 +39,7 @@ struct xctl_cfg cfg SEC(".data.cfg") = {
 	.bench_tgid = 0,
 	.bench_batch = 1,
 	.skip_kthreads = 1,
+	.wakeup_bytes = 256 * 1024,
 };
 
 #define PF_KTHREAD 0x00200000
@@ -64,6 +65,15 @@ static __always_inline struct xctl_record *reserve_record(__u16 kind)
 	r->h.flags = 0;
 	r->h.cpu = bpf_get_smp_processor_id();
 	return r;
+}
+
+/* A wakeup per record costs an IPI (several us inside a VM) for every event.
+ * Wake the consumer only when a good batch is waiting; otherwise the addon's
+ * periodic drain picks records up (default every 50 ms). */
+static __always_inline void submit_record(struct xctl_record *r)
+{
+	__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit(r, queued >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline __u64 task_start_ns(struct task_struct *t)

@@ -168,7 +168,7 @@ int BPF_PROG(on_rq_complete, struct request *rq, blk_status_t error, unsigned in
 			r->io.flags = flags;
 			r->io._pad = 0;
 			__builtin_memset(r->io._rsvd, 0, sizeof(r->io._rsvd));
-			bpf_ringbuf_submit(r, 0);
+			submit_record(r);
 		}
 	}
 	if (info)
@@ -218,6 +218,6 @@ int BPF_PROG(on_waking_io, struct task_struct *p)
 	r->io.flags = c->flags | XCTL_IO_F_WAITER;
 	r->io._pad = 0;
 	__builtin_memset(r->io._rsvd, 0, sizeof(r->io._rsvd));
-	bpf_ringbuf_submit(r, 0);
+	submit_record(r);
 	return 0;
 }

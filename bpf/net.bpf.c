@@ -94,7 +94,7 @@ static __always_inline void emit(struct sock_state *s, __u64 skaddr, __u32 count
 	r->tcp.sock_ino = s->sock_ino;
 	r->tcp.first_ts_ns = first_ts;
 	r->tcp.skaddr = skaddr;
-	bpf_ringbuf_submit(r, 0);
+	submit_record(r);
 }
 
 static __always_inline void flush_pending(struct sock_state *s, __u64 key)

@@ -19,7 +19,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	r->exec.ppid = BPF_CORE_READ(p, real_parent, tgid);
 	r->exec._pad = 0;
 	bpf_probe_read_kernel_str(r->exec.filename, sizeof(r->exec.filename), BPF_CORE_READ(bprm, filename));
-	bpf_ringbuf_submit(r, 0);
+	submit_record(r);
 	return 0;
 }
 
@@ -37,7 +37,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	r->fork._pad = 0;
 	r->fork.child_start_ns = child->start_boottime;
 	__builtin_memset(r->fork._rsvd, 0, sizeof(r->fork._rsvd));
-	bpf_ringbuf_submit(r, 0);
+	submit_record(r);
 	return 0;
 }
 
@@ -70,7 +70,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	__u64 start = BPF_CORE_READ(p, group_leader, start_boottime);
 	r->exit.runtime_ns = r->h.ts_ns > start ? r->h.ts_ns - start : 0;
 	__builtin_memset(r->exit._rsvd, 0, sizeof(r->exit._rsvd));
-	bpf_ringbuf_submit(r, 0);
+	submit_record(r);
 	return 0;
 }
 
@@ -111,7 +111,7 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct
 	bpf_probe_read_kernel_str(r->sig.target_comm, sizeof(r->sig.target_comm), BPF_CORE_READ(task, group_leader, comm));
 	r->sig.target_start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
 	__builtin_memset(r->sig._rsvd, 0, sizeof(r->sig._rsvd));
-	bpf_ringbuf_submit(r, 0);
+	submit_record(r);
 	return 0;
 }
 
@@ -143,6 +143,6 @@ int BPF_PROG(on_oom_victim, struct task_struct *victim, uid_t uid)
 	r->oom._pad = 0;
 	bpf_probe_read_kernel_str(r->oom.trigger_comm, sizeof(r->oom.trigger_comm), cur->group_leader->comm);
 	r->oom._rsvd = 0;
-	bpf_ringbuf_submit(r, 0);
+	submit_record(r);
 	return 0;
 }

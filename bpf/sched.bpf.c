@@ -57,7 +57,7 @@ static __always_inline void emit_runq(struct task_struct *t, __u64 sum, __u64 ma
 	r->off._pad = 0;
 	clear_waker(r);
 	__builtin_memset(r->off._rsvd, 0, sizeof(r->off._rsvd));
-	bpf_ringbuf_submit(r, 0);
+	submit_record(r);
 }
 
 SEC("tp_btf/sched_switch")
@@ -141,6 +141,6 @@ int BPF_PROG(on_waking, struct task_struct *p)
 		bpf_probe_read_kernel_str(r->off.waker_comm, sizeof(r->off.waker_comm), w->group_leader->comm);
 	}
 	__builtin_memset(r->off._rsvd, 0, sizeof(r->off._rsvd));
-	bpf_ringbuf_submit(r, 0);
+	submit_record(r);
 	return 0;
 }

@@ -194,7 +194,7 @@ struct xctl_cfg {
 	__u32 bench_tgid;           /* bench: only this tgid produces */
 	__u32 bench_batch;          /* bench: records per triggering syscall */
 	__u32 skip_kthreads;        /* sched: ignore kernel threads */
-	__u32 _pad;
+	__u32 wakeup_bytes;         /* wake the consumer only once this much is queued (else it drains on its timer) */
 };
 
 #endif

@@ -143,6 +143,7 @@ xctl_cfg DefaultConfig() {
   c.tcp_flush_ns = 1'000'000'000ULL;
   c.bench_batch = 1;
   c.skip_kthreads = 1;
+  c.wakeup_bytes = 256 * 1024;
   return c;
 }
 

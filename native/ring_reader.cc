@@ -57,7 +57,7 @@ bool RingReader::HasData() const {
   return LoadAcquire(consumer_page_) < LoadAcquire(producer_area_);
 }
 
-size_t RingReader::Drain(uint8_t* dst, size_t max_records, size_t record_size, uint64_t* bad) {
+size_t RingReader::Drain(uint8_t* dst, size_t max_records, uint64_t* bad) {
   if (!consumer_page_ || max_records == 0) return 0;
   const uint8_t* data = static_cast<const uint8_t*>(producer_area_) + page_size_;
   uint64_t cons = LoadAcquire(consumer_page_);
@@ -70,11 +70,11 @@ size_t RingReader::Drain(uint8_t* dst, size_t max_records, size_t record_size, u
     uint32_t payload = len & ~(kBusyBit | kDiscardBit);
     cons += (payload + kHeaderSize + 7) & ~7u;
     if (len & kDiscardBit) continue;
-    if (payload != record_size) {
+    if (payload != kRecordSize) {
       ++*bad;
       continue;
     }
-    memcpy(dst + n * record_size, hdr + kHeaderSize, record_size);
+    memcpy(dst + n * kRecordSize, hdr + kHeaderSize, kRecordSize);
     ++n;
   }
   StoreRelease(consumer_page_, cons);

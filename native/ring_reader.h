@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "../bpf/xctl_record.h"
+
 class RingReader {
  public:
   RingReader() = default;
@@ -21,10 +23,12 @@ class RingReader {
   void Close();
   int fd() const { return fd_; }
 
-  // Copies whole records of exactly `record_size` bytes into dst (capacity
+  // Copies whole records of exactly kRecordSize bytes into dst (capacity
   // `max_records`), returns how many were copied. Records of another size are
   // skipped and counted in *bad. Consumer position is published on return.
-  size_t Drain(uint8_t* dst, size_t max_records, size_t record_size, uint64_t* bad);
+  // The size is a compile-time constant so the copy is inlined (vector moves).
+  static constexpr size_t kRecordSize = XCTL_RECORD_SIZE;
+  size_t Drain(uint8_t* dst, size_t max_records, uint64_t* bad);
   bool HasData() const;
 
  private:

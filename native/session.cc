@@ -13,9 +13,9 @@ constexpr size_t kRecord = XCTL_RECORD_SIZE;
 // Batches per libuv wakeup before yielding to the loop; the poll is level
 // triggered, so anything left is picked up on the next iteration.
 constexpr size_t kBatchesPerWakeup = 64;
-// Safety net drain in case a wakeup is missed (the kernel skips wakeups while
-// the consumer lags, by design).
-constexpr uint64_t kTimerMs = 200;
+// Periodic drain: the BPF side wakes us only when a batch is waiting
+// (cfg.wakeup_bytes), so this bounds how stale a quiet ring can get.
+constexpr uint64_t kDefaultDrainMs = 50;
 
 uint64_t Ns(Napi::Object cfg, const char* key, uint64_t def) {
   if (!cfg.Has(key)) return def;
@@ -37,6 +37,7 @@ void ReadConfig(Napi::Object o, xctl_cfg* c) {
   c->bench_tgid = static_cast<uint32_t>(Ns(o, "benchTgid", c->bench_tgid));
   c->bench_batch = static_cast<uint32_t>(Ns(o, "benchBatch", c->bench_batch));
   if (o.Has("skipKthreads")) c->skip_kthreads = o.Get("skipKthreads").ToBoolean() ? 1 : 0;
+  c->wakeup_bytes = static_cast<uint32_t>(Ns(o, "wakeupBytes", c->wakeup_bytes));
 }
 }  // namespace
 
@@ -50,6 +51,8 @@ Napi::Function Session::Define(Napi::Env env) {
                                      InstanceMethod("benchProduced", &Session::BenchProduced),
                                      InstanceMethod("programStats", &Session::ProgramStats),
                                      InstanceMethod("stop", &Session::Stop),
+                                     InstanceMethod("pause", &Session::Pause),
+                                     InstanceMethod("resume", &Session::Resume),
                                  });
   constructor = new Napi::FunctionReference(Napi::Persistent(f));
   return f;
@@ -91,6 +94,8 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
     buffers_.push_back(std::move(buf));
   }
   if (opts.Get("config").IsObject()) ReadConfig(opts.Get("config").As<Napi::Object>(), &cfg_);
+  if (opts.Get("drainIntervalMs").IsNumber()) drain_ms_ = opts.Get("drainIntervalMs").As<Napi::Number>().Uint32Value();
+  if (drain_ms_ == 0) drain_ms_ = kDefaultDrainMs;
   uint32_t ring_bytes = 0;
   if (opts.Get("ringBytes").IsNumber()) ring_bytes = opts.Get("ringBytes").As<Napi::Number>().Uint32Value();
   if (ring_bytes && (ring_bytes & (ring_bytes - 1))) {
@@ -130,6 +135,11 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
     families_.push_back(std::move(fam));
   }
   StartPolling(env);
+  if (opts.Get("paused").ToBoolean()) {
+    uv_poll_stop(poll_);
+    uv_timer_stop(timer_);
+    paused_ = true;
+  }
   napi_add_env_cleanup_hook(env, CleanupHook, this);
 }
 
@@ -150,7 +160,7 @@ void Session::StartPolling(Napi::Env env) {
   timer_ = new uv_timer_t;
   timer_->data = this;
   uv_timer_init(loop, timer_);
-  uv_timer_start(timer_, OnTimer, kTimerMs, kTimerMs);
+  uv_timer_start(timer_, OnTimer, drain_ms_, drain_ms_);
   // Polling must not keep the process alive on its own: JS decides lifetime.
   uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
   uv_unref(reinterpret_cast<uv_handle_t*>(timer_));
@@ -212,7 +222,7 @@ size_t Session::DrainAll(Napi::Env env, bool from_loop, size_t max_batches) {
       for (;;) {
         Buffer& b = buffers_[current_];
         uint64_t bad = 0;
-        size_t n = ring->Drain(b.data + filled_ * kRecord, b.capacity_records - filled_, kRecord, &bad);
+        size_t n = ring->Drain(b.data + filled_ * kRecord, b.capacity_records - filled_, &bad);
         user_drops_ += bad;
         if (n == 0) break;
         progress = true;
@@ -344,6 +354,26 @@ Napi::Value Session::ProgramStats(const Napi::CallbackInfo& info) {
     }
   }
   return out;
+}
+
+// Paused: nothing drains the rings except an explicit drain(); producers keep
+// writing until the rings are full and then count drops, as when we lag.
+Napi::Value Session::Pause(const Napi::CallbackInfo& info) {
+  if (!stopped_ && !paused_) {
+    uv_poll_stop(poll_);
+    uv_timer_stop(timer_);
+    paused_ = true;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Session::Resume(const Napi::CallbackInfo& info) {
+  if (!stopped_ && paused_) {
+    uv_poll_start(poll_, UV_READABLE, OnPoll);
+    uv_timer_start(timer_, OnTimer, drain_ms_, drain_ms_);
+    paused_ = false;
+  }
+  return info.Env().Undefined();
 }
 
 Napi::Value Session::Stop(const Napi::CallbackInfo& info) {

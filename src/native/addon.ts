@@ -25,6 +25,8 @@ export interface ProbeConfig {
   benchTgid?: number;
   benchBatch?: number;
   skipKthreads?: boolean;
+  /** wake the consumer once this many bytes are queued (default 256 KiB) */
+  wakeupBytes?: number;
 }
 
 export interface ProgramStatus {
@@ -57,6 +59,8 @@ export interface OpenOptions {
   buffers: ArrayBuffer[];           // >= 2, each a multiple of the record size
   onBatch: (bufferIndex: number, count: number) => void;
   ringBytes?: number;               // per family ring size (power of 2, >= page size)
+  paused?: boolean;                 // start without draining (see pause())
+  drainIntervalMs?: number;         // periodic drain (default 50): bounds staleness of quiet rings
 }
 
 export interface NativeSession {
@@ -69,6 +73,9 @@ export interface NativeSession {
   benchProduced(): number;
   /** Run-time cost of each attached program from kernel.bpf_stats_enabled. */
   programStats(): { family: string; name: string; runCount: number; runTimeNs: number }[];
+  /** Stop draining on the loop (rings fill, then the kernel counts drops); drain() still works. */
+  pause(): void;
+  resume(): void;
   stop(): void;
 }
 

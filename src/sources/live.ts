@@ -22,6 +22,8 @@ export interface LiveOptions {
   batchRecords?: number;
   ringBytes?: number;
   resolveSocketOwners?: boolean;
+  /** Start with draining paused (benchmarks); resume() starts it. */
+  paused?: boolean;
   /** Called when the sink throws; the batch is counted lost and probing goes on. */
   onSinkError?: (err: unknown, records: number) => void;
 }
@@ -44,7 +46,7 @@ export class LiveSource {
   sinkLostRecords = 0;
 
   constructor(private readonly opts: LiveOptions = {}) {
-    const records = opts.batchRecords ?? 4096;
+    const records = opts.batchRecords ?? 1024; // 128 KiB: the copy is still in cache when JS decodes it
     this.buffers = [new ArrayBuffer(records * RECORD_SIZE), new ArrayBuffer(records * RECORD_SIZE)];
     this.clock = { bootToWallOffsetNs: currentBootToWallOffsetNs(loadAddon().bootTimeNs()) };
   }
@@ -63,6 +65,7 @@ export class LiveSource {
       families,
       config: this.opts.config,
       ringBytes: this.opts.ringBytes,
+      paused: this.opts.paused,
       buffers: this.buffers,
       onBatch: (index, count) => {
         const batch = new RecordBatch(this.buffers[index]!, 0, count);
@@ -103,6 +106,14 @@ export class LiveSource {
 
   benchProduced(): number {
     return this.session?.benchProduced() ?? 0;
+  }
+
+  pause(): void {
+    this.session?.pause();
+  }
+
+  resume(): void {
+    this.session?.resume();
   }
 
   /** Delivers everything already in the rings, synchronously. */
