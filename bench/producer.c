@@ -1,4 +1,4 @@
-/* producer <calls> [wait] [interval_us]: the trigger for the bench BPF program.
+/* producer <calls> [wait] [interval_us] | producer 0 cycles: the trigger for the bench BPF program.
  * With interval_us, sleeps that long between calls (a paced load). With "wait",
  * prints "ready <pid>" and blocks until a line arrives on stdin, so the
  * consumer can arm the probe for this pid first. Then makes <calls> raw
@@ -14,6 +14,20 @@
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 1000000;
+	if (argc > 2 && !strcmp(argv[2], "cycles")) {
+		/* repeated fills for drain benchmarks: each stdin line "N" = N calls, then "done" */
+		char line[32];
+		printf("ready %d\n", getpid());
+		fflush(stdout);
+		while (fgets(line, sizeof(line), stdin)) {
+			long k = atol(line);
+			for (long i = 0; i < k; i++)
+				syscall(SYS_getpgid, 0);
+			printf("done\n");
+			fflush(stdout);
+		}
+		return 0;
+	}
 	if (argc > 2 && !strcmp(argv[2], "wait")) {
 		char line[16];
 		printf("ready %d\n", getpid());

@@ -7,7 +7,9 @@
  * spin: ring_buffer__consume() in a busy loop: no wakeups at all, one CPU
  *       burnt;
  * drain: consume nothing while the producer runs (size the ring to hold it
- *       all), then time ring_buffer__consume() alone: the pure drain rate.
+ *       all), then time ring_buffer__consume() alone: the pure drain rate;
+ * cycles: <calls> fill -> drain cycles of a ring that holds one fill, timing
+ *       only the drains (the ring data is cache-warm, as in a live agent).
  *
  * Forks the producer (which waits), arms the probe for its pid, lets it go,
  * consumes with ring_buffer__poll() until the producer has exited and the ring
@@ -26,6 +28,8 @@
 
 #include "xctl_record.h"
 #include "bench.skel.h"
+
+#define TV_NS(tv) ((tv).tv_sec * 1000000000ULL + (tv).tv_usec * 1000ULL)
 
 static unsigned long long delivered, seq_sum;
 static unsigned long long first_ns, last_ns;
@@ -57,6 +61,7 @@ int main(int argc, char **argv)
 	unsigned ring_bytes = atoi(argv[3]);
 	int spin = argc > 5 && !strcmp(argv[5], "spin");
 	int drain_only = argc > 5 && !strcmp(argv[5], "drain");
+	int cycles = argc > 5 && !strcmp(argv[5], "cycles");
 	int to_child[2], from_child[2];
 	if (pipe(to_child) || pipe(from_child))
 		return 1;
@@ -64,9 +69,19 @@ int main(int argc, char **argv)
 	if (pid == 0) {
 		dup2(to_child[0], 0);
 		dup2(from_child[1], 1);
-		execl(argv[4], argv[4], argv[1], "wait", (char *)NULL);
+		/* keep no copy of our own stdin's write end, or EOF never comes */
+		close(to_child[0]);
+		close(to_child[1]);
+		close(from_child[0]);
+		close(from_child[1]);
+		if (cycles)
+			execl(argv[4], argv[4], "0", "cycles", (char *)NULL);
+		else
+			execl(argv[4], argv[4], argv[1], "wait", (char *)NULL);
 		_exit(127);
 	}
+	close(to_child[0]);
+	close(from_child[1]);
 	char line[64] = {0};
 	if (read(from_child[0], line, sizeof(line) - 1) <= 0 || strncmp(line, "ready", 5)) {
 		fprintf(stderr, "producer did not start: %s\n", line);
@@ -87,6 +102,41 @@ int main(int argc, char **argv)
 	if (!rb)
 		return 1;
 	struct rusage ru0;
+	if (cycles) {
+		/* fill so one fill fits the ring: ring_bytes / 136 bytes per record */
+		long fill_calls = (long)(ring_bytes / (XCTL_RECORD_SIZE + 8)) / batch;
+		long rounds = atol(argv[1]);
+		unsigned long long drain_ns = 0, cpu_ns = 0;
+		FILE *to = fdopen(to_child[1], "w"), *from = fdopen(from_child[0], "r");
+		char buf[64];
+		for (long r = 0; r < rounds; r++) {
+			fprintf(to, "%ld\n", fill_calls);
+			fflush(to);
+			if (!fgets(buf, sizeof(buf), from))
+				return 1;
+			struct rusage a, b;
+			getrusage(RUSAGE_SELF, &a);
+			unsigned long long t0 = now_ns();
+			while (ring_buffer__consume(rb) > 0)
+				;
+			drain_ns += now_ns() - t0;
+			getrusage(RUSAGE_SELF, &b);
+			cpu_ns += TV_NS(b.ru_utime) + TV_NS(b.ru_stime) - TV_NS(a.ru_utime) - TV_NS(a.ru_stime);
+		}
+		fclose(to);
+		waitpid(pid, NULL, 0);
+		unsigned long long drops = 0, produced = 0;
+		int nc = libbpf_num_possible_cpus();
+		unsigned long long pc[nc];
+		unsigned z = 0;
+		if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.drops), &z, pc))
+			for (int i = 0; i < nc; i++)
+				drops += pc[i];
+		bpf_map_lookup_elem(bpf_map__fd(skel->maps.produced), &z, &produced);
+		printf("{\"delivered\":%llu,\"drops\":%llu,\"produced\":%llu,\"elapsed_ns\":%llu,\"cpu_ns\":%llu,\"seq_sum\":%llu}\n",
+		       delivered, drops, produced, drain_ns, cpu_ns, seq_sum);
+		return 0;
+	}
 	getrusage(RUSAGE_SELF, &ru0); /* CPU of consuming only, not of loading BPF */
 	unsigned long long start = now_ns();
 	if (write(to_child[1], "go\n", 3) != 3)
@@ -120,7 +170,6 @@ int main(int argc, char **argv)
 	bpf_map_lookup_elem(bpf_map__fd(skel->maps.produced), &zero, &produced);
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-#define TV_NS(tv) ((tv).tv_sec * 1000000000ULL + (tv).tv_usec * 1000ULL)
 	unsigned long long cpu_ns = TV_NS(ru.ru_utime) + TV_NS(ru.ru_stime) - TV_NS(ru0.ru_utime) - TV_NS(ru0.ru_stime);
 	printf("{\"delivered\":%llu,\"drops\":%llu,\"produced\":%llu,\"elapsed_ns\":%llu,\"first_to_last_ns\":%llu,\"seq_sum\":%llu,\"cpu_ns\":%llu}\n",
 	       delivered, drops, produced, last_ns - start, last_ns - first_ns, seq_sum, cpu_ns);

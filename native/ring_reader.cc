@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 namespace {
@@ -57,7 +58,7 @@ bool RingReader::HasData() const {
   return LoadAcquire(consumer_page_) < LoadAcquire(producer_area_);
 }
 
-size_t RingReader::Drain(uint8_t* dst, size_t max_records, uint64_t* bad) {
+size_t RingReader::Drain(uint8_t* dst, size_t max_records, uint64_t* bad, uint32_t* flagged) {
   if (!consumer_page_ || max_records == 0) return 0;
   const uint8_t* data = static_cast<const uint8_t*>(producer_area_) + page_size_;
   uint64_t cons = LoadAcquire(consumer_page_);
@@ -75,6 +76,7 @@ size_t RingReader::Drain(uint8_t* dst, size_t max_records, uint64_t* bad) {
       continue;
     }
     memcpy(dst + n * kRecordSize, hdr + kHeaderSize, kRecordSize);
+    *flagged += (hdr[kHeaderSize + offsetof(xctl_hdr, flags)] & XCTL_F_NO_OWNER) ? 1 : 0;
     ++n;
   }
   StoreRelease(consumer_page_, cons);

@@ -28,7 +28,9 @@ class RingReader {
   // skipped and counted in *bad. Consumer position is published on return.
   // The size is a compile-time constant so the copy is inlined (vector moves).
   static constexpr size_t kRecordSize = XCTL_RECORD_SIZE;
-  size_t Drain(uint8_t* dst, size_t max_records, uint64_t* bad);
+  // *flagged counts copied records with XCTL_F_NO_OWNER (userspace must resolve
+  // their owner): JS can skip its owner pass when a batch has none.
+  size_t Drain(uint8_t* dst, size_t max_records, uint64_t* bad, uint32_t* flagged);
   bool HasData() const;
 
  private:

@@ -185,14 +185,17 @@ void Session::OnTimer(uv_timer_t* handle) {
 
 bool Session::DeliverBatch(Napi::Env env, size_t count, bool from_loop) {
   size_t idx = current_;
+  uint32_t flagged = flagged_;
   current_ = (current_ + 1) % buffers_.size();
   filled_ = 0;
+  flagged_ = 0;
   records_ += count;
   batches_++;
   bytes_ += count * kRecord;
   Napi::Value result;
   std::vector<napi_value> args = {Napi::Number::New(env, static_cast<double>(idx)),
-                                  Napi::Number::New(env, static_cast<double>(count))};
+                                  Napi::Number::New(env, static_cast<double>(count)),
+                                  Napi::Number::New(env, static_cast<double>(flagged))};
   if (from_loop) {
     result = on_batch_.MakeCallback(env.Global(), args);
   } else {
@@ -222,7 +225,7 @@ size_t Session::DrainAll(Napi::Env env, bool from_loop, size_t max_batches) {
       for (;;) {
         Buffer& b = buffers_[current_];
         uint64_t bad = 0;
-        size_t n = ring->Drain(b.data + filled_ * kRecord, b.capacity_records - filled_, &bad);
+        size_t n = ring->Drain(b.data + filled_ * kRecord, b.capacity_records - filled_, &bad, &flagged_);
         user_drops_ += bad;
         if (n == 0) break;
         progress = true;

@@ -56,6 +56,7 @@ class Session : public Napi::ObjectWrap<Session> {
   uv_timer_t* timer_ = nullptr;
   size_t current_ = 0;  // buffer being filled
   size_t filled_ = 0;   // records in buffers_[current_]
+  uint32_t flagged_ = 0;  // of which carry XCTL_F_NO_OWNER
   bool stopped_ = false;
   bool draining_ = false;
   bool paused_ = false;

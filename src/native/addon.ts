@@ -57,7 +57,8 @@ export interface OpenOptions {
   families: Family[];
   config?: ProbeConfig;
   buffers: ArrayBuffer[];           // >= 2, each a multiple of the record size
-  onBatch: (bufferIndex: number, count: number) => void;
+  /** `needsOwner`: how many records carry F_NO_OWNER (userspace owner lookup wanted) */
+  onBatch: (bufferIndex: number, count: number, needsOwner: number) => void;
   ringBytes?: number;               // per family ring size (power of 2, >= page size)
   paused?: boolean;                 // start without draining (see pause())
   drainIntervalMs?: number;         // periodic drain (default 50): bounds staleness of quiet rings

@@ -67,9 +67,9 @@ export class LiveSource {
       ringBytes: this.opts.ringBytes,
       paused: this.opts.paused,
       buffers: this.buffers,
-      onBatch: (index, count) => {
+      onBatch: (index, count, needsOwner) => {
         const batch = new RecordBatch(this.buffers[index]!, 0, count);
-        if (resolve) this.resolveOwners(batch);
+        if (resolve && needsOwner > 0) this.resolveOwners(batch);
         try {
           sink(batch);
         } catch (err) {

@@ -1,0 +1,35 @@
+# xctl agent image. Builds the BPF objects (CO-RE, so they run on any kernel
+# with BTF) and the N-API addon, then runs the agent.
+#
+# Run it privileged enough for eBPF and with the host's view of processes:
+#   docker run --rm --pid=host --network=host \
+#     --cap-add BPF --cap-add PERFMON --cap-add SYS_ADMIN --cap-add SYS_RESOURCE \
+#     -v /sys/kernel/btf:/sys/kernel/btf:ro -v /sys/kernel/tracing:/sys/kernel/tracing \
+#     -v /sys/fs/cgroup:/sys/fs/cgroup:ro -v /run/xctl:/run/xctl xctl
+# --pid=host: pids in events and answers are the host's; /sys/kernel/btf: CO-RE
+# relocation; tracefs: tracepoint discovery; /run/xctl: the CLI socket.
+FROM node:20-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends \
+      clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ pkg-config \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/xctl
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+# vmlinux.h comes from the build host's BTF; CO-RE relocates at load time on the target.
+RUN bash scripts/build.sh && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libbpf1 libelf1 zlib1g iproute2 \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/xctl
+COPY --from=build /opt/xctl/package.json ./
+COPY --from=build /opt/xctl/bin ./bin
+COPY --from=build /opt/xctl/dist ./dist
+COPY --from=build /opt/xctl/build/Release/xctl.node ./build/Release/xctl.node
+COPY --from=build /opt/xctl/node_modules ./node_modules
+COPY --from=build /opt/xctl/rules ./rules
+COPY --from=build /opt/xctl/proto ./proto
+COPY --from=build /opt/xctl/src/faults/programs ./src/faults/programs
+ENTRYPOINT ["node", "/opt/xctl/bin/xctl"]
+CMD ["events"]

@@ -1,0 +1,236 @@
+/**
+ * Condition trees -> closures. A compiled condition reads the graph through
+ * the EvalContext of one evaluation (the scope), caches the neighbours it
+ * resolves, and leaves a trail of leaf results that is the minimal
+ * justification of its outcome: all-true keeps every child's, all-false only
+ * the failing child's, any-true only the succeeding child's, any-false every
+ * child's, not keeps its child's. Text for the trail is only built for matches.
+ */
+import type { EntityRef, EvalContext } from './context';
+import type { Condition, Leaf, Scalar, Selector } from './spec';
+import { formatInUnit, formatNumber } from './units';
+import { ZERO_WHEN_ABSENT } from './vocabulary';
+
+export type LeafValue = Scalar | undefined;
+
+export interface LeafResult {
+  leaf: CompiledLeaf;
+  entity: EntityRef | undefined; // undefined: the selected neighbour does not exist
+  value: LeafValue;
+  ok: boolean;
+}
+
+/** The state of one rule evaluation on one entity (maps made on first use: most evaluations need none). */
+export class EvalScope {
+  private resolved?: Map<string, EntityRef | null>;
+  private values?: Map<string, LeafValue>;
+  readonly trail: LeafResult[] = [];
+
+  constructor(
+    readonly ctx: EvalContext,
+    readonly self: EntityRef,
+  ) {}
+
+  /** The entity a selector picks: self, or the strongest neighbour (first of ctx.neighbors), cached. */
+  resolve(sel: Selector): EntityRef | undefined {
+    if (sel.kind === 'self') return this.self;
+    this.resolved ??= new Map();
+    let n = this.resolved.get(sel.key);
+    if (n === undefined) {
+      n = this.ctx.neighbors(this.self, sel.edge, sel.type)[0] ?? null;
+      this.resolved.set(sel.key, n);
+    }
+    return n ?? undefined;
+  }
+
+  /** Neighbours resolved so far, by selector key ("waits_on.peer"). */
+  bindings(): Record<string, EntityRef> {
+    const out: Record<string, EntityRef> = {};
+    for (const [k, e] of this.resolved ?? []) if (e) out[k] = e;
+    return out;
+  }
+
+  setNamed(name: string, v: LeafValue): void {
+    (this.values ??= new Map()).set(name, v);
+  }
+
+  hasNamed(name: string): boolean {
+    return this.values?.has(name) ?? false;
+  }
+
+  named(name: string): LeafValue {
+    return this.values?.get(name);
+  }
+
+  /** Named values that are numbers, for RuleMatch.values. */
+  numbers(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of this.values ?? []) if (typeof v === 'number') out[k] = v;
+    return out;
+  }
+}
+
+export interface CompiledLeaf {
+  spec: Leaf;
+  /** The leaf's value on the entity its selector picks (what `name:` exposes to templates). */
+  read(s: EvalScope): { entity: EntityRef | undefined; value: LeafValue };
+  /** Human text of a result, e.g. "sum(tcp.retransmits over 30s) = 42 >= 3". */
+  describe(r: LeafResult): string;
+}
+
+export type ConditionFn = (s: EvalScope) => boolean;
+
+function looseEquals(a: Scalar, b: Scalar): boolean {
+  return a === b || String(a) === String(b);
+}
+
+function toNumber(v: LeafValue): number | undefined {
+  if (typeof v === 'number') return Number.isNaN(v) ? undefined : v;
+  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+  return undefined;
+}
+
+const COMPARE: Record<string, (a: number, b: number) => boolean> = {
+  '==': (a, b) => a === b,
+  '!=': (a, b) => a !== b,
+  '>': (a, b) => a > b,
+  '>=': (a, b) => a >= b,
+  '<': (a, b) => a < b,
+  '<=': (a, b) => a <= b,
+};
+
+/** The test a leaf applies to the value it read; undefined (absent / no data) never passes. */
+function leafTest(leaf: Leaf): (v: LeafValue) => boolean {
+  if (leaf.kind === 'metric') {
+    const cmp = COMPARE[leaf.op]!;
+    const rhs = leaf.value;
+    return (v) => typeof v === 'number' && cmp(v, rhs);
+  }
+  const rhs = leaf.value;
+  switch (leaf.op) {
+    case 'exists':
+      return (v) => v !== undefined;
+    case '==':
+      return (v) => v !== undefined && looseEquals(v, rhs as Scalar);
+    case '!=':
+      return (v) => v !== undefined && !looseEquals(v, rhs as Scalar);
+    case 'in':
+      return (v) => v !== undefined && (rhs as Scalar[]).some((x) => looseEquals(v, x));
+    case 'not_in':
+      return (v) => v !== undefined && !(rhs as Scalar[]).some((x) => looseEquals(v, x));
+    case 'matches': {
+      const re = leaf.regex!;
+      return (v) => v !== undefined && re.test(String(v));
+    }
+    default: {
+      const cmp = COMPARE[leaf.op]!;
+      return (v) => {
+        const n = toNumber(v);
+        return n !== undefined && cmp(n, rhs as number);
+      };
+    }
+  }
+}
+
+function compileLeaf(leaf: Leaf): CompiledLeaf {
+  const on = leaf.on;
+  const where = on.kind === 'self' ? '' : ` on ${on.key}`;
+  if (leaf.kind === 'metric') {
+    const { metric, agg, windowNs } = leaf;
+    const zero = ZERO_WHEN_ABSENT.has(agg);
+    const lhs = (leaf.windowText ? `${agg}(${metric} over ${leaf.windowText})` : `${agg}(${metric})`) + where;
+    return {
+      spec: leaf,
+      read(s) {
+        const entity = s.resolve(on);
+        if (!entity) return { entity, value: undefined };
+        let value = s.ctx.metric(entity, metric, agg, windowNs);
+        if (value !== undefined && Number.isNaN(value)) value = undefined;
+        return { entity, value: value === undefined && zero ? 0 : value };
+      },
+      describe(r) {
+        if (!r.entity) return `${lhs}: no ${on.key}`;
+        if (typeof r.value !== 'number') return `${lhs}: no data`;
+        return `${lhs} = ${formatInUnit(r.value, leaf.unit)}${r.ok ? ' ' : ', not '}${leaf.op} ${leaf.valueText}`;
+      },
+    };
+  }
+  const { attr } = leaf;
+  const lhs = on.kind === 'self' ? attr : `${on.key}.${attr}`;
+  const show = (v: LeafValue) => (v === undefined ? '(absent)' : typeof v === 'string' ? `"${v}"` : typeof v === 'number' ? formatNumber(v) : String(v));
+  return {
+    spec: leaf,
+    read(s) {
+      const entity = s.resolve(on);
+      return { entity, value: entity ? s.ctx.attr(entity, attr) : undefined };
+    },
+    describe(r) {
+      if (!r.entity) return `${lhs}: no ${on.key}`;
+      if (leaf.op === 'exists') return `${lhs} ${r.ok ? 'exists' : 'is absent'}${r.ok ? ` (${show(r.value)})` : ''}`;
+      return `${lhs} = ${show(r.value)}${r.ok ? ' ' : ', not '}${leaf.op} ${leaf.valueText}`;
+    },
+  };
+}
+
+/** Every leaf of a condition, in source order. */
+export function leavesOf(c: Condition): Leaf[] {
+  switch (c.kind) {
+    case 'all':
+    case 'any':
+      return c.children.flatMap(leavesOf);
+    case 'not':
+      return leavesOf(c.child);
+    default:
+      return [c];
+  }
+}
+
+/** Compiles a condition tree; named leaves are returned so a match can report all their values. */
+export function compileCondition(c: Condition, named: Map<string, CompiledLeaf> = new Map()): { fn: ConditionFn; named: Map<string, CompiledLeaf> } {
+  const build = (c: Condition): ConditionFn => {
+    if (c.kind === 'not') {
+      const child = build(c.child);
+      return (s) => !child(s);
+    }
+    if (c.kind === 'all') {
+      const children = c.children.map(build);
+      return (s) => {
+        const start = s.trail.length;
+        for (const child of children) {
+          const mark = s.trail.length;
+          if (!child(s)) {
+            s.trail.splice(start, mark - start); // only the failing child explains the failure
+            return false;
+          }
+        }
+        return true;
+      };
+    }
+    if (c.kind === 'any') {
+      const children = c.children.map(build);
+      return (s) => {
+        const start = s.trail.length;
+        for (const child of children) {
+          const mark = s.trail.length;
+          if (child(s)) {
+            s.trail.splice(start, mark - start); // only the succeeding child explains the success
+            return true;
+          }
+        }
+        return false;
+      };
+    }
+    const leaf = compileLeaf(c);
+    const test = leafTest(c);
+    const name = c.name;
+    if (name !== undefined) named.set(name, leaf);
+    return (s) => {
+      const { entity, value } = leaf.read(s);
+      if (name !== undefined) s.setNamed(name, value);
+      const ok = entity !== undefined && test(value);
+      s.trail.push({ leaf, entity, value, ok });
+      return ok;
+    };
+  };
+  return { fn: build(c), named };
+}

@@ -1,0 +1,30 @@
+/**
+ * What a rule can see of the causal graph. The graph implements EvalContext;
+ * the rule engine only reads through it, so rules can be tested against an
+ * in-memory fake and evaluated against a live graph or a replay alike.
+ */
+export type EntityType = 'process' | 'peer' | 'device' | 'cgroup' | 'cpu' | 'error' | 'gpu';
+export interface EntityRef {
+  type: EntityType;
+  id: string; // opaque, e.g. "p:1234:987654321"
+}
+export type Agg = 'count' | 'sum' | 'rate' | 'max' | 'min' | 'avg' | 'p50' | 'p90' | 'p99' | 'last';
+export type EdgeKind = 'waits_on' | 'consumes' | 'blocked_by';
+
+export interface EvalContext {
+  nowNs: bigint;
+  /** Aggregate of a windowed metric on an entity; undefined if the entity has no such series (treat as 0 for count/sum/rate, as "no data" -> condition false otherwise). */
+  metric(e: EntityRef, name: string, agg: Agg, windowNs: bigint): number | undefined;
+  /** Entity attribute (process: pid, comm, state, exit.code, exit.signal, exit.signal_name, exit.core_dumped, oom_killed, stopped_by.pid, stopped_by.comm, cgroup...; peer: addr, port; device: dev, name; cpu: ...). undefined if absent. */
+  attr(e: EntityRef, name: string): string | number | boolean | undefined;
+  /** Neighbours of e over an edge kind, strongest evidence first (e.g. the peer a process waits on). */
+  neighbors(e: EntityRef, edge: 'waits_on' | 'consumes' | 'blocked_by', type?: EntityType): EntityRef[];
+  /**
+   * Optional reverse of neighbors(): the entities of `type` that have `e` as an
+   * `edge` neighbour (e.g. the processes waiting on a stopped process). When
+   * provided, the incremental matcher uses it so that a change on a neighbour
+   * (the holder gets SIGSTOPped, a device's latency rises) re-evaluates the
+   * rules of the entities that read it through `on: waits_on.<type>`.
+   */
+  dependents?(e: EntityRef, edge: EdgeKind, type: EntityType): EntityRef[];
+}

@@ -1,0 +1,27 @@
+/** A problem in a rule file, always with the place it was found. */
+export interface SourcePos {
+  file: string;
+  line: number; // 1-based
+  col: number; // 1-based
+}
+
+export class RuleError {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly col: number,
+    readonly message: string,
+  ) {}
+
+  static at(pos: SourcePos, message: string): RuleError {
+    return new RuleError(pos.file, pos.line, pos.col, message);
+  }
+
+  toString(): string {
+    return `${this.file}:${this.line}:${this.col}: ${this.message}`;
+  }
+}
+
+export function formatPos(pos: SourcePos): string {
+  return `${pos.file}:${pos.line}:${pos.col}`;
+}

@@ -1,0 +1,153 @@
+/**
+ * Rule files on disk -> RuleSet, and hot reload. Loading is all or nothing:
+ * one bad file means no new RuleSet, so a typo pushed to a node never
+ * replaces working rules with fewer rules. The watcher keeps the old set and
+ * reports the errors; `reload()` is what the agent calls on SIGHUP.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { RuleError } from './errors';
+import { parseRuleFile } from './schema';
+import { buildRuleSet, duplicateIds, type RuleSet } from './ruleset';
+import type { RuleSpec } from './spec';
+
+export interface RuleText {
+  file: string;
+  text: string;
+  mtimeMs?: number;
+}
+
+export interface LoadResult {
+  ruleSet?: RuleSet; // present only when there are no errors
+  errors: RuleError[];
+  files: string[];
+  ruleCount: number; // rules read from valid definitions, disabled ones included
+}
+
+const RULE_FILE = /\.ya?ml$/;
+
+/** Validates and compiles rule texts (already read); the pure core of loading. */
+export function loadRuleTexts(inputs: readonly RuleText[]): LoadResult {
+  const errors: RuleError[] = [];
+  const specs: RuleSpec[] = [];
+  for (const input of inputs) {
+    const parsed = parseRuleFile(input.text, input.file);
+    errors.push(...parsed.errors);
+    specs.push(...parsed.rules);
+  }
+  errors.push(...duplicateIds(specs));
+  const files = inputs.map((i) => i.file);
+  errors.sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file) || a.line - b.line || a.col - b.col);
+  if (errors.length) return { errors, files, ruleCount: specs.length };
+  const source = inputs.map((i) => ({ file: i.file, mtimeMs: i.mtimeMs ?? 0 }));
+  return { ruleSet: buildRuleSet(specs, source), errors, files, ruleCount: specs.length };
+}
+
+/** Reads rule files; a directory gives its *.yaml / *.yml files, sorted by name. */
+export function readRuleTexts(target: string): { inputs: RuleText[]; errors: RuleError[] } {
+  let files: string[];
+  try {
+    files = fs.statSync(target).isDirectory()
+      ? fs
+          .readdirSync(target)
+          .filter((f) => RULE_FILE.test(f))
+          .sort()
+          .map((f) => path.join(target, f))
+      : [target];
+  } catch (e) {
+    return { inputs: [], errors: [new RuleError(target, 1, 1, `cannot read rules: ${(e as Error).message}`)] };
+  }
+  if (files.length === 0) return { inputs: [], errors: [new RuleError(target, 1, 1, 'no rule files (*.yaml, *.yml) in directory')] };
+  const inputs: RuleText[] = [];
+  const errors: RuleError[] = [];
+  for (const file of files) {
+    try {
+      inputs.push({ file, text: fs.readFileSync(file, 'utf8'), mtimeMs: fs.statSync(file).mtimeMs });
+    } catch (e) {
+      errors.push(new RuleError(file, 1, 1, `cannot read rule file: ${(e as Error).message}`));
+    }
+  }
+  return { inputs, errors };
+}
+
+/** Loads every rule file of a directory (or one file). */
+export function loadRuleDir(dir: string): LoadResult {
+  const { inputs, errors } = readRuleTexts(dir);
+  const result = loadRuleTexts(inputs);
+  if (!errors.length) return result;
+  return { errors: [...errors, ...result.errors], files: result.files, ruleCount: result.ruleCount };
+}
+
+export interface RuleWatcher {
+  /** Re-reads the directory now; on success the new set becomes current and onChange runs. */
+  reload(): LoadResult;
+  /** The active rule set: the last one that loaded without errors. */
+  readonly current: RuleSet | undefined;
+  close(): void;
+}
+
+export interface WatchOptions {
+  debounceMs?: number; // editors write a file in several steps; wait for quiet (default 200)
+}
+
+/**
+ * Loads `dir` now and again whenever a file in it changes. onChange gets each
+ * new valid set (the first load included); onError gets the errors of a load
+ * that failed, while the previous set stays current.
+ */
+export function watchRules(dir: string, onChange: (rs: RuleSet) => void, onError: (errs: RuleError[]) => void, opts: WatchOptions = {}): RuleWatcher {
+  let current: RuleSet | undefined;
+  let currentHash: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let watcher: fs.FSWatcher | undefined;
+
+  const load = (onlyIfChanged: boolean): LoadResult => {
+    const { inputs, errors: readErrors } = readRuleTexts(dir);
+    const hash = createHash('sha256');
+    for (const i of inputs) hash.update(`${i.file}\0${i.text}\0`);
+    const digest = hash.digest('hex');
+    if (onlyIfChanged && !readErrors.length && digest === currentHash && current)
+      return { ruleSet: current, errors: [], files: inputs.map((i) => i.file), ruleCount: current.rules.length + current.disabled.length };
+    const result = loadRuleTexts(inputs);
+    const errors = [...readErrors, ...result.errors];
+    if (errors.length || !result.ruleSet) {
+      onError(errors);
+      return { errors, files: result.files, ruleCount: result.ruleCount };
+    }
+    current = result.ruleSet;
+    currentHash = digest;
+    onChange(current);
+    return result;
+  };
+
+  const schedule = () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      load(true);
+    }, opts.debounceMs ?? 200);
+    timer.unref();
+  };
+
+  load(false);
+  try {
+    watcher = fs.watch(dir, { persistent: false }, (_event, name) => {
+      if (!name || RULE_FILE.test(String(name))) schedule();
+    });
+    watcher.on('error', (e) => onError([new RuleError(dir, 1, 1, `watching rules stopped: ${e.message}`)]));
+  } catch (e) {
+    onError([new RuleError(dir, 1, 1, `cannot watch rules: ${(e as Error).message}`)]);
+  }
+
+  return {
+    reload: () => load(false),
+    get current() {
+      return current;
+    },
+    close() {
+      if (timer) clearTimeout(timer);
+      watcher?.close();
+    },
+  };
+}

@@ -1,0 +1,198 @@
+/**
+ * Incremental rule matching. The graph reports what changed (touched: a
+ * metric of an entity got a sample; touchedAttr: an entity's attributes or
+ * edges changed) and calls flush() now and then; only the (entity, rule)
+ * pairs a change can affect are evaluated, plus the currently active matches,
+ * because windows slide and an active match can stop matching with no event.
+ *
+ * A change on a neighbour (the process a waiter waits on gets SIGSTOPped)
+ * reaches the rules of the entities that read it through `on:` when the
+ * context implements dependents(); without it, those rules see the change
+ * the next time their own entity is touched, or on evaluateNow().
+ */
+import type { EdgeKind, EntityRef, EntityType, EvalContext } from './context';
+import { compareMatches, type CompiledRule, type RuleMatch } from './compile';
+import type { RuleSet } from './ruleset';
+
+interface ViaRule {
+  rule: CompiledRule;
+  edge: EdgeKind;
+}
+
+export interface MatcherStats {
+  evaluations: number;
+  evaluationsByRule: Map<string, number>;
+  matchesByRule: Map<string, number>; // evaluations that matched
+}
+
+export interface FlushResult {
+  evaluated: number;
+  started: RuleMatch[]; // matches that were not active before this flush
+  ended: { entity: EntityRef; ruleId: string }[]; // active matches that no longer hold
+}
+
+function byType<V>(m: Map<EntityType, Map<string, V[]>>, type: EntityType): Map<string, V[]> {
+  let inner = m.get(type);
+  if (!inner) m.set(type, (inner = new Map()));
+  return inner;
+}
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}
+
+export class RuleMatcher {
+  /** Active matches by entity id, best explanation first. */
+  readonly active = new Map<string, RuleMatch[]>();
+  readonly stats: MatcherStats = { evaluations: 0, evaluationsByRule: new Map(), matchesByRule: new Map() };
+
+  private ruleSet!: RuleSet;
+  private selfByTypeMetric = new Map<EntityType, Map<string, CompiledRule[]>>(); // process -> io.latency -> rules bound to process reading it on self
+  private viaByTypeMetric = new Map<EntityType, Map<string, ViaRule[]>>(); // device -> io.latency -> rules reading it on a device neighbour
+  private viaAttrByType = new Map<EntityType, ViaRule[]>(); // "process" -> rules reading attributes of a process neighbour
+  private dirty = new Map<string, { entity: EntityRef; rules: Set<CompiledRule> | 'all' }>();
+  private dirtyNeighbors = new Map<string, { entity: EntityRef; via: Set<ViaRule> }>();
+
+  constructor(ruleSet: RuleSet) {
+    this.setRuleSet(ruleSet);
+  }
+
+  get rules(): RuleSet {
+    return this.ruleSet;
+  }
+
+  /** Swaps in a new rule set (hot reload): every entity with active matches is re-evaluated at the next flush. */
+  setRuleSet(rs: RuleSet): void {
+    this.ruleSet = rs;
+    this.selfByTypeMetric.clear();
+    this.viaByTypeMetric.clear();
+    this.viaAttrByType.clear();
+    for (const [metric, rules] of rs.byMetric) {
+      for (const rule of rules) if (rule.reads.selfMetrics.includes(metric)) push(byType(this.selfByTypeMetric, rule.bind), metric, rule);
+    }
+    for (const rule of rs.rules) {
+      for (const v of rule.reads.viaNeighbor) {
+        for (const m of v.metrics) push(byType(this.viaByTypeMetric, v.type), m, { rule, edge: v.edge });
+        if (v.attrs.length) push(this.viaAttrByType, v.type, { rule, edge: v.edge });
+      }
+    }
+    // compiled rules of the old set must not be evaluated again
+    for (const d of this.dirty.values()) d.rules = 'all';
+    this.dirtyNeighbors.clear();
+    for (const matches of this.active.values()) {
+      const entity = matches[0]?.entity;
+      if (entity) this.dirty.set(entity.id, { entity, rules: 'all' });
+    }
+  }
+
+  private markRules(entity: EntityRef, rules: readonly CompiledRule[]): void {
+    const d = this.dirty.get(entity.id);
+    if (!d) this.dirty.set(entity.id, { entity, rules: new Set(rules) });
+    else if (d.rules !== 'all') for (const r of rules) d.rules.add(r);
+  }
+
+  private markNeighbor(entity: EntityRef, via: readonly ViaRule[]): void {
+    const d = this.dirtyNeighbors.get(entity.id);
+    if (!d) this.dirtyNeighbors.set(entity.id, { entity, via: new Set(via) });
+    else for (const v of via) d.via.add(v);
+  }
+
+  /** A metric of `entity` got a sample: only rules reading that metric (on it or through it) become due. */
+  touched(entity: EntityRef, metric: string): void {
+    const self = this.selfByTypeMetric.get(entity.type)?.get(metric);
+    if (self) this.markRules(entity, self);
+    const via = this.viaByTypeMetric.get(entity.type)?.get(metric);
+    if (via) this.markNeighbor(entity, via);
+  }
+
+  /** Attributes or edges of `entity` changed: every rule bound to its type becomes due for it. */
+  touchedAttr(entity: EntityRef): void {
+    const d = this.dirty.get(entity.id);
+    if (d) d.rules = 'all';
+    else this.dirty.set(entity.id, { entity, rules: 'all' });
+    const via = this.viaAttrByType.get(entity.type);
+    if (via) this.markNeighbor(entity, via);
+  }
+
+  /** Drops all state of an entity the graph no longer has. */
+  forget(entity: EntityRef): void {
+    this.active.delete(entity.id);
+    this.dirty.delete(entity.id);
+    this.dirtyNeighbors.delete(entity.id);
+  }
+
+  matchesFor(entity: EntityRef): RuleMatch[] {
+    return this.active.get(entity.id) ?? [];
+  }
+
+  private run(ctx: EvalContext, rule: CompiledRule, entity: EntityRef): RuleMatch | null {
+    this.stats.evaluations++;
+    this.stats.evaluationsByRule.set(rule.id, (this.stats.evaluationsByRule.get(rule.id) ?? 0) + 1);
+    const m = rule.evaluate(ctx, entity);
+    if (m) this.stats.matchesByRule.set(rule.id, (this.stats.matchesByRule.get(rule.id) ?? 0) + 1);
+    return m;
+  }
+
+  /** Evaluates every rule bound to the entity's type now (for `why` on demand); does not change `active`. */
+  evaluateNow(ctx: EvalContext, entity: EntityRef): RuleMatch[] {
+    const out: RuleMatch[] = [];
+    for (const rule of this.ruleSet.byBind.get(entity.type) ?? []) {
+      const m = this.run(ctx, rule, entity);
+      if (m) out.push(m);
+    }
+    return out.sort(compareMatches);
+  }
+
+  /** Evaluates the due pairs and the active matches; updates `active`. */
+  flush(ctx: EvalContext): FlushResult {
+    // changes on neighbours make the entities that read them due
+    if (ctx.dependents) {
+      for (const { entity, via } of this.dirtyNeighbors.values()) {
+        for (const v of via) for (const dep of ctx.dependents(entity, v.edge, v.rule.bind)) this.markRules(dep, [v.rule]);
+      }
+    }
+    this.dirtyNeighbors.clear();
+
+    const results = new Map<string, { entity: EntityRef; byRule: Map<string, RuleMatch | null> }>();
+    const record = (entity: EntityRef, rule: CompiledRule) => {
+      let r = results.get(entity.id);
+      if (!r) results.set(entity.id, (r = { entity, byRule: new Map() }));
+      if (!r.byRule.has(rule.id)) r.byRule.set(rule.id, this.run(ctx, rule, entity));
+    };
+    const dirty = this.dirty;
+    this.dirty = new Map();
+    for (const { entity, rules } of dirty.values()) {
+      for (const rule of rules === 'all' ? (this.ruleSet.byBind.get(entity.type) ?? []) : rules) record(entity, rule);
+    }
+    for (const matches of this.active.values()) {
+      for (const m of matches) {
+        const rule = this.ruleSet.byId.get(m.ruleId);
+        if (rule) record(m.entity, rule);
+      }
+    }
+
+    const out: FlushResult = { evaluated: 0, started: [], ended: [] };
+    for (const { byRule } of results.values()) out.evaluated += byRule.size;
+    for (const [id, { byRule }] of results) {
+      const before = this.active.get(id) ?? [];
+      const next: RuleMatch[] = [];
+      for (const m of before) {
+        // active matches of rules that were not evaluated (a removed rule) end too
+        const now = byRule.get(m.ruleId);
+        if (now) next.push(now);
+        else out.ended.push({ entity: m.entity, ruleId: m.ruleId });
+      }
+      for (const m of byRule.values()) {
+        if (m && !before.some((b) => b.ruleId === m.ruleId)) {
+          next.push(m);
+          out.started.push(m);
+        }
+      }
+      if (next.length) this.active.set(id, next.sort(compareMatches));
+      else this.active.delete(id);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The closed word lists of the rule language. Each list is one exported
+ * constant so that a new scene, action or aggregate is a one-line change and
+ * the validator, the docs and `xctl fix` all see the same list.
+ */
+import type { Agg, EdgeKind, EntityType } from './context';
+
+export const SCENES = [
+  'network_stall',
+  'storage_slow',
+  'storage_io_error',
+  'host_oom',
+  'process_crash',
+  'process_blocked',
+  'cpu_starvation',
+  'gpu_oom',
+  'gpu_xid',
+  'gpu_util_low',
+  'nccl_hang',
+  'gpu_throttled',
+] as const;
+export type Scene = (typeof SCENES)[number];
+
+export const ACTION_TYPES = [
+  'manual',
+  'signal',
+  'terminate',
+  'sigcont',
+  'renice',
+  'ionice',
+  'cgroup_cpu_limit',
+  'cgroup_io_limit',
+  'drop_caches',
+  'gpu_reset',
+  'cordon_node',
+  'checkpoint',
+] as const;
+export type ActionType = (typeof ACTION_TYPES)[number];
+
+/**
+ * Entity types an action can act on, for actions that act on one thing. A
+ * process action may also name its process with `params.pid` (e.g. the top
+ * CPU competitor, which is an attribute of the cpu entity, not an entity).
+ * Actions not listed (manual, drop_caches, cordon_node) act on the host or
+ * on nothing and accept any target.
+ */
+export const ACTION_TARGET_TYPES: Partial<Record<ActionType, readonly EntityType[]>> = {
+  signal: ['process'],
+  terminate: ['process'],
+  sigcont: ['process'],
+  renice: ['process'],
+  ionice: ['process'],
+  checkpoint: ['process'],
+  cgroup_cpu_limit: ['process', 'cgroup'],
+  cgroup_io_limit: ['process', 'cgroup'],
+  gpu_reset: ['gpu'],
+};
+
+/** Params an action cannot do without. */
+export const ACTION_REQUIRED_PARAMS: Partial<Record<ActionType, readonly string[]>> = {
+  signal: ['signal'],
+};
+
+export const AGGS: readonly Agg[] = ['count', 'sum', 'rate', 'max', 'min', 'avg', 'p50', 'p90', 'p99', 'last'];
+/** Aggregates whose value is 0, not "no data", when the entity has no such series. */
+export const ZERO_WHEN_ABSENT: ReadonlySet<Agg> = new Set<Agg>(['count', 'sum', 'rate']);
+/** Aggregates that read a point value and need no window. */
+export const WINDOWLESS_AGGS: ReadonlySet<Agg> = new Set<Agg>(['last']);
+
+export const BIND_TYPES: readonly EntityType[] = ['process', 'peer', 'device', 'cgroup', 'cpu', 'gpu'];
+export const ENTITY_TYPES: readonly EntityType[] = ['process', 'peer', 'device', 'cgroup', 'cpu', 'error', 'gpu'];
+export const EDGE_KINDS: readonly EdgeKind[] = ['waits_on', 'consumes', 'blocked_by'];
+
+export const COMPARE_OPS = ['==', '!=', '>', '>=', '<', '<='] as const;
+export type CompareOp = (typeof COMPARE_OPS)[number];
+export const ATTR_OPS = [...COMPARE_OPS, 'in', 'not_in', 'exists', 'matches'] as const;
+export type AttrOp = (typeof ATTR_OPS)[number];
+
+export const TEMPLATE_FILTERS = ['ns', 'bytes', 'pct', 'int', 'default'] as const;
+export type TemplateFilter = (typeof TEMPLATE_FILTERS)[number];
