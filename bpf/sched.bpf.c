@@ -144,3 +144,15 @@ int BPF_PROG(on_waking, struct task_struct *p)
 	submit_record(r);
 	return 0;
 }
+
+/* A thread that exits mid-window would take its summed run-queue delay with it. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit_flush, struct task_struct *p)
+{
+	if (ignored(p))
+		return 0;
+	struct wait_state *s = bpf_task_storage_get(&waits, p, 0, 0);
+	if (s && s->win_count && s->win_sum_ns >= cfg.runq_min_ns)
+		emit_runq(p, s->win_sum_ns, s->win_max_ns, s->win_count, XCTL_OFFCPU_F_AGGREGATE);
+	return 0;
+}

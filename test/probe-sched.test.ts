@@ -64,7 +64,10 @@ t.test('CPU hogs on one CPU: the victim reports run-queue delay', async (t) => {
   const victim = await runOnCpu(cpu, hog, ['2']);
   const victimPid = victim.pid!;
   await new Promise((r) => victim.on('exit', r));
-  const evs = await cap.waitFor<OffcpuEvent>((e) => e.kind === 'offcpu' && e.pid === victimPid && e.state === 'runq', { what: `runq delay of ${victimPid}` });
+  await cap.waitFor<OffcpuEvent>((e) => e.kind === 'offcpu' && e.pid === victimPid && e.state === 'runq', { what: `runq delay of ${victimPid}` });
+  await sleep(200); // the exit flush of its last window may sit one drain behind
+  cap.source.drain();
+  const evs = cap.matching<OffcpuEvent>((e) => e.kind === 'offcpu' && e.pid === victimPid && e.state === 'runq');
   const total = evs.reduce((s, e) => s + e.duration_ns, 0);
   // three runnable threads on one CPU: the victim waits about 2/3 of the time
   t.ok(total >= 0.8e9, `victim waited ${(total / 1e6).toFixed(0)} ms for the CPU over its 2 s life (${evs.length} records)`);

@@ -1,0 +1,216 @@
+/**
+ * The bounded causal graph: processes (by pid + start time, so a reused pid is
+ * a new node), peers, block devices, the CPUs and error entities, linked by
+ * Consumes / WaitsOn / BlockedBy edges that carry their evidence.
+ *
+ * Memory is bounded by caps on each node kind. Exited processes stay for a
+ * grace period (so `why` works after a crash) and idle nodes expire; sweep()
+ * runs on a timer, never per event, and evicts least-recently-seen first when
+ * a cap is exceeded. Every eviction is counted.
+ */
+import { CpuNode, DeviceNode, ErrorNode, PeerNode, ProcessNode, type GraphNode } from './model';
+
+export interface GraphCaps {
+  maxProcesses: number;
+  maxPeers: number;
+  maxDevices: number;
+  maxErrors: number;
+  /** exited processes are kept this long after their exit */
+  exitedGraceNs: number;
+  /** running processes, peers, devices with no event for this long are dropped */
+  idleTtlNs: number;
+}
+
+const TICK_NS = 10_000_000;
+
+export const DEFAULT_CAPS: GraphCaps = {
+  maxProcesses: 200_000,
+  maxPeers: 50_000,
+  maxDevices: 4_096,
+  maxErrors: 10_000,
+  exitedGraceNs: 15 * 60e9,
+  idleTtlNs: 30 * 60e9,
+};
+
+export interface EvictionCounts {
+  processes: number;
+  peers: number;
+  devices: number;
+  errors: number;
+  edges: number;
+  pidReuse: number;
+}
+
+export class Graph {
+  readonly caps: GraphCaps;
+  /** current incarnation of each pid */
+  readonly procs = new Map<number, ProcessNode>();
+  /** earlier incarnations of reused pids, until their grace period ends */
+  readonly retired = new Map<string, ProcessNode>();
+  readonly peers = new Map<string | number, PeerNode>();
+  readonly devices = new Map<number, DeviceNode>();
+  readonly errors = new Map<string, ErrorNode>();
+  readonly cpu = new CpuNode();
+  readonly evicted: EvictionCounts = { processes: 0, peers: 0, devices: 0, errors: 0, edges: 0, pidReuse: 0 };
+  /** newest event time seen: "now" for replays and for sweeps */
+  nowNs = 0;
+  /** optional: resolves a device's name (the agent reads /sys/dev/block) */
+  deviceNamer?: (major: number, minor: number) => string | undefined;
+
+  constructor(caps: Partial<GraphCaps> = {}) {
+    this.caps = { ...DEFAULT_CAPS, ...caps };
+  }
+
+  /**
+   * The process node for (pid, start). A different start time means the pid was
+   * reused: the old node is retired (kept for its grace period) and a new one made.
+   * start 0 = unknown (e.g. a waker seen before any of its own events): match any.
+   */
+  process(pid: number, startNs: number): ProcessNode {
+    const cur = this.procs.get(pid);
+    if (cur) {
+      // /proc start times have 10 ms (tick) resolution, kernel ones ns: same process within a tick
+      if (startNs === 0 || Math.abs(cur.startNs - startNs) <= TICK_NS) return cur;
+      if (cur.startNs === 0) {
+        cur.identify(startNs); // met before we knew its start time
+        return cur;
+      }
+      if (startNs < cur.startNs) {
+        // a late record about an older incarnation
+        return this.retired.get(`p:${pid}:${startNs}`) ?? cur;
+      }
+      this.retired.set(cur.id, cur);
+      if (cur.state !== 'exited') cur.state = 'exited'; // its exit event was lost
+      this.evicted.pidReuse++;
+    }
+    const node = new ProcessNode(pid, startNs);
+    this.procs.set(pid, node);
+    return node;
+  }
+
+  /** Lookup without creating. */
+  findProcess(pid: number): ProcessNode | undefined {
+    return this.procs.get(pid);
+  }
+
+  peer(key: string | number, addr: string, port: number): PeerNode {
+    let p = this.peers.get(key);
+    if (!p) this.peers.set(key, (p = new PeerNode(addr, port)));
+    return p;
+  }
+
+  device(devT: number): DeviceNode {
+    let d = this.devices.get(devT);
+    if (!d) {
+      d = new DeviceNode(devT);
+      d.name = this.deviceNamer?.(d.major, d.minor) ?? '';
+      this.devices.set(devT, d);
+    }
+    return d;
+  }
+
+  error(key: string, kind: ErrorNode['kind'], detail: string): ErrorNode {
+    let e = this.errors.get(key);
+    if (!e) this.errors.set(key, (e = new ErrorNode(key, kind, detail)));
+    return e;
+  }
+
+  /** Any node by its id (the rule engine's EntityRef.id). */
+  byId(id: string): GraphNode | undefined {
+    switch (id.charCodeAt(0)) {
+      case 112 /* p */: {
+        if (id.startsWith('peer:')) {
+          for (const p of this.peers.values()) if (p.id === id) return p;
+          return undefined;
+        }
+        const pid = Number(id.slice(2, id.indexOf(':', 2)));
+        const cur = this.procs.get(pid);
+        return cur && cur.id === id ? cur : this.retired.get(id);
+      }
+      case 100 /* d */: {
+        for (const d of this.devices.values()) if (d.id === id) return d;
+        return undefined;
+      }
+      case 99 /* c */:
+        return id === 'cpu' ? this.cpu : undefined;
+      case 101 /* e */:
+        return this.errors.get(id.slice(4));
+    }
+    return undefined;
+  }
+
+  get size(): { processes: number; retired: number; peers: number; devices: number; errors: number; edges: number } {
+    let edges = 0;
+    for (const p of this.procs.values()) edges += p.out.length;
+    for (const p of this.retired.values()) edges += p.out.length;
+    for (const d of this.devices.values()) edges += d.out.length;
+    return { processes: this.procs.size, retired: this.retired.size, peers: this.peers.size, devices: this.devices.size, errors: this.errors.size, edges };
+  }
+
+  /** Drops what is past its grace/TTL, then least-recently-seen beyond the caps. */
+  sweep(nowNs = this.nowNs): void {
+    const grace = this.caps.exitedGraceNs;
+    const ttl = this.caps.idleTtlNs;
+    for (const [id, p] of this.retired) {
+      if (nowNs - p.lastNs > grace) {
+        this.retired.delete(id);
+        this.drop(p);
+        this.evicted.processes++;
+      }
+    }
+    for (const [pid, p] of this.procs) {
+      const limit = p.state === 'exited' ? grace : ttl;
+      if (nowNs - p.lastNs > limit) {
+        this.procs.delete(pid);
+        this.drop(p);
+        this.evicted.processes++;
+      }
+    }
+    this.expire(this.peers, ttl, nowNs, 'peers');
+    this.expire(this.devices, ttl, nowNs, 'devices');
+    this.expire(this.errors, grace, nowNs, 'errors');
+    this.enforceCap(this.procs, this.caps.maxProcesses, 'processes');
+    this.enforceCap(this.peers, this.caps.maxPeers, 'peers');
+    this.enforceCap(this.devices, this.caps.maxDevices, 'devices');
+    this.enforceCap(this.errors, this.caps.maxErrors, 'errors');
+  }
+
+  private expire<K>(m: Map<K, GraphNode>, ttl: number, nowNs: number, what: 'peers' | 'devices' | 'errors'): void {
+    for (const [k, n] of m) {
+      if (nowNs - n.lastNs > ttl) {
+        m.delete(k);
+        this.drop(n);
+        this.evicted[what]++;
+      }
+    }
+  }
+
+  private enforceCap<K>(m: Map<K, GraphNode>, cap: number, what: keyof EvictionCounts): void {
+    if (m.size <= cap) return;
+    // least recently seen first; exited processes go before live ones at equal age
+    const entries = [...m.entries()].sort((a, b) => a[1].lastNs - b[1].lastNs);
+    for (let i = 0; i < entries.length - cap; i++) {
+      const [k, n] = entries[i]!;
+      m.delete(k);
+      this.drop(n);
+      this.evicted[what]++;
+    }
+  }
+
+  /** Unlinks a node's edges from its neighbours. */
+  private drop(n: GraphNode): void {
+    for (const e of n.out) {
+      const i = e.to.inn.indexOf(e);
+      if (i >= 0) e.to.inn.splice(i, 1);
+      this.evicted.edges++;
+    }
+    for (const e of n.inn) {
+      const i = e.from.out.indexOf(e);
+      if (i >= 0) e.from.out.splice(i, 1);
+      this.evicted.edges++;
+    }
+    n.out.length = 0;
+    n.inn.length = 0;
+  }
+
+}

@@ -1,0 +1,280 @@
+/**
+ * Record batches -> graph updates. One switch per record, reading fields in
+ * place from the batch; the only allocations are new nodes/edges/series and
+ * strings for names we have not seen before. Every metric or attribute change
+ * is reported to `hooks` so the rule matcher re-evaluates just what changed.
+ */
+import type { RecordBatch } from '../events/decoder';
+import {
+  F_KTHREAD,
+  F_NO_OWNER,
+  IO_F_WAITER,
+  IO_F_WRITE,
+  Kind,
+  OFFCPU_BLOCKED,
+  OFFCPU_F_WAKER_IRQ,
+  OFFCPU_RUNQ,
+  OFFCPU_SLEEP,
+  OFFSETS as O,
+  COMM_LEN,
+  FILENAME_LEN,
+} from '../events/layout';
+import { addrText } from '../events/inet';
+import { errnoName, signalName } from '../events/names';
+import type { Graph } from './graph';
+import type { GraphNode, ProcessNode } from './model';
+import { FATAL_BY_DEFAULT, M, SIGCONT, SIGNAL_STOPS } from './vocabulary';
+
+export interface IngestHooks {
+  metric(node: GraphNode, name: string): void;
+  attr(node: GraphNode): void;
+}
+
+const NOOP_HOOKS: IngestHooks = { metric() {}, attr() {} };
+const TWO32 = 4294967296;
+const SI_KERNEL = 0x80;
+
+export interface IngestStats {
+  records: number;
+  byKind: number[];
+  invalid: number;
+  unattributed: number;
+}
+
+export class GraphIngestor {
+  readonly stats: IngestStats = { records: 0, byKind: new Array(16).fill(0), invalid: 0, unattributed: 0 };
+
+  constructor(
+    private readonly g: Graph,
+    private readonly hooks: IngestHooks = NOOP_HOOKS,
+  ) {}
+
+  ingest(b: RecordBatch): void {
+    const n = b.count;
+    for (let i = 0; i < n; i++) {
+      const kind = b.kind(i);
+      if (b.version(i) !== 1 || kind === 0 || kind > 15) {
+        this.stats.invalid++;
+        continue;
+      }
+      this.stats.records++;
+      this.stats.byKind[kind]!++;
+      const t = b.u64Number(i, O['hdr.ts_ns']);
+      if (t > this.g.nowNs) this.g.nowNs = t;
+      switch (kind) {
+        case Kind.TCP_RETRANSMIT:
+          this.tcp(b, i, t);
+          break;
+        case Kind.BLOCK_IO:
+          this.io(b, i, t);
+          break;
+        case Kind.OFFCPU:
+          this.offcpu(b, i, t);
+          break;
+        case Kind.EXEC:
+          this.exec(b, i, t);
+          break;
+        case Kind.FORK:
+          this.fork(b, i, t);
+          break;
+        case Kind.EXIT:
+          this.exit(b, i, t);
+          break;
+        case Kind.SIGNAL:
+          this.signal(b, i, t);
+          break;
+        case Kind.OOM_KILL:
+          this.oom(b, i, t);
+          break;
+        default:
+          break; // bench and future kinds carry no graph meaning
+      }
+    }
+  }
+
+  /** The header's process, with its comm kept current. */
+  private owner(b: RecordBatch, i: number, t: number): ProcessNode {
+    const p = this.g.process(b.pid(i), startOf(b, i, O['hdr.start_ns']));
+    p.seen(t);
+    if (p.comm === '' || p.lastNs === t) {
+      // cheap check first: comm rarely changes; decode only when empty or on exec paths
+      if (p.comm === '') p.comm = b.str(i, O['hdr.comm'], COMM_LEN);
+    }
+    if (p.cgroupId === '') {
+      const cg = b.u64Number(i, O['hdr.cgroup_id']);
+      if (cg) p.cgroupId = String(cg);
+    }
+    if (b.flags(i) & F_KTHREAD) p.kthread = true;
+    return p;
+  }
+
+  private tcp(b: RecordBatch, i: number, t: number): void {
+    const segs = b.u32(i, O['tcp.segs']) || b.u32(i, O['tcp.count']);
+    const port = b.u16(i, O['tcp.dport']);
+    const family = b.u16(i, O['tcp.family']);
+    let peer;
+    if (family === 2) {
+      const a = b.u32(i, O['tcp.daddr']);
+      peer = this.g.peer(a * 65536 + port, addrText(2, b.recordBytes(i), O['tcp.daddr']), port);
+    } else {
+      const addr = addrText(family, b.recordBytes(i), O['tcp.daddr']);
+      peer = this.g.peer(`${addr}|${port}`, addr, port);
+    }
+    peer.seen(t);
+    peer.observe(M.tcpRetransmits, t, segs);
+    this.hooks.metric(peer, M.tcpRetransmits);
+    if (b.pid(i) === 0 || b.flags(i) & F_NO_OWNER) {
+      this.stats.unattributed++;
+      return;
+    }
+    const p = this.owner(b, i, t);
+    p.observe(M.tcpRetransmits, t, segs);
+    p.edgeTo('waits_on', peer, 'segments').add(t, segs);
+    this.hooks.metric(p, M.tcpRetransmits);
+  }
+
+  private io(b: RecordBatch, i: number, t: number): void {
+    const dev = this.g.device(b.u32(i, O['io.dev']));
+    dev.seen(t);
+    const lat = b.u64Number(i, O['io.latency_ns']);
+    const err = b.s32(i, O['io.error']);
+    const bytes = b.u32(i, O['io.bytes']);
+    const flags = b.u16(i, O['io.flags']);
+    const waiter = (flags & IO_F_WAITER) !== 0;
+    // The device sees every request once: waiter records repeat a request from the
+    // waiting process's side, so they count for the process only.
+    if (!waiter) {
+      dev.observe(M.ioLatency, t, b.u64Number(i, O['io.device_ns']) || lat);
+      dev.observe(M.ioBytes, t, bytes);
+      this.hooks.metric(dev, M.ioLatency);
+    }
+    let errNode;
+    if (err !== 0) {
+      errNode = this.g.error(`io:${dev.dev}:${err}`, 'io_error', `${errnoName(-err) ?? `errno ${-err}`} on ${dev.label()}`);
+      errNode.seen(t);
+      errNode.count++;
+      if (!waiter) {
+        dev.observe(M.ioErrors, t, 1);
+        dev.edgeTo('blocked_by', errNode, 'events').add(t, 1, (flags & IO_F_WRITE) !== 0 ? 'write' : 'read');
+        this.hooks.metric(dev, M.ioErrors);
+      }
+    }
+    const kthreadIssuer = (b.flags(i) & F_KTHREAD) !== 0 && !waiter;
+    if (b.pid(i) === 0 || kthreadIssuer) return; // writeback/throttle workers: the waiter record names the process
+    const p = this.owner(b, i, t);
+    p.observe(M.ioLatency, t, lat);
+    p.edgeTo('waits_on', dev, 'ns').add(t, lat);
+    this.hooks.metric(p, M.ioLatency);
+    if (errNode) {
+      p.observe(M.ioErrors, t, 1);
+      p.edgeTo('blocked_by', errNode, 'events').add(t, 1);
+      this.hooks.metric(p, M.ioErrors);
+    }
+  }
+
+  private offcpu(b: RecordBatch, i: number, t: number): void {
+    const state = b.u8(i, O['off.state']);
+    const dur = b.u64Number(i, O['off.duration_ns']);
+    const p = this.owner(b, i, t);
+    if (state === OFFCPU_RUNQ) {
+      p.observe(M.offcpuRunq, t, dur);
+      p.edgeTo('waits_on', this.g.cpu, 'ns').add(t, dur);
+      this.g.cpu.seen(t);
+      this.hooks.metric(p, M.offcpuRunq);
+      return;
+    }
+    p.observe(state === OFFCPU_BLOCKED ? M.offcpuBlocked : M.offcpuSleep, t, dur);
+    this.hooks.metric(p, state === OFFCPU_BLOCKED ? M.offcpuBlocked : M.offcpuSleep);
+    const wakerPid = b.u32(i, O['off.waker_pid']);
+    if (wakerPid === 0 || wakerPid === p.pid || b.u8(i, O['off.flags']) & OFFCPU_F_WAKER_IRQ) return;
+    if (state !== OFFCPU_SLEEP && state !== OFFCPU_BLOCKED) return;
+    const w = this.g.process(wakerPid, startOf(b, i, O['off.waker_start_ns']));
+    w.seen(t);
+    if (w.comm === '') w.comm = b.str(i, O['off.waker_comm'], COMM_LEN);
+    // "A slept until B woke it": A waited on B for that long
+    p.edgeTo('waits_on', w, 'ns').add(t, dur);
+    p.observe(M.waitsOnProcess, t, dur);
+    this.hooks.metric(p, M.waitsOnProcess);
+  }
+
+  private exec(b: RecordBatch, i: number, t: number): void {
+    const p = this.owner(b, i, t);
+    p.comm = b.str(i, O['hdr.comm'], COMM_LEN); // exec changes the name
+    p.exe = b.str(i, O['exec.filename'], FILENAME_LEN);
+    p.ppid = b.u32(i, O['exec.ppid']);
+    p.state = 'running';
+    this.hooks.attr(p);
+  }
+
+  private fork(b: RecordBatch, i: number, t: number): void {
+    const parent = this.owner(b, i, t);
+    const child = this.g.process(b.u32(i, O['fork.child_pid']), startOf(b, i, O['fork.child_start_ns']));
+    child.seen(t);
+    child.ppid = parent.pid;
+    if (child.comm === '') child.comm = parent.comm; // until its exec says otherwise
+  }
+
+  private exit(b: RecordBatch, i: number, t: number): void {
+    const p = this.owner(b, i, t);
+    p.state = 'exited';
+    p.exit = {
+      code: b.s32(i, O['exit.exit_code']),
+      signal: b.u32(i, O['exit.signal']),
+      core: b.u8(i, O['exit.core_dumped']) !== 0,
+      tNs: t,
+    };
+    if (p.exit.signal !== 0 && p.exit.signal !== 9 && !p.killedBy) {
+      // a fault the process raised itself (SIGSEGV, SIGABRT...): an error entity of its own
+      const e = this.g.error(`sig:${p.id}`, 'fatal_signal', `${signalName(p.exit.signal) ?? `signal ${p.exit.signal}`}${p.exit.core ? ' (core dumped)' : ''}`);
+      e.seen(t);
+      e.count++;
+      p.edgeTo('blocked_by', e, 'events').add(t, 1);
+    }
+    this.hooks.attr(p);
+  }
+
+  private signal(b: RecordBatch, i: number, t: number): void {
+    const sig = b.u32(i, O['sig.sig']);
+    const sender = this.owner(b, i, t);
+    const target = this.g.process(b.u32(i, O['sig.target_pid']), startOf(b, i, O['sig.target_start_ns']));
+    target.seen(t);
+    if (target.comm === '') target.comm = b.str(i, O['sig.target_comm'], COMM_LEN);
+    if (target === sender) return; // faults are signalled by the process itself: the exit says enough
+    const culprit = { pid: sender.pid, comm: sender.comm, tNs: t, signal: sig };
+    if (SIGNAL_STOPS.has(sig)) {
+      target.state = 'stopped';
+      target.stoppedBy = culprit;
+      target.edgeTo('blocked_by', sender, 'events').add(t, 1, signalName(sig));
+    } else if (sig === SIGCONT) {
+      if (target.state === 'stopped') target.state = 'running';
+      target.stoppedBy = undefined;
+    } else if (FATAL_BY_DEFAULT.has(sig) && b.u8(i, O['sig.handled']) === 0 && b.s32(i, O['sig.code']) !== SI_KERNEL) {
+      // SI_KERNEL: the kernel itself (e.g. the OOM killer) sent it, not the current task
+      target.killedBy = culprit;
+      target.edgeTo('blocked_by', sender, 'events').add(t, 1, signalName(sig));
+    }
+    this.hooks.attr(target);
+  }
+
+  private oom(b: RecordBatch, i: number, t: number): void {
+    const victim = this.owner(b, i, t);
+    victim.oom = {
+      anonRssKb: b.u64Number(i, O['oom.anon_rss_kb']),
+      totalVmKb: b.u64Number(i, O['oom.total_vm_kb']),
+      triggerPid: b.u32(i, O['oom.trigger_pid']),
+      triggerComm: b.str(i, O['oom.trigger_comm'], COMM_LEN),
+      tNs: t,
+    };
+    const scope = victim.cgroupId ? `cgroup ${victim.cgroupId}` : 'host';
+    const e = this.g.error(`oom:${victim.id}`, 'oom_kill', `OOM kill (${scope}), rss ${(victim.oom.anonRssKb / 1024).toFixed(1)} MiB`);
+    e.seen(t);
+    e.count++;
+    victim.edgeTo('blocked_by', e, 'events').add(t, victim.oom.anonRssKb * 1024);
+    this.hooks.attr(victim);
+  }
+}
+
+/** A u64 start time as a double (exact below 2^53 ns ≈ 104 days of uptime, ns-rounded beyond). */
+function startOf(b: RecordBatch, i: number, off: number): number {
+  return b.u32(i, off) + b.u32(i, off + 4) * TWO32;
+}

@@ -1,0 +1,218 @@
+/**
+ * Entities and edges of the causal graph. Nodes double as the rule engine's
+ * EntityRef ({type, id}), so evaluating a rule allocates no reference objects.
+ * Times are boot-clock ns as doubles (exact to the µs for years of uptime).
+ */
+import type { EntityType } from '../rules/context';
+import { Series } from './series';
+
+export type EdgeKindName = 'consumes' | 'waits_on' | 'blocked_by';
+export type EvidenceUnit = 'ns' | 'segments' | 'bytes' | 'events';
+
+/** What a link in a `why` chain cites: a recent observation. */
+export interface EvidenceSample {
+  tNs: number;
+  value: number;
+  detail?: string;
+}
+
+const MAX_SAMPLES = 3;
+
+export class Edge {
+  firstNs = 0;
+  lastNs = 0;
+  count = 0;
+  sum = 0;
+  max = 0;
+  /** windowed weight: lets "strongest first" mean strongest recently */
+  readonly series = new Series();
+  samples: EvidenceSample[] = [];
+  /** 'procfs' edges come from live inspection at query time, not from events */
+  source: 'ebpf' | 'procfs' = 'ebpf';
+  note?: string;
+
+  constructor(
+    readonly kind: EdgeKindName,
+    readonly from: GraphNode,
+    readonly to: GraphNode,
+    readonly unit: EvidenceUnit,
+  ) {}
+
+  add(tNs: number, value: number, detail?: string): void {
+    if (this.count === 0) this.firstNs = tNs;
+    if (tNs > this.lastNs) this.lastNs = tNs;
+    this.count++;
+    this.sum += value;
+    if (value > this.max) this.max = value;
+    this.series.add(tNs / 1e9, value);
+    if (detail !== undefined || this.samples.length < MAX_SAMPLES) {
+      if (this.samples.length >= MAX_SAMPLES) this.samples.shift();
+      this.samples.push({ tNs, value, detail });
+    }
+  }
+
+  /** Sum of values within the window ending at nowNs: the ranking weight. */
+  weight(nowNs: number, windowNs: number): number {
+    return this.series.aggregate('sum', nowNs / 1e9, windowNs / 1e9) ?? 0;
+  }
+}
+
+interface NamedSeries {
+  name: string;
+  series: Series;
+}
+
+export abstract class GraphNode {
+  abstract readonly type: EntityType;
+  firstNs = 0;
+  lastNs = 0;
+  readonly out: Edge[] = [];
+  readonly inn: Edge[] = [];
+  private readonly metrics: NamedSeries[] = [];
+
+  constructor(public id: string) {}
+
+  seen(tNs: number): void {
+    if (this.firstNs === 0) this.firstNs = tNs;
+    if (tNs > this.lastNs) this.lastNs = tNs;
+  }
+
+  /** Adds an observation to metric `name` (names are interned string constants). */
+  observe(name: string, tNs: number, value: number): void {
+    let s: Series | undefined;
+    for (let i = 0; i < this.metrics.length; i++) {
+      if (this.metrics[i]!.name === name) {
+        s = this.metrics[i]!.series;
+        break;
+      }
+    }
+    if (!s) this.metrics.push({ name, series: (s = new Series()) });
+    s.add(tNs / 1e9, value);
+  }
+
+  series(name: string): Series | undefined {
+    for (let i = 0; i < this.metrics.length; i++) if (this.metrics[i]!.name === name) return this.metrics[i]!.series;
+    return undefined;
+  }
+
+  metricNames(): string[] {
+    return this.metrics.map((m) => m.name);
+  }
+
+  /** The edge of `kind` to `to`, created on first use. */
+  edgeTo(kind: EdgeKindName, to: GraphNode, unit: EvidenceUnit): Edge {
+    const out = this.out;
+    for (let i = 0; i < out.length; i++) {
+      const e = out[i]!;
+      if (e.to === to && e.kind === kind) return e;
+    }
+    const e = new Edge(kind, this, to, unit);
+    out.push(e);
+    to.inn.push(e);
+    return e;
+  }
+
+  /** Human label used in chains: "node (4242)", "10.0.0.2:5001", "7:0 (loop0)". */
+  abstract label(): string;
+}
+
+export type ProcessState = 'running' | 'stopped' | 'exited';
+
+export interface Culprit {
+  pid: number;
+  comm: string;
+  tNs: number;
+  signal?: number;
+}
+
+export class ProcessNode extends GraphNode {
+  readonly type = 'process' as const;
+  comm = '';
+  exe?: string;
+  ppid = 0;
+  cgroupId = '';
+  state: ProcessState = 'running';
+  exit?: { code: number; signal: number; core: boolean; tNs: number };
+  oom?: { anonRssKb: number; totalVmKb: number; triggerPid: number; triggerComm: string; tNs: number };
+  stoppedBy?: Culprit;
+  killedBy?: Culprit;
+  /** true once an exec/fork/event named this process as a real user task */
+  kthread = false;
+
+  constructor(
+    readonly pid: number,
+    public startNs: number,
+  ) {
+    super(`p:${pid}:${startNs}`);
+  }
+
+  /** First learnt the start time (the node was made from a record that lacked it). */
+  identify(startNs: number): void {
+    this.startNs = startNs;
+    this.id = `p:${this.pid}:${startNs}`;
+  }
+
+  label(): string {
+    return `${this.comm || '?'} (${this.pid})`;
+  }
+}
+
+export class PeerNode extends GraphNode {
+  readonly type = 'peer' as const;
+  constructor(
+    readonly addr: string,
+    readonly port: number,
+  ) {
+    super(`peer:${addr.includes(':') ? `[${addr}]` : addr}:${port}`);
+  }
+  get endpoint(): string {
+    return this.addr.includes(':') ? `[${this.addr}]:${this.port}` : `${this.addr}:${this.port}`;
+  }
+  label(): string {
+    return this.endpoint;
+  }
+}
+
+export class DeviceNode extends GraphNode {
+  readonly type = 'device' as const;
+  readonly major: number;
+  readonly minor: number;
+  name = '';
+  constructor(readonly devT: number) {
+    super(`dev:${devT >>> 20}:${devT & 0xfffff}`);
+    this.major = devT >>> 20;
+    this.minor = devT & 0xfffff;
+  }
+  get dev(): string {
+    return `${this.major}:${this.minor}`;
+  }
+  label(): string {
+    return this.name ? `${this.dev} (${this.name})` : this.dev;
+  }
+}
+
+/** The host's CPUs, as something processes wait for (run-queue delay). */
+export class CpuNode extends GraphNode {
+  readonly type = 'cpu' as const;
+  constructor() {
+    super('cpu');
+  }
+  label(): string {
+    return 'the CPUs';
+  }
+}
+
+export class ErrorNode extends GraphNode {
+  readonly type = 'error' as const;
+  count = 0;
+  constructor(
+    key: string,
+    readonly kind: 'io_error' | 'oom_kill' | 'fatal_signal',
+    readonly detail: string,
+  ) {
+    super(`err:${key}`);
+  }
+  label(): string {
+    return this.detail;
+  }
+}

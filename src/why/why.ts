@@ -1,0 +1,203 @@
+/**
+ * `why <pid>`: walk the graph outward from the process (waits_on / blocked_by,
+ * several hops), evaluate the rules on every entity reached, and rank what
+ * matched as causal chains: each link cites its evidence and window.
+ */
+import type { Graph } from '../graph/graph';
+import { ProcessNode, type Edge, type GraphNode } from '../graph/model';
+import { GraphContext, type LiveProviders } from '../graph/eval-context';
+import type { RuleMatcher } from '../rules/matcher';
+import type { RuleMatch } from '../rules/compile';
+import { linkEvidence, ref, type ChainLink, type NodeRef } from './evidence';
+import { LiveInspector } from './live';
+
+export interface WhyOptions {
+  /** boot-clock "now" (live: the host clock; replay: the newest record) */
+  nowNs: number;
+  /** look-back for evidence in chains, default 300 s */
+  windowNs?: number;
+  maxDepth?: number;
+  /** live host: inspect /proc and sample CPUs */
+  live?: { providers: LiveProviders; inspect: boolean };
+  /** kernel + user drops in the window, as the source counted them */
+  droppedEvents?: number;
+}
+
+export interface Finding {
+  scene: string;
+  rule: string;
+  confidence: number;
+  score: number;
+  summary: string;
+  culprit: NodeRef;
+  chain: ChainLink[];
+  actions: RuleMatch['actions'];
+  evidence: RuleMatch['evidence'];
+}
+
+export interface WhyAnswer {
+  pid: number;
+  comm: string;
+  start_ns: number;
+  state: string;
+  scene: string;
+  confidence: number;
+  summary: string;
+  culprit?: NodeRef;
+  chain: ChainLink[];
+  actions: RuleMatch['actions'];
+  findings: Finding[];
+  dropped_events: number;
+  window_s: number;
+  answered_in_ms: number;
+}
+
+export class WhyError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'NOT_FOUND',
+  ) {
+    super(message);
+  }
+}
+
+const DEFAULT_WINDOW_NS = 300e9;
+const MAX_NODES = 128;
+
+export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOptions): WhyAnswer {
+  const t0 = process.hrtime.bigint();
+  const windowNs = opts.windowNs ?? DEFAULT_WINDOW_NS;
+  const maxDepth = opts.maxDepth ?? 4;
+  const inspector = opts.live?.inspect ? new LiveInspector(g) : undefined;
+  const providers: LiveProviders = { ...(opts.live?.providers ?? {}) };
+  if (inspector) providers.processState = (p) => inspector.state(p);
+  const target = g.findProcess(pid) ?? (inspector ? adoptLive(g, pid) : undefined);
+  if (!target) {
+    throw new WhyError(
+      `no process ${pid}: it is not running${inspector ? '' : ' (offline analysis)'} and was not seen in the last ${Math.round(g.caps.exitedGraceNs / 60e9)} min`,
+      'NOT_FOUND',
+    );
+  }
+  const ctx = new GraphContext(g, BigInt(Math.round(opts.nowNs)), providers);
+
+  // Walk outward, remembering how each entity was reached.
+  const via = new Map<GraphNode, Edge | null>([[target, null]]);
+  const depth = new Map<GraphNode, number>([[target, 0]]);
+  const queue: GraphNode[] = [target];
+  while (queue.length && via.size < MAX_NODES) {
+    const n = queue.shift()!;
+    const d = depth.get(n)!;
+    if (inspector && n instanceof ProcessNode && d < maxDepth) inspector.linkPipePeers(n);
+    if (d >= maxDepth) continue;
+    for (const e of n.out) {
+      if (e.kind === 'consumes' || via.has(e.to)) continue;
+      if (e.source === 'ebpf' && e.weight(opts.nowNs, windowNs) <= 0 && opts.nowNs - e.lastNs > windowNs) continue;
+      via.set(e.to, e);
+      depth.set(e.to, d + 1);
+      queue.push(e.to);
+    }
+  }
+
+  const findings: Finding[] = [];
+  for (const [node, d] of depth) {
+    if (node.type === 'error') continue;
+    for (const m of matcher.evaluateNow(ctx, node)) {
+      const chain = pathTo(node, via).map((e) => toLink(e, opts.nowNs, windowNs));
+      // extend the chain to the culprit the rule named (e.g. the peer, the stopped holder)
+      const culpritNode = culpritOf(g, node, m);
+      if (culpritNode !== node) {
+        const last = node.out.find((e) => e.to === culpritNode);
+        if (last) chain.push(toLink(last, opts.nowNs, windowNs));
+      }
+      // a cause found further out is discounted a little per hop: direct evidence is surer
+      const confidence = Number((m.confidence * Math.pow(0.95, d)).toFixed(3));
+      findings.push({
+        scene: m.scene,
+        rule: m.ruleId,
+        confidence,
+        score: m.priority * confidence,
+        summary: d === 0 ? m.cause : `${target.label()} waits on ${node.label()}: ${m.cause}`,
+        culprit: ref(culpritNode),
+        chain,
+        actions: m.actions,
+        evidence: m.evidence,
+      });
+    }
+  }
+  findings.sort((a, b) => b.score - a.score || a.chain.length - b.chain.length);
+  const unique = dedupe(findings);
+  const top = unique[0];
+  const state = (providers.processState?.(target) ?? target.state) || target.state;
+  const answer: WhyAnswer = {
+    pid: target.pid,
+    comm: target.comm,
+    start_ns: target.startNs,
+    state,
+    scene: top?.scene ?? 'healthy',
+    confidence: top?.confidence ?? healthyConfidence(target, opts.nowNs, windowNs),
+    summary: top?.summary ?? healthySummary(target, opts.nowNs, windowNs),
+    culprit: top?.culprit,
+    chain: top?.chain ?? [],
+    actions: top?.actions ?? [],
+    findings: unique,
+    dropped_events: opts.droppedEvents ?? 0,
+    window_s: windowNs / 1e9,
+    answered_in_ms: 0,
+  };
+  answer.answered_in_ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  return answer;
+}
+
+function adoptLive(g: Graph, pid: number): ProcessNode | undefined {
+  // imported lazily: offline analysis never touches /proc
+  const { inspectProcess } = require('../procfs/inspect') as typeof import('../procfs/inspect');
+  const live = inspectProcess(pid);
+  if (!live) return undefined;
+  const p = g.process(pid, Number(live.startNs));
+  if (!p.comm) p.comm = live.comm;
+  p.seen(g.nowNs);
+  return p;
+}
+
+function pathTo(n: GraphNode, via: Map<GraphNode, Edge | null>): Edge[] {
+  const out: Edge[] = [];
+  for (let e = via.get(n); e; e = via.get(e.from)) out.unshift(e);
+  return out;
+}
+
+function toLink(e: Edge, nowNs: number, windowNs: number): ChainLink {
+  return { from: ref(e.from), to: ref(e.to), edge: e.kind, evidence: linkEvidence(e, nowNs, windowNs) };
+}
+
+/** The entity a match blames: its first neighbour binding (waits_on.peer...), else the entity itself. */
+function culpritOf(g: Graph, node: GraphNode, m: RuleMatch): GraphNode {
+  for (const b of Object.values(m.bindings)) {
+    if (b.type === 'cpu') return g.cpu;
+    const n = g.byId(b.id) ?? (b as unknown as GraphNode);
+    if (n && n !== node && 'out' in n) return n;
+  }
+  return node;
+}
+
+/** One finding per (scene, culprit): the best-scored one. */
+function dedupe(fs: Finding[]): Finding[] {
+  const seen = new Set<string>();
+  return fs.filter((f) => {
+    const k = `${f.scene}|${f.culprit.id}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function healthySummary(p: ProcessNode, nowNs: number, windowNs: number): string {
+  const recent = p.out.filter((e) => nowNs - e.lastNs <= windowNs).length;
+  return recent
+    ? `no rule matched: ${p.label()} has ${recent} recent wait edges, none strong enough to blame`
+    : `no evidence of network, storage, memory, CPU or blocking problems for ${p.label()} in the last ${windowNs / 1e9} s`;
+}
+
+function healthyConfidence(p: ProcessNode, nowNs: number, windowNs: number): number {
+  // less sure when we have seen little of it
+  return nowNs - p.firstNs > windowNs ? 0.9 : 0.6;
+}
