@@ -8,20 +8,30 @@ import { UsageError } from './usage';
 const HELP = `usage: xctl <command> [options]
 
 commands:
+  agent     run the daemon: probes -> causal graph -> rules, answers on a Unix socket (root)
+  why       why <pid>: the ranked causal chain for a process (from the agent)
+  ps        tracked processes and their top finding (from the agent)
   events    live decoded event stream from the kernel probes (root)
   record    write the live stream to a recording file (root)
   replay    decode a recording
   demo      inject a real fault (packet loss in a private netns) and show the attributed events (root)
+  analyze   FILE why <pid> | FILE ps: answer from a recording, offline, no root
+  rules     check [DIR]: validate rule files
 
 run "xctl <command> --help" for a command's options`;
 
 type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
+  agent: async () => (await import('./agent')).agentCommand,
+  why: async () => (await import('./why')).whyCommand,
+  ps: async () => (await import('./why')).psCommand,
   events: async () => (await import('./events')).eventsCommand,
   record: async () => (await import('./record')).recordCommand,
   replay: async () => (await import('./replay')).replayCommand,
   demo: async () => (await import('./demo')).demoCommand,
+  analyze: async () => (await import('./analyze')).analyzeCommand,
+  rules: async () => (await import('../rules/check')).rulesCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -44,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`xctl ${name}: ${err.message}\n`);
       return 2;
     }
-    if (err.name === 'PreflightError' || err.name === 'ProbeError') {
+    if (err.name === 'PreflightError' || err.name === 'ProbeError' || err.name === 'ConfigError' || err.name === 'AgentAlreadyRunningError' || err.name === 'SocketPathOccupiedError') {
       process.stderr.write(`${err.message}\n`);
       return 2;
     }

@@ -62,6 +62,7 @@ export class GraphContext implements EvalContext {
     if (n instanceof DeviceNode) {
       if (name === 'dev') return n.dev;
       if (name === 'name') return n.name || undefined;
+      if (name === 'last_error') return n.lastError;
       return undefined;
     }
     return undefined;
@@ -112,6 +113,8 @@ export class GraphContext implements EvalContext {
         return p.exit?.signal ? signalName(p.exit.signal) : undefined;
       case 'exit.core_dumped':
         return p.exit?.core;
+      case 'io.last_error':
+        return p.lastIoError;
       case 'oom_killed':
         return p.oom !== undefined;
       case 'oom.anon_rss_kb':

@@ -149,8 +149,10 @@ export class GraphIngestor {
       this.hooks.metric(dev, M.ioLatency);
     }
     let errNode;
+    const errName = err !== 0 ? (errnoName(-err) ?? `errno ${-err}`) : undefined;
     if (err !== 0) {
-      errNode = this.g.error(`io:${dev.dev}:${err}`, 'io_error', `${errnoName(-err) ?? `errno ${-err}`} on ${dev.label()}`);
+      dev.lastError = errName;
+      errNode = this.g.error(`io:${dev.dev}:${err}`, 'io_error', `${errName} on ${dev.label()}`);
       errNode.seen(t);
       errNode.count++;
       if (!waiter) {
@@ -166,6 +168,7 @@ export class GraphIngestor {
     p.edgeTo('waits_on', dev, 'ns').add(t, lat);
     this.hooks.metric(p, M.ioLatency);
     if (errNode) {
+      p.lastIoError = errName;
       p.observe(M.ioErrors, t, 1);
       p.edgeTo('blocked_by', errNode, 'events').add(t, 1);
       this.hooks.metric(p, M.ioErrors);

@@ -136,6 +136,8 @@ export class ProcessNode extends GraphNode {
   oom?: { anonRssKb: number; totalVmKb: number; triggerPid: number; triggerComm: string; tNs: number };
   stoppedBy?: Culprit;
   killedBy?: Culprit;
+  /** errno name of the newest failed IO this process waited for */
+  lastIoError?: string;
   /** true once an exec/fork/event named this process as a real user task */
   kthread = false;
 
@@ -178,6 +180,8 @@ export class DeviceNode extends GraphNode {
   readonly major: number;
   readonly minor: number;
   name = '';
+  /** errno name of the newest failed IO, e.g. "ENOSPC" */
+  lastError?: string;
   constructor(readonly devT: number) {
     super(`dev:${devT >>> 20}:${devT & 0xfffff}`);
     this.major = devT >>> 20;

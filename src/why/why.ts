@@ -8,6 +8,7 @@ import { ProcessNode, type Edge, type GraphNode } from '../graph/model';
 import { GraphContext, type LiveProviders } from '../graph/eval-context';
 import type { RuleMatcher } from '../rules/matcher';
 import type { RuleMatch } from '../rules/compile';
+
 import { linkEvidence, ref, type ChainLink, type NodeRef } from './evidence';
 import { LiveInspector } from './live';
 
@@ -23,6 +24,21 @@ export interface WhyOptions {
   droppedEvents?: number;
 }
 
+/** An action as data: targets are plain references, never live graph nodes. */
+export interface FindingAction {
+  type: string;
+  text?: string;
+  target_spec: string;
+  target: NodeRef;
+  params: Record<string, string | number | boolean>;
+}
+
+export interface FindingEvidence {
+  leaf: string;
+  value: number | string | boolean | undefined;
+  entity: NodeRef;
+}
+
 export interface Finding {
   scene: string;
   rule: string;
@@ -31,8 +47,8 @@ export interface Finding {
   summary: string;
   culprit: NodeRef;
   chain: ChainLink[];
-  actions: RuleMatch['actions'];
-  evidence: RuleMatch['evidence'];
+  actions: FindingAction[];
+  evidence: FindingEvidence[];
 }
 
 export interface WhyAnswer {
@@ -45,7 +61,7 @@ export interface WhyAnswer {
   summary: string;
   culprit?: NodeRef;
   chain: ChainLink[];
-  actions: RuleMatch['actions'];
+  actions: FindingAction[];
   findings: Finding[];
   dropped_events: number;
   window_s: number;
@@ -90,8 +106,9 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
     if (inspector && n instanceof ProcessNode && d < maxDepth) inspector.linkPipePeers(n);
     if (d >= maxDepth) continue;
     for (const e of n.out) {
-      if (e.kind === 'consumes' || via.has(e.to)) continue;
-      if (e.source === 'ebpf' && e.weight(opts.nowNs, windowNs) <= 0 && opts.nowNs - e.lastNs > windowNs) continue;
+      // Only waits extend a chain: blocked_by names a culprit (who stopped or
+      // killed it, an error) and is cited, never walked through.
+      if (e.kind !== 'waits_on' || via.has(e.to) || !significant(e, opts.nowNs, windowNs)) continue;
       via.set(e.to, e);
       depth.set(e.to, d + 1);
       queue.push(e.to);
@@ -108,6 +125,10 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
       if (culpritNode !== node) {
         const last = node.out.find((e) => e.to === culpritNode);
         if (last) chain.push(toLink(last, opts.nowNs, windowNs));
+      } else {
+        // the cause is the entity itself (a crash, an OOM kill): cite what blocked it
+        const blocked = node.out.filter((e) => e.kind === 'blocked_by').sort((a, b) => b.lastNs - a.lastNs)[0];
+        if (blocked) chain.push(toLink(blocked, opts.nowNs, windowNs));
       }
       // a cause found further out is discounted a little per hop: direct evidence is surer
       const confidence = Number((m.confidence * Math.pow(0.95, d)).toFixed(3));
@@ -119,8 +140,8 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
         summary: d === 0 ? m.cause : `${target.label()} waits on ${node.label()}: ${m.cause}`,
         culprit: ref(culpritNode),
         chain,
-        actions: m.actions,
-        evidence: m.evidence,
+        actions: m.actions.map((a) => ({ type: a.type, text: a.text, target_spec: a.targetSpec, target: refOf(g, a.target), params: { ...a.params } as FindingAction['params'] })),
+        evidence: m.evidence.map((e) => ({ leaf: e.leaf, value: e.value, entity: refOf(g, e.entity) })),
       });
     }
   }
@@ -148,6 +169,14 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
   return answer;
 }
 
+/** A wait worth following: seen live now, or recent evidence (≥ 100 ms for waits on another process). */
+function significant(e: Edge, nowNs: number, windowNs: number): boolean {
+  if (e.source === 'procfs') return true;
+  const w = e.weight(nowNs, windowNs);
+  if (e.to.type === 'process') return w >= 100e6;
+  return w > 0;
+}
+
 function adoptLive(g: Graph, pid: number): ProcessNode | undefined {
   // imported lazily: offline analysis never touches /proc
   const { inspectProcess } = require('../procfs/inspect') as typeof import('../procfs/inspect');
@@ -157,6 +186,11 @@ function adoptLive(g: Graph, pid: number): ProcessNode | undefined {
   if (!p.comm) p.comm = live.comm;
   p.seen(g.nowNs);
   return p;
+}
+
+function refOf(g: Graph, e: { type: string; id: string }): NodeRef {
+  const n = 'out' in e ? (e as unknown as GraphNode) : g.byId(e.id);
+  return n ? ref(n) : { type: e.type, id: e.id, label: e.id.startsWith('cpu') ? 'the CPUs' : e.id };
 }
 
 function pathTo(n: GraphNode, via: Map<GraphNode, Edge | null>): Edge[] {

@@ -1,0 +1,122 @@
+/**
+ * Graph + rules as one unit, fed batches by any source: the live agent and
+ * `xctl analyze` (replay) run exactly the same code. Ingest marks what changed;
+ * flush() re-evaluates only that (the incremental matcher) on a timer.
+ */
+import type { RecordBatch } from '../events/decoder';
+import { Graph, type GraphCaps } from '../graph/graph';
+import { GraphIngestor } from '../graph/ingest';
+import { GraphContext, type LiveProviders } from '../graph/eval-context';
+import { ProcessNode } from '../graph/model';
+import { RuleMatcher } from '../rules/matcher';
+import type { RuleSet } from '../rules/ruleset';
+import type { RuleMatch } from '../rules/compile';
+import { Series } from '../graph/series';
+import { explain, type WhyAnswer } from '../why/why';
+
+export interface PipelineOptions {
+  caps?: Partial<GraphCaps>;
+  /** host clock in boot ns (live); replays use the newest record time */
+  clock?: () => number;
+  live?: { providers: LiveProviders; inspect: boolean };
+}
+
+export interface PsRow {
+  pid: number;
+  comm: string;
+  state: string;
+  start_ns: number;
+  last_seen_s: number;
+  scene: string;
+  summary: string;
+  score: number;
+}
+
+export class Pipeline {
+  readonly graph: Graph;
+  readonly ingestor: GraphIngestor;
+  matcher: RuleMatcher;
+  /** kernel + user drops per second, for "what could we not see in this window" */
+  readonly drops = new Series();
+  flushes = 0;
+
+  constructor(
+    rules: RuleSet,
+    private readonly opts: PipelineOptions = {},
+  ) {
+    this.graph = new Graph(opts.caps);
+    this.matcher = new RuleMatcher(rules);
+    const m = this.matcher;
+    this.ingestor = new GraphIngestor(this.graph, {
+      metric: (node, name) => m.touched(node, name),
+      attr: (node) => m.touchedAttr(node),
+    });
+  }
+
+  nowNs(): number {
+    return this.opts.clock ? this.opts.clock() : this.graph.nowNs;
+  }
+
+  ingest(b: RecordBatch): void {
+    this.ingestor.ingest(b);
+  }
+
+  setRules(rs: RuleSet): void {
+    this.matcher.setRuleSet(rs);
+  }
+
+  noteDrops(count: number): void {
+    if (count > 0) this.drops.add(this.nowNs() / 1e9, count);
+  }
+
+  context(): GraphContext {
+    return new GraphContext(this.graph, BigInt(Math.round(this.nowNs())), this.opts.live?.providers ?? {});
+  }
+
+  /** Re-evaluates what changed since the last flush (and the active matches, whose windows move). */
+  flush() {
+    this.flushes++;
+    return this.matcher.flush(this.context());
+  }
+
+  sweep(): void {
+    this.graph.sweep(this.nowNs());
+  }
+
+  why(pid: number, windowNs = 300e9): WhyAnswer {
+    this.flush();
+    const now = this.nowNs();
+    return explain(this.graph, this.matcher, pid, {
+      nowNs: now,
+      windowNs,
+      live: this.opts.live,
+      droppedEvents: this.drops.aggregate('sum', now / 1e9, windowNs / 1e9) ?? 0,
+    });
+  }
+
+  /** Tracked processes with a current finding first, then the most recently seen. */
+  ps(limit = 50): PsRow[] {
+    this.flush();
+    const now = this.nowNs();
+    const rows: PsRow[] = [];
+    const top = (p: ProcessNode): RuleMatch | undefined => this.matcher.matchesFor(p)[0];
+    const consider = (p: ProcessNode) => {
+      if (p.kthread) return;
+      const m = top(p);
+      rows.push({
+        pid: p.pid,
+        comm: p.comm,
+        state: p.state,
+        start_ns: p.startNs,
+        last_seen_s: Number(((now - p.lastNs) / 1e9).toFixed(1)),
+        scene: m?.scene ?? 'healthy',
+        summary: m?.cause ?? '',
+        score: m?.score ?? 0,
+      });
+    };
+    for (const p of this.graph.procs.values()) consider(p);
+    for (const p of this.graph.retired.values()) consider(p);
+    rows.sort((a, b) => b.score - a.score || a.last_seen_s - b.last_seen_s);
+    return rows.slice(0, limit);
+  }
+}
