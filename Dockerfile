@@ -1,13 +1,21 @@
 # xctl agent image. Builds the BPF objects (CO-RE, so they run on any kernel
 # with BTF) and the N-API addon, then runs the agent.
 #
-# Run it privileged enough for eBPF and with the host's view of processes:
-#   docker run --rm --pid=host --network=host \
-#     --cap-add BPF --cap-add PERFMON --cap-add SYS_ADMIN --cap-add SYS_RESOURCE \
+# Run it with the capabilities eBPF needs (not --privileged) and the host's view of processes:
+#   docker run -d --name xctl --pid=host \
+#     --cap-drop ALL --cap-add BPF --cap-add PERFMON --cap-add SYS_ADMIN --cap-add SYS_RESOURCE \
+#     --cap-add SYS_PTRACE --cap-add DAC_READ_SEARCH --security-opt seccomp=unconfined \
 #     -v /sys/kernel/btf:/sys/kernel/btf:ro -v /sys/kernel/tracing:/sys/kernel/tracing \
-#     -v /sys/fs/cgroup:/sys/fs/cgroup:ro -v /run/xctl:/run/xctl xctl
+#     -v /sys/fs/cgroup:/sys/fs/cgroup:ro -v /run/xctl:/run/xctl -v /var/lib/xctl:/var/lib/xctl \
+#     -p 127.0.0.1:9464:9464 -e XCTL_METRICS_ADDR=0.0.0.0:9464 xctl
 # --pid=host: pids in events and answers are the host's; /sys/kernel/btf: CO-RE
-# relocation; tracefs: tracepoint discovery; /run/xctl: the CLI socket.
+# relocation; tracefs: tracepoint discovery; /sys/fs/cgroup: cgroup paths;
+# /run/xctl: the CLI socket; /var/lib/xctl: crash reports. BPF + PERFMON load and
+# attach the probes, SYS_ADMIN mounts tracefs and sets kernel.bpf_stats_enabled,
+# SYS_RESOURCE locked memory on old kernels, SYS_PTRACE + DAC_READ_SEARCH read other
+# users' /proc/PID. Inside the container's own network namespace 0.0.0.0 is the
+# container's interface only; with --network=host keep the default 127.0.0.1:9464.
+# `docker run ... xctl doctor` checks all of this. Kubernetes: deploy/kubernetes/.
 FROM node:20-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ pkg-config \
@@ -31,5 +39,7 @@ COPY --from=build /opt/xctl/node_modules ./node_modules
 COPY --from=build /opt/xctl/rules ./rules
 COPY --from=build /opt/xctl/proto ./proto
 COPY --from=build /opt/xctl/src/faults/programs ./src/faults/programs
+ENV XCTL_SOCKET=/run/xctl/xctl.sock XCTL_STATE_DIR=/var/lib/xctl
+EXPOSE 9464
 ENTRYPOINT ["node", "/opt/xctl/bin/xctl"]
-CMD ["events"]
+CMD ["agent"]

@@ -174,14 +174,12 @@ static __always_inline int handle_retransmit(const struct sock *sk, const struct
 		if (so)
 			s->sock_ino = BPF_CORE_READ(so, file, f_inode, i_ino);
 	}
-	/* one skb may carry several segments (TSO/GSO); RetransSegs counts segments */
-	__u32 segs = 1;
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u32 end = BPF_CORE_READ(skb, end);
-	struct skb_shared_info *shinfo = (struct skb_shared_info *)(head + end);
-	__u16 gso = BPF_CORE_READ(shinfo, gso_segs);
-	if (gso > 1)
-		segs = gso;
+	/* one skb may carry several segments (TSO/GSO). RetransSegs adds
+	 * tcp_skb_pcount(skb) = TCP_SKB_CB(skb)->tcp_gso_segs: read exactly that. */
+	struct tcp_skb_cb *tcb = (struct tcp_skb_cb *)skb->cb;
+	__u32 segs = BPF_CORE_READ(tcb, tcp_gso_segs);
+	if (segs == 0)
+		segs = 1;
 
 	__u64 now = bpf_ktime_get_boot_ns();
 	if (now - s->last_emit_ns >= cfg.tcp_flush_ns && s->pending_count == 0) {

@@ -31,7 +31,12 @@ enum xctl_kind {
 	XCTL_KIND_FORK = 7,
 	XCTL_KIND_OFFCPU = 8,
 	XCTL_KIND_BENCH = 9,
-	XCTL_KIND_MAX = 9,
+	XCTL_KIND_GPU_SAMPLE = 10,   /* NVML sampler (userspace): one per GPU per interval */
+	XCTL_KIND_GPU_PROC_MEM = 11, /* NVML sampler: GPU memory of one process (header = the process) */
+	XCTL_KIND_GPU_EVENT = 12,    /* NVML event set: Xid, ECC, GPU unavailable */
+	XCTL_KIND_CUDA_ALLOC = 13,   /* uprobe/uretprobe on CUDA allocation calls */
+	XCTL_KIND_NCCL_CALL = 14,    /* uprobe/uretprobe on NCCL collectives */
+	XCTL_KIND_MAX = 14,
 };
 
 /* header.flags */
@@ -168,6 +173,104 @@ struct xctl_bench {             /* kind BENCH: synthetic producer for overload t
 	__u8 _rsvd[56];             /* 72 */
 };
 
+/* gpu_sample.valid: which fields NVML answered (others are 0) */
+#define XCTL_GPU_V_MEM 0x001
+#define XCTL_GPU_V_UTIL 0x002
+#define XCTL_GPU_V_TEMP 0x004
+#define XCTL_GPU_V_POWER 0x008
+#define XCTL_GPU_V_CLOCKS 0x010
+#define XCTL_GPU_V_ECC 0x020
+#define XCTL_GPU_V_REMAP 0x040
+#define XCTL_GPU_V_PCIE 0x080
+
+/* NVML event type bits (nvmlEventType*), as carried by gpu_event.event_type */
+#define XCTL_NVML_EV_SBE 0x1ULL
+#define XCTL_NVML_EV_DBE 0x2ULL
+#define XCTL_NVML_EV_XID 0x8ULL
+#define XCTL_NVML_EV_GPU_UNAVAILABLE 0x4000ULL
+
+/* GPU records are produced in userspace (native/nvml.cc): header pid/comm are
+ * 0/the GPU name (truncated) for gpu_sample and gpu_event, the process for
+ * gpu_proc_mem. */
+struct xctl_gpu_sample {        /* kind GPU_SAMPLE */
+	__u32 gpu;                  /* 56 NVML device index */
+	__u32 power_mw;             /* 60 */
+	__u64 mem_used;             /* 64 bytes */
+	__u64 mem_total;            /* 72 bytes */
+	__u64 clock_reasons;        /* 80 nvmlClocksEventReason* bits */
+	__u64 ecc_sbe;              /* 88 volatile corrected ECC errors */
+	__u64 ecc_dbe;              /* 96 volatile uncorrected ECC errors */
+	__u32 pcie_replays;         /* 104 */
+	__u8 util_gpu;              /* 108 percent */
+	__u8 util_mem;              /* 109 percent */
+	__u8 temp_c;                /* 110 */
+	__u8 remap_pending;         /* 111 row remapping pending (1/0) */
+	__u16 valid;                /* 112 XCTL_GPU_V_* */
+	__u16 _pad;                 /* 114 */
+	__u32 uuid_hash;            /* 116 FNV-1a of the UUID string */
+	char uuid[8];               /* 120 first 8 hex digits after "GPU-" (not NUL-terminated when full) */
+};
+
+struct xctl_gpu_proc_mem {      /* kind GPU_PROC_MEM: header = the process */
+	__u32 gpu;                  /* 56 */
+	__u32 uuid_hash;            /* 60 */
+	__u64 used_bytes;           /* 64 usedGpuMemory */
+	__u64 mem_total;            /* 72 the GPU's total memory */
+	__u8 _rsvd[48];             /* 80 */
+};
+
+struct xctl_gpu_event {         /* kind GPU_EVENT */
+	__u32 gpu;                  /* 56 */
+	__u32 uuid_hash;            /* 60 */
+	__u64 event_type;           /* 64 nvmlEventType* bits */
+	__u64 event_data;           /* 72 Xid number for XidCriticalError */
+	__u32 gpu_instance;         /* 80 */
+	__u32 compute_instance;     /* 84 */
+	__s32 nvml_status;          /* 88 nvmlReturn_t that revealed a lost GPU (0 otherwise) */
+	__u8 _rsvd[36];             /* 92 */
+};
+
+/* cuda_alloc.fn */
+#define XCTL_CUDA_FN_CUDA_MALLOC 1
+#define XCTL_CUDA_FN_CU_MEM_ALLOC 2
+#define XCTL_CUDA_FN_CUDA_MALLOC_MANAGED 3
+#define XCTL_CUDA_FN_CUDA_MALLOC_ASYNC 4
+
+struct xctl_cuda_alloc {        /* kind CUDA_ALLOC: header = the calling thread */
+	__u32 fn;                   /* 56 XCTL_CUDA_FN_* */
+	__s32 result;               /* 60 cudaError_t / CUresult (2 = out of memory) */
+	__u64 size;                 /* 64 requested bytes */
+	__u64 latency_ns;           /* 72 entry -> return */
+	__u64 ptr;                  /* 80 returned device pointer (0 on failure) */
+	__u8 _rsvd[40];             /* 88 */
+};
+
+/* nccl_call.fn */
+#define XCTL_NCCL_FN_ALLREDUCE 1
+#define XCTL_NCCL_FN_BROADCAST 2
+#define XCTL_NCCL_FN_REDUCE 3
+#define XCTL_NCCL_FN_ALLGATHER 4
+#define XCTL_NCCL_FN_REDUCESCATTER 5
+#define XCTL_NCCL_FN_SEND 6
+#define XCTL_NCCL_FN_RECV 7
+#define XCTL_NCCL_FN_GROUP_END 8
+/* nccl_call.phase */
+#define XCTL_NCCL_ENTER 0
+#define XCTL_NCCL_EXIT 1
+#define XCTL_NCCL_INFLIGHT 2        /* entered, not returned after the threshold */
+
+struct xctl_nccl_call {         /* kind NCCL_CALL: header = the calling thread */
+	__u32 fn;                   /* 56 XCTL_NCCL_FN_* */
+	__u8 phase;                 /* 60 XCTL_NCCL_* */
+	__u8 _pad[3];               /* 61 */
+	__u64 duration_ns;          /* 64 exit: entry -> return; inflight: time since entry */
+	__u64 comm;                 /* 72 ncclComm_t (identity only) */
+	__u64 count;                /* 80 element count */
+	__u32 datatype;             /* 88 ncclDataType_t */
+	__s32 result;               /* 92 ncclResult_t on exit */
+	__u8 _rsvd[32];             /* 96 */
+};
+
 struct xctl_record {
 	struct xctl_hdr h;
 	union {
@@ -180,6 +283,11 @@ struct xctl_record {
 		struct xctl_fork fork;
 		struct xctl_offcpu off;
 		struct xctl_bench bench;
+		struct xctl_gpu_sample gpu;
+		struct xctl_gpu_proc_mem gmem;
+		struct xctl_gpu_event gev;
+		struct xctl_cuda_alloc cuda;
+		struct xctl_nccl_call nccl;
 	};
 };
 

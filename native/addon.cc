@@ -7,6 +7,8 @@
 #include "../bpf/xctl_record.h"
 #include "session.h"
 
+Napi::Value PeerCred(const Napi::CallbackInfo& info);  // peercred.cc
+
 static_assert(sizeof(xctl_record) == XCTL_RECORD_SIZE, "record must stay 128 bytes");
 static_assert(sizeof(xctl_hdr) == 56, "header layout changed: bump XCTL_RECORD_VERSION");
 
@@ -46,6 +48,21 @@ Napi::Value RecordLayout(const Napi::CallbackInfo& info) {
   F("off.waker_tid", off.waker_tid); F("off.waker_comm", off.waker_comm);
   F("off.waker_start_ns", off.waker_start_ns);
   F("bench.seq", bench.seq); F("bench.value", bench.value);
+  F("gpu.gpu", gpu.gpu); F("gpu.power_mw", gpu.power_mw); F("gpu.mem_used", gpu.mem_used);
+  F("gpu.mem_total", gpu.mem_total); F("gpu.clock_reasons", gpu.clock_reasons); F("gpu.ecc_sbe", gpu.ecc_sbe);
+  F("gpu.ecc_dbe", gpu.ecc_dbe); F("gpu.pcie_replays", gpu.pcie_replays); F("gpu.util_gpu", gpu.util_gpu);
+  F("gpu.util_mem", gpu.util_mem); F("gpu.temp_c", gpu.temp_c); F("gpu.remap_pending", gpu.remap_pending);
+  F("gpu.valid", gpu.valid); F("gpu.uuid_hash", gpu.uuid_hash); F("gpu.uuid", gpu.uuid);
+  F("gmem.gpu", gmem.gpu); F("gmem.uuid_hash", gmem.uuid_hash); F("gmem.used_bytes", gmem.used_bytes);
+  F("gmem.mem_total", gmem.mem_total);
+  F("gev.gpu", gev.gpu); F("gev.uuid_hash", gev.uuid_hash); F("gev.event_type", gev.event_type);
+  F("gev.event_data", gev.event_data); F("gev.gpu_instance", gev.gpu_instance);
+  F("gev.compute_instance", gev.compute_instance); F("gev.nvml_status", gev.nvml_status);
+  F("cuda.fn", cuda.fn); F("cuda.result", cuda.result); F("cuda.size", cuda.size);
+  F("cuda.latency_ns", cuda.latency_ns); F("cuda.ptr", cuda.ptr);
+  F("nccl.fn", nccl.fn); F("nccl.phase", nccl.phase); F("nccl.duration_ns", nccl.duration_ns);
+  F("nccl.comm", nccl.comm); F("nccl.count", nccl.count); F("nccl.datatype", nccl.datatype);
+  F("nccl.result", nccl.result);
 #undef F
   o.Set("offsets", off);
   Napi::Object kinds = Napi::Object::New(env);
@@ -58,6 +75,11 @@ Napi::Value RecordLayout(const Napi::CallbackInfo& info) {
   kinds.Set("fork", Napi::Number::New(env, XCTL_KIND_FORK));
   kinds.Set("offcpu", Napi::Number::New(env, XCTL_KIND_OFFCPU));
   kinds.Set("bench", Napi::Number::New(env, XCTL_KIND_BENCH));
+  kinds.Set("gpu_sample", Napi::Number::New(env, XCTL_KIND_GPU_SAMPLE));
+  kinds.Set("gpu_proc_mem", Napi::Number::New(env, XCTL_KIND_GPU_PROC_MEM));
+  kinds.Set("gpu_event", Napi::Number::New(env, XCTL_KIND_GPU_EVENT));
+  kinds.Set("cuda_alloc", Napi::Number::New(env, XCTL_KIND_CUDA_ALLOC));
+  kinds.Set("nccl_call", Napi::Number::New(env, XCTL_KIND_NCCL_CALL));
   o.Set("kinds", kinds);
   return o;
 }
@@ -77,6 +99,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recordLayout", Napi::Function::New(env, RecordLayout));
   exports.Set("bootTimeNs", Napi::Function::New(env, BootTimeNs));
   exports.Set("open", Napi::Function::New(env, Open));
+  exports.Set("peerCred", Napi::Function::New(env, PeerCred));
   return exports;
 }
 

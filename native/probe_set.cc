@@ -10,6 +10,7 @@
 #include <string>
 
 #include "bench.skel.h"
+#include "gpu.skel.h"
 #include "io.skel.h"
 #include "net.skel.h"
 #include "proc.skel.h"
@@ -25,7 +26,7 @@ namespace {
 const FamilyDef kFamilies[] = {
     {"net", xskel_net__elf_bytes},     {"io", xskel_io__elf_bytes},
     {"proc", xskel_proc__elf_bytes},   {"sched", xskel_sched__elf_bytes},
-    {"bench", xskel_bench__elf_bytes},
+    {"bench", xskel_bench__elf_bytes}, {"cuda", xskel_gpu__elf_bytes},
 };
 
 // libbpf reports verifier logs and attach failures through its print hook;
@@ -276,6 +277,12 @@ std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg
     ps.name = bpf_program__name(p);
     ps.section = bpf_program__section_name(p);
     ps.prog_fd = bpf_program__fd(p);
+    if (ps.section == "uprobe" || ps.section == "uretprobe") {
+      // no target in the section: attached per library path at run time (native/uprobes.cc)
+      ps.error = "attached on demand: no process maps its library yet";
+      fam->status.programs.push_back(ps);
+      continue;
+    }
     log.text.clear();
     bpf_link* link = bpf_program__attach(p);
     if (!link) {

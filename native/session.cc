@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -53,6 +54,9 @@ Napi::Function Session::Define(Napi::Env env) {
                                      InstanceMethod("stop", &Session::Stop),
                                      InstanceMethod("pause", &Session::Pause),
                                      InstanceMethod("resume", &Session::Resume),
+                                     InstanceMethod("attachLibrary", &Session::AttachLibrary),
+                                     InstanceMethod("detachLibrary", &Session::DetachLibrary),
+                                     InstanceMethod("libraries", &Session::Libraries),
                                  });
   constructor = new Napi::FunctionReference(Napi::Persistent(f));
   return f;
@@ -118,7 +122,40 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
     return;
   }
   for (const auto& name : wanted) {
+    if (name == "gpu") {
+      // NVML in userspace threads, not BPF: records reach JS through the same batches
+      auto fam = std::make_unique<LoadedFamily>();
+      fam->name = "gpu";
+      nvml_ = std::make_unique<NvmlSource>();
+      NvmlOptions nopts;
+      Napi::Value nv = opts.Get("gpu");
+      if (nv.IsObject()) {
+        Napi::Object no = nv.As<Napi::Object>();
+        if (no.Get("nvmlLibrary").IsString()) nopts.library = no.Get("nvmlLibrary").As<Napi::String>().Utf8Value();
+        if (no.Get("intervalMs").IsNumber()) nopts.interval_ms = no.Get("intervalMs").As<Napi::Number>().Uint32Value();
+      }
+      uv_loop_t* loop = nullptr;
+      napi_get_uv_event_loop(env, &loop);
+      async_ = new uv_async_t;
+      async_->data = this;
+      uv_async_init(loop, async_, OnAsync);
+      uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+      uv_async_t* wake = async_;
+      nvml_->Start(nopts, [wake] { uv_async_send(wake); });
+      fam->status = nvml_->Status();
+      gpu_family_ = fam.get();
+      families_.push_back(std::move(fam));
+      continue;
+    }
     auto fam = LoadFamily(name, cfg_, ring_bytes);
+    if (name == "cuda" && fam->status.loaded) {
+      uprobes_ = std::make_unique<UprobeManager>(fam.get());
+      cuda_family_ = fam.get();
+      Napi::Value cu = opts.Get("cuda");
+      if (cu.IsObject() && cu.As<Napi::Object>().Get("inflightMs").IsNumber())
+        inflight_threshold_ns_ =
+            static_cast<uint64_t>(cu.As<Napi::Object>().Get("inflightMs").As<Napi::Number>().DoubleValue() * 1e6);
+    }
     if (fam->status.loaded && fam->ring_fd >= 0) {
       auto ring = std::make_unique<RingReader>();
       std::string err = ring->Open(fam->ring_fd, fam->ring_bytes);
@@ -176,9 +213,28 @@ void Session::OnPoll(uv_poll_t* handle, int status, int) {
   self->DrainAll(self->env_, true, kBatchesPerWakeup);
 }
 
+void Session::OnAsync(uv_async_t* handle) {
+  auto* self = static_cast<Session*>(handle->data);
+  if (!self || self->stopped_ || self->paused_) return;
+  Napi::HandleScope scope(self->env_);
+  self->DrainAll(self->env_, true, kBatchesPerWakeup);
+}
+
+void Session::ScanInflight() {
+  if (!uprobes_) return;
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  uint64_t now = static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+  if (now - last_scan_ns_ < 1000000000ULL) return;  // once a second
+  last_scan_ns_ = now;
+  for (auto& r : uprobes_->Inflight(now, inflight_threshold_ns_))
+    if (synth_.size() < 65536) synth_.push_back(r);
+}
+
 void Session::OnTimer(uv_timer_t* handle) {
   auto* self = static_cast<Session*>(handle->data);
   if (!self || self->stopped_) return;
+  self->ScanInflight();
   Napi::HandleScope scope(self->env_);
   self->DrainAll(self->env_, true, kBatchesPerWakeup);
 }
@@ -242,6 +298,42 @@ size_t Session::DrainAll(Napi::Env env, bool from_loop, size_t max_batches) {
       }
       if (stopped_ || batches >= max_batches) break;
     }
+    // records made in userspace (in-flight NCCL collectives) join the same batches
+    while (!synth_.empty() && !stopped_ && batches < max_batches) {
+      Buffer& b = buffers_[current_];
+      size_t n = 0;
+      while (n < b.capacity_records - filled_ && !synth_.empty()) {
+        memcpy(b.data + (filled_ + n) * kRecord, &synth_.front(), kRecord);
+        synth_.pop_front();
+        n++;
+      }
+      progress = true;
+      filled_ += n;
+      total += n;
+      if (filled_ == b.capacity_records) {
+        batches++;
+        if (!DeliverBatch(env, filled_, from_loop) && !from_loop) {
+          draining_ = false;
+          return total;
+        }
+      }
+    }
+    // NVML records (gpu family) join the same batches
+    while (nvml_ && !stopped_ && batches < max_batches) {
+      Buffer& b = buffers_[current_];
+      size_t n = nvml_->Drain(b.data + filled_ * kRecord, b.capacity_records - filled_);
+      if (n == 0) break;
+      progress = true;
+      filled_ += n;
+      total += n;
+      if (filled_ == b.capacity_records) {
+        batches++;
+        if (!DeliverBatch(env, filled_, from_loop) && !from_loop) {
+          draining_ = false;
+          return total;
+        }
+      }
+    }
   }
   if (filled_ > 0 && !stopped_) DeliverBatch(env, filled_, from_loop);
   draining_ = false;
@@ -261,6 +353,13 @@ void Session::Shutdown() {
     uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     timer_ = nullptr;
   }
+  if (nvml_) nvml_->Stop();  // joins the NVML threads before the async handle goes
+  if (async_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+    async_ = nullptr;
+  }
+  uprobes_.reset();    // uprobe links before their programs' object goes
+  cuda_family_ = nullptr;
   rings_.clear();      // unmaps
   families_.clear();   // detaches links, closes objects and map fds
   if (epoll_fd_ >= 0) close(epoll_fd_);
@@ -271,6 +370,8 @@ Napi::Value Session::Status(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env);
   uint32_t i = 0;
+  if (nvml_ && gpu_family_ && !stopped_) gpu_family_->status = nvml_->Status();  // event thread errors come later
+  if (uprobes_ && cuda_family_ && !stopped_) uprobes_->UpdateStatus(&cuda_family_->status);
   for (const auto& f : families_) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("family", f->status.family);
@@ -306,8 +407,21 @@ Napi::Value Session::Stats(const Napi::CallbackInfo& info) {
   o.Set("batches", Napi::Number::New(env, static_cast<double>(batches_)));
   o.Set("bytes", Napi::Number::New(env, static_cast<double>(bytes_)));
   o.Set("wakeups", Napi::Number::New(env, static_cast<double>(wakeups_)));
+  if (nvml_) kdrops += nvml_->Drops();  // the NVML queue overflowed: records lost at the source
   o.Set("kernelDrops", Napi::Number::New(env, static_cast<double>(kdrops)));
   o.Set("userDrops", Napi::Number::New(env, static_cast<double>(user_drops_)));
+  if (nvml_) {
+    by.Set("gpu", Napi::Number::New(env, static_cast<double>(nvml_->Drops())));
+    Napi::Object g = Napi::Object::New(env);
+    g.Set("gpus", Napi::Number::New(env, nvml_->Gpus()));
+    g.Set("samples", Napi::Number::New(env, static_cast<double>(nvml_->Samples())));
+    g.Set("sampleNs", Napi::Number::New(env, static_cast<double>(nvml_->SampleNs())));
+    g.Set("events", Napi::Number::New(env, static_cast<double>(nvml_->Events())));
+    g.Set("drops", Napi::Number::New(env, static_cast<double>(nvml_->Drops())));
+    g.Set("library", nvml_->Library());
+    g.Set("driver", nvml_->Driver());
+    o.Set("gpu", g);
+  }
   o.Set("dropsByFamily", by);
   return o;
 }
@@ -320,7 +434,7 @@ Napi::Value Session::SetConfig(const Napi::CallbackInfo& info) {
   }
   ReadConfig(info[0].As<Napi::Object>(), &cfg_);
   for (auto& f : families_)
-    if (f->status.loaded && !f->WriteConfig(cfg_)) {
+    if (f->status.loaded && f.get() != gpu_family_ && !f->WriteConfig(cfg_)) {
       Napi::Error::New(env, "setConfig: could not update tunables of family " + f->name)
           .ThrowAsJavaScriptException();
       return env.Undefined();
@@ -340,6 +454,7 @@ Napi::Value Session::BenchProduced(const Napi::CallbackInfo& info) {
 
 Napi::Value Session::ProgramStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (uprobes_ && cuda_family_ && !stopped_) uprobes_->UpdateStatus(&cuda_family_->status);  // attached on demand
   Napi::Array out = Napi::Array::New(env);
   uint32_t i = 0;
   for (const auto& f : families_) {
@@ -377,6 +492,47 @@ Napi::Value Session::Resume(const Napi::CallbackInfo& info) {
     paused_ = false;
   }
   return info.Env().Undefined();
+}
+
+Napi::Value Session::AttachLibrary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "attachLibrary(path): path string required").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object o = Napi::Object::New(env);
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  o.Set("path", path);
+  if (!uprobes_ || stopped_) {
+    o.Set("functions", Napi::Array::New(env));
+    o.Set("error", "cuda family not loaded");
+    return o;
+  }
+  UprobeAttachResult r = uprobes_->Attach(path);
+  Napi::Array fns = Napi::Array::New(env);
+  for (uint32_t i = 0; i < r.functions.size(); i++) fns.Set(i, r.functions[i]);
+  o.Set("functions", fns);
+  if (!r.error.empty()) o.Set("error", r.error);
+  return o;
+}
+
+Napi::Value Session::DetachLibrary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "detachLibrary(path): path string required").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  bool ok = uprobes_ && !stopped_ && uprobes_->Detach(info[0].As<Napi::String>().Utf8Value());
+  return Napi::Boolean::New(env, ok);
+}
+
+Napi::Value Session::Libraries(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  if (!uprobes_) return out;
+  uint32_t i = 0;
+  for (const auto& p : uprobes_->Paths()) out.Set(i++, p);
+  return out;
 }
 
 Napi::Value Session::Stop(const Napi::CallbackInfo& info) {

@@ -4,9 +4,12 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <deque>
 #include <memory>
 #include <vector>
 
+#include "nvml.h"
+#include "uprobes.h"
 #include "probe_set.h"
 #include "ring_reader.h"
 
@@ -34,6 +37,10 @@ class Session : public Napi::ObjectWrap<Session> {
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Resume(const Napi::CallbackInfo& info);
+  Napi::Value AttachLibrary(const Napi::CallbackInfo& info);
+  Napi::Value DetachLibrary(const Napi::CallbackInfo& info);
+  Napi::Value Libraries(const Napi::CallbackInfo& info);
+  void ScanInflight();
 
   void StartPolling(Napi::Env env);
   // Drains rings into buffers, calling JS once per full (or final) batch.
@@ -43,6 +50,7 @@ class Session : public Napi::ObjectWrap<Session> {
   void Shutdown();
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnTimer(uv_timer_t* handle);
+  static void OnAsync(uv_async_t* handle);
   static void CleanupHook(void* arg);
 
   Napi::Env env_;
@@ -54,6 +62,16 @@ class Session : public Napi::ObjectWrap<Session> {
   int epoll_fd_ = -1;
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
+  // GPU family: NVML threads queue records; async_ wakes the loop to drain them
+  std::unique_ptr<NvmlSource> nvml_;
+  LoadedFamily* gpu_family_ = nullptr;
+  uv_async_t* async_ = nullptr;
+  // cuda family: uprobes attached per library path; in-flight NCCL scan results
+  std::unique_ptr<UprobeManager> uprobes_;
+  LoadedFamily* cuda_family_ = nullptr;
+  std::deque<xctl_record> synth_;
+  uint64_t inflight_threshold_ns_ = 10'000'000'000ULL;
+  uint64_t last_scan_ns_ = 0;
   size_t current_ = 0;  // buffer being filled
   size_t filled_ = 0;   // records in buffers_[current_]
   uint32_t flagged_ = 0;  // of which carry XCTL_F_NO_OWNER

@@ -12,6 +12,12 @@ if [[ ! -f $addon ]] || [[ -n $(find native binding.gyp build/bpf -newer "$addon
 fi
 npx --no-install tsc -p tsconfig.json
 
+# Test doubles with the real GPU library ABIs (test/gpu/): the production code dlopens them by path.
+mkdir -p build/test-gpu
+if [[ ! -f build/test-gpu/libnvidia-ml.so.1 || test/gpu/fake-nvml.c -nt build/test-gpu/libnvidia-ml.so.1 ]]; then
+  cc -O2 -Wall -shared -fPIC -Wl,-soname,libnvidia-ml.so.1 -o build/test-gpu/libnvidia-ml.so.1 test/gpu/fake-nvml.c -lpthread
+fi
+
 # Benchmark and flood-test binaries (tiny; rebuilt when their sources change).
 mkdir -p build/bench
 if [[ ! -x build/bench/producer || bench/producer.c -nt build/bench/producer ]]; then

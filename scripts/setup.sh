@@ -23,11 +23,21 @@ have_cmd pkg-config || need+=(pkg-config)
 [[ -f /usr/include/bpf/libbpf.h ]] || need+=(libbpf-dev)
 [[ -f /usr/include/libelf.h ]] || need+=(libelf-dev)
 [[ -f /usr/include/zlib.h ]] || need+=(zlib1g-dev)
+# prometheus + promtool: the ops tests scrape the agent with the real server on a
+# private loopback port and config; the system service is never started here.
+{ have_cmd prometheus && have_cmd promtool; } || need+=(prometheus)
+have_cmd openssl || need+=(openssl)
+have_cmd setpriv || need+=(util-linux)
 if ((${#need[@]})); then
   echo "xctl setup: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # the prometheus package's postinst may start its system service; the tests run their own
+  if [[ " ${need[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null && systemctl is-active -q prometheus 2>/dev/null; then
+    systemctl stop prometheus || true
+    systemctl disable -q prometheus 2>/dev/null || true
+  fi
 fi
 command -v node >/dev/null || { echo "xctl: Node.js >= 20 is required" >&2; exit 2; }
 

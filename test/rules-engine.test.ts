@@ -126,7 +126,7 @@ t.test('each scene rule fires on its own scenario and the root cause wins', asyn
   t.same(top('slow')!.evidence.map((e) => e.leaf), ['p90(io.latency over 60s) = 258.0 ms >= 100ms']);
   t.equal(got.slow![1]!.cause, 'dd (102) spent 2.0 s of the last 60 s in uninterruptible sleep (D state)');
 
-  t.equal(top('ioerr')!.cause, 'writer (103) got 2 failed I/O(s) in 5 min on device 8:0 (sda)');
+  t.equal(top('ioerr')!.cause, 'writer (103) got 2 failed I/O(s) in 5 min on device 8:0 (sda), last error unknown');
   t.same(top('ioerr')!.actions.map((a) => [a.type, a.params]), [['manual', {}], ['checkpoint', { op: 'save' }]]);
 
   t.equal(top('oom')!.cause, 'memhog (104) was killed by the kernel OOM killer (anon RSS 7340032 kB, cgroup /jobs/memhog)');

@@ -7,7 +7,9 @@ import * as fs from 'node:fs';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { LiveSource, describeFailures } from '../sources/live';
-import { loadAddon, type FamilyStatus } from '../native/addon';
+import { loadAddon, AGENT_FAMILIES, type FamilyStatus, type GpuOptions, type CudaOptions } from '../native/addon';
+import { GpuLibraryWatcher } from '../sources/gpu-libs';
+import { Kind } from '../events/layout';
 import { watchRules, type RuleWatcher } from '../rules';
 import type { RuleSet } from '../rules/ruleset';
 import { startIpcServer, type IpcServer } from '../ipc/server';
@@ -15,8 +17,14 @@ import { IpcError } from '../ipc/errors';
 import { CpuSampler } from '../procfs/cpu-sampler';
 import { KIND_NAMES } from '../events/layout';
 import { Pipeline } from './pipeline';
-import { AgentMetrics } from './metrics';
+import { AgentMetrics, readBpfStatsEnabled } from './metrics';
+import { CpuGovernor } from '../ops/governor';
+import { CrashReporter, packageVersion } from '../ops/crash';
+import { KubeClient, NodeConditionPublisher, FATAL_GPU_SCENES } from '../ops/kube';
 import { WhyError } from '../why/why';
+import { FixService, DEFAULT_STATE_DIR } from '../fix/service';
+import type { FixConfig } from '../fix/policy';
+import type { PeerCred } from '../ipc/server';
 import type { ProbeConfig, Family } from '../native/addon';
 import type { GraphCaps } from '../graph/graph';
 
@@ -34,25 +42,54 @@ export interface AgentOptions {
   socketPath: string;
   rulesDir: string;
   metricsAddr?: string; // undefined/'off': no HTTP endpoint
+  /** default: AGENT_FAMILIES (kernel families + gpu; gpu shows as unavailable without NVML) */
   families?: Family[];
   probeConfig?: ProbeConfig;
+  /** NVML options for the gpu family (config keys gpu.nvml_library, gpu.interval) */
+  gpu?: GpuOptions;
+  /** uprobe options for the cuda family (opt-in: families must include 'cuda') */
+  cuda?: CudaOptions;
   caps?: Partial<GraphCaps>;
   logger: Logger;
+  /** crash reports go here (config state_dir); undefined: none written */
+  stateDir?: string;
+  /** BPF ring size per family (config limits.ring_bytes) */
+  ringBytes?: number;
+  /** CPU budget, fraction of one core (config limits.cpu_budget); undefined: no governor */
+  cpuBudget?: number;
+  governorIntervalMs?: number;
+  /** set kernel.bpf_stats_enabled=1 at start (config probes.bpf_stats) */
+  bpfStats?: boolean;
+  /** publish fatal GPU findings as a node condition (config kubernetes.*) */
+  kubernetes?: { nodeConditions: boolean; nodeName: string; client?: KubeClient };
+  /** the effective config, for crash reports */
+  effectiveConfig?: unknown;
+  /** install process-wide crash handlers (the CLI agent; not in-process tests) */
+  installCrashHandlers?: boolean;
+  /** xctl fix: policy, allowed callers, rate limit (config fix.*); plans + audit live in stateDir (default /var/lib/xctl) */
+  fix?: FixConfig;
 }
 
 export class Agent {
-  readonly metrics = new AgentMetrics();
+  readonly metrics = new AgentMetrics({ version: packageVersion() });
+  governor?: CpuGovernor;
+  readonly crash: CrashReporter;
+  private kube?: NodeConditionPublisher;
+  /** what the agent is doing now, for crash reports */
+  activity = 'starting';
   readonly source: LiveSource;
   readonly pipeline: Pipeline;
   private readonly sampler = new CpuSampler({ intervalMs: 2000 });
   private rules!: RuleWatcher;
+  private fixer?: FixService;
   private ipc?: IpcServer;
   private http?: Server;
   private timers: NodeJS.Timeout[] = [];
   private lastDrops = 0;
-  private publishedByKind: number[] = [];
   private readonly startedAt = Date.now();
   status: FamilyStatus[] = [];
+  /** cuda family: keeps uprobes on the CUDA/NCCL libraries that processes map */
+  gpuLibs?: GpuLibraryWatcher;
   ruleErrors: string[] = [];
 
   private constructor(
@@ -74,10 +111,30 @@ export class Agent {
     });
     this.pipeline.graph.deviceNamer = deviceName;
     this.source = new LiveSource({
-      families: opts.families,
+      families: opts.families ?? [...AGENT_FAMILIES],
       config: opts.probeConfig,
-      onSinkError: (err, n) => opts.logger.error({ err, records: n }, 'ingest failed for a batch; records counted as lost'),
+      gpu: opts.gpu,
+      cuda: opts.cuda,
+      ringBytes: opts.ringBytes,
+      onSinkError: (err, n) => {
+        this.crash.noteError(`ingest failed for a batch of ${n} records: ${(err as Error)?.stack ?? String(err)}`);
+        opts.logger.error({ err, records: n }, 'ingest failed for a batch; records counted as lost');
+      },
     });
+    this.crash = new CrashReporter(
+      opts.stateDir ?? '/var/lib/xctl',
+      () => ({
+        config: opts.effectiveConfig ?? null,
+        probes: this.status,
+        activity: this.activity,
+        extra: { governor: this.governor?.state() ?? null, rule_errors: this.ruleErrors, stats: this.source.stats() ?? null },
+      }),
+      (file) => {
+        this.metrics.crashReports.inc();
+        opts.logger.fatal({ file }, 'crash report written');
+      },
+    );
+    if (opts.installCrashHandlers && opts.stateDir) this.crash.install();
   }
 
   static async start(opts: AgentOptions): Promise<Agent> {
@@ -94,6 +151,7 @@ export class Agent {
         firstErrors = errs.map((e) => e.toString());
         if (agent) {
           agent.ruleErrors = firstErrors;
+          for (const e of firstErrors) agent.crash.noteError(`rule file rejected: ${e}`);
           for (const e of firstErrors) log.error({ rules: opts.rulesDir }, `rule file rejected, keeping the previous rules: ${e}`);
         }
       },
@@ -125,23 +183,58 @@ export class Agent {
     const log = this.opts.logger;
     this.status = this.source.start((batch) => {
       this.pipeline.ingest(batch);
+      if (this.gpuLibs) for (let i = 0; i < batch.count; i++) if (batch.kind(i) === Kind.EXEC) this.gpuLibs.notePid(batch.pid(i));
     });
+    if (this.status.some((f) => f.family === 'cuda' && f.loaded)) {
+      // uprobes follow the CUDA/NCCL libraries processes actually map
+      this.gpuLibs = new GpuLibraryWatcher(
+        { attach: (p) => this.source.attachLibrary(p), detach: (p) => this.source.detachLibrary(p) },
+        { onChange: (e) => log.info({ library: e.path, functions: e.functions, error: e.error }, e.attached ? 'uprobes attached' : e.error ? 'uprobes not attached' : 'uprobes detached (no process maps it)') },
+      );
+      this.gpuLibs.start();
+    }
     for (const n of this.source.notes) log.warn(n);
+    this.metrics.setProbeStatus(this.status);
+    if (this.opts.bpfStats) this.enableBpfStats();
+    if (this.opts.cpuBudget !== undefined && this.opts.cpuBudget > 0) {
+      const pc = this.opts.probeConfig ?? {};
+      this.governor = new CpuGovernor({
+        budget: this.opts.cpuBudget,
+        intervalMs: this.opts.governorIntervalMs,
+        base: { offcpuMinNs: pc.offcpuMinNs, runqMinNs: pc.runqMinNs, ioMinLatencyNs: pc.ioMinLatencyNs },
+        apply: (cfg) => this.source.setConfig(cfg),
+        logger: log,
+        metrics: this.metrics,
+      });
+      this.governor.start();
+    }
+    if (this.opts.kubernetes?.nodeConditions) {
+      try {
+        const client = this.opts.kubernetes.client ?? KubeClient.inCluster(this.opts.kubernetes.nodeName);
+        this.kube = new NodeConditionPublisher(client, log, this.metrics);
+      } catch (e) {
+        log.error({ err: e }, 'kubernetes node conditions disabled');
+        this.crash.noteError(String(e));
+      }
+    }
     for (const f of this.status) {
-      for (const p of f.programs) this.metrics.probeAttached.set({ family: f.family, program: p.name }, p.attached ? 1 : 0);
       if (f.error || f.programs.some((p) => !p.attached)) log.warn({ family: f.family }, `probe problems:\n${describeFailures([f])}`);
     }
     this.sampler.start();
+    // with a state dir, remediation state is recovered now (interrupted steps marked); without, on first use
+    if (this.opts.stateDir) this.fixService();
     this.timers.push(setInterval(() => this.pipeline.flush(), 250));
     this.timers.push(setInterval(() => this.pipeline.sweep(), 5000));
     this.timers.push(setInterval(() => this.tick(), 1000));
     this.ipc = await startIpcServer({
       socketPath: this.opts.socketPath,
       logger: log,
-      handler: async (req) => this.handle(req.method, req.pid, req.args),
+      handler: async (req, peer) => this.handle(req.method, req.pid, req.args, peer),
+      getPeerCred: (fd) => loadAddon().peerCred(fd),
     });
     if (this.opts.metricsAddr && this.opts.metricsAddr !== 'off') this.http = await this.metrics.serve(this.opts.metricsAddr);
     this.metrics.ready = true;
+    this.activity = 'idle';
     log.info({ socket: this.opts.socketPath, metrics: this.opts.metricsAddr ?? 'off', families: this.status.filter((f) => f.loaded).map((f) => f.family) }, 'xctl agent ready');
   }
 
@@ -152,30 +245,74 @@ export class Agent {
     const total = st.kernelDrops + st.userDrops + this.source.sinkLostRecords;
     this.pipeline.noteDrops(total - this.lastDrops);
     this.lastDrops = total;
-    for (const [fam, n] of Object.entries(st.dropsByFamily)) this.metrics.drops.set({ family: fam, side: 'kernel' }, n);
-    this.metrics.drops.set({ family: 'all', side: 'user' }, st.userDrops + this.source.sinkLostRecords);
-    this.metrics.records.set({ what: 'records' }, st.records);
-    this.metrics.records.set({ what: 'batches' }, st.batches);
-    this.metrics.records.set({ what: 'bytes' }, st.bytes);
-    this.metrics.records.set({ what: 'wakeups' }, st.wakeups);
-    const byKind = this.pipeline.ingestor.stats.byKind;
-    for (let k = 1; k < byKind.length; k++) {
+    const byKind: Record<string, number> = {};
+    const counts = this.pipeline.ingestor.stats.byKind;
+    for (let k = 1; k < counts.length; k++) {
       const name = KIND_NAMES[k];
-      const delta = byKind[k]! - (this.publishedByKind[k] ?? 0);
-      if (name && delta > 0) this.metrics.events.inc({ kind: name }, delta);
-      this.publishedByKind[k] = byKind[k]!;
+      if (name) byKind[name] = counts[k]!;
     }
-    const size = this.pipeline.graph.size;
-    for (const [k, v] of Object.entries(size)) this.metrics.graphNodes.set({ kind: k }, v);
-    for (const [k, v] of Object.entries(this.pipeline.graph.evicted)) this.metrics.evictions.set({ kind: k }, v);
-    const scenes: Record<string, number> = {};
-    for (const ms of this.pipeline.matcher.active.values()) if (ms[0]) scenes[ms[0].scene] = (scenes[ms[0].scene] ?? 0) + 1;
-    this.metrics.findings.reset();
-    for (const [s, n] of Object.entries(scenes)) this.metrics.findings.set({ scene: s }, n);
-    this.metrics.ruleEvaluations.set(this.pipeline.matcher.stats.evaluations);
+    const active = new Map<string, string>();
+    const fatal: { scene: string; cause: string }[] = [];
+    for (const [id, ms] of this.pipeline.matcher.active) {
+      for (const m of ms) {
+        if (active.has(`${id}|${m.scene}`)) continue;
+        active.set(`${id}|${m.scene}`, m.scene);
+        if (FATAL_GPU_SCENES.has(m.scene)) fatal.push({ scene: m.scene, cause: m.cause });
+      }
+    }
+    const mstats = this.pipeline.matcher.stats;
+    this.metrics.update({
+      stats: st,
+      sinkLostRecords: this.source.sinkLostRecords,
+      byKind,
+      graphSize: this.pipeline.graph.size,
+      evicted: { ...this.pipeline.graph.evicted },
+      evaluationsByRule: mstats.evaluationsByRule,
+      matchesByRule: mstats.matchesByRule,
+      rulesLoaded: this.pipeline.matcher.rules.rules.length,
+      ruleErrors: this.ruleErrors.length,
+      activeFindings: active,
+      programStats: this.source.programStats(),
+    });
+    if (this.kube) void this.kube.update(fatal);
   }
 
-  private async handle(method: string, pid: number, args: Record<string, string>): Promise<unknown> {
+  /** kernel.bpf_stats_enabled=1 (config probes.bpf_stats): in-kernel run time per program. */
+  private enableBpfStats(): void {
+    try {
+      if (readBpfStatsEnabled() !== 1) fs.writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
+      this.metrics.bpfStatsEnabled.set(readBpfStatsEnabled());
+      this.opts.logger.info('kernel.bpf_stats_enabled=1: exporting in-kernel cost per BPF program');
+    } catch (e) {
+      this.opts.logger.warn({ err: e }, 'could not set kernel.bpf_stats_enabled; xctl_bpf_program_* stay 0');
+    }
+  }
+
+  /** Plans, audit log and verification (src/fix), in stateDir. */
+  fixService(): FixService {
+    this.fixer ??= new FixService({
+      stateDir: this.opts.stateDir ?? DEFAULT_STATE_DIR,
+      config: this.opts.fix,
+      pipeline: this.pipeline,
+      cpuUsage: (pid) => this.sampler.usage(pid),
+      cpuTop: (n, cpus, exclude) => this.sampler.top(n, { cpus, excludePids: exclude }),
+      logger: this.opts.logger,
+    });
+    return this.fixer;
+  }
+
+  private async handle(method: string, pid: number, args: Record<string, string>, peer?: PeerCred): Promise<unknown> {
+    this.activity = `ipc ${method}${pid ? ` pid ${pid}` : ''}`;
+    try {
+      if (method === 'fix') return await this.fixService().fix(pid, args, peer);
+      if (method === 'verify') return await this.fixService().verify(args);
+      return await this.handleMethod(method, pid, args);
+    } finally {
+      this.activity = 'idle';
+    }
+  }
+
+  private async handleMethod(method: string, pid: number, args: Record<string, string>): Promise<unknown> {
     switch (method) {
       case 'why': {
         if (!pid) throw new IpcError('BAD_REQUEST', 'why needs a pid');
@@ -197,23 +334,29 @@ export class Agent {
           pid: process.pid,
           uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
           socket: this.opts.socketPath,
-          probes: this.status,
+          probes: this.source.status(),
           stats: this.source.stats(),
+          gpu_libraries: this.gpuLibs ? Object.fromEntries(this.gpuLibs.attached()) : undefined,
           graph: this.pipeline.graph.size,
           evicted: this.pipeline.graph.evicted,
           rules: this.pipeline.matcher.rules.rules.length,
           rule_errors: this.ruleErrors,
+          governor: this.governor?.state() ?? null,
         };
       case 'reload':
         return this.reloadRules();
       default:
-        throw new IpcError('UNKNOWN_METHOD', `unknown method "${method}" (why, ps, status, reload)`);
+        throw new IpcError('UNKNOWN_METHOD', `unknown method "${method}" (why, ps, status, reload, fix, verify)`);
     }
   }
 
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    this.governor?.stop();
+    this.crash.uninstall();
     this.sampler.stop();
+    this.gpuLibs?.stop();
+    this.fixer?.close();
     this.rules.close();
     await this.ipc?.close();
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));

@@ -1,31 +1,189 @@
 /**
- * The agent's YAML config file (see README "Configuration"). Unknown keys and
- * wrong types are errors naming file:line:col; command-line flags override it.
+ * The agent's configuration: one YAML file, environment overrides, command
+ * line flags (README "Operations" lists every key). Precedence, lowest first:
+ * built-in default < config file < environment (XCTL_*) < flag. Unknown keys
+ * and wrong types are errors naming file:line:col; a bad environment value
+ * names the variable. resolveConfig() also reports where each effective value
+ * came from (`xctl config show`).
  */
 import * as fs from 'node:fs';
-import { LineCounter, parseDocument, isMap, type Node as YamlNode } from 'yaml';
+import * as os from 'node:os';
+import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
 import type { Family, ProbeConfig } from '../native/addon';
-import type { GraphCaps } from '../graph/graph';
-import { parseDuration } from '../rules/units';
+import { DEFAULT_CAPS, type GraphCaps } from '../graph/graph';
+import { parseDuration, parseSize } from '../rules/units';
+import { DEFAULT_SOCKET_PATH } from '../ipc/socket-path';
+import { defaultRulesDir } from '../rules/check';
 
+/** What the file says (only the keys present). */
 export interface AgentConfig {
   socket?: string;
   rules?: string;
   metricsAddr?: string;
   logLevel?: string;
   logPretty?: boolean;
+  stateDir?: string;
   families?: Family[];
   probes?: ProbeConfig;
+  bpfStats?: boolean;
   graph?: Partial<GraphCaps>;
+  limits?: { ringBytes?: number; cpuBudget?: number; governorIntervalMs?: number };
+  kubernetes?: { nodeConditions?: boolean; nodeName?: string };
+  /** NVML (family gpu): gpu.nvml_library, gpu.interval */
+  gpu?: { nvmlLibrary?: string; intervalMs?: number };
+}
+
+/** Every value resolved. */
+export interface EffectiveConfig {
+  socket: string;
+  rules: string;
+  metricsAddr: string;
+  logLevel: string;
+  logPretty: boolean;
+  stateDir: string;
+  families: Family[];
+  probes: ProbeConfig;
+  bpfStats: boolean;
+  graph: GraphCaps;
+  limits: { ringBytes: number; cpuBudget: number; governorIntervalMs: number };
+  kubernetes: { nodeConditions: boolean; nodeName: string };
+  gpu: { nvmlLibrary?: string; intervalMs: number };
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const FAMILIES = ['net', 'io', 'proc', 'sched'];
+type Kind = 'string' | 'bool' | 'duration' | 'count' | 'size' | 'ratio' | 'families' | 'loglevel' | 'addr';
 
-export function loadAgentConfig(file: string): AgentConfig {
+export interface KeySpec {
+  key: string; // YAML path, dotted
+  kind: Kind;
+  env?: string;
+  flag?: string;
+  default: () => unknown;
+  doc: string;
+}
+
+const FAMILIES = ['net', 'io', 'proc', 'sched', 'gpu', 'cuda'];
+/** cuda (uprobes on CUDA/NCCL libraries) is opt-in: its programs attach only once a process maps a library */
+const DEFAULT_FAMILIES = FAMILIES.filter((f) => f !== 'cuda');
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const ms = (n: number) => BigInt(n * 1e6);
+
+export const DEFAULT_STATE_DIR = '/var/lib/xctl';
+export const DEFAULT_METRICS_ADDR = '127.0.0.1:9464';
+export const DEFAULT_CONFIG_FILE = '/etc/xctl/config.yaml';
+
+/** The closed list of configuration keys. */
+export const CONFIG_KEYS: readonly KeySpec[] = [
+  { key: 'socket', kind: 'string', env: 'XCTL_SOCKET', flag: '--socket', default: () => DEFAULT_SOCKET_PATH, doc: 'Unix socket for the CLI (mode 0660)' },
+  { key: 'rules', kind: 'string', env: 'XCTL_RULES', flag: '--rules', default: () => defaultRulesDir(), doc: "rule directory (default: the package's rules/)" },
+  { key: 'metrics_addr', kind: 'addr', env: 'XCTL_METRICS_ADDR', flag: '--metrics-addr', default: () => DEFAULT_METRICS_ADDR, doc: '/metrics /healthz /readyz listen address, or "off"; other interfaces are an explicit opt-in' },
+  { key: 'log_level', kind: 'loglevel', env: 'XCTL_LOG_LEVEL', flag: '--log-level', default: () => 'info', doc: LOG_LEVELS.join('|') },
+  { key: 'log_pretty', kind: 'bool', env: 'XCTL_LOG_PRETTY', flag: '--log-pretty', default: () => false, doc: 'human-readable logs instead of JSON lines' },
+  { key: 'state_dir', kind: 'string', env: 'XCTL_STATE_DIR', flag: '--state-dir', default: () => DEFAULT_STATE_DIR, doc: 'crash reports and agent state' },
+  { key: 'families', kind: 'families', env: 'XCTL_FAMILIES', flag: '--families', default: () => [...DEFAULT_FAMILIES], doc: 'probe families (cuda: uprobes on CUDA/NCCL, opt-in)' },
+  { key: 'probes.io_min_latency', kind: 'duration', flag: '--io-min-ms', default: () => ms(10), doc: 'report block IO at or above this latency (errors always)' },
+  { key: 'probes.offcpu_min', kind: 'duration', flag: '--offcpu-min-ms', default: () => ms(10), doc: 'report sleeps at or above this' },
+  { key: 'probes.runq_min', kind: 'duration', flag: '--runq-min-ms', default: () => ms(10), doc: 'report run-queue delay at or above this' },
+  { key: 'probes.tcp_flush', kind: 'duration', flag: '--tcp-flush-ms', default: () => ms(1000), doc: 'per-socket retransmit aggregation interval' },
+  { key: 'probes.include_kthreads', kind: 'bool', flag: '--include-kthreads', default: () => false, doc: 'also report kernel threads' },
+  { key: 'probes.bpf_stats', kind: 'bool', env: 'XCTL_BPF_STATS', default: () => false, doc: 'set kernel.bpf_stats_enabled=1 so the in-kernel cost per program is exported (costs ~20 ns per program run)' },
+  { key: 'graph.max_processes', kind: 'count', default: () => DEFAULT_CAPS.maxProcesses, doc: 'graph cap' },
+  { key: 'graph.max_peers', kind: 'count', default: () => DEFAULT_CAPS.maxPeers, doc: 'graph cap' },
+  { key: 'graph.max_devices', kind: 'count', default: () => DEFAULT_CAPS.maxDevices, doc: 'graph cap' },
+  { key: 'graph.max_errors', kind: 'count', default: () => DEFAULT_CAPS.maxErrors, doc: 'graph cap' },
+  { key: 'graph.exited_grace', kind: 'duration', default: () => BigInt(DEFAULT_CAPS.exitedGraceNs), doc: 'exited processes are kept this long' },
+  { key: 'graph.idle_ttl', kind: 'duration', default: () => BigInt(DEFAULT_CAPS.idleTtlNs), doc: 'idle entities are dropped after this' },
+  { key: 'limits.ring_bytes', kind: 'size', env: 'XCTL_RING_BYTES', default: () => 4 * 1024 * 1024, doc: 'BPF ring size per family (power of two)' },
+  { key: 'limits.cpu_budget', kind: 'ratio', env: 'XCTL_CPU_BUDGET', flag: '--cpu-budget', default: () => 0.05, doc: 'agent CPU budget as a fraction of one core; above it the in-kernel thresholds are raised' },
+  { key: 'limits.governor_interval', kind: 'duration', default: () => ms(5000), doc: 'how often the CPU budget is checked' },
+  { key: 'gpu.nvml_library', kind: 'string', env: 'XCTL_NVML_LIBRARY', default: () => 'libnvidia-ml.so.1', doc: 'NVML library for the gpu family, dlopened at run time (never linked)' },
+  { key: 'gpu.interval', kind: 'duration', default: () => ms(1000), doc: 'NVML sampling interval (per-GPU samples and per-process GPU memory)' },
+  { key: 'kubernetes.node_conditions', kind: 'bool', env: 'XCTL_KUBE_NODE_CONDITIONS', default: () => false, doc: 'publish fatal GPU conditions as node conditions (in-cluster service account)' },
+  { key: 'kubernetes.node_name', kind: 'string', env: 'XCTL_NODE_NAME', default: () => process.env.NODE_NAME || os.hostname(), doc: 'node to patch (default $NODE_NAME, else the host name)' },
+];
+
+const SPEC = new Map(CONFIG_KEYS.map((k) => [k.key, k]));
+const SECTIONS = [...new Set(CONFIG_KEYS.filter((k) => k.key.includes('.')).map((k) => k.key.split('.')[0]!))];
+/** legacy spellings kept for old files */
+const ALIASES: Record<string, string> = {};
+
+function isPow2(n: number): boolean {
+  return n > 0 && (n & (n - 1)) === 0;
+}
+
+/** Converts and validates one value; throws a message without location. */
+function convert(spec: KeySpec, v: unknown): unknown {
+  switch (spec.kind) {
+    case 'string':
+      if (typeof v !== 'string' || !v) throw new Error(`"${spec.key}" must be a non-empty string`);
+      return v;
+    case 'addr':
+      if (typeof v !== 'string' || !(v === 'off' || /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]*):\d{1,5}$/.test(v)))
+        throw new Error(`"${spec.key}" must be HOST:PORT (e.g. 127.0.0.1:9464) or "off"`);
+      return v;
+    case 'loglevel':
+      if (typeof v !== 'string' || !LOG_LEVELS.includes(v)) throw new Error(`"${spec.key}" must be one of ${LOG_LEVELS.join(', ')}`);
+      return v;
+    case 'bool':
+      if (typeof v === 'boolean') return v;
+      if (v === 'true' || v === '1' || v === 'yes') return true;
+      if (v === 'false' || v === '0' || v === 'no') return false;
+      throw new Error(`"${spec.key}" must be true or false`);
+    case 'duration': {
+      if (typeof v === 'number' && v >= 0) return BigInt(Math.round(v * 1e9)); // bare number: seconds
+      const d = typeof v === 'string' ? parseDuration(v.trim()) : undefined;
+      if (d === undefined || d < 0n) throw new Error(`"${spec.key}" must be a duration like 10ms or 5s`);
+      return d;
+    }
+    case 'count': {
+      const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new Error(`"${spec.key}" must be a positive integer`);
+      return n;
+    }
+    case 'size': {
+      const n = typeof v === 'number' ? v : typeof v === 'string' ? parseSizeText(v) : undefined;
+      if (n === undefined || !Number.isInteger(n) || !isPow2(n) || n < 4096) throw new Error(`"${spec.key}" must be a power of two of at least 4096 bytes, like 4MiB`);
+      return n;
+    }
+    case 'ratio': {
+      const n = typeof v === 'number' ? v : typeof v === 'string' ? parsePercent(v) : undefined;
+      if (n === undefined || !Number.isFinite(n) || n <= 0 || n > 64) throw new Error(`"${spec.key}" must be a positive fraction of one core like 0.05 or 5%`);
+      return n;
+    }
+    case 'families': {
+      const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
+      if (!Array.isArray(list) || !list.length || list.some((f) => !FAMILIES.includes(String(f))))
+        throw new Error(`"${spec.key}" must be a list of ${FAMILIES.join(', ')}`);
+      return list.map(String);
+    }
+  }
+}
+
+function parseSizeText(s: string): number | undefined {
+  if (/^\d+$/.test(s.trim())) return Number(s);
+  try {
+    const n = parseSize(s.trim());
+    return n === undefined || n === null ? undefined : Number(n);
+  } catch {
+    return undefined;
+  }
+}
+
+function parsePercent(s: string): number | undefined {
+  const m = /^\s*([\d.]+)\s*(%?)\s*$/.exec(s);
+  if (!m) return undefined;
+  return Number(m[1]) / (m[2] ? 100 : 1);
+}
+
+interface FileValues {
+  values: Map<string, { value: unknown; line: number; col: number }>;
+}
+
+/** Parses and validates a config file: every key known, every value typed. */
+function parseConfigFile(file: string): FileValues {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -33,9 +191,10 @@ export function loadAgentConfig(file: string): AgentConfig {
     throw new ConfigError(`cannot read config ${file}: ${(e as Error).message}`);
   }
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const pos = (n: YamlNode | null | undefined) => lc.linePos(n?.range?.[0] ?? 0);
   const where = (n: YamlNode | null | undefined) => {
-    const p = lc.linePos(n?.range?.[0] ?? 0);
+    const p = pos(n);
     return `${file}:${p.line}:${p.col}`;
   };
   if (doc.errors.length) {
@@ -43,74 +202,202 @@ export function loadAgentConfig(file: string): AgentConfig {
     const p = lc.linePos(e.pos[0]);
     throw new ConfigError(`${file}:${p.line}:${p.col}: ${e.message.split('\n')[0]}`);
   }
+  const values: FileValues['values'] = new Map();
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return { values };
+  if (!isMap(doc.contents)) throw new ConfigError(`${where(doc.contents)}: the config must be a mapping of keys to values`);
+  const topKeys = [...new Set(CONFIG_KEYS.map((k) => k.key.split('.')[0]!))];
+  const walk = (map: YamlNode, prefix: string) => {
+    if (!isMap(map)) return;
+    for (const pair of map.items) {
+      const keyNode = pair.key as YamlNode;
+      const name = String(isScalar(keyNode) ? keyNode.value : keyNode);
+      const full = ALIASES[prefix + name] ?? prefix + name;
+      const valNode = pair.value as YamlNode | null;
+      if (!prefix && SECTIONS.includes(name)) {
+        if (!isMap(valNode)) throw new ConfigError(`${where(valNode ?? keyNode)}: "${name}" must be a mapping`);
+        walk(valNode, name + '.');
+        continue;
+      }
+      const spec = SPEC.get(full);
+      if (!spec) {
+        const known = prefix
+          ? CONFIG_KEYS.filter((k) => k.key.startsWith(prefix)).map((k) => k.key.slice(prefix.length))
+          : topKeys;
+        throw new ConfigError(`${where(keyNode)}: unknown config key "${full}" (${prefix ? prefix.slice(0, -1) + ' keys' : 'keys'}: ${known.join(', ')})`);
+      }
+      if (isMap(valNode) || (isSeq(valNode) && spec.kind !== 'families')) throw new ConfigError(`${where(valNode)}: "${full}" must be a ${spec.kind === 'families' ? 'list' : 'single value'}`);
+      const raw = valNode ? valNode.toJSON() : null;
+      let value: unknown;
+      try {
+        value = convert(spec, raw);
+      } catch (e) {
+        throw new ConfigError(`${where(valNode ?? keyNode)}: ${(e as Error).message}`);
+      }
+      const p = pos(keyNode);
+      values.set(full, { value, line: p.line, col: p.col });
+    }
+  };
+  walk(doc.contents, '');
+  return { values };
+}
+
+/** The values the file sets, in the agent's terms (throws ConfigError). */
+export function loadAgentConfig(file: string): AgentConfig {
+  const { values } = parseConfigFile(file);
+  const flat = new Map([...values].map(([k, v]) => [k, v.value]));
+  return toAgentConfig(flat);
+}
+
+/** `xctl config validate`: null when valid, else the error text. */
+export function validateConfigFile(file: string): string | null {
+  try {
+    parseConfigFile(file);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+function toAgentConfig(flat: Map<string, unknown>): AgentConfig {
   const out: AgentConfig = {};
-  if (doc.contents === null) return out;
-  if (!isMap(doc.contents)) throw new ConfigError(`${where(doc.contents)}: the config must be a mapping`);
-  const str = (v: unknown, at: YamlNode, key: string): string => {
-    if (typeof v !== 'string') throw new ConfigError(`${where(at)}: "${key}" must be a string`);
-    return v;
+  const g = <T>(k: string) => flat.get(k) as T | undefined;
+  const set = <T>(v: T | undefined, fn: (v: T) => void) => {
+    if (v !== undefined) fn(v);
   };
-  const ns = (v: unknown, at: YamlNode, key: string): bigint => {
-    if (typeof v !== 'string' && typeof v !== 'number') throw new ConfigError(`${where(at)}: "${key}" must be a duration like 10ms`);
-    const d = typeof v === 'number' ? v * 1e9 : parseDuration(v);
-    if (d === null || d === undefined || !Number.isFinite(Number(d))) throw new ConfigError(`${where(at)}: "${key}": bad duration "${v}"`);
-    return BigInt(Math.round(Number(d)));
-  };
-  for (const pair of doc.contents.items) {
-    const key = String((pair.key as { value?: unknown })?.value ?? '');
-    const valNode = pair.value as YamlNode;
-    const v = (valNode as { toJSON?: () => unknown })?.toJSON?.() ?? (valNode as { value?: unknown })?.value;
-    switch (key) {
-      case 'socket':
-        out.socket = str(v, valNode, key);
-        break;
-      case 'rules':
-        out.rules = str(v, valNode, key);
-        break;
-      case 'metrics_addr':
-        out.metricsAddr = str(v, valNode, key);
-        break;
-      case 'log_level':
-        out.logLevel = str(v, valNode, key);
-        break;
-      case 'log_pretty':
-        out.logPretty = v === true;
-        break;
-      case 'families':
-        if (!Array.isArray(v) || v.some((f) => !FAMILIES.includes(String(f)))) throw new ConfigError(`${where(valNode)}: "families" must be a list of ${FAMILIES.join(', ')}`);
-        out.families = v as Family[];
-        break;
-      case 'probes': {
-        if (!v || typeof v !== 'object') throw new ConfigError(`${where(valNode)}: "probes" must be a mapping`);
-        const p: ProbeConfig = {};
-        for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
-          if (k === 'io_min_latency') p.ioMinLatencyNs = ns(val, valNode, k);
-          else if (k === 'offcpu_min') p.offcpuMinNs = ns(val, valNode, k);
-          else if (k === 'runq_min') p.runqMinNs = ns(val, valNode, k);
-          else if (k === 'tcp_flush') p.tcpFlushNs = ns(val, valNode, k);
-          else if (k === 'include_kthreads') p.skipKthreads = val !== true;
-          else throw new ConfigError(`${where(valNode)}: unknown probes key "${k}" (io_min_latency, offcpu_min, runq_min, tcp_flush, include_kthreads)`);
-        }
-        out.probes = p;
-        break;
-      }
-      case 'graph': {
-        if (!v || typeof v !== 'object') throw new ConfigError(`${where(valNode)}: "graph" must be a mapping`);
-        const g: Partial<GraphCaps> = {};
-        for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
-          if (k === 'max_processes') g.maxProcesses = Number(val);
-          else if (k === 'max_peers') g.maxPeers = Number(val);
-          else if (k === 'max_devices') g.maxDevices = Number(val);
-          else if (k === 'exited_grace') g.exitedGraceNs = Number(ns(val, valNode, k));
-          else if (k === 'idle_ttl') g.idleTtlNs = Number(ns(val, valNode, k));
-          else throw new ConfigError(`${where(valNode)}: unknown graph key "${k}" (max_processes, max_peers, max_devices, exited_grace, idle_ttl)`);
-        }
-        out.graph = g;
-        break;
-      }
-      default:
-        throw new ConfigError(`${where(pair.key as YamlNode)}: unknown config key "${key}" (socket, rules, metrics_addr, log_level, log_pretty, families, probes, graph)`);
+  set(g<string>('socket'), (v) => (out.socket = v));
+  set(g<string>('rules'), (v) => (out.rules = v));
+  set(g<string>('metrics_addr'), (v) => (out.metricsAddr = v));
+  set(g<string>('log_level'), (v) => (out.logLevel = v));
+  set(g<boolean>('log_pretty'), (v) => (out.logPretty = v));
+  set(g<string>('state_dir'), (v) => (out.stateDir = v));
+  set(g<Family[]>('families'), (v) => (out.families = v));
+  const probes: ProbeConfig = {};
+  set(g<bigint>('probes.io_min_latency'), (v) => (probes.ioMinLatencyNs = v));
+  set(g<bigint>('probes.offcpu_min'), (v) => (probes.offcpuMinNs = v));
+  set(g<bigint>('probes.runq_min'), (v) => (probes.runqMinNs = v));
+  set(g<bigint>('probes.tcp_flush'), (v) => (probes.tcpFlushNs = v));
+  set(g<boolean>('probes.include_kthreads'), (v) => (probes.skipKthreads = !v));
+  if (Object.keys(probes).length) out.probes = probes;
+  set(g<boolean>('probes.bpf_stats'), (v) => (out.bpfStats = v));
+  const graph: Partial<GraphCaps> = {};
+  set(g<number>('graph.max_processes'), (v) => (graph.maxProcesses = v));
+  set(g<number>('graph.max_peers'), (v) => (graph.maxPeers = v));
+  set(g<number>('graph.max_devices'), (v) => (graph.maxDevices = v));
+  set(g<number>('graph.max_errors'), (v) => (graph.maxErrors = v));
+  set(g<bigint>('graph.exited_grace'), (v) => (graph.exitedGraceNs = Number(v)));
+  set(g<bigint>('graph.idle_ttl'), (v) => (graph.idleTtlNs = Number(v)));
+  if (Object.keys(graph).length) out.graph = graph;
+  const limits: NonNullable<AgentConfig['limits']> = {};
+  set(g<number>('limits.ring_bytes'), (v) => (limits.ringBytes = v));
+  set(g<number>('limits.cpu_budget'), (v) => (limits.cpuBudget = v));
+  set(g<bigint>('limits.governor_interval'), (v) => (limits.governorIntervalMs = Number(v) / 1e6));
+  if (Object.keys(limits).length) out.limits = limits;
+  const kube: NonNullable<AgentConfig['kubernetes']> = {};
+  set(g<boolean>('kubernetes.node_conditions'), (v) => (kube.nodeConditions = v));
+  set(g<string>('kubernetes.node_name'), (v) => (kube.nodeName = v));
+  if (Object.keys(kube).length) out.kubernetes = kube;
+  const gpu: NonNullable<AgentConfig['gpu']> = {};
+  set(g<string>('gpu.nvml_library'), (v) => (gpu.nvmlLibrary = v));
+  set(g<bigint>('gpu.interval'), (v) => (gpu.intervalMs = Math.max(1, Math.round(Number(v) / 1e6))));
+  if (Object.keys(gpu).length) out.gpu = gpu;
+  return out;
+}
+
+export interface ResolveOptions {
+  /** config file; undefined: $XCTL_CONFIG, else /etc/xctl/config.yaml when it exists */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** values given on the command line, by config key (already typed, or strings to convert) */
+  flags?: Record<string, unknown>;
+}
+
+export interface Resolved {
+  config: EffectiveConfig;
+  /** config key -> "default" | "file:PATH:LINE" | "env NAME" | "flag --name" */
+  sources: Record<string, string>;
+  /** config key -> the value, as config show prints it */
+  values: Record<string, unknown>;
+  file?: string;
+}
+
+/** default < file < env < flag, with the origin of every value. */
+export function resolveConfig(opts: ResolveOptions = {}): Resolved {
+  const env = opts.env ?? process.env;
+  let file = opts.file ?? (env.XCTL_CONFIG || undefined);
+  if (!file && fs.existsSync(DEFAULT_CONFIG_FILE)) file = DEFAULT_CONFIG_FILE;
+  const flat = new Map<string, unknown>();
+  const sources: Record<string, string> = {};
+  for (const spec of CONFIG_KEYS) {
+    flat.set(spec.key, spec.default());
+    sources[spec.key] = 'default';
+  }
+  if (file) {
+    for (const [k, v] of parseConfigFile(file).values) {
+      flat.set(k, v.value);
+      sources[k] = `file:${file}:${v.line}`;
     }
   }
-  return out;
+  for (const spec of CONFIG_KEYS) {
+    const raw = spec.env ? env[spec.env] : undefined;
+    if (raw === undefined || raw === '') continue;
+    try {
+      flat.set(spec.key, convert(spec, raw));
+    } catch (e) {
+      throw new ConfigError(`env ${spec.env}="${raw}": ${(e as Error).message}`);
+    }
+    sources[spec.key] = `env ${spec.env}`;
+  }
+  for (const [k, raw] of Object.entries(opts.flags ?? {})) {
+    if (raw === undefined) continue;
+    const spec = SPEC.get(k);
+    if (!spec) throw new ConfigError(`internal: unknown flag key ${k}`);
+    try {
+      flat.set(k, typeof raw === 'bigint' ? raw : convert(spec, raw));
+    } catch (e) {
+      throw new ConfigError(`${spec.flag ?? k}: ${(e as Error).message}`);
+    }
+    sources[k] = `flag ${spec.flag ?? k}`;
+  }
+  const c = toAgentConfig(flat);
+  const config: EffectiveConfig = {
+    socket: c.socket!,
+    rules: c.rules!,
+    metricsAddr: c.metricsAddr!,
+    logLevel: c.logLevel!,
+    logPretty: c.logPretty!,
+    stateDir: c.stateDir!,
+    families: c.families!,
+    probes: c.probes!,
+    bpfStats: c.bpfStats!,
+    graph: { ...DEFAULT_CAPS, ...c.graph },
+    limits: { ringBytes: c.limits!.ringBytes!, cpuBudget: c.limits!.cpuBudget!, governorIntervalMs: c.limits!.governorIntervalMs! },
+    kubernetes: { nodeConditions: c.kubernetes!.nodeConditions!, nodeName: c.kubernetes!.nodeName! },
+    gpu: { nvmlLibrary: c.gpu?.nvmlLibrary, intervalMs: c.gpu?.intervalMs ?? 1000 },
+  };
+  const values: Record<string, unknown> = {};
+  for (const spec of CONFIG_KEYS) values[spec.key] = displayValue(spec, flat.get(spec.key));
+  return { config, sources, values, file };
+}
+
+/** JSON-friendly form: durations as "10ms", sizes in bytes. */
+export function displayValue(spec: KeySpec, v: unknown): unknown {
+  if (spec.kind === 'duration' && typeof v === 'bigint') return formatDuration(v);
+  return v;
+}
+
+function formatDuration(ns: bigint): string {
+  const units: [bigint, string][] = [
+    [3_600_000_000_000n, 'h'],
+    [60_000_000_000n, 'm'],
+    [1_000_000_000n, 's'],
+    [1_000_000n, 'ms'],
+    [1_000n, 'us'],
+  ];
+  for (const [scale, u] of units) if (ns >= scale && ns % scale === 0n) return `${ns / scale}${u}`;
+  return `${ns}ns`;
+}
+
+/** A copy of the effective config that JSON.stringify accepts (bigints as strings). */
+export function configForReport(c: EffectiveConfig): unknown {
+  return JSON.parse(JSON.stringify(c, (_k, v) => (typeof v === 'bigint' ? `${v}ns` : v)));
 }

@@ -1,50 +1,271 @@
 /**
  * Prometheus exposition (prom-client) and health endpoints. Series follow
- * Prometheus naming (xctl_..._total, base units) and carry no pid labels:
- * cardinality is bounded by kinds, families, scenes and rules.
+ * Prometheus naming (xctl_..._total for counters, base units: seconds, bytes)
+ * and carry no pid labels: cardinality is bounded by families, programs,
+ * kinds, scenes, rules, actions and outcomes. The full list is in README
+ * "Operations"; deploy/grafana and deploy/prometheus use only these names.
+ *
+ * The addon, graph and matcher keep cumulative counts; update() turns them
+ * into counter increments (a counter only moves forward, so a reset of the
+ * source, e.g. a reopened session, re-bases instead of going negative).
  */
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as client from 'prom-client';
+import type { FamilyStatus, NativeStats } from '../native/addon';
+
+/** Which probe family produces each record kind. */
+export const KIND_FAMILY: Record<string, string> = {
+  tcp_retransmit: 'net',
+  block_io: 'io',
+  exec: 'proc',
+  exit: 'proc',
+  signal: 'proc',
+  oom_kill: 'proc',
+  fork: 'proc',
+  offcpu: 'sched',
+  bench: 'bench',
+};
+
+/** What the agent hands update() once a second. */
+export interface MetricsSnapshot {
+  stats?: NativeStats;
+  sinkLostRecords?: number;
+  /** ingested records by kind name (cumulative) */
+  byKind?: Record<string, number>;
+  graphSize?: Record<string, number>;
+  evicted?: Record<string, number>;
+  evaluationsByRule?: Map<string, number>;
+  matchesByRule?: Map<string, number>;
+  rulesLoaded?: number;
+  ruleErrors?: number;
+  /** scene of every currently active finding, keyed by entity|rule */
+  activeFindings?: Map<string, string>;
+  probeStatus?: FamilyStatus[];
+  programStats?: { family: string; name: string; runCount: number; runTimeNs: number }[];
+}
+
+type Labels = Record<string, string>;
 
 export class AgentMetrics {
   readonly registry = new client.Registry();
-  readonly events: client.Counter<'kind'>;
-  readonly drops: client.Gauge<'family' | 'side'>;
-  readonly records: client.Gauge<'what'>;
-  readonly graphNodes: client.Gauge<'kind'>;
-  readonly evictions: client.Gauge<'kind'>;
-  readonly findings: client.Gauge<'scene'>;
-  readonly ruleEvaluations: client.Gauge;
-  readonly whyDuration: client.Histogram;
+  readonly events: client.Counter<'family' | 'kind'>;
+  readonly drops: client.Counter<'family' | 'side'>;
+  readonly records: client.Counter;
+  readonly batches: client.Counter;
+  readonly bytes: client.Counter;
+  readonly wakeups: client.Counter;
   readonly probeAttached: client.Gauge<'family' | 'program'>;
+  readonly familyLoaded: client.Gauge<'family'>;
+  readonly probesFailed: client.Gauge;
+  readonly bpfRunTime: client.Counter<'family' | 'program'>;
+  readonly bpfRuns: client.Counter<'family' | 'program'>;
+  readonly bpfStatsEnabled: client.Gauge;
+  readonly graphNodes: client.Gauge<'kind'>;
+  readonly evictions: client.Counter<'kind'>;
+  readonly ruleEvaluations: client.Counter<'rule'>;
+  readonly ruleMatches: client.Counter<'rule'>;
+  readonly rulesLoaded: client.Gauge;
+  readonly ruleErrors: client.Gauge;
+  readonly findings: client.Gauge<'scene'>;
+  readonly findingsTotal: client.Counter<'scene'>;
+  readonly whyDuration: client.Histogram;
+  readonly fixPlans: client.Counter<'action'>;
+  readonly fixSteps: client.Counter<'action' | 'result'>;
+  readonly verifyOutcomes: client.Counter<'outcome'>;
+  readonly nvmlAvailable: client.Gauge;
+  readonly gpuXids: client.Counter<'xid' | 'fatal'>;
+  readonly governorLevel: client.Gauge;
+  readonly governorAdjustments: client.Counter<'direction'>;
+  readonly cpuRatio: client.Gauge;
+  readonly cpuBudget: client.Gauge;
+  readonly kubeUpdates: client.Counter<'outcome'>;
+  readonly crashReports: client.Counter;
   ready = false;
 
-  constructor() {
+  private readonly last = new Map<string, number>();
+  private readonly prevFindings = new Set<string>();
+
+  constructor(info: { version?: string } = {}) {
     const r = [this.registry];
-    this.events = new client.Counter({ name: 'xctl_events_total', help: 'Records ingested, by kind', labelNames: ['kind'], registers: r });
-    this.drops = new client.Gauge({ name: 'xctl_ring_drops', help: 'Records lost: kernel ring reservation failures by family, and user-side drops', labelNames: ['family', 'side'], registers: r });
-    this.records = new client.Gauge({ name: 'xctl_ring', help: 'Addon counters: records, batches, bytes, wakeups delivered so far', labelNames: ['what'], registers: r });
-    this.graphNodes = new client.Gauge({ name: 'xctl_graph_nodes', help: 'Causal graph size by node kind', labelNames: ['kind'], registers: r });
-    this.evictions = new client.Gauge({ name: 'xctl_graph_evictions', help: 'Graph nodes and edges evicted so far (caps, grace periods, pid reuse)', labelNames: ['kind'], registers: r });
-    this.findings = new client.Gauge({ name: 'xctl_findings_active', help: 'Entities with an active finding, by scene', labelNames: ['scene'], registers: r });
-    this.ruleEvaluations = new client.Gauge({ name: 'xctl_rule_evaluations', help: 'Rule evaluations so far', registers: r });
+    const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
+      new client.Counter<L>({ name, help, labelNames, registers: r });
+    const gauge = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
+      new client.Gauge<L>({ name, help, labelNames, registers: r });
+
+    this.events = counter('xctl_events_total', 'Records ingested, by probe family and record kind', ['family', 'kind']);
+    this.drops = counter('xctl_ring_drops_total', 'Records lost: side="kernel" ring reservation failures per family, side="user" records discarded in userspace', ['family', 'side']);
+    this.records = counter('xctl_ring_records_total', 'Records delivered from the BPF rings to JS');
+    this.batches = counter('xctl_ring_batches_total', 'Record batches delivered to JS (one JS call each)');
+    this.bytes = counter('xctl_ring_bytes_total', 'Bytes delivered from the BPF rings to JS');
+    this.wakeups = counter('xctl_ring_wakeups_total', 'Ring epoll wakeups');
+    this.probeAttached = gauge('xctl_probe_attached', '1 if the BPF program is attached, 0 if it failed', ['family', 'program']);
+    this.familyLoaded = gauge('xctl_probe_family_loaded', '1 if the probe family object loaded', ['family']);
+    this.probesFailed = gauge('xctl_probes_failed', 'Requested BPF programs that are not attached');
+    this.bpfRunTime = counter('xctl_bpf_program_run_time_seconds_total', 'In-kernel run time of each BPF program (needs kernel.bpf_stats_enabled=1, config probes.bpf_stats)', ['family', 'program']);
+    this.bpfRuns = counter('xctl_bpf_program_runs_total', 'In-kernel run count of each BPF program (needs kernel.bpf_stats_enabled=1)', ['family', 'program']);
+    this.bpfStatsEnabled = gauge('xctl_bpf_stats_enabled', 'Value of kernel.bpf_stats_enabled (in-kernel cost accounting)');
+    this.graphNodes = gauge('xctl_graph_nodes', 'Causal graph size by node kind', ['kind']);
+    this.evictions = counter('xctl_graph_evictions_total', 'Graph nodes and edges evicted (caps, grace periods, pid reuse)', ['kind']);
+    this.ruleEvaluations = counter('xctl_rule_evaluations_total', 'Rule evaluations, by rule id', ['rule']);
+    this.ruleMatches = counter('xctl_rule_matches_total', 'Rule evaluations that matched, by rule id', ['rule']);
+    this.rulesLoaded = gauge('xctl_rules_loaded', 'Rules in the current rule set');
+    this.ruleErrors = gauge('xctl_rule_errors', 'Errors in the last rejected rule reload (0 when the files on disk are valid)');
+    this.findings = gauge('xctl_findings_active', 'Entities with an active finding, by scene', ['scene']);
+    this.findingsTotal = counter('xctl_findings_total', 'Findings that became active, by scene', ['scene']);
     this.whyDuration = new client.Histogram({
       name: 'xctl_why_duration_seconds',
       help: 'Time to answer why',
-      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: r,
     });
-    this.probeAttached = new client.Gauge({ name: 'xctl_probe_attached', help: '1 if the BPF program is attached', labelNames: ['family', 'program'], registers: r });
+    this.fixPlans = counter('xctl_fix_plans_total', 'Fix plans produced, by action', ['action']);
+    this.fixSteps = counter('xctl_fix_steps_total', 'Fix steps executed, by action and result', ['action', 'result']);
+    this.verifyOutcomes = counter('xctl_verify_outcomes_total', 'Post-fix verification outcomes', ['outcome']);
+    this.nvmlAvailable = gauge('xctl_nvml_available', '1 if NVML is loaded and GPUs are visible');
+    this.gpuXids = counter('xctl_gpu_xid_total', 'GPU Xid errors seen, by Xid code and whether it is fatal', ['xid', 'fatal']);
+    this.governorLevel = gauge('xctl_governor_level', 'CPU budget governor level: 0 = configured thresholds, N = thresholds raised 4^N times');
+    this.governorAdjustments = counter('xctl_governor_adjustments_total', 'Threshold changes by the CPU budget governor', ['direction']);
+    this.cpuRatio = gauge('xctl_agent_cpu_ratio', 'Agent CPU use over the last governor interval, as a fraction of one core');
+    this.cpuBudget = gauge('xctl_agent_cpu_budget_ratio', 'Configured agent CPU budget, as a fraction of one core');
+    this.kubeUpdates = counter('xctl_kube_node_condition_updates_total', 'Kubernetes node condition PATCHes, by outcome', ['outcome']);
+    this.crashReports = counter('xctl_crash_reports_total', 'Crash reports written to the state directory');
+    gauge<'version' | 'node'>('xctl_build_info', 'xctl build information', ['version', 'node']).set({ version: info.version ?? 'unknown', node: process.version }, 1);
+    this.processMetrics(r);
+    this.nvmlAvailable.set(0);
+    this.governorLevel.set(0);
+    this.probesFailed.set(0);
+    this.bpfStatsEnabled.set(readBpfStatsEnabled());
+  }
+
+  /** Agent CPU and memory, named like Prometheus client process metrics. */
+  private processMetrics(r: client.Registry[]): void {
+    let lastCpu = process.cpuUsage();
+    new client.Counter({
+      name: 'xctl_process_cpu_seconds_total',
+      help: 'Agent CPU time (user + system)',
+      registers: r,
+      collect() {
+        const now = process.cpuUsage();
+        const d = now.user - lastCpu.user + (now.system - lastCpu.system);
+        lastCpu = now;
+        if (d > 0) this.inc(d / 1e6);
+      },
+    });
+    new client.Gauge({
+      name: 'xctl_process_resident_memory_bytes',
+      help: 'Agent resident set size',
+      registers: r,
+      collect() {
+        this.set(process.memoryUsage.rss());
+      },
+    });
+    new client.Gauge({
+      name: 'xctl_process_heap_used_bytes',
+      help: 'V8 heap in use',
+      registers: r,
+      collect() {
+        this.set(process.memoryUsage().heapUsed);
+      },
+    });
+    new client.Gauge({
+      name: 'xctl_process_open_fds',
+      help: 'Open file descriptors of the agent',
+      registers: r,
+      collect() {
+        try {
+          this.set(fs.readdirSync('/proc/self/fd').length);
+        } catch {
+          /* not Linux */
+        }
+      },
+    });
+    new client.Gauge({ name: 'xctl_process_start_time_seconds', help: 'Agent start time, Unix epoch', registers: r }).set(
+      Math.round(Date.now() / 1000 - process.uptime()),
+    );
+  }
+
+  /** Moves a counter to a cumulative value seen at the source. */
+  private advance(c: client.Counter<string>, labels: Labels, value: number): void {
+    const key = (c as unknown as { name: string }).name + JSON.stringify(labels);
+    const prev = this.last.get(key);
+    this.last.set(key, value);
+    const delta = prev === undefined || value < prev ? value : value - prev;
+    if (delta > 0) c.inc(labels, delta);
+    else if (prev === undefined) c.inc(labels, 0); // the series exists from the first update
+  }
+
+  /** Once a second from the agent: everything derived from cumulative counts and current state. */
+  update(s: MetricsSnapshot): void {
+    if (s.stats) {
+      for (const [fam, n] of Object.entries(s.stats.dropsByFamily)) this.advance(this.drops, { family: fam, side: 'kernel' }, n);
+      this.advance(this.drops, { family: 'all', side: 'user' }, s.stats.userDrops + (s.sinkLostRecords ?? 0));
+      this.advance(this.records, {}, s.stats.records);
+      this.advance(this.batches, {}, s.stats.batches);
+      this.advance(this.bytes, {}, s.stats.bytes);
+      this.advance(this.wakeups, {}, s.stats.wakeups);
+    }
+    for (const [kind, n] of Object.entries(s.byKind ?? {})) this.advance(this.events, { family: KIND_FAMILY[kind] ?? 'other', kind }, n);
+    if (s.graphSize) for (const [k, v] of Object.entries(s.graphSize)) this.graphNodes.set({ kind: k }, v);
+    for (const [k, v] of Object.entries(s.evicted ?? {})) this.advance(this.evictions, { kind: k }, v);
+    for (const [rule, n] of s.evaluationsByRule ?? []) this.advance(this.ruleEvaluations, { rule }, n);
+    for (const [rule, n] of s.matchesByRule ?? []) this.advance(this.ruleMatches, { rule }, n);
+    if (s.rulesLoaded !== undefined) this.rulesLoaded.set(s.rulesLoaded);
+    if (s.ruleErrors !== undefined) this.ruleErrors.set(s.ruleErrors);
+    if (s.activeFindings) {
+      const counts: Record<string, number> = {};
+      for (const [key, scene] of s.activeFindings) {
+        counts[scene] = (counts[scene] ?? 0) + 1;
+        if (!this.prevFindings.has(key)) this.findingsTotal.inc({ scene });
+      }
+      this.prevFindings.clear();
+      for (const key of s.activeFindings.keys()) this.prevFindings.add(key);
+      this.findings.reset();
+      for (const [scene, n] of Object.entries(counts)) this.findings.set({ scene }, n);
+    }
+    if (s.probeStatus) this.setProbeStatus(s.probeStatus);
+    for (const p of s.programStats ?? []) {
+      this.advance(this.bpfRuns, { family: p.family, program: p.name }, p.runCount);
+      this.advance(this.bpfRunTime, { family: p.family, program: p.name }, p.runTimeNs / 1e9);
+    }
+  }
+
+  setProbeStatus(status: FamilyStatus[]): void {
+    let failed = 0;
+    for (const f of status) {
+      this.familyLoaded.set({ family: f.family }, f.loaded ? 1 : 0);
+      for (const p of f.programs) {
+        this.probeAttached.set({ family: f.family, program: p.name }, p.attached ? 1 : 0);
+        if (!p.attached) failed++;
+      }
+      if (!f.loaded && !f.programs.length) failed++;
+    }
+    this.probesFailed.set(failed);
+  }
+
+  /* The API for the fix/verify and GPU code. */
+  fixPlan(action: string): void {
+    this.fixPlans.inc({ action });
+  }
+  fixStep(action: string, result: string): void {
+    this.fixSteps.inc({ action, result });
+  }
+  verifyOutcome(outcome: string): void {
+    this.verifyOutcomes.inc({ outcome });
+  }
+  setNvmlAvailable(available: boolean): void {
+    this.nvmlAvailable.set(available ? 1 : 0);
+  }
+  gpuXid(xid: number, fatal: boolean): void {
+    this.gpuXids.inc({ xid: String(xid), fatal: String(fatal) });
   }
 
   /** Serves /metrics, /healthz, /readyz on host:port. */
   serve(addr: string): Promise<http.Server> {
-    const m = /^(.*):(\d+)$/.exec(addr);
-    if (!m) throw new Error(`bad --metrics-addr "${addr}": expected HOST:PORT, e.g. 127.0.0.1:9464`);
-    const host = m[1]!.replace(/^\[|\]$/g, '');
-    const port = Number(m[2]);
+    const { host, port } = parseListenAddr(addr);
     const server = http.createServer((req, res) => {
-      if (req.url === '/metrics') {
+      const url = (req.url ?? '').split('?')[0];
+      if (url === '/metrics') {
         this.registry.metrics().then(
           (body) => {
             res.writeHead(200, { 'content-type': this.registry.contentType });
@@ -55,10 +276,10 @@ export class AgentMetrics {
             res.end(e.message);
           },
         );
-      } else if (req.url === '/healthz') {
+      } else if (url === '/healthz') {
         res.writeHead(200);
         res.end('ok\n');
-      } else if (req.url === '/readyz') {
+      } else if (url === '/readyz') {
         res.writeHead(this.ready ? 200 : 503);
         res.end(this.ready ? 'ready\n' : 'starting\n');
       } else {
@@ -70,5 +291,21 @@ export class AgentMetrics {
       server.once('error', reject);
       server.listen(port, host, () => resolve(server));
     });
+  }
+}
+
+/** "127.0.0.1:9464", "[::1]:9464", ":9464" (all interfaces: an explicit opt-in). */
+export function parseListenAddr(addr: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(addr);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new Error(`bad metrics address "${addr}": expected HOST:PORT, e.g. 127.0.0.1:9464, or "off"`);
+  return { host: m[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0', port };
+}
+
+export function readBpfStatsEnabled(): number {
+  try {
+    return Number(fs.readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim()) || 0;
+  } catch {
+    return 0;
   }
 }

@@ -17,6 +17,10 @@ commands:
   demo      inject a real fault (packet loss in a private netns) and show the attributed events (root)
   analyze   FILE why <pid> | FILE ps: answer from a recording, offline, no root
   rules     check [DIR]: validate rule files
+  fix       fix <pid> [--apply] [--yes]: a remediation plan for the current finding (dry run unless --apply)
+  verify    verify <plan_id> [--wait]: did the fix work (resolved, partial, failed, recurred)
+  doctor    check the machine for the agent: kernel, BTF, capabilities, mounts, probes, NVML, rules ([--json])
+  config    show [--json]: effective agent config and where each value came from; validate FILE
 
 run "xctl <command> --help" for a command's options`;
 
@@ -32,6 +36,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   demo: async () => (await import('./demo')).demoCommand,
   analyze: async () => (await import('./analyze')).analyzeCommand,
   rules: async () => (await import('../rules/check')).rulesCommand,
+  fix: async () => (await import('./fix')).fixCommand,
+  verify: async () => (await import('./fix')).verifyCommand,
+  doctor: async () => (await import('./doctor')).doctorCommand,
+  config: async () => (await import('./config')).configCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -21,7 +21,7 @@ export interface ProbeArgs {
   'include-kthreads'?: boolean;
 }
 
-const KNOWN: readonly string[] = [...ALL_FAMILIES, 'bench'];
+const KNOWN: readonly string[] = [...ALL_FAMILIES, 'bench', 'gpu', 'cuda'];
 
 export function parseFamilies(text: string | undefined): Family[] {
   if (!text) return [...ALL_FAMILIES];

@@ -10,6 +10,13 @@ import type { RecordBatch } from './decoder';
 import { AF_INET, AF_INET6, addrText } from './inet';
 import {
   COMM_LEN,
+  CUDA_FN_NAMES,
+  GPU_UUID_LEN,
+  GPU_V_POWER,
+  NCCL_EXIT,
+  NCCL_FN_NAMES,
+  NCCL_INFLIGHT,
+  NVML_EV_XID,
   F_KTHREAD,
   F_NO_OWNER,
   FILENAME_LEN,
@@ -145,6 +152,63 @@ export interface BenchEvent extends EventBase {
   value: number;
 }
 
+export interface GpuSampleEvent extends EventBase {
+  kind: 'gpu_sample'; // header comm = GPU name (truncated), pid 0
+  gpu: number;
+  uuid: string; // first 8 hex digits of the UUID
+  uuid_hash: number;
+  mem_used: number;
+  mem_total: number;
+  util_gpu: number;
+  util_mem: number;
+  temp_c: number;
+  power_mw: number;
+  clock_reasons: number;
+  ecc_sbe: number;
+  ecc_dbe: number;
+  remap_pending: boolean;
+  pcie_replays: number;
+  valid: number;
+}
+
+export interface GpuProcMemEvent extends EventBase {
+  kind: 'gpu_proc_mem'; // header = the process
+  gpu: number;
+  uuid_hash: number;
+  used_bytes: number;
+  mem_total: number;
+}
+
+export interface GpuEventEvent extends EventBase {
+  kind: 'gpu_event';
+  gpu: number;
+  uuid_hash: number;
+  event_type: number;
+  event_data: number;
+  xid?: number; // when event_type has XidCriticalError
+  nvml_status: number;
+}
+
+export interface CudaAllocEvent extends EventBase {
+  kind: 'cuda_alloc';
+  fn: string;
+  size: number;
+  result: number;
+  latency_ns: number;
+  ptr: string;
+}
+
+export interface NcclCallEvent extends EventBase {
+  kind: 'nccl_call';
+  fn: string;
+  phase: 'enter' | 'exit' | 'inflight';
+  duration_ns: number;
+  nccl_comm: string;
+  count: number;
+  datatype: number;
+  result: number;
+}
+
 export interface UnknownEvent extends EventBase {
   kind: 'unknown';
   kind_id: number;
@@ -160,6 +224,11 @@ export type XEvent =
   | ForkEvent
   | OffcpuEvent
   | BenchEvent
+  | GpuSampleEvent
+  | GpuProcMemEvent
+  | GpuEventEvent
+  | CudaAllocEvent
+  | NcclCallEvent
   | UnknownEvent;
 
 function base(b: RecordBatch, i: number, clock: BootClock): EventBase {
@@ -315,6 +384,77 @@ export function toEvent(b: RecordBatch, i: number, clock: BootClock): XEvent {
         seq: b.u64Number(i, O['bench.seq']),
         value: b.u64Number(i, O['bench.value']),
       };
+    case Kind.GPU_SAMPLE:
+      return {
+        ...e,
+        kind: 'gpu_sample',
+        gpu: b.u32(i, O['gpu.gpu']),
+        uuid: b.str(i, O['gpu.uuid'], GPU_UUID_LEN),
+        uuid_hash: b.u32(i, O['gpu.uuid_hash']),
+        mem_used: b.u64Number(i, O['gpu.mem_used']),
+        mem_total: b.u64Number(i, O['gpu.mem_total']),
+        util_gpu: b.u8(i, O['gpu.util_gpu']),
+        util_mem: b.u8(i, O['gpu.util_mem']),
+        temp_c: b.u8(i, O['gpu.temp_c']),
+        power_mw: b.u32(i, O['gpu.power_mw']),
+        clock_reasons: b.u64Number(i, O['gpu.clock_reasons']),
+        ecc_sbe: b.u64Number(i, O['gpu.ecc_sbe']),
+        ecc_dbe: b.u64Number(i, O['gpu.ecc_dbe']),
+        remap_pending: b.u8(i, O['gpu.remap_pending']) !== 0,
+        pcie_replays: b.u32(i, O['gpu.pcie_replays']),
+        valid: b.u16(i, O['gpu.valid']),
+      };
+    case Kind.GPU_PROC_MEM:
+      return {
+        ...e,
+        kind: 'gpu_proc_mem',
+        gpu: b.u32(i, O['gmem.gpu']),
+        uuid_hash: b.u32(i, O['gmem.uuid_hash']),
+        used_bytes: b.u64Number(i, O['gmem.used_bytes']),
+        mem_total: b.u64Number(i, O['gmem.mem_total']),
+      };
+    case Kind.GPU_EVENT: {
+      const type = b.u64Number(i, O['gev.event_type']);
+      const data = b.u64Number(i, O['gev.event_data']);
+      const ev: GpuEventEvent = {
+        ...e,
+        kind: 'gpu_event',
+        gpu: b.u32(i, O['gev.gpu']),
+        uuid_hash: b.u32(i, O['gev.uuid_hash']),
+        event_type: type,
+        event_data: data,
+        nvml_status: b.s32(i, O['gev.nvml_status']),
+      };
+      if (type & NVML_EV_XID) ev.xid = data;
+      return ev;
+    }
+    case Kind.CUDA_ALLOC: {
+      const fn = b.u32(i, O['cuda.fn']);
+      return {
+        ...e,
+        kind: 'cuda_alloc',
+        fn: CUDA_FN_NAMES[fn] ?? `fn ${fn}`,
+        size: b.u64Number(i, O['cuda.size']),
+        result: b.s32(i, O['cuda.result']),
+        latency_ns: b.u64Number(i, O['cuda.latency_ns']),
+        ptr: b.u64(i, O['cuda.ptr']).toString(),
+      };
+    }
+    case Kind.NCCL_CALL: {
+      const fn = b.u32(i, O['nccl.fn']);
+      const phase = b.u8(i, O['nccl.phase']);
+      return {
+        ...e,
+        kind: 'nccl_call',
+        fn: NCCL_FN_NAMES[fn] ?? `fn ${fn}`,
+        phase: phase === NCCL_EXIT ? 'exit' : phase === NCCL_INFLIGHT ? 'inflight' : 'enter',
+        duration_ns: b.u64Number(i, O['nccl.duration_ns']),
+        nccl_comm: b.u64(i, O['nccl.comm']).toString(),
+        count: b.u64Number(i, O['nccl.count']),
+        datatype: b.u32(i, O['nccl.datatype']),
+        result: b.s32(i, O['nccl.result']),
+      };
+    }
     default:
       return { ...e, kind: 'unknown', kind_id: b.kind(i) };
   }
@@ -335,6 +475,12 @@ function fmtDuration(ns: number): string {
 
 function fmtKb(kb: number): string {
   return kb >= 1024 * 1024 ? `${(kb / 1024 / 1024).toFixed(1)} GiB` : `${(kb / 1024).toFixed(1)} MiB`;
+}
+
+function fmtBytes(b: number): string {
+  if (b >= 1024 ** 3) return `${(b / 1024 ** 3).toFixed(1)} GiB`;
+  if (b >= 1024 ** 2) return `${(b / 1024 ** 2).toFixed(1)} MiB`;
+  return `${b} B`;
 }
 
 function hostPort(family: string, addr: string, port: number): string {
@@ -388,6 +534,25 @@ export function eventDetails(ev: XEvent): string {
     }
     case 'bench':
       return `seq ${ev.seq} value ${ev.value}`;
+    case 'gpu_sample': {
+      let s = `gpu ${ev.gpu} ${ev.uuid ? `GPU-${ev.uuid} ` : ''}mem ${fmtBytes(ev.mem_used)}/${fmtBytes(ev.mem_total)} util ${ev.util_gpu} % mem-util ${ev.util_mem} % ${ev.temp_c} C`;
+      if (ev.valid & GPU_V_POWER) s += ` ${(ev.power_mw / 1000).toFixed(1)} W`;
+      if (ev.clock_reasons) s += ` clocks 0x${ev.clock_reasons.toString(16)}`;
+      if (ev.ecc_sbe || ev.ecc_dbe) s += ` ecc sbe ${ev.ecc_sbe} dbe ${ev.ecc_dbe}`;
+      if (ev.remap_pending) s += ' row-remap pending';
+      if (ev.pcie_replays) s += ` pcie-replays ${ev.pcie_replays}`;
+      return s;
+    }
+    case 'gpu_proc_mem':
+      return `gpu ${ev.gpu} uses ${fmtBytes(ev.used_bytes)} of ${fmtBytes(ev.mem_total)}`;
+    case 'gpu_event':
+      return ev.xid !== undefined
+        ? `gpu ${ev.gpu} Xid ${ev.xid}`
+        : `gpu ${ev.gpu} event 0x${ev.event_type.toString(16)} data ${ev.event_data}${ev.nvml_status ? ` nvml status ${ev.nvml_status}` : ''}`;
+    case 'cuda_alloc':
+      return `${ev.fn}(${fmtBytes(ev.size)}) = ${ev.result}${ev.result === 2 ? ' (out of memory)' : ''} in ${fmtMs(ev.latency_ns)}`;
+    case 'nccl_call':
+      return `${ev.fn} ${ev.phase}${ev.phase === 'enter' ? '' : ` ${fmtDuration(ev.duration_ns)}`} comm 0x${BigInt(ev.nccl_comm).toString(16)} count ${ev.count}${ev.phase === 'exit' && ev.result ? ` result ${ev.result}` : ''}`;
     case 'unknown':
       return `kind ${ev.kind_id}`;
   }

@@ -25,8 +25,13 @@ export enum Kind {
   FORK = 7,
   OFFCPU = 8,
   BENCH = 9,
+  GPU_SAMPLE = 10,
+  GPU_PROC_MEM = 11,
+  GPU_EVENT = 12,
+  CUDA_ALLOC = 13,
+  NCCL_CALL = 14,
 }
-export const KIND_MAX = 9;
+export const KIND_MAX = 14;
 
 export type KindName =
   | 'tcp_retransmit'
@@ -37,7 +42,12 @@ export type KindName =
   | 'oom_kill'
   | 'fork'
   | 'offcpu'
-  | 'bench';
+  | 'bench'
+  | 'gpu_sample'
+  | 'gpu_proc_mem'
+  | 'gpu_event'
+  | 'cuda_alloc'
+  | 'nccl_call';
 
 /** Indexed by kind number; index 0 is not a kind. */
 export const KIND_NAMES: readonly (KindName | undefined)[] = [
@@ -51,6 +61,11 @@ export const KIND_NAMES: readonly (KindName | undefined)[] = [
   'fork',
   'offcpu',
   'bench',
+  'gpu_sample',
+  'gpu_proc_mem',
+  'gpu_event',
+  'cuda_alloc',
+  'nccl_call',
 ];
 
 export const KIND_IDS: Readonly<Record<KindName, Kind>> = {
@@ -63,6 +78,11 @@ export const KIND_IDS: Readonly<Record<KindName, Kind>> = {
   fork: Kind.FORK,
   offcpu: Kind.OFFCPU,
   bench: Kind.BENCH,
+  gpu_sample: Kind.GPU_SAMPLE,
+  gpu_proc_mem: Kind.GPU_PROC_MEM,
+  gpu_event: Kind.GPU_EVENT,
+  cuda_alloc: Kind.CUDA_ALLOC,
+  nccl_call: Kind.NCCL_CALL,
 };
 
 export function kindName(kind: number): KindName | undefined {
@@ -97,6 +117,34 @@ export const OWNER_NONE = 0;
 export const OWNER_KERNEL = 1;
 /** Not produced by the kernel: set by userspace after resolving sock_ino via /proc. */
 export const OWNER_USERSPACE = 2;
+
+/* gpu_sample.valid: which fields NVML answered */
+export const GPU_V_MEM = 0x001;
+export const GPU_V_UTIL = 0x002;
+export const GPU_V_TEMP = 0x004;
+export const GPU_V_POWER = 0x008;
+export const GPU_V_CLOCKS = 0x010;
+export const GPU_V_ECC = 0x020;
+export const GPU_V_REMAP = 0x040;
+export const GPU_V_PCIE = 0x080;
+export const GPU_UUID_LEN = 8;
+
+/* NVML event type bits (gpu_event.event_type) */
+export const NVML_EV_SBE = 0x1;
+export const NVML_EV_DBE = 0x2;
+export const NVML_EV_XID = 0x8;
+export const NVML_EV_GPU_UNAVAILABLE = 0x4000;
+/* NVML clock event reasons that mean throttling: SwPowerCap, HwSlowdown, SwThermal, HwThermal, HwPowerBrake */
+export const CLOCK_REASONS_THROTTLE = 0x4 | 0x8 | 0x20 | 0x40 | 0x80;
+
+/* cuda_alloc.fn, nccl_call.fn and nccl_call.phase */
+export const CUDA_FN_NAMES: readonly (string | undefined)[] = [undefined, 'cudaMalloc', 'cuMemAlloc_v2', 'cudaMallocManaged', 'cudaMallocAsync'];
+export const NCCL_FN_NAMES: readonly (string | undefined)[] = [
+  undefined, 'ncclAllReduce', 'ncclBroadcast', 'ncclReduce', 'ncclAllGather', 'ncclReduceScatter', 'ncclSend', 'ncclRecv', 'ncclGroupEnd',
+];
+export const NCCL_ENTER = 0;
+export const NCCL_EXIT = 1;
+export const NCCL_INFLIGHT = 2;
 
 /** Field encodings; 'str' is NUL-terminated text, 'bytes' raw (addresses). */
 export type FieldType = 'u8' | 'u16' | 'u32' | 's32' | 'u64' | 'str' | 'bytes';
@@ -183,6 +231,49 @@ export const FIELDS = {
 
   'bench.seq': { off: 56, type: 'u64' },
   'bench.value': { off: 64, type: 'u64' },
+
+  'gpu.gpu': { off: 56, type: 'u32' },
+  'gpu.power_mw': { off: 60, type: 'u32' },
+  'gpu.mem_used': { off: 64, type: 'u64' },
+  'gpu.mem_total': { off: 72, type: 'u64' },
+  'gpu.clock_reasons': { off: 80, type: 'u64' },
+  'gpu.ecc_sbe': { off: 88, type: 'u64' },
+  'gpu.ecc_dbe': { off: 96, type: 'u64' },
+  'gpu.pcie_replays': { off: 104, type: 'u32' },
+  'gpu.util_gpu': { off: 108, type: 'u8' },
+  'gpu.util_mem': { off: 109, type: 'u8' },
+  'gpu.temp_c': { off: 110, type: 'u8' },
+  'gpu.remap_pending': { off: 111, type: 'u8' },
+  'gpu.valid': { off: 112, type: 'u16' },
+  'gpu.uuid_hash': { off: 116, type: 'u32' },
+  'gpu.uuid': { off: 120, type: 'str', len: GPU_UUID_LEN },
+
+  'gmem.gpu': { off: 56, type: 'u32' },
+  'gmem.uuid_hash': { off: 60, type: 'u32' },
+  'gmem.used_bytes': { off: 64, type: 'u64' },
+  'gmem.mem_total': { off: 72, type: 'u64' },
+
+  'gev.gpu': { off: 56, type: 'u32' },
+  'gev.uuid_hash': { off: 60, type: 'u32' },
+  'gev.event_type': { off: 64, type: 'u64' },
+  'gev.event_data': { off: 72, type: 'u64' },
+  'gev.gpu_instance': { off: 80, type: 'u32' },
+  'gev.compute_instance': { off: 84, type: 'u32' },
+  'gev.nvml_status': { off: 88, type: 's32' },
+
+  'cuda.fn': { off: 56, type: 'u32' },
+  'cuda.result': { off: 60, type: 's32' },
+  'cuda.size': { off: 64, type: 'u64' },
+  'cuda.latency_ns': { off: 72, type: 'u64' },
+  'cuda.ptr': { off: 80, type: 'u64' },
+
+  'nccl.fn': { off: 56, type: 'u32' },
+  'nccl.phase': { off: 60, type: 'u8' },
+  'nccl.duration_ns': { off: 64, type: 'u64' },
+  'nccl.comm': { off: 72, type: 'u64' },
+  'nccl.count': { off: 80, type: 'u64' },
+  'nccl.datatype': { off: 88, type: 'u32' },
+  'nccl.result': { off: 92, type: 's32' },
 } as const satisfies Record<string, FieldSpec>;
 
 export type FieldName = keyof typeof FIELDS;

@@ -6,7 +6,8 @@
 import type { Agg, EdgeKind, EntityRef, EntityType, EvalContext } from '../rules/context';
 import { signalName } from '../events/names';
 import type { Graph } from './graph';
-import { ProcessNode, type GraphNode, PeerNode, DeviceNode } from './model';
+import { ProcessNode, type GraphNode, PeerNode, DeviceNode, GpuNode } from './model';
+import { xidInfo } from './xid-catalog';
 import { M } from './vocabulary';
 
 export interface LiveProviders {
@@ -16,6 +17,25 @@ export interface LiveProviders {
   cpuUsage?(pid: number): number | undefined;
   /** competitors for the CPU, busiest first, excluding `pid` */
   cpuCompetitors?(pid: number): { pid: number; comm: string; usage: number }[];
+}
+
+/** A process's own view of a GPU: co_tenant leaves the process itself out. Same id as the GpuNode. */
+interface GpuView extends EntityRef {
+  type: 'gpu';
+  forPid: number;
+}
+
+/** Names of the clock event reason bits (nvmlClocksEventReason*) that slow a GPU down. */
+const CLOCK_REASON_NAMES: readonly [number, string][] = [
+  [0x40, 'HW thermal slowdown'],
+  [0x20, 'SW thermal slowdown'],
+  [0x80, 'HW power brake'],
+  [0x8, 'HW slowdown'],
+  [0x4, 'SW power cap'],
+];
+
+function fmtGiB(b: number): string {
+  return `${(b / 1024 ** 3).toFixed(1)} GiB`;
 }
 
 /** Edges ranked by their evidence over this window (strongest first). */
@@ -59,6 +79,7 @@ export class GraphContext implements EvalContext {
       if (name === 'endpoint') return n.endpoint;
       return undefined;
     }
+    if (n instanceof GpuNode) return this.gpuAttr(n, (e as Partial<GpuView>).forPid ?? 0, name);
     if (n instanceof DeviceNode) {
       if (name === 'dev') return n.dev;
       if (name === 'name') return n.name || undefined;
@@ -72,10 +93,18 @@ export class GraphContext implements EvalContext {
     const n = this.node(e);
     if (!n) return [];
     const now = Number(this.nowNs);
-    const out = n.out
-      .filter((x) => x.kind === edge && (!type || x.to.type === type))
-      .sort((a, b) => b.weight(now, RANK_WINDOW_NS) - a.weight(now, RANK_WINDOW_NS) || b.lastNs - a.lastNs)
-      .map((x) => x.to as EntityRef);
+    // weigh each candidate once (a windowed sum), then sort: not inside the comparator
+    const ranked: { w: number; last: number; to: GraphNode }[] = [];
+    for (const x of n.out) {
+      if (x.kind !== edge || (type && x.to.type !== type)) continue;
+      ranked.push({ w: x.weight(now, RANK_WINDOW_NS), last: x.lastNs, to: x.to });
+    }
+    if (ranked.length > 1) ranked.sort((a, b) => b.w - a.w || b.last - a.last);
+    const out = ranked.map((r) => r.to as EntityRef);
+    if (type === 'gpu' && n instanceof ProcessNode) {
+      // per-process view of each GPU, so "co_tenant" can leave the process itself out
+      return out.map((g) => ({ type: 'gpu', id: g.id, forPid: n.pid }) as GpuView);
+    }
     if (type === 'cpu' && n instanceof ProcessNode) {
       // per-process view of the CPUs, so "competitors" can leave the process itself out
       return out.length ? [{ type: 'cpu', id: `cpu:for:${n.pid}`, forPid: n.pid } as CpuView] : [];
@@ -129,8 +158,84 @@ export class GraphContext implements EvalContext {
         return p.killedBy?.comm;
       case 'killed_by.signal_name':
         return p.killedBy?.signal ? signalName(p.killedBy.signal) : undefined;
+      case 'cuda.last_fn':
+        return p.cudaFailure?.fn;
+      case 'cuda.last_size':
+        return p.cudaFailure?.size;
+      case 'cuda.last_error':
+        return p.cudaFailure?.result;
+      case 'nccl.fn':
+        return p.ncclInflight?.fn;
+      case 'nccl.inflight_ns':
+        return p.ncclInflight?.ns;
     }
     return undefined;
+  }
+
+  private gpuAttr(g: GpuNode, forPid: number, name: string): string | number | boolean | undefined {
+    switch (name) {
+      case 'index':
+        return g.index;
+      case 'uuid':
+        return g.uuid ? `GPU-${g.uuid}` : undefined;
+      case 'name':
+        return g.name || undefined;
+      case 'mem_used':
+        return g.memUsed;
+      case 'mem_total':
+        return g.memTotal || undefined;
+      case 'temp':
+        return g.tempC;
+      case 'power_w':
+        return g.powerW;
+      case 'lost':
+        return g.lost !== undefined;
+      case 'throttle_reasons': {
+        const names = CLOCK_REASON_NAMES.filter(([bit]) => g.clockReasons & bit).map(([, n]) => n);
+        return names.length ? names.join(', ') : undefined;
+      }
+      case 'others': {
+        // the other GPUs of the host, to compare against (stragglers)
+        const rest = [...this.g.gpus.values()].filter((o) => o !== g);
+        if (!rest.length) return undefined;
+        return rest
+          .map((o) => `GPU ${o.index} ${o.tempC} C ${o.powerW.toFixed(0)} W ${CLOCK_REASON_NAMES.some(([bit]) => o.clockReasons & bit) ? 'also throttled' : 'not throttled'}`)
+          .join(', ');
+      }
+      case 'xid':
+        return g.lastXid?.xid;
+      case 'xid.meaning':
+        return g.lastXid ? (xidInfo(g.lastXid.xid)?.meaning ?? 'not in the Xid catalog (rules/xid-catalog.yaml)') : undefined;
+      case 'xid.action':
+        return g.lastXid ? (xidInfo(g.lastXid.xid)?.action ?? 'look the Xid up in NVIDIA\'s Xid catalog') : undefined;
+      case 'xid.app_error':
+        return g.lastXid ? (xidInfo(g.lastXid.xid)?.app_error ?? false) : undefined;
+      case 'co_tenant':
+      case 'co_tenant.pid':
+      case 'co_tenant.comm':
+      case 'co_tenant.bytes': {
+        const top = this.coTenant(g, forPid);
+        if (!top) return undefined;
+        if (name === 'co_tenant.pid') return top.proc.pid;
+        if (name === 'co_tenant.comm') return top.proc.comm || undefined;
+        if (name === 'co_tenant.bytes') return top.bytes;
+        const frac = g.memTotal ? ` (${Math.round((top.bytes / g.memTotal) * 100)} % of the GPU)` : '';
+        return `${top.proc.label()} holds ${fmtGiB(top.bytes)}${frac}`;
+      }
+    }
+    return undefined;
+  }
+
+  /** The other process holding the most memory on this GPU in the latest samples. */
+  private coTenant(g: GpuNode, forPid: number): { bytes: number; proc: ProcessNode } | undefined {
+    let newest = 0;
+    for (const m of g.procMem.values()) if (m.tNs > newest) newest = m.tNs;
+    let best: { bytes: number; proc: ProcessNode } | undefined;
+    for (const [pid, m] of g.procMem) {
+      if (pid === forPid || newest - m.tNs > 5e9 || m.proc.state === 'exited') continue;
+      if (!best || m.bytes > best.bytes) best = m;
+    }
+    return best;
   }
 
   private cpuAttr(e: CpuView, name: string): string | number | undefined {
@@ -150,15 +255,27 @@ export class GraphContext implements EvalContext {
   private competitors(pid: number): { pid: number; comm: string; text: string }[] {
     const live = this.live.cpuCompetitors?.(pid);
     if (live?.length) return live.map((c) => ({ pid: c.pid, comm: c.comm, text: `${c.comm} (${c.pid}) ${Math.round(c.usage * 100)} %` }));
+    return this.cpuWaiters().filter((w) => w.pid !== pid).slice(0, 3);
+  }
+
+  /** Every CPU waiter ranked once per context (a flush or a `why`): one pass, not one per evaluation. */
+  private cpuWaitersMemo?: { pid: number; comm: string; text: string }[];
+  private cpuWaiters(): { pid: number; comm: string; text: string }[] {
+    if (this.cpuWaitersMemo) return this.cpuWaitersMemo;
     const nowS = Number(this.nowNs) / 1e9;
-    const waiting: { pid: number; comm: string; ns: number }[] = [];
+    const top: { pid: number; comm: string; ns: number }[] = [];
     for (const e of this.g.cpu.inn) {
-      const p = e.from as ProcessNode;
-      if (p.pid === pid) continue;
+      if (nowS - e.lastNs / 1e9 > 30) continue;
       const ns = e.series.aggregate('sum', nowS, 30) ?? 0;
-      if (ns > 0) waiting.push({ pid: p.pid, comm: p.comm, ns });
+      if (ns <= 0) continue;
+      const p = e.from as ProcessNode;
+      // keep the 4 biggest (one may be the asking process itself)
+      if (top.length < 4 || ns > top[top.length - 1]!.ns) {
+        top.push({ pid: p.pid, comm: p.comm, ns });
+        top.sort((a, b) => b.ns - a.ns);
+        if (top.length > 4) top.pop();
+      }
     }
-    waiting.sort((a, b) => b.ns - a.ns);
-    return waiting.map((w) => ({ pid: w.pid, comm: w.comm, text: `${w.comm} (${w.pid}) also waited ${(w.ns / 1e9).toFixed(1)} s for a CPU` }));
+    return (this.cpuWaitersMemo = top.map((w) => ({ pid: w.pid, comm: w.comm, text: `${w.comm} (${w.pid}) also waited ${(w.ns / 1e9).toFixed(1)} s for a CPU` })));
   }
 }

@@ -8,7 +8,7 @@
  * runs on a timer, never per event, and evicts least-recently-seen first when
  * a cap is exceeded. Every eviction is counted.
  */
-import { CpuNode, DeviceNode, ErrorNode, PeerNode, ProcessNode, type GraphNode } from './model';
+import { CpuNode, DeviceNode, ErrorNode, GpuNode, PeerNode, ProcessNode, type GraphNode } from './model';
 
 export interface GraphCaps {
   maxProcesses: number;
@@ -48,9 +48,13 @@ export class Graph {
   /** earlier incarnations of reused pids, until their grace period ends */
   readonly retired = new Map<string, ProcessNode>();
   readonly peers = new Map<string | number, PeerNode>();
+  /** the same nodes by id, for the rule engine's EntityRef lookups */
+  private readonly ids = new Map<string, GraphNode>();
   readonly devices = new Map<number, DeviceNode>();
   readonly errors = new Map<string, ErrorNode>();
   readonly cpu = new CpuNode();
+  /** GPUs by NVML index (few; never evicted) */
+  readonly gpus = new Map<number, GpuNode>();
   readonly evicted: EvictionCounts = { processes: 0, peers: 0, devices: 0, errors: 0, edges: 0, pidReuse: 0 };
   /** newest event time seen: "now" for replays and for sweeps */
   nowNs = 0;
@@ -95,7 +99,10 @@ export class Graph {
 
   peer(key: string | number, addr: string, port: number): PeerNode {
     let p = this.peers.get(key);
-    if (!p) this.peers.set(key, (p = new PeerNode(addr, port)));
+    if (!p) {
+      this.peers.set(key, (p = new PeerNode(addr, port)));
+      this.ids.set(p.id, p);
+    }
     return p;
   }
 
@@ -105,8 +112,15 @@ export class Graph {
       d = new DeviceNode(devT);
       d.name = this.deviceNamer?.(d.major, d.minor) ?? '';
       this.devices.set(devT, d);
+      this.ids.set(d.id, d);
     }
     return d;
+  }
+
+  gpu(index: number): GpuNode {
+    let g = this.gpus.get(index);
+    if (!g) this.gpus.set(index, (g = new GpuNode(index)));
+    return g;
   }
 
   error(key: string, kind: ErrorNode['kind'], detail: string): ErrorNode {
@@ -119,22 +133,19 @@ export class Graph {
   byId(id: string): GraphNode | undefined {
     switch (id.charCodeAt(0)) {
       case 112 /* p */: {
-        if (id.startsWith('peer:')) {
-          for (const p of this.peers.values()) if (p.id === id) return p;
-          return undefined;
-        }
+        if (id.startsWith('peer:')) return this.ids.get(id);
         const pid = Number(id.slice(2, id.indexOf(':', 2)));
         const cur = this.procs.get(pid);
         return cur && cur.id === id ? cur : this.retired.get(id);
       }
-      case 100 /* d */: {
-        for (const d of this.devices.values()) if (d.id === id) return d;
-        return undefined;
-      }
+      case 100 /* d */:
+        return this.ids.get(id);
       case 99 /* c */:
         return id === 'cpu' ? this.cpu : undefined;
       case 101 /* e */:
         return this.errors.get(id.slice(4));
+      case 103 /* g */:
+        return id.startsWith('gpu:') ? this.gpus.get(Number(id.slice(4))) : undefined;
     }
     return undefined;
   }
@@ -179,6 +190,7 @@ export class Graph {
     for (const [k, n] of m) {
       if (nowNs - n.lastNs > ttl) {
         m.delete(k);
+        this.ids.delete(n.id);
         this.drop(n);
         this.evicted[what]++;
       }
@@ -192,6 +204,7 @@ export class Graph {
     for (let i = 0; i < entries.length - cap; i++) {
       const [k, n] = entries[i]!;
       m.delete(k);
+      this.ids.delete(n.id);
       this.drop(n);
       this.evicted[what]++;
     }

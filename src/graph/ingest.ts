@@ -6,6 +6,20 @@
  */
 import type { RecordBatch } from '../events/decoder';
 import {
+  CLOCK_REASONS_THROTTLE,
+  CUDA_FN_NAMES,
+  GPU_UUID_LEN,
+  GPU_V_MEM,
+  GPU_V_POWER,
+  GPU_V_TEMP,
+  GPU_V_UTIL,
+  NCCL_EXIT,
+  NCCL_FN_NAMES,
+  NCCL_INFLIGHT,
+  NVML_EV_DBE,
+  NVML_EV_GPU_UNAVAILABLE,
+  NVML_EV_SBE,
+  NVML_EV_XID,
   F_KTHREAD,
   F_NO_OWNER,
   IO_F_WAITER,
@@ -85,6 +99,21 @@ export class GraphIngestor {
           break;
         case Kind.OOM_KILL:
           this.oom(b, i, t);
+          break;
+        case Kind.GPU_SAMPLE:
+          this.gpuSample(b, i, t);
+          break;
+        case Kind.GPU_PROC_MEM:
+          this.gpuProcMem(b, i, t);
+          break;
+        case Kind.GPU_EVENT:
+          this.gpuEvent(b, i, t);
+          break;
+        case Kind.CUDA_ALLOC:
+          this.cudaAlloc(b, i, t);
+          break;
+        case Kind.NCCL_CALL:
+          this.ncclCall(b, i, t);
           break;
         default:
           break; // bench and future kinds carry no graph meaning
@@ -257,6 +286,117 @@ export class GraphIngestor {
       target.edgeTo('blocked_by', sender, 'events').add(t, 1, signalName(sig));
     }
     this.hooks.attr(target);
+  }
+
+  private gpuSample(b: RecordBatch, i: number, t: number): void {
+    const g = this.g.gpu(b.u32(i, O['gpu.gpu']));
+    g.seen(t);
+    if (g.uuid === '') g.uuid = b.str(i, O['gpu.uuid'], GPU_UUID_LEN);
+    if (g.name === '') g.name = b.str(i, O['hdr.comm'], COMM_LEN); // the sampler puts the GPU name in comm
+    g.lost = undefined; // it answered
+    const valid = b.u16(i, O['gpu.valid']);
+    if (valid & GPU_V_MEM) {
+      g.memUsed = b.u64Number(i, O['gpu.mem_used']);
+      g.memTotal = b.u64Number(i, O['gpu.mem_total']);
+      if (g.memTotal > 0) {
+        g.observe(M.gpuMemUsedFrac, t, g.memUsed / g.memTotal);
+        this.hooks.metric(g, M.gpuMemUsedFrac);
+      }
+    }
+    if (valid & GPU_V_UTIL) {
+      g.util = b.u8(i, O['gpu.util_gpu']) / 100;
+      g.observe(M.gpuUtil, t, g.util);
+      this.hooks.metric(g, M.gpuUtil);
+    }
+    if (valid & GPU_V_TEMP) {
+      g.tempC = b.u8(i, O['gpu.temp_c']);
+      g.observe(M.gpuTemp, t, g.tempC);
+      this.hooks.metric(g, M.gpuTemp);
+    }
+    if (valid & GPU_V_POWER) {
+      g.powerW = b.u32(i, O['gpu.power_mw']) / 1000;
+      g.observe(M.gpuPowerW, t, g.powerW);
+      this.hooks.metric(g, M.gpuPowerW);
+    }
+    g.clockReasons = b.u64Number(i, O['gpu.clock_reasons']);
+    g.observe(M.gpuThrottle, t, g.clockReasons & CLOCK_REASONS_THROTTLE ? 1 : 0);
+    this.hooks.metric(g, M.gpuThrottle);
+    for (const [pid, m] of g.procMem) if (t - m.tNs > 10e9) g.procMem.delete(pid); // it let go of the GPU
+    this.hooks.attr(g);
+  }
+
+  private gpuProcMem(b: RecordBatch, i: number, t: number): void {
+    if (b.pid(i) === 0) return;
+    const g = this.g.gpu(b.u32(i, O['gmem.gpu']));
+    g.seen(t);
+    const bytes = b.u64Number(i, O['gmem.used_bytes']);
+    const p = this.owner(b, i, t);
+    g.procMem.set(p.pid, { bytes, tNs: t, proc: p });
+    // "the process holds this much of the GPU": consumes, with the bytes as evidence
+    p.edgeTo('consumes', g, 'bytes').add(t, bytes);
+    p.observe(M.gpuMemUsed, t, bytes);
+    this.hooks.metric(p, M.gpuMemUsed);
+    this.hooks.attr(g);
+  }
+
+  private gpuEvent(b: RecordBatch, i: number, t: number): void {
+    const idx = b.u32(i, O['gev.gpu']);
+    if (idx === 0xffffffff) return;
+    const g = this.g.gpu(idx);
+    g.seen(t);
+    if (g.name === '') g.name = b.str(i, O['hdr.comm'], COMM_LEN);
+    const type = b.u64Number(i, O['gev.event_type']);
+    const data = b.u64Number(i, O['gev.event_data']);
+    if (type & NVML_EV_XID) {
+      g.lastXid = { xid: data, tNs: t };
+      const e = this.g.error(`xid:${idx}:${data}`, 'gpu_xid', `Xid ${data} on GPU ${idx}`);
+      e.seen(t);
+      e.count++;
+      g.edgeTo('blocked_by', e, 'events').add(t, 1, `Xid ${data}`);
+      g.observe(M.gpuXid, t, data);
+      this.hooks.metric(g, M.gpuXid);
+    }
+    if (type & (NVML_EV_SBE | NVML_EV_DBE)) {
+      g.observe(M.gpuEccErrors, t, 1);
+      this.hooks.metric(g, M.gpuEccErrors);
+    }
+    if (type & NVML_EV_GPU_UNAVAILABLE) {
+      const status = b.s32(i, O['gev.nvml_status']);
+      g.lost = { status, tNs: t };
+      const e = this.g.error(`gpulost:${idx}`, 'gpu_lost', `GPU ${idx} unavailable${status ? ` (NVML status ${status})` : ''}`);
+      e.seen(t);
+      e.count++;
+      g.edgeTo('blocked_by', e, 'events').add(t, 1);
+    }
+    this.hooks.attr(g);
+  }
+
+  private cudaAlloc(b: RecordBatch, i: number, t: number): void {
+    const result = b.s32(i, O['cuda.result']);
+    if (result === 0) return;
+    const p = this.owner(b, i, t);
+    const fn = b.u32(i, O['cuda.fn']);
+    p.cudaFailure = { fn: CUDA_FN_NAMES[fn] ?? `fn ${fn}`, size: b.u64Number(i, O['cuda.size']), result, tNs: t };
+    p.observe(M.cudaAllocFailures, t, 1);
+    this.hooks.metric(p, M.cudaAllocFailures);
+    this.hooks.attr(p);
+  }
+
+  private ncclCall(b: RecordBatch, i: number, t: number): void {
+    const phase = b.u8(i, O['nccl.phase']);
+    if (phase !== NCCL_EXIT && phase !== NCCL_INFLIGHT) return;
+    const p = this.owner(b, i, t);
+    const ns = b.u64Number(i, O['nccl.duration_ns']);
+    const fn = b.u32(i, O['nccl.fn']);
+    if (phase === NCCL_INFLIGHT) {
+      p.ncclInflight = { fn: NCCL_FN_NAMES[fn] ?? `fn ${fn}`, ns, tNs: t };
+      p.observe(M.ncclInflight, t, ns);
+      this.hooks.metric(p, M.ncclInflight);
+      this.hooks.attr(p);
+    } else {
+      p.observe(M.ncclDuration, t, ns);
+      this.hooks.metric(p, M.ncclDuration);
+    }
   }
 
   private oom(b: RecordBatch, i: number, t: number): void {

@@ -17,6 +17,7 @@ export interface EvidenceSample {
 }
 
 const MAX_SAMPLES = 3;
+const EMPTY: EvidenceSample[] = [];
 
 export class Edge {
   firstNs = 0;
@@ -25,8 +26,9 @@ export class Edge {
   sum = 0;
   max = 0;
   /** windowed weight: lets "strongest first" mean strongest recently */
-  readonly series = new Series();
-  samples: EvidenceSample[] = [];
+  readonly series = new Series(false);
+  /** recent observations that carried a detail (which signal, read/write...) */
+  samples: EvidenceSample[] = EMPTY;
   /** 'procfs' edges come from live inspection at query time, not from events */
   source: 'ebpf' | 'procfs' = 'ebpf';
   note?: string;
@@ -45,7 +47,8 @@ export class Edge {
     this.sum += value;
     if (value > this.max) this.max = value;
     this.series.add(tNs / 1e9, value);
-    if (detail !== undefined || this.samples.length < MAX_SAMPLES) {
+    if (detail !== undefined) {
+      if (this.samples === EMPTY) this.samples = [];
       if (this.samples.length >= MAX_SAMPLES) this.samples.shift();
       this.samples.push({ tNs, value, detail });
     }
@@ -138,6 +141,10 @@ export class ProcessNode extends GraphNode {
   killedBy?: Culprit;
   /** errno name of the newest failed IO this process waited for */
   lastIoError?: string;
+  /** newest failed CUDA allocation (uprobe on cudaMalloc / cuMemAlloc_v2) */
+  cudaFailure?: { fn: string; size: number; result: number; tNs: number };
+  /** newest NCCL collective seen in flight too long */
+  ncclInflight?: { fn: string; ns: number; tNs: number };
   /** true once an exec/fork/event named this process as a real user task */
   kthread = false;
 
@@ -206,12 +213,37 @@ export class CpuNode extends GraphNode {
   }
 }
 
+/** A GPU as NVML numbers it (index), with what the sampler and the event set last said. */
+export class GpuNode extends GraphNode {
+  readonly type = 'gpu' as const;
+  uuid = '';
+  name = '';
+  memUsed = 0;
+  memTotal = 0;
+  util = 0; // fraction
+  tempC = 0;
+  powerW = 0;
+  clockReasons = 0;
+  /** newest Xid: number and when */
+  lastXid?: { xid: number; tNs: number };
+  /** NVML said GPU_IS_LOST / reset required (or a GpuUnavailable event) */
+  lost?: { status: number; tNs: number };
+  /** latest GPU memory per process on this GPU (from the sampler) */
+  readonly procMem = new Map<number, { bytes: number; tNs: number; proc: ProcessNode }>();
+  constructor(readonly index: number) {
+    super(`gpu:${index}`);
+  }
+  label(): string {
+    return `GPU ${this.index}${this.uuid ? ` (GPU-${this.uuid})` : ''}`;
+  }
+}
+
 export class ErrorNode extends GraphNode {
   readonly type = 'error' as const;
   count = 0;
   constructor(
     key: string,
-    readonly kind: 'io_error' | 'oom_kill' | 'fatal_signal',
+    readonly kind: 'io_error' | 'oom_kill' | 'fatal_signal' | 'gpu_xid' | 'gpu_lost',
     readonly detail: string,
   ) {
     super(`err:${key}`);

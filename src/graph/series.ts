@@ -1,9 +1,10 @@
 /**
  * A windowed metric series, sized by activity rather than by time span: one
  * bucket per second that saw observations (count, sum, max, min), at most
- * MAX_BUCKETS of them, plus the last RESERVOIR raw values for percentiles.
- * A process that had a burst of retransmits costs a few hundred bytes; one
- * that never did costs nothing (series are created on first observation).
+ * MAX_BUCKETS of them, plus (for series that need percentiles) the last
+ * RESERVOIR raw values. Storage is one packed array of doubles, grown on
+ * demand, so a quiet series costs a few dozen bytes and the hot path does not
+ * allocate: at 100k processes this is what keeps GC and RSS in check.
  *
  * Percentiles are over the most recent RESERVOIR observations inside the
  * window (exact for sparse series, recent-biased for very busy ones).
@@ -12,58 +13,51 @@ import type { Agg } from '../rules/context';
 
 const MAX_BUCKETS = 64;
 const RESERVOIR = 32;
+const F = 5; // fields per bucket: second, count, sum, max, min
 const NS_PER_S = 1e9;
 
 export class Series {
-  // parallel arrays, oldest first; bucket = whole second of boot time
-  private sec: number[] = [];
-  private cnt: number[] = [];
-  private sm: number[] = [];
-  private mx: number[] = [];
-  private mn: number[] = [];
-  private rv = new Float64Array(RESERVOIR); // reservoir values (ring)
-  private rt = new Float64Array(RESERVOIR); // reservoir times, seconds (fractional)
-  private rn = 0; // observations ever written into the reservoir
+  /** [sec, cnt, sum, max, min] per bucket, oldest first, from `head` */
+  private b: number[] = [];
+  private head = 0; // index of the oldest bucket's first field
+  /** reservoir ring of [value, tSec] pairs, allocated on first use */
+  private r: number[] | undefined;
+  private rn = 0;
   lastValue = 0;
   lastSec = 0;
   total = 0; // lifetime sum
   totalCount = 0;
 
+  constructor(private readonly percentiles = true) {}
+
   /** Records one observation at boot time `tSec` (seconds, fractional). */
   add(tSec: number, value: number): void {
+    const b = this.b;
     const s = Math.floor(tSec);
-    const n = this.sec.length;
-    if (n > 0 && this.sec[n - 1] === s) {
-      const i = n - 1;
-      this.cnt[i]!++;
-      this.sm[i]! += value;
-      if (value > this.mx[i]!) this.mx[i] = value;
-      if (value < this.mn[i]!) this.mn[i] = value;
-    } else if (n > 0 && s < this.sec[n - 1]!) {
-      // out of order (records from another CPU's ring arrive a batch late): fold into the newest bucket
-      const i = n - 1;
-      this.cnt[i]!++;
-      this.sm[i]! += value;
-      if (value > this.mx[i]!) this.mx[i] = value;
-      if (value < this.mn[i]!) this.mn[i] = value;
+    const end = b.length;
+    // records from another CPU's ring may arrive a batch late: fold them into the newest bucket
+    if (end > this.head && b[end - F]! >= s) {
+      const i = end - F;
+      b[i + 1]!++;
+      b[i + 2]! += value;
+      if (value > b[i + 3]!) b[i + 3] = value;
+      if (value < b[i + 4]!) b[i + 4] = value;
     } else {
-      if (n >= MAX_BUCKETS) {
-        this.sec.shift();
-        this.cnt.shift();
-        this.sm.shift();
-        this.mx.shift();
-        this.mn.shift();
+      if ((end - this.head) / F >= MAX_BUCKETS) this.head += F; // drop the oldest
+      if (this.head > 0 && this.head >= b.length / 2) {
+        // compact occasionally instead of shifting every time
+        this.b = b.slice(this.head);
+        this.head = 0;
       }
-      this.sec.push(s);
-      this.cnt.push(1);
-      this.sm.push(value);
-      this.mx.push(value);
-      this.mn.push(value);
+      this.b.push(s, 1, value, value, value);
     }
-    const slot = this.rn % RESERVOIR;
-    this.rv[slot] = value;
-    this.rt[slot] = tSec;
-    this.rn++;
+    if (this.percentiles) {
+      const slot = (this.rn % RESERVOIR) * 2;
+      const r = (this.r ??= []);
+      r[slot] = value;
+      r[slot + 1] = tSec;
+      this.rn++;
+    }
     this.lastValue = value;
     this.lastSec = tSec;
     this.total += value;
@@ -74,17 +68,18 @@ export class Series {
   aggregate(agg: Agg, nowSec: number, windowSec: number): number | undefined {
     if (agg === 'last') return this.totalCount ? this.lastValue : undefined;
     const from = nowSec - windowSec;
+    const b = this.b;
     let count = 0;
     let sum = 0;
     let max = -Infinity;
     let min = Infinity;
-    for (let i = this.sec.length - 1; i >= 0; i--) {
+    for (let i = b.length - F; i >= this.head; i -= F) {
       // a bucket counts if any part of its second is inside the window
-      if (this.sec[i]! + 1 <= from) break;
-      count += this.cnt[i]!;
-      sum += this.sm[i]!;
-      if (this.mx[i]! > max) max = this.mx[i]!;
-      if (this.mn[i]! < min) min = this.mn[i]!;
+      if (b[i]! + 1 <= from) break;
+      count += b[i + 1]!;
+      sum += b[i + 2]!;
+      if (b[i + 3]! > max) max = b[i + 3]!;
+      if (b[i + 4]! < min) min = b[i + 4]!;
     }
     switch (agg) {
       case 'count':
@@ -118,9 +113,11 @@ export class Series {
   }
 
   private percentile(p: number, fromSec: number): number | undefined {
+    const r = this.r;
+    if (!r) return undefined;
     const have = Math.min(this.rn, RESERVOIR);
     const vals: number[] = [];
-    for (let k = 0; k < have; k++) if (this.rt[k]! > fromSec) vals.push(this.rv[k]!);
+    for (let k = 0; k < have; k++) if (r[k * 2 + 1]! > fromSec) vals.push(r[k * 2]!);
     if (vals.length === 0) return undefined;
     vals.sort((a, b) => a - b);
     return vals[Math.min(vals.length - 1, Math.max(0, Math.ceil((p / 100) * vals.length) - 1))]!;

@@ -13,7 +13,23 @@ export const M = {
   offcpuRunq: 'offcpu.runq', // ns of run-queue delay per record
   waitsOnProcess: 'offcpu.waits_on_process', // ns waited per wakeup by another process
   cpuUsage: 'cpu.usage', // fraction of one CPU (sampled)
+  // GPU (NVML sampler, gpu entity)
+  gpuMemUsedFrac: 'gpu.mem_used_frac', // used / total device memory per sample
+  gpuUtil: 'gpu.util', // fraction of time a kernel ran, per sample
+  gpuTemp: 'gpu.temp', // degrees C per sample
+  gpuPowerW: 'gpu.power_w', // W per sample
+  gpuThrottle: 'gpu.throttle', // 1 when a thermal/power clock event reason is set, else 0, per sample
+  gpuXid: 'gpu.xid', // the Xid number, per Xid event
+  gpuEccErrors: 'gpu.ecc_errors', // 1 per ECC event (single or double bit)
+  // GPU, per process
+  gpuMemUsed: 'gpu.mem_used', // bytes of GPU memory the process holds, per sample (process)
+  cudaAllocFailures: 'cuda.alloc_failures', // 1 per failed CUDA allocation (process)
+  ncclInflight: 'nccl.inflight_ns', // ns a collective has been in flight, per in-flight report (process)
+  ncclDuration: 'nccl.duration', // ns per completed collective (process)
 } as const;
+
+/** Xids NVIDIA lists as application errors (the device plugin keeps the GPU healthy). */
+export const XID_APP_ERRORS = new Set([13, 31, 43, 45, 68]);
 
 export const SIGNAL_STOPS = new Set([19, 20, 21, 22]); // SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU
 export const SIGCONT = 18;

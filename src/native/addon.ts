@@ -12,8 +12,44 @@
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 
-export type Family = 'net' | 'io' | 'proc' | 'sched' | 'bench';
+export type Family = 'net' | 'io' | 'proc' | 'sched' | 'bench' | 'gpu' | 'cuda';
 export const ALL_FAMILIES: readonly Family[] = ['net', 'io', 'proc', 'sched'];
+/**
+ * The agent's default: the kernel families plus 'gpu' (NVML, userspace). On a
+ * host without NVML the gpu family shows as not loaded with the reason and
+ * nothing else changes.
+ */
+export const AGENT_FAMILIES: readonly Family[] = [...ALL_FAMILIES, 'gpu'];
+
+/** NVML sampling (family 'gpu'). */
+export interface GpuOptions {
+  /** path or soname of libnvidia-ml; default $XCTL_NVML_LIBRARY, else libnvidia-ml.so.1 */
+  nvmlLibrary?: string;
+  /** sampling interval, default 1000 ms */
+  intervalMs?: number;
+}
+
+/** Uprobes on CUDA/NCCL libraries (family 'cuda'). */
+export interface CudaOptions {
+  /** an NCCL collective in flight this long is reported (nccl_call phase inflight), default 10000 ms */
+  inflightMs?: number;
+}
+
+export interface LibraryAttach {
+  path: string;
+  functions: string[];  // e.g. "cudaMalloc", "cudaMalloc (return)"
+  error?: string;       // nothing could be attached
+}
+
+export interface GpuStats {
+  gpus: number;
+  samples: number;   // per-GPU samples taken
+  sampleNs: number;  // total time spent in NVML calls for them
+  events: number;    // NVML events (Xid, ECC, lost GPU) seen
+  drops: number;     // records dropped because the queue to JS was full
+  library: string;
+  driver: string;
+}
 
 /** Mirrors struct xctl_cfg (bpf/xctl_record.h). All times in ns. */
 export interface ProbeConfig {
@@ -51,11 +87,15 @@ export interface NativeStats {
   kernelDrops: number;   // sum over families and CPUs of ring reserve failures
   userDrops: number;     // records discarded in userspace (bad size, callback threw)
   dropsByFamily: Record<string, number>;
+  /** present when the gpu family was requested and NVML loaded */
+  gpu?: GpuStats;
 }
 
 export interface OpenOptions {
   families: Family[];
   config?: ProbeConfig;
+  gpu?: GpuOptions;
+  cuda?: CudaOptions;
   buffers: ArrayBuffer[];           // >= 2, each a multiple of the record size
   /** `needsOwner`: how many records carry F_NO_OWNER (userspace owner lookup wanted) */
   onBatch: (bufferIndex: number, count: number, needsOwner: number) => void;
@@ -77,6 +117,12 @@ export interface NativeSession {
   /** Stop draining on the loop (rings fill, then the kernel counts drops); drain() still works. */
   pause(): void;
   resume(): void;
+  /** cuda family: attach the uprobes for one mapped copy of libcudart/libcuda/libnccl, by path */
+  attachLibrary(path: string): LibraryAttach;
+  /** cuda family: detach them (no process maps the path any more); false if it was not attached */
+  detachLibrary(path: string): boolean;
+  /** cuda family: the library paths with uprobes attached */
+  libraries(): string[];
   stop(): void;
 }
 
@@ -92,6 +138,8 @@ export interface NativeAddon {
   open(options: OpenOptions): NativeSession;
   /** Boot-time clock now, ns, as BigInt (the clock records use). */
   bootTimeNs(): bigint;
+  /** getsockopt(SO_PEERCRED) of a connected Unix socket fd; throws on error. */
+  peerCred(fd: number): { pid: number; uid: number; gid: number };
 }
 
 let cached: NativeAddon | undefined;

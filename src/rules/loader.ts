@@ -26,6 +26,8 @@ export interface LoadResult {
 }
 
 const RULE_FILE = /\.ya?ml$/;
+/** Data tables that live beside the rules (e.g. xid-catalog.yaml): not rule files. */
+const DATA_FILE = /-catalog\.ya?ml$/;
 
 /** Validates and compiles rule texts (already read); the pure core of loading. */
 export function loadRuleTexts(inputs: readonly RuleText[]): LoadResult {
@@ -51,7 +53,7 @@ export function readRuleTexts(target: string): { inputs: RuleText[]; errors: Rul
     files = fs.statSync(target).isDirectory()
       ? fs
           .readdirSync(target)
-          .filter((f) => RULE_FILE.test(f))
+          .filter((f) => RULE_FILE.test(f) && !DATA_FILE.test(f))
           .sort()
           .map((f) => path.join(target, f))
       : [target];

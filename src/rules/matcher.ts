@@ -52,7 +52,7 @@ export class RuleMatcher {
   private selfByTypeMetric = new Map<EntityType, Map<string, CompiledRule[]>>(); // process -> io.latency -> rules bound to process reading it on self
   private viaByTypeMetric = new Map<EntityType, Map<string, ViaRule[]>>(); // device -> io.latency -> rules reading it on a device neighbour
   private viaAttrByType = new Map<EntityType, ViaRule[]>(); // "process" -> rules reading attributes of a process neighbour
-  private dirty = new Map<string, { entity: EntityRef; rules: Set<CompiledRule> | 'all' }>();
+  private dirty = new Map<string, { entity: EntityRef; rules: CompiledRule[] | 'all' }>();
   private dirtyNeighbors = new Map<string, { entity: EntityRef; via: Set<ViaRule> }>();
 
   constructor(ruleSet: RuleSet) {
@@ -89,8 +89,9 @@ export class RuleMatcher {
 
   private markRules(entity: EntityRef, rules: readonly CompiledRule[]): void {
     const d = this.dirty.get(entity.id);
-    if (!d) this.dirty.set(entity.id, { entity, rules: new Set(rules) });
-    else if (d.rules !== 'all') for (const r of rules) d.rules.add(r);
+    // a small array, not a Set: a few rules per metric, and this runs per event
+    if (!d) this.dirty.set(entity.id, { entity, rules: rules.slice() });
+    else if (d.rules !== 'all') for (const r of rules) if (!d.rules.includes(r)) d.rules.push(r);
   }
 
   private markNeighbor(entity: EntityRef, via: readonly ViaRule[]): void {

@@ -6,7 +6,7 @@
  * records the kernel could not attribute; it patches the record in place so
  * every consumer (and every recording) sees the resolved owner.
  */
-import { loadAddon, type Family, type FamilyStatus, type NativeSession, type NativeStats, type ProbeConfig, ALL_FAMILIES } from '../native/addon';
+import { loadAddon, type Family, type FamilyStatus, type GpuOptions, type CudaOptions, type LibraryAttach, type NativeSession, type NativeStats, type ProbeConfig, ALL_FAMILIES } from '../native/addon';
 import { RecordBatch } from '../events/decoder';
 import { F_NO_OWNER, Kind, OFFSETS, OWNER_USERSPACE, RECORD_SIZE, COMM_LEN } from '../events/layout';
 import { currentBootToWallOffsetNs, type BootClock } from '../events/clock';
@@ -18,6 +18,10 @@ export type BatchSink = (batch: RecordBatch) => void;
 export interface LiveOptions {
   families?: Family[];
   config?: ProbeConfig;
+  /** NVML options, used when families include 'gpu' */
+  gpu?: GpuOptions;
+  /** uprobe options, used when families include 'cuda' */
+  cuda?: CudaOptions;
   /** records per batch buffer (two buffers rotate) */
   batchRecords?: number;
   ringBytes?: number;
@@ -64,6 +68,8 @@ export class LiveSource {
     this.session = loadAddon().open({
       families,
       config: this.opts.config,
+      gpu: this.opts.gpu,
+      cuda: this.opts.cuda,
       ringBytes: this.opts.ringBytes,
       paused: this.opts.paused,
       buffers: this.buffers,
@@ -110,6 +116,18 @@ export class LiveSource {
 
   pause(): void {
     this.session?.pause();
+  }
+
+  attachLibrary(path: string): LibraryAttach | undefined {
+    return this.session?.attachLibrary(path);
+  }
+
+  detachLibrary(path: string): boolean {
+    return this.session?.detachLibrary(path) ?? false;
+  }
+
+  libraries(): string[] {
+    return this.session?.libraries() ?? [];
   }
 
   resume(): void {

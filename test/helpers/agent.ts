@@ -5,9 +5,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import pino from 'pino';
-import { Agent } from '../../src/agent/agent';
+import { Agent, type AgentOptions } from '../../src/agent/agent';
 import { defaultRulesDir } from '../../src/rules';
-import type { ProbeConfig } from '../../src/native/addon';
+import type { Family, GpuOptions, ProbeConfig } from '../../src/native/addon';
 
 export const XCTL = path.resolve(__dirname, '../../../bin/xctl');
 
@@ -21,12 +21,12 @@ export interface TestAgent {
   stop(): Promise<void>;
 }
 
-export async function startTestAgent(opts: { rulesDir?: string; probeConfig?: ProbeConfig } = {}): Promise<TestAgent> {
+export async function startTestAgent(opts: { rulesDir?: string; probeConfig?: ProbeConfig; gpu?: GpuOptions; families?: Family[]; metricsAddr?: string; agentOptions?: Partial<AgentOptions> } = {}): Promise<TestAgent> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-agent-'));
   const socket = path.join(dir, 'xctl.sock');
   const logFile = path.join(dir, 'agent.log');
   const logger = pino({ level: 'info' }, pino.destination({ dest: logFile, sync: true }));
-  const agent = await Agent.start({ socketPath: socket, rulesDir: opts.rulesDir ?? defaultRulesDir(), metricsAddr: 'off', logger, probeConfig: opts.probeConfig });
+  const agent = await Agent.start({ socketPath: socket, rulesDir: opts.rulesDir ?? defaultRulesDir(), metricsAddr: opts.metricsAddr ?? 'off', logger, probeConfig: opts.probeConfig, gpu: opts.gpu, families: opts.families, ...opts.agentOptions });
   const cli = (args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(process.execPath, [XCTL, ...args, '--socket', socket], { timeout: 20_000 }, (err, stdout, stderr) => {

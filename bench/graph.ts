@@ -1,0 +1,231 @@
+/**
+ * Graph + rules benchmark (issue 3 targets), all in one run:
+ *  1. ingest rate: >= 10 M synthetic records through GraphIngestor + the
+ *     incremental RuleMatcher (50 rules), flushing as the agent does (every
+ *     250 ms of event time); target >= 2 M events/s on one core;
+ *  2. `why` latency p50/p99 on a graph of 100 k processes and >= 1 M edges;
+ *     target p99 <= 5 ms;
+ *  3. RSS at those sizes vs the configured caps.
+ * Usage: node dist/bench/graph.js [--events N] [--procs N] [--edges N]
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { RecordBatch } from '../src/events/decoder';
+import { Kind, OFFSETS as O, RECORD_SIZE } from '../src/events/layout';
+import { Pipeline } from '../src/agent/pipeline';
+import { loadRuleDir, defaultRulesDir } from '../src/rules';
+
+const S = 1e9;
+
+/** Deterministic uniform [0,1): xorshift32 (integer math stays exact, unlike a float LCG). */
+function xorshift(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 4294967296;
+  };
+}
+
+/** The shipped rules plus generated variants (other thresholds/windows) up to `n`. */
+function ruleDir(n: number): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-bench-rules-'));
+  for (const f of fs.readdirSync(defaultRulesDir())) if (f.endsWith('.yaml')) fs.copyFileSync(path.join(defaultRulesDir(), f), path.join(dir, f));
+  const shipped = loadRuleDir(dir).ruleSet!.rules.length;
+  // signals that are abnormal for a healthy process (sleeping is not)
+  const metrics = ['tcp.retransmits', 'io.latency', 'offcpu.runq', 'offcpu.waits_on_process', 'offcpu.blocked', 'io.errors'];
+  const lines = ['rules:'];
+  for (let i = 0; i < n - shipped; i++) {
+    const m = metrics[i % metrics.length]!;
+    lines.push(
+      `  - id: bench.variant_${i}`,
+      `    scene: ${['network_stall', 'storage_slow', 'cpu_starvation', 'process_blocked', 'process_blocked', 'storage_io_error'][i % metrics.length]}`,
+      `    priority: ${10 + (i % 30)}`,
+      `    when:`,
+      `      all:`,
+      // thresholds of real rules: hundreds of ms of waiting, tens of events
+      `        - { metric: ${m}, agg: ${['sum', 'p90', 'count', 'max'][i % 4]}, window: ${10 + (i % 5) * 10}s, op: '>=', value: ${i % 4 === 2 ? 20 + i : 2e8 * (1 + (i % 5))} }`,
+      `        - not: { attr: state, op: '==', value: exited }`,
+      `    cause: "bench variant ${i}"`,
+    );
+  }
+  fs.writeFileSync(path.join(dir, 'zz-bench.yaml'), lines.join('\n') + '\n');
+  return dir;
+}
+
+/** A pool of batches over `procs` processes; timestamps advance ~1 µs per record. */
+function makePool(procs: number, batches: number, perBatch: number): ArrayBuffer[] {
+  const pool: ArrayBuffer[] = [];
+  let t = 100 * S;
+  const rnd = xorshift(42);
+  for (let b = 0; b < batches; b++) {
+    const buf = new ArrayBuffer(perBatch * RECORD_SIZE);
+    const dv = new DataView(buf);
+    const u8 = new Uint8Array(buf);
+    for (let i = 0; i < perBatch; i++) {
+      const base = i * RECORD_SIZE;
+      // 1 % of the processes are in trouble (the ones rules should find); the
+      // rest produce the benign traffic that dominates a real node
+      const faulty = rnd() < 0.05;
+      const pid = 1000 + (faulty ? Math.floor(rnd() * (procs / 100)) : Math.floor(rnd() * procs));
+      const r = rnd();
+      // healthy processes do not retransmit; they sleep, do IO, exec
+      const kind = r < 0.55 ? Kind.OFFCPU : r < 0.75 ? (faulty ? Kind.TCP_RETRANSMIT : Kind.OFFCPU) : r < 0.95 ? Kind.BLOCK_IO : Kind.EXEC;
+      t += 500; // 2 M events/s of event time
+      dv.setBigUint64(base + O['hdr.ts_ns'], BigInt(t), true);
+      dv.setBigUint64(base + O['hdr.start_ns'], BigInt(pid) * 1000n, true);
+      dv.setUint32(base + O['hdr.pid'], pid, true);
+      dv.setUint32(base + O['hdr.tid'], pid, true);
+      dv.setUint16(base + O['hdr.kind'], kind, true);
+      u8[base + O['hdr.version']] = 1;
+      u8.set([0x74, 0x72, 0x61, 0x69, 0x6e], base + O['hdr.comm']); // "train"
+      if (kind === Kind.OFFCPU) {
+        const runq = faulty && rnd() < 0.3;
+        u8[base + O['off.state']] = runq ? 0 : 1;
+        dv.setBigUint64(base + O['off.duration_ns'], BigInt(Math.floor(faulty ? 1e8 + rnd() * 4e8 : 1e7 + rnd() * 2e7)), true);
+        if (!runq && (faulty || rnd() < 0.1)) {
+          // most healthy sleeps end by a timer or IO, some by another process
+          const w = 1000 + Math.floor(rnd() * procs);
+          dv.setUint32(base + O['off.waker_pid'], w, true);
+          dv.setBigUint64(base + O['off.waker_start_ns'], BigInt(w) * 1000n, true);
+        }
+      } else if (kind === Kind.TCP_RETRANSMIT) {
+        dv.setUint16(base + O['tcp.family'], 2, true);
+        dv.setUint32(base + O['tcp.daddr'], 0x0a000000 + Math.floor(rnd() * 2000), true);
+        dv.setUint16(base + O['tcp.dport'], 5000 + Math.floor(rnd() * 8), true);
+        dv.setUint32(base + O['tcp.segs'], 1 + Math.floor(rnd() * 4), true);
+        dv.setUint32(base + O['tcp.count'], 1, true);
+      } else if (kind === Kind.BLOCK_IO) {
+        dv.setUint32(base + O['io.dev'], (8 << 20) | Math.floor(rnd() * 16), true);
+        dv.setBigUint64(base + O['io.latency_ns'], BigInt(Math.floor(faulty ? 1e8 + rnd() * 3e8 : rnd() * 2e6)), true);
+        dv.setUint32(base + O['io.bytes'], 4096, true);
+        dv.setUint16(base + O['io.flags'], 1, true);
+      }
+    }
+    pool.push(buf);
+  }
+  return pool;
+}
+
+/** Moves a replayed batch forward in time, as the next pass of a continuous stream. */
+function shiftTimes(buf: ArrayBuffer, n: number, by: number): void {
+  const u32 = new Uint32Array(buf);
+  for (let i = 0; i < n; i++) {
+    const k = (i * RECORD_SIZE + O['hdr.ts_ns']) >> 2;
+    const v = u32[k]! + u32[k + 1]! * 4294967296 + by;
+    u32[k] = v >>> 0;
+    u32[k + 1] = Math.floor(v / 4294967296);
+  }
+}
+
+function ingestBench(events: number, rules: number, procs: number) {
+  const dir = ruleDir(rules);
+  const rs = loadRuleDir(dir).ruleSet!;
+  fs.rmSync(dir, { recursive: true, force: true });
+  const perBatch = 1024;
+  let tm = process.hrtime.bigint();
+  const pool = makePool(procs, 256, perBatch); // 262 k distinct records, replayed
+  if (process.env.XCTL_BENCH_DEBUG) console.error(`pool built in ${Number(process.hrtime.bigint() - tm) / 1e6} ms`);
+  const p = new Pipeline(rs, { caps: { maxProcesses: 200_000 } });
+  const rounds = Math.ceil(events / (pool.length * perBatch));
+  let n = 0;
+  let nextFlush = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const span = pool.length * perBatch * 500; // event time covered by one pass (500 ns per record = 2 M/s)
+  for (let r = 0; r < rounds; r++) {
+    for (const buf of pool) {
+      if (r > 0) shiftTimes(buf, perBatch, span);
+      tm = process.hrtime.bigint();
+      p.ingest(new RecordBatch(buf, 0, perBatch));
+      n += perBatch;
+      if (process.env.XCTL_BENCH_DEBUG && n % (32 * perBatch) === 0) console.error(`${n} ingest batch ${Number(process.hrtime.bigint() - tm) / 1e6} ms`);
+      // the agent flushes on a 250 ms timer; at ~2 M events/s that is every ~500 batches
+      if (n >= nextFlush) {
+        tm = process.hrtime.bigint();
+        p.flush();
+        if (process.env.XCTL_BENCH_DEBUG) console.error(`flush ${Number(process.hrtime.bigint() - tm) / 1e6} ms, active ${p.matcher.active.size}`);
+        nextFlush = n + 512 * perBatch;
+      }
+    }
+  }
+  p.flush();
+  const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  console.log(`\n## 1. Ingest: ${n.toLocaleString('en')} records, ${rs.rules.length} rules, ${procs.toLocaleString('en')} processes`);
+  console.log(
+    `${(n / sec / 1e6).toFixed(2)} M events/s (wall), ${(n / ((cpu.user + cpu.system) / 1e6) / 1e6).toFixed(2)} M events/s per CPU-second; ` +
+      `rule evaluations ${p.matcher.stats.evaluations.toLocaleString('en')}, flushes ${p.flushes}; target >= 2 M/s`,
+  );
+  if (process.env.XCTL_BENCH_DEBUG) {
+    const by = new Map<string, number>();
+    for (const ms of p.matcher.active.values()) for (const m of ms) by.set(m.ruleId, (by.get(m.ruleId) ?? 0) + 1);
+    console.error([...by].sort((a, b) => b[1] - a[1]).slice(0, 8));
+  }
+  const sz = p.graph.size;
+  console.log(`graph after ingest: ${sz.processes} processes, ${sz.peers} peers, ${sz.devices} devices, ${sz.edges} edges; RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+}
+
+function whyBench(procs: number, edges: number) {
+  const rs = loadRuleDir(defaultRulesDir()).ruleSet!;
+  const p = new Pipeline(rs, { caps: { maxProcesses: procs * 2 } });
+  const g = p.graph;
+  g.nowNs = 1000 * S;
+  const nodes = [];
+  for (let i = 0; i < procs; i++) {
+    const n = g.process(1000 + i, (1000 + i) * 1000);
+    n.comm = 'train';
+    n.seen(999 * S);
+    nodes.push(n);
+  }
+  const rnd = xorshift(7);
+  let made = 0;
+  const peers = Array.from({ length: 5000 }, (_, i) => g.peer(i, `10.1.${i >> 8}.${i & 255}`, 5001));
+  const devs = Array.from({ length: 64 }, (_, i) => g.device((8 << 20) | i));
+  while (made < edges) {
+    const a = nodes[Math.floor(rnd() * procs)]!;
+    const r = rnd();
+    const t = 950 * S + rnd() * 50 * S;
+    if (r < 0.6) {
+      const b = nodes[Math.floor(rnd() * procs)]!;
+      if (a === b) continue;
+      const e = a.edgeTo('waits_on', b, 'ns');
+      if (e.count === 0) made++;
+      e.add(t, 5e7 + rnd() * 2e8);
+      a.observe('offcpu.waits_on_process', t, 1e8);
+    } else if (r < 0.8) {
+      const e = a.edgeTo('waits_on', peers[Math.floor(rnd() * peers.length)]!, 'segments');
+      if (e.count === 0) made++;
+      e.add(t, 2);
+      a.observe('tcp.retransmits', t, 2);
+    } else {
+      const e = a.edgeTo('waits_on', devs[Math.floor(rnd() * devs.length)]!, 'ns');
+      if (e.count === 0) made++;
+      e.add(t, rnd() * 3e8);
+      a.observe('io.latency', t, rnd() * 3e8);
+    }
+  }
+  const rss = process.memoryUsage().rss;
+  const lat: number[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const pid = 1000 + Math.floor(rnd() * procs);
+    const t0 = process.hrtime.bigint();
+    p.why(pid);
+    lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  lat.sort((x, y) => x - y);
+  const q = (f: number) => lat[Math.min(lat.length - 1, Math.floor(f * lat.length))]!;
+  console.log(`\n## 2. why latency: ${procs.toLocaleString('en')} processes, ${g.size.edges.toLocaleString('en')} edges, 2000 queries (walk depth 4, all rules evaluated per reached entity)`);
+  console.log(`p50 ${q(0.5).toFixed(2)} ms, p99 ${q(0.99).toFixed(2)} ms, max ${lat[lat.length - 1]!.toFixed(2)} ms; target p99 <= 5 ms`);
+  console.log(`\n## 3. Memory: RSS ${(rss / 2 ** 20).toFixed(0)} MiB at ${procs.toLocaleString('en')} processes / ${g.size.edges.toLocaleString('en')} edges (caps: ${g.caps.maxProcesses.toLocaleString('en')} processes)`);
+}
+
+const { values } = parseArgs({ options: { events: { type: 'string' }, procs: { type: 'string' }, edges: { type: 'string' }, rules: { type: 'string' }, only: { type: 'string' } } });
+console.log(`# xctl graph + rules benchmark (node ${process.version}, ${os.cpus().length} CPUs)`);
+if (!values.only || values.only === 'ingest') ingestBench(Number(values.events ?? 10_000_000), Number(values.rules ?? 50), Number(values.procs ?? 100_000));
+if (!values.only || values.only === 'why') whyBench(Number(values.procs ?? 100_000), Number(values.edges ?? 1_000_000));

@@ -1,0 +1,278 @@
+/**
+ * A finding -> a remediation plan: ordered steps, each naming its action, its
+ * target (pid + start time, cgroup, device, node), the preconditions checked
+ * before it runs, the expected effect, and the verification that judges it.
+ */
+import { randomBytes } from 'node:crypto';
+import * as os from 'node:os';
+import { readProcIdentity } from '../procfs/process';
+import type { Finding, FindingAction, WhyAnswer } from '../why/why';
+import type { PolicyMode } from './policy';
+import { protectedReason } from './safety';
+
+export interface StepTarget {
+  type: 'process' | 'cgroup' | 'device' | 'node' | 'gpu' | 'host' | 'peer' | 'none';
+  id: string;
+  label: string;
+  pid?: number;
+  start_ns?: number;
+}
+
+/** What verify measures: one metric of one entity over a window, against a threshold. */
+export interface Verification {
+  metric: 'offcpu.runq' | 'process.stopped' | 'tcp.retransmits' | 'offcpu.waits_on_process' | 'none';
+  /** whose metric: a process (pid + start) or a peer id */
+  entity: { type: 'process'; pid: number; start_ns: number; label: string } | { type: 'peer'; id: string; label: string };
+  agg: 'sum' | 'state';
+  window_s: number;
+  /** good when value <= threshold */
+  threshold: number;
+  unit: 'ns' | 'segments' | 'bool';
+  /** the value when the plan was made */
+  before?: number;
+  text: string;
+}
+
+export interface PlanStep {
+  index: number;
+  action: string;
+  text: string;
+  target: StepTarget;
+  params: Record<string, string | number | boolean>;
+  preconditions: string[];
+  expected_effect: string;
+  verification: Verification;
+  /** allow / ask / deny under the agent's policy; manual steps are never executed */
+  policy: PolicyMode;
+  executable: boolean;
+  /** set when the step can never run (protected target, unresolved target) */
+  refused?: string;
+  evidence: string[];
+}
+
+export interface StepResult {
+  step: number;
+  action: string;
+  status: 'ok' | 'failed' | 'refused' | 'manual' | 'unsupported' | 'interrupted';
+  detail: string;
+}
+
+export interface OutcomeRecord {
+  at: string;
+  outcome: 'resolved' | 'partial' | 'failed' | 'recurred' | 'pending';
+  before?: number;
+  after?: number;
+  threshold: number;
+  window_s: number;
+  metric: string;
+  by: 'verify' | 'recheck';
+}
+
+export interface Plan {
+  plan_id: string;
+  created_at: string;
+  /** boot-clock ns when the plan was made; verification windows are measured from it or from applied_ns */
+  created_ns: number;
+  host: string;
+  pid: number;
+  start_ns: number;
+  comm: string;
+  scene: string;
+  rule: string;
+  summary: string;
+  confidence: number;
+  steps: PlanStep[];
+  verification: Verification;
+  status: 'planned' | 'applying' | 'applied' | 'partially_applied' | 'refused' | 'interrupted';
+  applied_at?: string;
+  applied_ns?: number;
+  applied_by_uid?: number | null;
+  results: StepResult[];
+  outcomes: OutcomeRecord[];
+}
+
+export interface PlanContext {
+  nowNs: number;
+  policy: (action: string) => PolicyMode;
+  /** the verification metric's value now over the window (same series the rules read) */
+  measure: (v: Verification) => number | undefined;
+  /** the CPU share (fraction of one CPU) of a process, from the agent's sampler */
+  cpuUsage?: (pid: number) => number | undefined;
+  cpuTop?: (n: number, cpus: number[] | undefined, excludePids: number[]) => { pid: number; usage: number; lastCpu: number }[];
+}
+
+/**
+ * The process that takes the CPU from the victim: the biggest expected use of
+ * the victim's CPUs (usage spread over the CPUs it may run on), so a busy
+ * process elsewhere on the host is never reniced for a pinned victim.
+ */
+function cpuCompetitor(victim: number, ctx: PlanContext): number | undefined {
+  if (!ctx.cpuTop) return undefined;
+  const mine = allowedCpus(victim);
+  const cands = ctx.cpuTop(10, mine, [victim, process.pid]);
+  let best: { pid: number; score: number } | undefined;
+  for (const c of cands) {
+    const theirs = allowedCpus(c.pid);
+    if (!theirs || !mine) continue;
+    const overlap = theirs.filter((x) => mine.includes(x)).length;
+    const score = (c.usage / theirs.length) * overlap + (mine.includes(c.lastCpu) ? 0.01 : 0);
+    if (!best || score > best.score) best = { pid: c.pid, score };
+  }
+  return best && best.score >= 0.1 ? best.pid : undefined;
+}
+
+function allowedCpus(pid: number): number[] | undefined {
+  const { readText } = require('../procfs/read') as typeof import('../procfs/read');
+  const { parseStatus, parseCpuList } = require('../procfs/parse') as typeof import('../procfs/parse');
+  const list = parseStatus(readText(`/proc/${pid}/status`) ?? '').get('Cpus_allowed_list');
+  return list === undefined ? undefined : parseCpuList(list);
+}
+
+const WINDOW_S = 10;
+/** cpu.runqueue_starvation fires at 300 ms per 30 s: the same level over 10 s is 100 ms */
+const RUNQ_FLOOR_NS = 100e6;
+
+export function newPlanId(): string {
+  const d = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  return `p-${d}-${randomBytes(3).toString('hex')}`;
+}
+
+function procTarget(pid: number): StepTarget | undefined {
+  const id = readProcIdentity(pid);
+  if (!id) return undefined;
+  return { type: 'process', id: `p:${pid}:${id.startNs}`, label: `${id.comm} (${pid})`, pid, start_ns: Number(id.startNs) };
+}
+
+/** The process an action acts on: params.pid (e.g. the top CPU competitor) or its process target. */
+function resolveTarget(a: FindingAction, answer: WhyAnswer): StepTarget {
+  const pidParam = a.params.pid;
+  if (pidParam !== undefined && pidParam !== '' && Number.isInteger(Number(pidParam)) && Number(pidParam) > 0) {
+    return procTarget(Number(pidParam)) ?? { type: 'process', id: `p:${pidParam}:?`, label: `pid ${pidParam} (gone)`, pid: Number(pidParam), start_ns: 0 };
+  }
+  if (a.target.type === 'process') {
+    const m = /^p:(\d+):(\d+)$/.exec(a.target.id);
+    const pid = m ? Number(m[1]) : answer.pid;
+    const t = procTarget(pid);
+    // keep the graph's start time when /proc agrees; a different one means the graph's process is gone
+    return t ?? { type: 'process', id: a.target.id, label: `${a.target.label} (gone)`, pid, start_ns: m ? Number(m[2]) : 0 };
+  }
+  if (a.type === 'cordon_node') return { type: 'node', id: os.hostname(), label: `node ${os.hostname()}` };
+  if (a.type === 'drop_caches') return { type: 'host', id: os.hostname(), label: `page cache of ${os.hostname()}` };
+  return { type: (['peer', 'device', 'cgroup', 'gpu'].includes(a.target.type) ? a.target.type : 'none') as StepTarget['type'], id: a.target.id, label: a.target.label };
+}
+
+function victimEntity(answer: WhyAnswer): Verification['entity'] {
+  return { type: 'process', pid: answer.pid, start_ns: answer.start_ns, label: `${answer.comm} (${answer.pid})` };
+}
+
+/** The metric that judges the finding as a whole (used by manual steps and as the plan's verdict). */
+function findingVerification(f: Finding, answer: WhyAnswer): Verification {
+  const who = victimEntity(answer);
+  switch (f.scene) {
+    case 'cpu_starvation':
+      return { metric: 'offcpu.runq', entity: who, agg: 'sum', window_s: WINDOW_S, threshold: RUNQ_FLOOR_NS, unit: 'ns', text: `run-queue delay of ${who.label} over ${WINDOW_S} s` };
+    case 'network_stall':
+      return { metric: 'tcp.retransmits', entity: who, agg: 'sum', window_s: WINDOW_S, threshold: 0, unit: 'segments', text: `TCP segments ${who.label} retransmitted over ${WINDOW_S} s (0 = fixed)` };
+    case 'process_blocked': {
+      const c = f.culprit;
+      const m = /^p:(\d+):(\d+)$/.exec(c.id);
+      if (f.rule.includes('stopped') && m) {
+        const ent = { type: 'process' as const, pid: Number(m[1]), start_ns: Number(m[2]), label: c.label };
+        return { metric: 'process.stopped', entity: ent, agg: 'state', window_s: WINDOW_S, threshold: 0, unit: 'bool', text: `whether ${c.label} is stopped (1) or running (0)` };
+      }
+      return { metric: 'offcpu.waits_on_process', entity: who, agg: 'sum', window_s: WINDOW_S, threshold: 1e9, unit: 'ns', text: `time ${who.label} waited on other processes over ${WINDOW_S} s` };
+    }
+    default:
+      return { metric: 'none', entity: who, agg: 'sum', window_s: WINDOW_S, threshold: 0, unit: 'bool', text: `no automatic measure for ${f.scene}: judge by hand` };
+  }
+}
+
+const EFFECT: Record<string, string> = {
+  renice: 'the competitor gets a smaller CPU share (nice 19), so the victim waits less in the run queue',
+  cgroup_cpu_limit: 'the competitor is capped by a CFS quota, so the victim waits less in the run queue',
+  ionice: 'the competitor\'s IO gets the idle class, so the victim\'s IO is served first',
+  cgroup_io_limit: 'the competitor\'s IO to the device is throttled',
+  sigcont: 'the stopped process runs again, and whoever waits on it is woken',
+  signal: 'the process receives the signal',
+  checkpoint: 'the process writes a checkpoint (its SIGUSR1 handler)',
+  terminate: 'the process exits (SIGTERM, then SIGKILL after the grace period)',
+  drop_caches: 'clean page cache is freed',
+  gpu_reset: 'the idle GPU is reset',
+  cordon_node: 'no new pods are scheduled on this node',
+  manual: 'nothing is executed: an operator acts on the evidence',
+};
+
+function preconditions(type: string, t: StepTarget): string[] {
+  const p: string[] = [];
+  if (t.type === 'process') p.push(`pid ${t.pid} still has start time ${t.start_ns} ns (no pid reuse)`, 'not pid 1, a kernel thread, the agent or its parent');
+  if (type === 'sigcont') p.push('the process is stopped (state T)');
+  if (type === 'checkpoint') p.push('the process has a SIGUSR1 handler installed (SigCgt in /proc/<pid>/status)');
+  if (type === 'cgroup_cpu_limit' || type === 'cgroup_io_limit') p.push('a cgroup v1 or v2 controller is mounted');
+  if (type === 'ionice') p.push('the ionice program is installed');
+  if (type === 'gpu_reset') p.push('nvidia-smi is installed and no process uses the GPU');
+  if (type === 'cordon_node') p.push('the Kubernetes API is configured (fix.kubernetes)');
+  return p;
+}
+
+export function buildPlan(answer: WhyAnswer, ctx: PlanContext): Plan {
+  const f = answer.findings[0];
+  const base = {
+    plan_id: newPlanId(),
+    created_at: new Date().toISOString(),
+    created_ns: ctx.nowNs,
+    host: os.hostname(),
+    pid: answer.pid,
+    start_ns: answer.start_ns,
+    comm: answer.comm,
+    results: [] as StepResult[],
+    outcomes: [] as OutcomeRecord[],
+    status: 'planned' as const,
+  };
+  if (!f) {
+    const v: Verification = { metric: 'none', entity: victimEntity(answer), agg: 'sum', window_s: WINDOW_S, threshold: 0, unit: 'bool', text: 'nothing to verify' };
+    return { ...base, scene: 'healthy', rule: '', summary: answer.summary, confidence: answer.confidence, steps: [], verification: v };
+  }
+  const verdict = findingVerification(f, answer);
+  verdict.before = ctx.measure(verdict);
+  if (verdict.metric === 'offcpu.runq' && verdict.before !== undefined) {
+    // a host that is busy anyway never gets to 0: a quarter of the starvation we saw also counts as fixed
+    verdict.threshold = Math.max(RUNQ_FLOOR_NS, Math.round(verdict.before * 0.25));
+  }
+  const evidence = f.evidence.map((e) => `${e.leaf} = ${String(e.value)} (${e.entity.label})`).concat(f.chain.map((l) => `${l.from.label} ${l.edge} ${l.to.label}: ${l.evidence.text}`));
+  const rival = f.scene === 'cpu_starvation' ? cpuCompetitor(answer.pid, ctx) : undefined;
+  const steps: PlanStep[] = f.actions.map((a, i) => {
+    const params = { ...a.params };
+    if (rival !== undefined && (a.type === 'renice' || a.type === 'cgroup_cpu_limit')) params.pid = rival;
+    const target = resolveTarget({ ...a, params }, answer);
+    if (a.type === 'renice') params.nice = 19;
+    if (a.type === 'cgroup_cpu_limit' && target.pid) {
+      // a cap the competitor already stays under changes nothing: cap at half of what it uses now
+      const usage = ctx.cpuUsage?.(target.pid);
+      const cpus = Number(params.cpus ?? 1);
+      params.cpus = usage !== undefined ? Number(Math.max(0.05, Math.min(cpus, usage / 2)).toFixed(2)) : cpus;
+    }
+    const executable = a.type !== 'manual';
+    let refused: string | undefined;
+    if (executable && target.type === 'process') refused = protectedReason(target.pid!) ?? (target.start_ns ? undefined : `process ${target.pid} is gone`);
+    const ver = a.type === 'sigcont' && target.type === 'process' && verdict.metric !== 'process.stopped'
+      ? { ...verdict, metric: 'process.stopped' as const, entity: { type: 'process' as const, pid: target.pid!, start_ns: target.start_ns!, label: target.label }, agg: 'state' as const, threshold: 0, unit: 'bool' as const, text: `whether ${target.label} is stopped`, before: undefined }
+      : verdict;
+    return {
+      index: i,
+      action: a.type,
+      text: a.text ?? a.type,
+      target,
+      params,
+      preconditions: preconditions(a.type, target),
+      expected_effect: EFFECT[a.type] ?? a.type,
+      verification: ver,
+      policy: ctx.policy(a.type),
+      executable,
+      refused,
+      evidence: a.type === 'manual' ? evidence : [],
+    };
+  });
+  if (verdict.metric === 'process.stopped') verdict.before = ctx.measure(verdict);
+  for (const s of steps) if (s.verification.metric === 'process.stopped' && s.verification.before === undefined) s.verification.before = ctx.measure(s.verification);
+  return { ...base, scene: f.scene, rule: f.rule, summary: f.summary, confidence: f.confidence, steps, verification: verdict };
+}

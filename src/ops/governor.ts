@@ -1,0 +1,152 @@
+/**
+ * Self-protection: a CPU budget for the agent. Every interval it reads
+ * process.cpuUsage(); above the budget (default 5 % of one core) it raises the
+ * in-kernel thresholds (off-CPU, run-queue, IO latency) by 4x per level, so
+ * the kernel emits fewer records; after `calmIntervals` intervals below half
+ * the budget it steps back down one level. Each change is logged and counted.
+ */
+import type { Logger } from 'pino';
+import type { ProbeConfig } from '../native/addon';
+import type { AgentMetrics } from '../agent/metrics';
+
+export interface Thresholds {
+  offcpuMinNs: bigint;
+  runqMinNs: bigint;
+  ioMinLatencyNs: bigint;
+}
+
+export const DEFAULT_THRESHOLDS: Thresholds = { offcpuMinNs: 10_000_000n, runqMinNs: 10_000_000n, ioMinLatencyNs: 10_000_000n };
+
+export interface GovernorOptions {
+  /** fraction of one core, e.g. 0.05 */
+  budget: number;
+  intervalMs?: number;
+  /** the configured thresholds (level 0) */
+  base?: Partial<Thresholds>;
+  apply: (cfg: ProbeConfig) => void;
+  logger?: Logger;
+  metrics?: AgentMetrics;
+  maxLevel?: number;
+  factor?: number;
+  calmIntervals?: number;
+  /** for tests: CPU seconds used so far */
+  cpuSeconds?: () => number;
+  now?: () => number;
+}
+
+export interface GovernorState {
+  level: number;
+  budget: number;
+  lastRatio: number;
+  thresholds: Record<keyof Thresholds, string>;
+  adjustments: number;
+}
+
+export class CpuGovernor {
+  level = 0;
+  lastRatio = 0;
+  adjustments = 0;
+  private readonly base: Thresholds;
+  private readonly maxLevel: number;
+  private readonly factor: number;
+  private readonly calmIntervals: number;
+  private calm = 0;
+  private timer?: NodeJS.Timeout;
+  private lastCpu: number;
+  private lastT: number;
+  private readonly cpuSeconds: () => number;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: GovernorOptions) {
+    this.base = { ...DEFAULT_THRESHOLDS, ...stripUndefined(opts.base ?? {}) };
+    this.maxLevel = opts.maxLevel ?? 4;
+    this.factor = opts.factor ?? 4;
+    this.calmIntervals = opts.calmIntervals ?? 3;
+    this.cpuSeconds = opts.cpuSeconds ?? (() => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e6;
+    });
+    this.now = opts.now ?? (() => performance.now() / 1000);
+    this.lastCpu = this.cpuSeconds();
+    this.lastT = this.now();
+    opts.metrics?.cpuBudget.set(opts.budget);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.check(), this.opts.intervalMs ?? 5000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  thresholds(level = this.level): Thresholds {
+    const k = BigInt(this.factor) ** BigInt(level);
+    return { offcpuMinNs: this.base.offcpuMinNs * k, runqMinNs: this.base.runqMinNs * k, ioMinLatencyNs: this.base.ioMinLatencyNs * k };
+  }
+
+  state(): GovernorState {
+    const t = this.thresholds();
+    return {
+      level: this.level,
+      budget: this.opts.budget,
+      lastRatio: Number(this.lastRatio.toFixed(4)),
+      thresholds: { offcpuMinNs: String(t.offcpuMinNs), runqMinNs: String(t.runqMinNs), ioMinLatencyNs: String(t.ioMinLatencyNs) },
+      adjustments: this.adjustments,
+    };
+  }
+
+  /** One measurement; returns the level after it. */
+  check(): number {
+    const cpu = this.cpuSeconds();
+    const t = this.now();
+    const dt = t - this.lastT;
+    if (dt <= 0) return this.level;
+    const ratio = (cpu - this.lastCpu) / dt;
+    this.lastCpu = cpu;
+    this.lastT = t;
+    this.lastRatio = ratio;
+    this.opts.metrics?.cpuRatio.set(ratio);
+    if (ratio > this.opts.budget) {
+      this.calm = 0;
+      if (this.level < this.maxLevel) this.setLevel(this.level + 1, ratio);
+    } else if (ratio < this.opts.budget / 2) {
+      if (this.level > 0 && ++this.calm >= this.calmIntervals) {
+        this.calm = 0;
+        this.setLevel(this.level - 1, ratio);
+      }
+    } else {
+      this.calm = 0;
+    }
+    return this.level;
+  }
+
+  private setLevel(level: number, ratio: number): void {
+    const up = level > this.level;
+    const th = this.thresholds(level);
+    try {
+      this.opts.apply({ ...th });
+    } catch (e) {
+      this.opts.logger?.error({ err: e }, 'cpu governor: could not change the in-kernel thresholds');
+      return;
+    }
+    this.level = level;
+    this.adjustments++;
+    this.opts.metrics?.governorLevel.set(level);
+    this.opts.metrics?.governorAdjustments.inc({ direction: up ? 'raise' : 'lower' });
+    const msg = up
+      ? `agent CPU ${(ratio * 100).toFixed(1)}% of a core is above the ${(this.opts.budget * 100).toFixed(1)}% budget: raising in-kernel thresholds`
+      : `agent CPU ${(ratio * 100).toFixed(1)}% is back under budget: lowering in-kernel thresholds`;
+    (up ? this.opts.logger?.warn : this.opts.logger?.info)?.call(
+      this.opts.logger,
+      { level, offcpu_min_ns: String(th.offcpuMinNs), runq_min_ns: String(th.runqMinNs), io_min_latency_ns: String(th.ioMinLatencyNs) },
+      msg,
+    );
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
