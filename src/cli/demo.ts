@@ -1,8 +1,10 @@
 /**
- * `xctl demo`: the quick-start main job. Starts the live probes, injects a real
- * fault — 20 % packet loss on a veth pair between two private network
- * namespaces — runs a TCP transfer through it, and shows the retransmit events
- * attributed to the sending process (not to whatever ran the softirq).
+ * `xctl demo`: the quick-start main job. Starts the agent (probes -> causal
+ * graph -> rules, on a private socket), injects a real fault — 20 % packet
+ * loss on a veth pair between two private network namespaces — runs a TCP
+ * transfer through it, streams the retransmit events attributed to the
+ * sending process (not to whatever ran the softirq), and ends with the
+ * agent's answer to `xctl why <sender pid>`, asked over the Unix socket.
  */
 import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
@@ -11,6 +13,15 @@ import { lossyLink } from '../faults/netns';
 import { faultProgram } from '../faults/programs';
 import { toEvent, formatText, type TcpRetransmitEvent } from '../events/format';
 import { Kind } from '../events/layout';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import pino from 'pino';
+import { Agent } from '../agent/agent';
+import { defaultRulesDir } from '../rules';
+import { callAgent } from '../ipc/client';
+import { renderWhy } from '../why/render';
+import type { WhyAnswer } from '../why/why';
 
 export const DEMO_HELP = `usage: xctl demo [--loss P] [--seconds S] [--json]
   --loss P      fraction of packets dropped on the lossy link (default 0.2)
@@ -50,6 +61,16 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const port = 5001;
   const say = (s: string) => process.stderr.write(`xctl demo: ${s}\n`);
 
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-demo-'));
+  const socket = path.join(dir, 'xctl.sock');
+  const agent = await Agent.start({
+    socketPath: socket,
+    rulesDir: defaultRulesDir(),
+    metricsAddr: 'off',
+    families: ['net', 'io', 'proc', 'sched'],
+    logger: pino({ level: 'warn' }, pino.destination({ dest: path.join(dir, 'agent.log'), sync: true })),
+  });
+  say(`agent started (socket ${socket}; log ${path.join(dir, 'agent.log')})`);
   const source = new LiveSource({ families: ['net', 'proc'], config: { tcpFlushNs: 500_000_000n } });
   let senderPid = 0;
   const seen: TcpRetransmitEvent[] = [];
@@ -90,9 +111,19 @@ export async function demoCommand(argv: string[]): Promise<number> {
         `the kernel's own counter in the sender's namespace says RetransSegs = ${retransSegs}`,
     );
     if (others.size) say(`other retransmits on this host during the demo: ${[...others].map(([k, v]) => `${k}: ${v}`).join(', ')}`);
-    return seen.length > 0 && attributed === seen.length ? 0 : 1;
+    say(`asking the agent: xctl why ${senderPid} --socket ${socket}`);
+    const reply = await callAgent(socket, { method: 'why', pid: senderPid }, { timeoutMs: 10_000 });
+    if (!reply.ok) {
+      say(`why failed: ${reply.error}`);
+      return 2;
+    }
+    const answer = reply.body as WhyAnswer;
+    process.stdout.write((values.json ? JSON.stringify(answer) : renderWhy(answer)) + '\n');
+    return seen.length > 0 && attributed === seen.length && answer.scene === 'network_stall' ? 0 : 1;
   } finally {
     source.stop();
+    await agent.stop();
     await link.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
