@@ -59,7 +59,14 @@ function ruleDir(n: number): string {
 }
 
 /** A pool of batches over `procs` processes; timestamps advance ~1 µs per record. */
-function makePool(procs: number, batches: number, perBatch: number): ArrayBuffer[] {
+/**
+ * 'uniform': every process equally likely (worst case: each record a cache miss).
+ * 'skewed': 80 % of records from 1 % of the processes, as on a training node
+ * where ranks and data loaders dominate.
+ */
+type Spread = 'uniform' | 'skewed';
+
+function makePool(procs: number, batches: number, perBatch: number, spread: Spread = 'uniform'): ArrayBuffer[] {
   const pool: ArrayBuffer[] = [];
   let t = 100 * S;
   const rnd = xorshift(42);
@@ -72,7 +79,8 @@ function makePool(procs: number, batches: number, perBatch: number): ArrayBuffer
       // 1 % of the processes are in trouble (the ones rules should find); the
       // rest produce the benign traffic that dominates a real node
       const faulty = rnd() < 0.05;
-      const pid = 1000 + (faulty ? Math.floor(rnd() * (procs / 100)) : Math.floor(rnd() * procs));
+      const hot = spread === 'skewed' && rnd() < 0.8;
+      const pid = 1000 + (faulty ? Math.floor(rnd() * (procs / 100)) : hot ? Math.floor(rnd() * (procs / 100)) : Math.floor(rnd() * procs));
       const r = rnd();
       // healthy processes do not retransmit; they sleep, do IO, exec
       const kind = r < 0.55 ? Kind.OFFCPU : r < 0.75 ? (faulty ? Kind.TCP_RETRANSMIT : Kind.OFFCPU) : r < 0.95 ? Kind.BLOCK_IO : Kind.EXEC;
@@ -123,13 +131,13 @@ function shiftTimes(buf: ArrayBuffer, n: number, by: number): void {
   }
 }
 
-function ingestBench(events: number, rules: number, procs: number) {
+function ingestBench(events: number, rules: number, procs: number, spread: Spread) {
   const dir = ruleDir(rules);
   const rs = loadRuleDir(dir).ruleSet!;
   fs.rmSync(dir, { recursive: true, force: true });
   const perBatch = 1024;
   let tm = process.hrtime.bigint();
-  const pool = makePool(procs, 256, perBatch); // 262 k distinct records, replayed
+  const pool = makePool(procs, 256, perBatch, spread); // 262 k distinct records, replayed
   if (process.env.XCTL_BENCH_DEBUG) console.error(`pool built in ${Number(process.hrtime.bigint() - tm) / 1e6} ms`);
   const p = new Pipeline(rs, { caps: { maxProcesses: 200_000 } });
   const rounds = Math.ceil(events / (pool.length * perBatch));
@@ -157,7 +165,7 @@ function ingestBench(events: number, rules: number, procs: number) {
   p.flush();
   const sec = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
-  console.log(`\n## 1. Ingest: ${n.toLocaleString('en')} records, ${rs.rules.length} rules, ${procs.toLocaleString('en')} processes`);
+  console.log(`\n## 1. Ingest (${spread}): ${n.toLocaleString('en')} records, ${rs.rules.length} rules, ${procs.toLocaleString('en')} processes`);
   console.log(
     `${(n / sec / 1e6).toFixed(2)} M events/s (wall), ${(n / ((cpu.user + cpu.system) / 1e6) / 1e6).toFixed(2)} M events/s per CPU-second; ` +
       `rule evaluations ${p.matcher.stats.evaluations.toLocaleString('en')}, flushes ${p.flushes}; target >= 2 M/s`,
@@ -227,5 +235,7 @@ function whyBench(procs: number, edges: number) {
 
 const { values } = parseArgs({ options: { events: { type: 'string' }, procs: { type: 'string' }, edges: { type: 'string' }, rules: { type: 'string' }, only: { type: 'string' } } });
 console.log(`# xctl graph + rules benchmark (node ${process.version}, ${os.cpus().length} CPUs)`);
-if (!values.only || values.only === 'ingest') ingestBench(Number(values.events ?? 10_000_000), Number(values.rules ?? 50), Number(values.procs ?? 100_000));
+if (!values.only || values.only === 'ingest') {
+  for (const spread of ['skewed', 'uniform'] as const) ingestBench(Number(values.events ?? 10_000_000), Number(values.rules ?? 50), Number(values.procs ?? 100_000), spread);
+}
 if (!values.only || values.only === 'why') whyBench(Number(values.procs ?? 100_000), Number(values.edges ?? 1_000_000));

@@ -1,6 +1,7 @@
 // xctl fix / verify end to end: the agent runs with its real probes, a real
 // fault is injected, the CLI (a subprocess over the Unix socket) plans and
 // applies the remediation, and verify re-measures the same metric.
+import { waitForLine } from '../src/faults/child-output';
 import t from 'tap';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,20 +17,6 @@ import { faultProgram } from '../src/faults/programs';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function line(child: ChildProcess, re: RegExp, what: string): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${what}: timed out; output so far: ${buf}`)), 15_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = re.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m);
-      }
-    });
-  });
-}
 
 let agent: Agent;
 let dir: string;
@@ -114,7 +101,7 @@ t.test('CPU hog: renice the competitor, run-queue delay drops -> resolved; the d
 t.test('reader blocked on a SIGSTOPped writer: SIGCONT -> resolved; stopped again -> recurred', async (t) => {
   const pair = spawn(await helperPath('pipe-pair'), ['60'], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => void pair.kill('SIGKILL'));
-  const m = await line(pair, /reader (\d+) writer (\d+)/, 'pipe-pair');
+  const m = await waitForLine(pair, /reader (\d+) writer (\d+)/, 'pipe-pair');
   const [reader, writer] = [Number(m[1]), Number(m[2])];
   t.teardown(() => {
     try {
@@ -163,10 +150,10 @@ t.test('packet loss: a manual step; verify reports failed while the loss continu
   t.teardown(() => link.cleanup());
   const sink = link.spawnIn(link.nsB, process.execPath, [faultProgram('tcp-sink.js'), link.addrB, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => void sink.kill('SIGKILL'));
-  await line(sink, /listening/, 'sink');
+  await waitForLine(sink, /listening/, 'sink');
   const sender = link.spawnIn(link.nsA, process.execPath, [faultProgram('tcp-sender.js'), link.addrB, String(port), '30'], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => void sender.kill('SIGKILL'));
-  const m = await line(sender, /pid (\d+)/, 'sender');
+  const m = await waitForLine(sender, /pid (\d+)/, 'sender');
   await sleep(3000);
   const r = await cli(['fix', m[1]!, '--apply', '--yes', '--json']);
   t.equal(r.code, 0, r.stderr);

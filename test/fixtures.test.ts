@@ -1,5 +1,6 @@
 // Tests of the fault injectors themselves: each fixture must produce the real
 // kernel-visible effect it promises and leave nothing behind.
+import { waitForLine } from '../src/faults/child-output';
 import { faultProgram } from '../src/faults/programs';
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -47,26 +48,6 @@ function finish(child: ChildProcess, what: string, timeoutMs = 30_000): Promise<
 }
 
 /** Resolve with the first stdout match of `re` (the process keeps running). */
-function waitFor(child: ChildProcess, re: RegExp, what: string, timeoutMs = 10_000): Promise<RegExpExecArray> {
-  let buf = '';
-  let err = '';
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no ${re} within ${timeoutMs} ms; stdout: ${buf} stderr: ${err}`)), timeoutMs);
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      const m = re.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m);
-      }
-    });
-    child.on('close', (code, sig) => {
-      clearTimeout(timer);
-      reject(new Error(`${what}: exited (${code ?? sig}) before printing ${re}; stdout: ${buf} stderr: ${err}`));
-    });
-  });
-}
 
 const ours = `xct-${process.pid.toString(36)}-`;
 
@@ -98,7 +79,7 @@ async function leftovers(): Promise<Record<string, string[]>> {
 
     const pp = spawn(await helperPath('pipe-pair'), ['1']);
     const done = finish(pp, 'pipe-pair 1');
-    const m = await waitFor(pp, /^reader (\d+) writer (\d+)$/m, 'pipe-pair');
+    const m = await waitForLine(pp, /^reader (\d+) writer (\d+)$/m, 'pipe-pair');
     t.equal(Number(m[1]), pp.pid, 'reader pid is the spawned process');
     t.not(m[2], m[1], 'writer is a different process');
     const ppExit = await done;
@@ -125,11 +106,11 @@ async function leftovers(): Promise<Record<string, string[]>> {
     const node = process.execPath;
 
     const sink = link.spawnIn(link.nsB, node, [faultProgram('tcp-sink.js'), link.addrB, String(port)]);
-    await waitFor(sink, /^listening$/m, `tcp-sink in ${link.nsB}`);
+    await waitForLine(sink, /^listening$/m, `tcp-sink in ${link.nsB}`);
     const before = await link.snmpRetransSegs(link.nsA);
     const sender = link.spawnIn(link.nsA, node, [faultProgram('tcp-sender.js'), link.addrB, String(port), '2']);
     const sent = finish(sender, 'tcp-sender (IPv4, 2 s)');
-    const hello = await waitFor(sender, /^pid (\d+) sport (\d+)$/m, 'tcp-sender');
+    const hello = await waitForLine(sender, /^pid (\d+) sport (\d+)$/m, 'tcp-sender');
     t.equal(Number(hello[1]), sender.pid, 'spawnIn child pid is the node process itself (ip netns exec execs in place)');
     const res = await sent;
     t.equal(res.code, 0, `sender exits 0 (${res.stdout.trim().split('\n').pop()})`);
@@ -139,7 +120,7 @@ async function leftovers(): Promise<Record<string, string[]>> {
 
     // IPv6 path: a second sink on the v6 address, same port, same rule set.
     const sink6 = link.spawnIn(link.nsB, node, [faultProgram('tcp-sink.js'), link.addr6B ?? '', String(port)]);
-    await waitFor(sink6, /^listening$/m, 'tcp-sink on IPv6');
+    await waitForLine(sink6, /^listening$/m, 'tcp-sink on IPv6');
     const before6 = await link.snmpRetransSegs(link.nsA);
     const res6 = await finish(link.spawnIn(link.nsA, node, [faultProgram('tcp-sender.js'), link.addr6B ?? '', String(port), '1']), 'tcp-sender (IPv6, 1 s)');
     t.equal(res6.code, 0, 'IPv6 sender exits 0');

@@ -3,6 +3,7 @@
 // Retransmits fire in softirq/timer context; the events must still carry the
 // SENDER's pid, its 4-tuple, and a segment count equal to the kernel's own
 // RetransSegs counter in the sender's namespace.
+import { waitForLine } from '../src/faults/child-output';
 import { faultProgram } from '../src/faults/programs';
 import t, { type Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,30 +14,12 @@ import type { TcpRetransmitEvent } from '../src/events/format';
 
 const HELPERS = path.resolve(__dirname, '../../test/helpers');
 
-function firstLine(child: ChildProcess, re: RegExp, what: string): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}; got: ${buf}`)), 10_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = re.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m);
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${what}: process exited ${code} first; output: ${buf}`));
-    });
-  });
-}
 
 const exited = (c: ChildProcess) => new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
 
 async function startSink(link: LossyLink, addr: string, port: number): Promise<ChildProcess> {
   const sink = link.spawnIn(link.nsB, process.execPath, [faultProgram('tcp-sink.js'), addr, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await firstLine(sink, /listening/, 'tcp sink');
+  await waitForLine(sink, /listening/, 'tcp sink');
   return sink;
 }
 
@@ -53,7 +36,7 @@ async function lossyTransfer(t: Test, ipv6: boolean) {
   const before = await link.snmpRetransSegs(link.nsA);
   const sender = link.spawnIn(link.nsA, process.execPath, [faultProgram('tcp-sender.js'), dst, String(port), '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const senderExit = exited(sender);
-  const m = await firstLine(sender, /pid (\d+) sport (\d+)/, 'sender connect');
+  const m = await waitForLine(sender, /pid (\d+) sport (\d+)/, 'sender connect');
   const senderPid = Number(m[1]);
   const sport = Number(m[2]);
   t.equal(senderPid, sender.pid, 'ip netns exec execs in place: the spawned pid is the sender');
@@ -94,11 +77,11 @@ t.test('a socket that predates the agent and never sends again is resolved in us
   t.teardown(() => void sink.kill('SIGKILL'));
   const sender = link.spawnIn(link.nsA, process.execPath, [path.join(HELPERS, 'tcp-idle-sender.js'), link.addrB, String(port), '65536'], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.teardown(() => void sender.kill('SIGKILL'));
-  const m = await firstLine(sender, /connected pid (\d+) sport (\d+)/, 'idle sender connect');
+  const m = await waitForLine(sender, /connected pid (\d+) sport (\d+)/, 'idle sender connect');
   const sport = Number(m[2]);
   // from now on the receiver drops everything: the data written next is never acked
   await link.execIn(link.nsB, 'iptables', ['-w', '-I', 'INPUT', '-p', 'tcp', '--dport', String(port), '-j', 'DROP']);
-  const written = firstLine(sender, /written/, 'write');
+  const written = waitForLine(sender, /written/, 'write');
   sender.stdin!.write('go\n');
   await written;
   await sleep(50);

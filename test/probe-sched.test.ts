@@ -1,6 +1,7 @@
 // sched family: a reader blocked on a pipe whose writer is SIGSTOP'd shows a
 // long interruptible sleep woken BY the writer; a thread sharing one CPU with
 // hogs shows run-queue delay.
+import { waitForLine } from '../src/faults/child-output';
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { capture, sleep } from './helpers/live';
@@ -10,22 +11,11 @@ import type { OffcpuEvent } from '../src/events/format';
 const cap = capture({ families: ['sched'] });
 t.teardown(() => cap.stop());
 
-function line(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = re.exec(buf);
-      if (m) resolve(m);
-    });
-    child.on('exit', (c) => reject(new Error(`exited ${c} before printing ${re}: ${buf}`)));
-  });
-}
 
 t.test('reader of a SIGSTOPped writer: long interruptible wait, woken by the writer', async (t) => {
   const pair = spawn(await helperPath('pipe-pair'), ['6'], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => void pair.kill('SIGKILL'));
-  const m = await line(pair, /reader (\d+) writer (\d+)/);
+  const m = await waitForLine(pair, /reader (\d+) writer (\d+)/, 'pipe-pair');
   const reader = Number(m[1]);
   const writer = Number(m[2]);
   t.teardown(() => {

@@ -2,6 +2,7 @@
 // injected, and the CLI (a subprocess, over the Unix socket) must name the
 // scene, the culprit and exit with the documented code. A healthy process
 // must not be blamed.
+import { waitForLine } from '../src/faults/child-output';
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { startTestAgent, type TestAgent } from './helpers/agent';
@@ -14,20 +15,6 @@ import { faultProgram } from '../src/faults/programs';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.on('exit', () => r())));
 
-function line(child: ChildProcess, re: RegExp, what: string): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${what}: timed out; output so far: ${buf}`)), 15_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = re.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m);
-      }
-    });
-  });
-}
 
 let ta: TestAgent;
 t.before(async () => {
@@ -41,10 +28,10 @@ t.test('network loss: network_stall, culprit the peer', async (t) => {
   t.teardown(() => link.cleanup());
   const sink = link.spawnIn(link.nsB, process.execPath, [faultProgram('tcp-sink.js'), link.addrB, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => void sink.kill('SIGKILL'));
-  await line(sink, /listening/, 'sink');
+  await waitForLine(sink, /listening/, 'sink');
   const sender = link.spawnIn(link.nsA, process.execPath, [faultProgram('tcp-sender.js'), link.addrB, String(port), '5'], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => void sender.kill('SIGKILL'));
-  const m = await line(sender, /pid (\d+)/, 'sender');
+  const m = await waitForLine(sender, /pid (\d+)/, 'sender');
   await sleep(3000);
   const { code, answer } = await ta.why(Number(m[1]));
   t.equal(code, 0, 'exit 0: cause found');
@@ -119,7 +106,7 @@ t.test('A waits on B, B waits on a slow device: storage_slow through two hops', 
   t.teardown(() => cg.cleanup());
   const chain = spawnInCgroup([cg.path], await helperPath('pipe-chain'), [dev.device, '20', String(256 << 10)], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => void chain.kill('SIGKILL'));
-  const m = await line(chain, /reader (\d+) writer (\d+)/, 'pipe-chain');
+  const m = await waitForLine(chain, /reader (\d+) writer (\d+)/, 'pipe-chain');
   const [a, b] = [Number(m[1]), Number(m[2])];
   t.teardown(() => {
     try {
@@ -157,7 +144,7 @@ t.test('CPU hogs: cpu_starvation naming the competitors', async (t) => {
 t.test('reader of a SIGSTOPped writer: process_blocked, culprit the writer', async (t) => {
   const pair = spawn(await helperPath('pipe-pair'), ['30'], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => void pair.kill('SIGKILL'));
-  const m = await line(pair, /reader (\d+) writer (\d+)/, 'pipe-pair');
+  const m = await waitForLine(pair, /reader (\d+) writer (\d+)/, 'pipe-pair');
   const [reader, writer] = [Number(m[1]), Number(m[2])];
   t.teardown(() => {
     try {

@@ -6,6 +6,8 @@
  * names the variable. resolveConfig() also reports where each effective value
  * came from (`xctl config show`).
  */
+import { ACTION_TYPES } from '../rules/vocabulary';
+import { DEFAULT_POLICY, type FixConfig, type PolicyMode } from '../fix/policy';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
@@ -31,6 +33,8 @@ export interface AgentConfig {
   kubernetes?: { nodeConditions?: boolean; nodeName?: string };
   /** NVML (family gpu): gpu.nvml_library, gpu.interval */
   gpu?: { nvmlLibrary?: string; intervalMs?: number };
+  /** xctl fix: per-action policy, allowed callers, rate limit, re-check interval */
+  fix?: FixConfig;
 }
 
 /** Every value resolved. */
@@ -48,13 +52,15 @@ export interface EffectiveConfig {
   limits: { ringBytes: number; cpuBudget: number; governorIntervalMs: number };
   kubernetes: { nodeConditions: boolean; nodeName: string };
   gpu: { nvmlLibrary?: string; intervalMs: number };
+  fix: FixConfig;
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Kind = 'string' | 'bool' | 'duration' | 'count' | 'size' | 'ratio' | 'families' | 'loglevel' | 'addr';
+type Kind = 'string' | 'bool' | 'duration' | 'count' | 'size' | 'ratio' | 'families' | 'loglevel' | 'addr' | 'policy' | 'ids';
+const POLICY_MODES = ['allow', 'ask', 'deny'];
 
 export interface KeySpec {
   key: string; // YAML path, dotted
@@ -101,6 +107,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'limits.governor_interval', kind: 'duration', default: () => ms(5000), doc: 'how often the CPU budget is checked' },
   { key: 'gpu.nvml_library', kind: 'string', env: 'XCTL_NVML_LIBRARY', default: () => 'libnvidia-ml.so.1', doc: 'NVML library for the gpu family, dlopened at run time (never linked)' },
   { key: 'gpu.interval', kind: 'duration', default: () => ms(1000), doc: 'NVML sampling interval (per-GPU samples and per-process GPU memory)' },
+  // remediation policy: what `xctl fix --apply` may run (allow), only with --yes (ask), or never (deny)
+  { key: 'fix.policy', kind: 'policy', default: () => ({ ...DEFAULT_POLICY }), doc: `per action type: allow (runs on --apply), ask (needs --yes), deny (never); e.g. {terminate: deny}` },
+  { key: 'fix.allowed_uids', kind: 'ids', env: 'XCTL_FIX_ALLOWED_UIDS', default: () => [0], doc: 'callers (SO_PEERCRED uid) allowed to apply fixes' },
+  { key: 'fix.allowed_gids', kind: 'ids', default: () => [], doc: 'callers (SO_PEERCRED gid) allowed to apply fixes, in addition to the uids' },
+  { key: 'fix.rate_limit', kind: 'count', default: () => 10, doc: 'at most this many executions of one action type per rate window' },
+  { key: 'fix.rate_window', kind: 'duration', default: () => ms(60_000), doc: 'the rate-limit window' },
+  { key: 'fix.recheck_interval', kind: 'duration', default: () => ms(60_000), doc: 'periodic re-verification of resolved plans (recurrence); 0s disables' },
   { key: 'kubernetes.node_conditions', kind: 'bool', env: 'XCTL_KUBE_NODE_CONDITIONS', default: () => false, doc: 'publish fatal GPU conditions as node conditions (in-cluster service account)' },
   { key: 'kubernetes.node_name', kind: 'string', env: 'XCTL_NODE_NAME', default: () => process.env.NODE_NAME || os.hostname(), doc: 'node to patch (default $NODE_NAME, else the host name)' },
 ];
@@ -152,6 +165,22 @@ function convert(spec: KeySpec, v: unknown): unknown {
       const n = typeof v === 'number' ? v : typeof v === 'string' ? parsePercent(v) : undefined;
       if (n === undefined || !Number.isFinite(n) || n <= 0 || n > 64) throw new Error(`"${spec.key}" must be a positive fraction of one core like 0.05 or 5%`);
       return n;
+    }
+    case 'policy': {
+      // a mapping action -> mode, merged over the defaults
+      if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`"${spec.key}" must map action types to allow, ask or deny`);
+      const out: Record<string, string> = { ...DEFAULT_POLICY };
+      for (const [action, mode] of Object.entries(v as Record<string, unknown>)) {
+        if (!(ACTION_TYPES as readonly string[]).includes(action)) throw new Error(`"${spec.key}": unknown action type "${action}" (${ACTION_TYPES.join(', ')})`);
+        if (typeof mode !== 'string' || !POLICY_MODES.includes(mode)) throw new Error(`"${spec.key}.${action}" must be one of ${POLICY_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
+        out[action] = mode;
+      }
+      return out;
+    }
+    case 'ids': {
+      const list = typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean).map(Number) : typeof v === 'number' ? [v] : v;
+      if (!Array.isArray(list) || list.some((x) => !Number.isInteger(Number(x)) || Number(x) < 0)) throw new Error(`"${spec.key}" must be a list of numeric ids like [0, 1000]`);
+      return list.map(Number);
     }
     case 'families': {
       const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
@@ -225,7 +254,8 @@ function parseConfigFile(file: string): FileValues {
           : topKeys;
         throw new ConfigError(`${where(keyNode)}: unknown config key "${full}" (${prefix ? prefix.slice(0, -1) + ' keys' : 'keys'}: ${known.join(', ')})`);
       }
-      if (isMap(valNode) || (isSeq(valNode) && spec.kind !== 'families')) throw new ConfigError(`${where(valNode)}: "${full}" must be a ${spec.kind === 'families' ? 'list' : 'single value'}`);
+      if ((isMap(valNode) && spec.kind !== 'policy') || (isSeq(valNode) && spec.kind !== 'families' && spec.kind !== 'ids'))
+        throw new ConfigError(`${where(valNode)}: "${full}" must be a ${spec.kind === 'families' || spec.kind === 'ids' ? 'list' : 'single value'}`);
       const raw = valNode ? valNode.toJSON() : null;
       let value: unknown;
       try {
@@ -300,6 +330,14 @@ function toAgentConfig(flat: Map<string, unknown>): AgentConfig {
   set(g<string>('gpu.nvml_library'), (v) => (gpu.nvmlLibrary = v));
   set(g<bigint>('gpu.interval'), (v) => (gpu.intervalMs = Math.max(1, Math.round(Number(v) / 1e6))));
   if (Object.keys(gpu).length) out.gpu = gpu;
+  const fix: FixConfig = {};
+  set(g<Record<string, PolicyMode>>('fix.policy'), (v) => (fix.policy = v));
+  set(g<number[]>('fix.allowed_uids'), (v) => (fix.allowedUids = v));
+  set(g<number[]>('fix.allowed_gids'), (v) => (fix.allowedGids = v));
+  set(g<number>('fix.rate_limit'), (v) => (fix.rateLimit = { max: v, windowS: fix.rateLimit?.windowS ?? 60 }));
+  set(g<bigint>('fix.rate_window'), (v) => (fix.rateLimit = { max: fix.rateLimit?.max ?? 10, windowS: Number(v) / 1e9 }));
+  set(g<bigint>('fix.recheck_interval'), (v) => (fix.recheckIntervalS = Number(v) / 1e9));
+  out.fix = fix;
   return out;
 }
 
@@ -373,6 +411,7 @@ export function resolveConfig(opts: ResolveOptions = {}): Resolved {
     limits: { ringBytes: c.limits!.ringBytes!, cpuBudget: c.limits!.cpuBudget!, governorIntervalMs: c.limits!.governorIntervalMs! },
     kubernetes: { nodeConditions: c.kubernetes!.nodeConditions!, nodeName: c.kubernetes!.nodeName! },
     gpu: { nvmlLibrary: c.gpu?.nvmlLibrary, intervalMs: c.gpu?.intervalMs ?? 1000 },
+    fix: c.fix ?? {},
   };
   const values: Record<string, unknown> = {};
   for (const spec of CONFIG_KEYS) values[spec.key] = displayValue(spec, flat.get(spec.key));

@@ -51,6 +51,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
       governorIntervalMs: cfg.limits.governorIntervalMs,
       bpfStats: cfg.bpfStats,
       kubernetes: cfg.kubernetes,
+      fix: cfg.fix,
       effectiveConfig: { file: file ?? null, ...(report as object) },
       installCrashHandlers: true,
     });

@@ -6,6 +6,7 @@
  * sending process (not to whatever ran the softirq), and ends with the
  * agent's answer to `xctl why <sender pid>`, asked over the Unix socket.
  */
+import { waitForLine } from '../faults/child-output';
 import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { LiveSource } from '../sources/live';
@@ -28,24 +29,6 @@ export const DEMO_HELP = `usage: xctl demo [--loss P] [--seconds S] [--json]
   --seconds S   length of the transfer (default 3)
   --json        print the attributed events as JSON lines`;
 
-function waitLine(child: ChildProcess, re: RegExp, what: string): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${what}: no "${re.source}" within 10 s; output: ${buf}`)), 10_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = re.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${what} exited (${code}) early; output: ${buf}`));
-    });
-  });
-}
 
 export async function demoCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -91,12 +74,12 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const link = await lossyLink({ lossProbability: loss, port });
   try {
     const sink = link.spawnIn(link.nsB, process.execPath, [faultProgram('tcp-sink.js'), link.addrB, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await waitLine(sink, /listening/, 'tcp sink');
+    await waitForLine(sink, /listening/, 'tcp sink');
     const sender = link.spawnIn(link.nsA, process.execPath, [faultProgram('tcp-sender.js'), link.addrB, String(port), String(seconds)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const done = new Promise<void>((r) => sender.once('exit', () => r()));
-    const m = await waitLine(sender, /pid (\d+) sport (\d+)/, 'tcp sender');
+    const m = await waitForLine(sender, /pid (\d+) sport (\d+)/, 'tcp sender');
     senderPid = Number(m[1]);
     say(`sender pid ${senderPid} (netns ${link.nsA}) -> ${link.addrB}:${port} (netns ${link.nsB}) for ${seconds} s; retransmits as they happen:`);
     await done;

@@ -78,7 +78,8 @@ export class WhyError extends Error {
 }
 
 const DEFAULT_WINDOW_NS = 300e9;
-const MAX_NODES = 128;
+const MAX_NODES = 48;
+const FOLLOW_PER_HOP = 3;
 
 export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOptions): WhyAnswer {
   const t0 = process.hrtime.bigint();
@@ -105,10 +106,17 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
     const d = depth.get(n)!;
     if (inspector && n instanceof ProcessNode && d < maxDepth) inspector.linkPipePeers(n);
     if (d >= maxDepth) continue;
+    // Only waits extend a chain: blocked_by names a culprit (who stopped or
+    // killed it, an error) and is cited, never walked through. Only the
+    // strongest few waits per hop are followed: chains are ranked by evidence
+    // anyway, and this bounds the walk on hosts with busy fan-out.
+    const next: { e: Edge; w: number }[] = [];
     for (const e of n.out) {
-      // Only waits extend a chain: blocked_by names a culprit (who stopped or
-      // killed it, an error) and is cited, never walked through.
       if (e.kind !== 'waits_on' || via.has(e.to) || !significant(e, opts.nowNs, windowNs)) continue;
+      next.push({ e, w: e.source === 'procfs' ? Infinity : e.weight(opts.nowNs, windowNs) });
+    }
+    next.sort((a, b) => b.w - a.w);
+    for (const { e } of next.slice(0, FOLLOW_PER_HOP)) {
       via.set(e.to, e);
       depth.set(e.to, d + 1);
       queue.push(e.to);

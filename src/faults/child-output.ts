@@ -1,0 +1,27 @@
+/** Waiting on what a workload process prints (fault scenarios, demo, tests). */
+import type { ChildProcess } from 'node:child_process';
+
+/**
+ * Resolves with the first match of `re` in the child's stdout; rejects, naming
+ * `what` and the output so far, if the child exits first or `timeoutMs` passes.
+ */
+export function waitForLine(child: ChildProcess, re: RegExp, what: string, timeoutMs = 15_000): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const done = (fn: () => void) => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.off('exit', onExit);
+      fn();
+    };
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      const m = re.exec(buf);
+      if (m) done(() => resolve(m));
+    };
+    const onExit = (code: number | null) => done(() => reject(new Error(`${what} exited (${code}) before printing ${re}; output: ${buf}`)));
+    const timer = setTimeout(() => done(() => reject(new Error(`${what}: no ${re} within ${timeoutMs / 1000} s; output: ${buf}`))), timeoutMs);
+    child.stdout?.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
