@@ -170,7 +170,7 @@ export function checkProbes(families: readonly Family[] = ALL_FAMILIES, caps = e
 const NVML_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/nvidia/lib64', '/usr/local/nvidia/lib', '/run/nvidia/driver/usr/lib/x86_64-linux-gnu'];
 
 export function findNvml(): string | undefined {
-  if (process.env.XCTL_NVML_LIB && fs.existsSync(process.env.XCTL_NVML_LIB)) return process.env.XCTL_NVML_LIB;
+  if (process.env.XCTL_NVML_LIBRARY && fs.existsSync(process.env.XCTL_NVML_LIBRARY)) return process.env.XCTL_NVML_LIBRARY;
   for (const d of NVML_DIRS) {
     const p = path.join(d, 'libnvidia-ml.so.1');
     if (fs.existsSync(p)) return p;
