@@ -61,19 +61,6 @@ t.test('throttled loop device: storage_slow, culprit the device', async (t) => {
   t.match(answer.summary, new RegExp(`${dev.major}:${dev.minor}`));
 });
 
-t.test('loop device over a full tmpfs: storage_io_error', async (t) => {
-  const dev = await loopDevice({ sizeMiB: 16, backing: 'full-tmpfs' });
-  t.teardown(() => dev.cleanup());
-  const w = spawn(await helperPath('direct-write'), [dev.device, '2', String(64 << 10)], { stdio: 'ignore' });
-  await exited(w);
-  await sleep(300);
-  const { code, answer } = await ta.why(w.pid!);
-  t.equal(code, 0);
-  t.equal(answer.scene, 'storage_io_error', 'the IO error, not the non-zero exit it caused');
-  t.match(answer.summary, new RegExp(`failed I/O\\(s\\) in 5 min on device ${dev.major}:${dev.minor} \\(loop\\d+\\), last error ENOSPC`));
-  t.ok(answer.findings.some((f: { scene: string }) => f.scene === 'process_crash'), 'the exit code 1 is listed as a lesser finding');
-});
-
 t.test('memory cgroup OOM kill: host_oom, after the process is gone', async (t) => {
   const cg = await memoryLimit({ bytes: 32 << 20 });
   t.teardown(() => cg.cleanup());
@@ -195,4 +182,19 @@ t.test('ps lists tracked processes with their top finding', async (t) => {
   const rows = JSON.parse(r.stdout);
   t.ok(rows.some((x: { scene: string }) => x.scene === 'process_crash'), 'the crash from earlier is listed');
   t.ok(rows.every((x: { pid: number; scene: string }) => typeof x.pid === 'number' && typeof x.scene === 'string'));
+});
+
+// Last on purpose: loop device numbers are reused, and a device keeps its IO-error
+// history for 5 min, which would (rightly) colour later scenarios on the same 7:N.
+t.test('loop device over a full tmpfs: storage_io_error', async (t) => {
+  const dev = await loopDevice({ sizeMiB: 16, backing: 'full-tmpfs' });
+  t.teardown(() => dev.cleanup());
+  const w = spawn(await helperPath('direct-write'), [dev.device, '2', String(64 << 10)], { stdio: 'ignore' });
+  await exited(w);
+  await sleep(300);
+  const { code, answer } = await ta.why(w.pid!);
+  t.equal(code, 0);
+  t.equal(answer.scene, 'storage_io_error', 'the IO error, not the non-zero exit it caused');
+  t.match(answer.summary, new RegExp(`failed I/O\\(s\\) in 5 min on device ${dev.major}:${dev.minor} \\(loop\\d+\\), last error ENOSPC`));
+  t.ok(answer.findings.some((f: { scene: string }) => f.scene === 'process_crash'), 'the exit code 1 is listed as a lesser finding');
 });
