@@ -158,7 +158,7 @@ t.test('packet loss: a manual step; verify reports failed while the loss continu
   const r = await cli(['fix', m[1]!, '--apply', '--yes', '--json']);
   t.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
-  t.equal(out.plan.scene, 'network_stall');
+  t.equal(out.plan.scene, 'network_stall', `plan: ${JSON.stringify(out.plan).slice(0, 600)}`);
   t.ok(out.plan.steps.every((s: { action: string }) => s.action === 'manual'), 'only manual steps: nothing can be fixed locally');
   t.ok(out.plan.steps[0].evidence.length > 0, 'printed with its evidence');
   t.equal(out.results[0].status, 'manual');

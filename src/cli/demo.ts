@@ -83,11 +83,17 @@ export async function demoCommand(argv: string[]): Promise<number> {
     senderPid = Number(m[1]);
     say(`sender pid ${senderPid} (netns ${link.nsA}) -> ${link.addrB}:${port} (netns ${link.nsB}) for ${seconds} s; retransmits as they happen:`);
     await done;
-    await new Promise((r) => setTimeout(r, 700)); // let per-socket counters flush
-    source.drain();
-    const retransSegs = await link.snmpRetransSegs(link.nsA);
+    // The closed socket may still retransmit its FIN for a moment: compare our
+    // count with the kernel's once both have settled (flushes every 500 ms).
+    let retransSegs = 0;
+    let segs = -1;
+    for (let tries = 0; tries < 12 && segs !== retransSegs; tries++) {
+      await new Promise((r) => setTimeout(r, 600));
+      source.drain();
+      retransSegs = await link.snmpRetransSegs(link.nsA);
+      segs = seen.reduce((s, e) => s + e.segs, 0);
+    }
     sink.kill('SIGTERM');
-    const segs = seen.reduce((s, e) => s + e.segs, 0);
     const attributed = seen.filter((e) => e.pid === senderPid).length;
     say(
       `${seen.length} retransmit records (${segs} segments), ${attributed} attributed to the sender pid ${senderPid}; ` +

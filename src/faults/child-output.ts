@@ -4,17 +4,20 @@ import type { ChildProcess } from 'node:child_process';
 /**
  * Resolves with the first match of `re` in the child's stdout; rejects, naming
  * `what` and the output so far, if the child exits first or `timeoutMs` passes.
+ * Keeps draining stdout afterwards, so a chatty child never blocks on a full pipe.
  */
 export function waitForLine(child: ChildProcess, re: RegExp, what: string, timeoutMs = 15_000): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     let buf = '';
+    let settled = false;
     const done = (fn: () => void) => {
+      settled = true;
       clearTimeout(timer);
-      child.stdout?.off('data', onData);
       child.off('exit', onExit);
       fn();
     };
     const onData = (d: Buffer) => {
+      if (settled) return; // still reading, no longer matching
       buf += d.toString();
       const m = re.exec(buf);
       if (m) done(() => resolve(m));

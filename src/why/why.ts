@@ -138,8 +138,10 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
         const blocked = node.out.filter((e) => e.kind === 'blocked_by').sort((a, b) => b.lastNs - a.lastNs)[0];
         if (blocked) chain.push(toLink(blocked, opts.nowNs, windowNs));
       }
-      // a cause found further out is discounted a little per hop: direct evidence is surer
-      const confidence = Number((m.confidence * Math.pow(0.95, d)).toFixed(3));
+      // a cause found further out is discounted a little per hop (direct evidence is
+      // surer), and by how much the target really waits along the way: a process
+      // that once woke it explains nothing unless the waits on it are substantial
+      const confidence = Number((m.confidence * Math.pow(0.95, d) * pathStrength(pathTo(node, via), opts.nowNs)).toFixed(3));
       findings.push({
         scene: m.scene,
         rule: m.ruleId,
@@ -175,6 +177,17 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
   };
   answer.answered_in_ms = Number(process.hrtime.bigint() - t0) / 1e6;
   return answer;
+}
+
+/** Share of the last minute spent waiting on other processes along `path`, as a 0.05..1 weight. */
+function pathStrength(path: Edge[], nowNs: number): number {
+  let strength = 1;
+  for (const e of path) {
+    if (e.to.type !== 'process' || e.source === 'procfs') continue;
+    const waited = e.weight(nowNs, 60e9) / 60e9; // fraction of the last 60 s
+    strength = Math.min(strength, Math.max(0.05, Math.min(1, waited / 0.2)));
+  }
+  return strength;
 }
 
 /** A wait worth following: seen live now, or recent evidence (≥ 100 ms for waits on another process). */
