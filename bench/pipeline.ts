@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { LiveSource } from '../src/sources/live';
 import { Kind, OFFSETS } from '../src/events/layout';
+import type { RecordBatch } from '../src/events/decoder';
 
 const ROOT = path.resolve(__dirname, '../..');
 const PRODUCER = path.join(ROOT, 'build/bench/producer');
@@ -94,23 +95,32 @@ function median(xs: number[]): number {
 
 const DRAIN_RING = 256 << 20;
 
+/** The decode work the drain benchmarks time: kind and seq of every record, accumulated in locals. */
+function benchDecoder(): { sink: (b: RecordBatch) => void; delivered(): number } {
+  let delivered = 0;
+  let seqSum = 0;
+  return {
+    sink(b) {
+      let n = 0;
+      let sum = 0;
+      for (let i = 0, c = b.count; i < c; i++) {
+        if (b.kind(i) === Kind.BENCH) {
+          sum += b.u64Number(i, OFFSETS['bench.seq']);
+          n++;
+        }
+      }
+      delivered += n;
+      seqSum += sum; // closure state: the decode cannot be optimised away
+    },
+    delivered: () => delivered,
+  };
+}
+
 /** Pure drain rate: the producer fills a ring nobody drains, then we time the drain alone. */
 async function jsDrainOnly(calls: number, batch: number): Promise<Run> {
   const source = new LiveSource({ families: ['bench'], ringBytes: DRAIN_RING, batchRecords: 1024, paused: true });
-  let delivered = 0;
-  let seqSum = 0;
-  source.start((b) => {
-    let n = 0;
-    let sum = 0;
-    for (let i = 0, c = b.count; i < c; i++) {
-      if (b.kind(i) === Kind.BENCH) {
-        sum += b.u64Number(i, OFFSETS['bench.seq']);
-        n++;
-      }
-    }
-    delivered += n;
-    seqSum += sum;
-  });
+  const counted = benchDecoder();
+  source.start(counted.sink);
   const { child, pid } = await startProducer([String(calls), 'wait']);
   source.setConfig({ benchTgid: pid, benchBatch: batch });
   const exited = new Promise((r) => child.on('exit', r));
@@ -124,27 +134,14 @@ async function jsDrainOnly(calls: number, batch: number): Promise<Run> {
   const stats = source.stats()!;
   const produced = source.benchProduced();
   source.stop();
-  void seqSum;
-  return { delivered, drops: stats.kernelDrops, produced, elapsedNs, cpuNs: (cpu.user + cpu.system) * 1000 };
+  return { delivered: counted.delivered(), drops: stats.kernelDrops, produced, elapsedNs, cpuNs: (cpu.user + cpu.system) * 1000 };
 }
 
 /** Fill -> drain cycles of a ring that holds one fill: drains of cache-warm data. */
 async function jsCycles(cycles: number, batch: number): Promise<Run> {
   const source = new LiveSource({ families: ['bench'], ringBytes: RING_BYTES, paused: true });
-  let delivered = 0;
-  let seqSum = 0;
-  source.start((b) => {
-    let n = 0;
-    let sum = 0;
-    for (let i = 0, c = b.count; i < c; i++) {
-      if (b.kind(i) === Kind.BENCH) {
-        sum += b.u64Number(i, OFFSETS['bench.seq']);
-        n++;
-      }
-    }
-    delivered += n;
-    seqSum += sum;
-  });
+  const counted = benchDecoder();
+  source.start(counted.sink);
   const child = spawn(PRODUCER, ['0', 'cycles'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines: string[] = [];
   let waiter: (() => void) | undefined;
@@ -182,8 +179,7 @@ async function jsCycles(cycles: number, batch: number): Promise<Run> {
   const stats = source.stats()!;
   const produced = source.benchProduced();
   source.stop();
-  void seqSum;
-  return { delivered, drops: stats.kernelDrops, produced, elapsedNs: drainNs, cpuNs };
+  return { delivered: counted.delivered(), drops: stats.kernelDrops, produced, elapsedNs: drainNs, cpuNs };
 }
 
 async function warmDrain(batch: number, rounds: number) {

@@ -270,6 +270,16 @@ bool Session::DeliverBatch(Napi::Env env, size_t count, bool from_loop) {
   return true;
 }
 
+// Accounts `n` records just written at the fill position, whatever their source,
+// and delivers the buffer once it is full. False: the JS caller has an exception.
+bool Session::Append(Napi::Env env, size_t n, bool from_loop, size_t* batches, size_t* total) {
+  filled_ += n;
+  *total += n;
+  if (filled_ < buffers_[current_].capacity_records) return true;
+  ++*batches;
+  return DeliverBatch(env, filled_, from_loop) || from_loop;
+}
+
 size_t Session::DrainAll(Napi::Env env, bool from_loop, size_t max_batches) {
   if (draining_ || stopped_ || buffers_.empty()) return 0;  // onBatch may call drain(): no re-entry
   draining_ = true;
@@ -285,16 +295,11 @@ size_t Session::DrainAll(Napi::Env env, bool from_loop, size_t max_batches) {
         user_drops_ += bad;
         if (n == 0) break;
         progress = true;
-        filled_ += n;
-        total += n;
-        if (filled_ == b.capacity_records) {
-          batches++;
-          if (!DeliverBatch(env, filled_, from_loop) && !from_loop) {
-            draining_ = false;
-            return total;  // exception pending for the JS caller
-          }
-          if (stopped_ || batches >= max_batches) break;
+        if (!Append(env, n, from_loop, &batches, &total)) {
+          draining_ = false;
+          return total;  // exception pending for the JS caller
         }
+        if (stopped_ || batches >= max_batches) break;
       }
       if (stopped_ || batches >= max_batches) break;
     }
@@ -308,14 +313,9 @@ size_t Session::DrainAll(Napi::Env env, bool from_loop, size_t max_batches) {
         n++;
       }
       progress = true;
-      filled_ += n;
-      total += n;
-      if (filled_ == b.capacity_records) {
-        batches++;
-        if (!DeliverBatch(env, filled_, from_loop) && !from_loop) {
-          draining_ = false;
-          return total;
-        }
+      if (!Append(env, n, from_loop, &batches, &total)) {
+        draining_ = false;
+        return total;
       }
     }
     // NVML records (gpu family) join the same batches
@@ -324,14 +324,9 @@ size_t Session::DrainAll(Napi::Env env, bool from_loop, size_t max_batches) {
       size_t n = nvml_->Drain(b.data + filled_ * kRecord, b.capacity_records - filled_);
       if (n == 0) break;
       progress = true;
-      filled_ += n;
-      total += n;
-      if (filled_ == b.capacity_records) {
-        batches++;
-        if (!DeliverBatch(env, filled_, from_loop) && !from_loop) {
-          draining_ = false;
-          return total;
-        }
+      if (!Append(env, n, from_loop, &batches, &total)) {
+        draining_ = false;
+        return total;
       }
     }
   }

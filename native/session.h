@@ -47,6 +47,7 @@ class Session : public Napi::ObjectWrap<Session> {
   // `from_loop`: called from libuv (MakeCallback) rather than from JS.
   size_t DrainAll(Napi::Env env, bool from_loop, size_t max_batches);
   bool DeliverBatch(Napi::Env env, size_t count, bool from_loop);
+  bool Append(Napi::Env env, size_t n, bool from_loop, size_t* batches, size_t* total);
   void Shutdown();
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnTimer(uv_timer_t* handle);

@@ -125,10 +125,8 @@ export class GraphIngestor {
   private owner(b: RecordBatch, i: number, t: number): ProcessNode {
     const p = this.g.process(b.pid(i), startOf(b, i, O['hdr.start_ns']));
     p.seen(t);
-    if (p.comm === '' || p.lastNs === t) {
-      // cheap check first: comm rarely changes; decode only when empty or on exec paths
-      if (p.comm === '') p.comm = b.str(i, O['hdr.comm'], COMM_LEN);
-    }
+    // decode the name once; exec() refreshes it when it changes
+    if (p.comm === '') p.comm = b.str(i, O['hdr.comm'], COMM_LEN);
     if (p.cgroupId === '') {
       const cg = b.u64Number(i, O['hdr.cgroup_id']);
       if (cg) p.cgroupId = String(cg);
