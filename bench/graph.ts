@@ -16,6 +16,7 @@ import { RecordBatch } from '../src/events/decoder';
 import { Kind, OFFSETS as O, RECORD_SIZE } from '../src/events/layout';
 import { Pipeline } from '../src/agent/pipeline';
 import { loadRuleDir, defaultRulesDir } from '../src/rules';
+import { MI } from '../src/graph/vocabulary';
 
 const S = 1e9;
 
@@ -54,17 +55,24 @@ function ruleDir(n: number): string {
       `    cause: "bench variant ${i}"`,
     );
   }
-  fs.writeFileSync(path.join(dir, 'zz-bench.yaml'), lines.join('\n') + '\n');
+  if (lines.length > 1) fs.writeFileSync(path.join(dir, 'zz-bench.yaml'), lines.join('\n') + '\n');
   return dir;
 }
 
-/** A pool of batches over `procs` processes; timestamps advance ~1 µs per record. */
 /**
+ * A pool of batches over `procs` processes; timestamps advance 500 ns per record.
  * 'uniform': every process equally likely (worst case: each record a cache miss).
  * 'skewed': 80 % of records from 1 % of the processes, as on a training node
  * where ranks and data loaders dominate.
+ * Each process has a few stable partners, as real ones do: the 4 processes
+ * that wake it, 2 block devices, 2 peers (the pid picks them by hash).
  */
 type Spread = 'uniform' | 'skewed';
+
+/** The k-th stable partner of `pid` among `n` (an integer hash, deterministic). */
+function partner(pid: number, k: number, n: number): number {
+  return Math.floor(((Math.imul(pid * 4 + k, 0x9e3779b1) >>> 0) / 4294967296) * n); // the high bits mix best
+}
 
 function makePool(procs: number, batches: number, perBatch: number, spread: Spread = 'uniform'): ArrayBuffer[] {
   const pool: ArrayBuffer[] = [];
@@ -82,8 +90,8 @@ function makePool(procs: number, batches: number, perBatch: number, spread: Spre
       const hot = spread === 'skewed' && rnd() < 0.8;
       const pid = 1000 + (faulty ? Math.floor(rnd() * (procs / 100)) : hot ? Math.floor(rnd() * (procs / 100)) : Math.floor(rnd() * procs));
       const r = rnd();
-      // healthy processes do not retransmit; they sleep, do IO, exec
-      const kind = r < 0.55 ? Kind.OFFCPU : r < 0.75 ? (faulty ? Kind.TCP_RETRANSMIT : Kind.OFFCPU) : r < 0.95 ? Kind.BLOCK_IO : Kind.EXEC;
+      // healthy processes do not retransmit; they sleep, do IO, now and then exec
+      const kind = r < 0.55 ? Kind.OFFCPU : r < 0.75 ? (faulty ? Kind.TCP_RETRANSMIT : Kind.OFFCPU) : r < 0.995 ? Kind.BLOCK_IO : Kind.EXEC;
       t += 500; // 2 M events/s of event time
       dv.setBigUint64(base + O['hdr.ts_ns'], BigInt(t), true);
       dv.setBigUint64(base + O['hdr.start_ns'], BigInt(pid) * 1000n, true);
@@ -97,19 +105,19 @@ function makePool(procs: number, batches: number, perBatch: number, spread: Spre
         u8[base + O['off.state']] = runq ? 0 : 1;
         dv.setBigUint64(base + O['off.duration_ns'], BigInt(Math.floor(faulty ? 1e8 + rnd() * 4e8 : 1e7 + rnd() * 2e7)), true);
         if (!runq && (faulty || rnd() < 0.1)) {
-          // most healthy sleeps end by a timer or IO, some by another process
-          const w = 1000 + Math.floor(rnd() * procs);
+          // most healthy sleeps end by a timer or IO, some by one of its partner processes
+          const w = 1000 + partner(pid, Math.floor(rnd() * 4), procs);
           dv.setUint32(base + O['off.waker_pid'], w, true);
           dv.setBigUint64(base + O['off.waker_start_ns'], BigInt(w) * 1000n, true);
         }
       } else if (kind === Kind.TCP_RETRANSMIT) {
         dv.setUint16(base + O['tcp.family'], 2, true);
-        dv.setUint32(base + O['tcp.daddr'], 0x0a000000 + Math.floor(rnd() * 2000), true);
-        dv.setUint16(base + O['tcp.dport'], 5000 + Math.floor(rnd() * 8), true);
+        dv.setUint32(base + O['tcp.daddr'], 0x0a000000 + partner(pid, Math.floor(rnd() * 2), 2000), true);
+        dv.setUint16(base + O['tcp.dport'], 5000 + (pid % 8), true);
         dv.setUint32(base + O['tcp.segs'], 1 + Math.floor(rnd() * 4), true);
         dv.setUint32(base + O['tcp.count'], 1, true);
       } else if (kind === Kind.BLOCK_IO) {
-        dv.setUint32(base + O['io.dev'], (8 << 20) | Math.floor(rnd() * 16), true);
+        dv.setUint32(base + O['io.dev'], (8 << 20) | partner(pid, Math.floor(rnd() * 2), 16), true);
         dv.setBigUint64(base + O['io.latency_ns'], BigInt(Math.floor(faulty ? 1e8 + rnd() * 3e8 : rnd() * 2e6)), true);
         dv.setUint32(base + O['io.bytes'], 4096, true);
         dv.setUint16(base + O['io.flags'], 1, true);
@@ -205,30 +213,38 @@ function whyBench(procs: number, edges: number) {
       const e = a.edgeTo('waits_on', b, 'ns');
       if (e.count === 0) made++;
       e.add(t, 5e7 + rnd() * 2e8);
-      a.observe('offcpu.waits_on_process', t, 1e8);
+      a.observe(MI.waitsOnProcess, t, 1e8);
     } else if (r < 0.8) {
       const e = a.edgeTo('waits_on', peers[Math.floor(rnd() * peers.length)]!, 'segments');
       if (e.count === 0) made++;
       e.add(t, 2);
-      a.observe('tcp.retransmits', t, 2);
+      a.observe(MI.tcpRetransmits, t, 2);
     } else {
       const e = a.edgeTo('waits_on', devs[Math.floor(rnd() * devs.length)]!, 'ns');
       if (e.count === 0) made++;
       e.add(t, rnd() * 3e8);
-      a.observe('io.latency', t, rnd() * 3e8);
+      a.observe(MI.ioLatency, t, rnd() * 3e8);
     }
   }
   const rss = process.memoryUsage().rss;
   const lat: number[] = [];
-  for (let i = 0; i < 2000; i++) {
+  // warm-up, not measured: a long-running agent answers with optimised code
+  for (let i = 0; i < 500; i++) p.why(1000 + Math.floor(rnd() * procs));
+  const queries = Number(process.env.XCTL_BENCH_QUERIES ?? 2000);
+  for (let i = 0; i < queries; i++) {
     const pid = 1000 + Math.floor(rnd() * procs);
     const t0 = process.hrtime.bigint();
     p.why(pid);
     lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
+  if (process.env.XCTL_BENCH_DEBUG) {
+    const st = p.matcher.stats;
+    console.error(`per query: ${(st.evaluations / (queries + 500)).toFixed(0)} rule evaluations, ${([...st.matchesByRule.values()].reduce((a, b) => a + b, 0) / (queries + 500)).toFixed(1)} matches`);
+  }
   lat.sort((x, y) => x - y);
   const q = (f: number) => lat[Math.min(lat.length - 1, Math.floor(f * lat.length))]!;
-  console.log(`\n## 2. why latency: ${procs.toLocaleString('en')} processes, ${g.size.edges.toLocaleString('en')} edges, 2000 queries (walk depth 4, all rules evaluated per reached entity)`);
+  console.log(`\n## 2. why latency: ${procs.toLocaleString('en')} processes, ${g.size.edges.toLocaleString('en')} edges, ${queries} queries after 500 warm-up ones (walk depth 4, all rules evaluated per reached entity)`);
+  if (process.env.XCTL_BENCH_DEBUG) console.error(`p90 ${q(0.9).toFixed(2)} p95 ${q(0.95).toFixed(2)} p98 ${q(0.98).toFixed(2)}`);
   console.log(`p50 ${q(0.5).toFixed(2)} ms, p99 ${q(0.99).toFixed(2)} ms, max ${lat[lat.length - 1]!.toFixed(2)} ms; target p99 <= 5 ms`);
   console.log(`\n## 3. Memory: RSS ${(rss / 2 ** 20).toFixed(0)} MiB at ${procs.toLocaleString('en')} processes / ${g.size.edges.toLocaleString('en')} edges (caps: ${g.caps.maxProcesses.toLocaleString('en')} processes)`);
 }

@@ -181,3 +181,57 @@ t.test('ProcessNode identity: start time learnt later keeps the node', async (t)
   t.ok(n instanceof ProcessNode);
   t.equal(n.id, `p:800:${5 * S}`);
 });
+
+t.test('changes reach the matcher at flush, once per node; evicted nodes leave the matcher', async (t) => {
+  const p = new Pipeline(rules(), { caps: { idleTtlNs: 60 * S } });
+  const recs = [1, 2, 3].map((k) =>
+    makeRecord(Kind.TCP_RETRANSMIT, {
+      ...hdr(100, 5 * S, 10 * S + k * S),
+      'tcp.daddr': ipv4Bytes('10.0.0.2'),
+      'tcp.dport': 5001,
+      'tcp.family': 2,
+      'tcp.count': 1,
+      'tcp.segs': 4,
+    }),
+  );
+  p.ingest(batch(...recs));
+  const proc = p.graph.findProcess(100)!;
+  t.ok(proc.changes !== 0, 'ingest only marks the node');
+  t.equal(p.matcher.active.size, 0, 'nothing is evaluated before the flush');
+  const f = p.flush();
+  t.equal(proc.changes, 0, 'the flush took the marks');
+  t.same(f.started.map((m) => [m.entity.id, m.scene]).filter(([id]) => id === proc.id), [[proc.id, 'network_stall']]);
+  t.ok(p.matcher.active.has(proc.id));
+  // 2 minutes without events: past the idle TTL, the process, the peer and their matches go
+  p.graph.nowNs = 135 * S;
+  p.sweep();
+  t.notOk(p.graph.findProcess(100));
+  t.ok(proc.evicted);
+  t.equal(p.matcher.active.size, 0, 'no match is kept for an entity the graph dropped');
+});
+
+t.test('a process woken by many others: edges found through the index, and unlinked when a target goes', async (t) => {
+  const p = new Pipeline(rules(), { caps: { idleTtlNs: 50 * S } });
+  const g = p.graph;
+  const sleeper = g.process(10, 1);
+  sleeper.seen(100 * S);
+  const wakers = Array.from({ length: 20 }, (_, i) => g.process(1000 + i, 1));
+  for (const [i, w] of wakers.entries()) {
+    w.seen(i === 5 ? 1 * S : 100 * S);
+    for (let k = 0; k < 3; k++) sleeper.edgeTo('waits_on', w, 'ns').add(90 * S + k, 1e6 * (i + 1));
+  }
+  t.equal(sleeper.out.length, 20, 'one edge per waker, however many wakeups');
+  t.same(
+    sleeper.out.map((e) => e.count),
+    new Array(20).fill(3),
+  );
+  t.equal(sleeper.edgeTo('waits_on', wakers[7]!, 'ns').sum, 3 * 8e6, 'found, not made again');
+  g.nowNs = 100 * S;
+  g.sweep();
+  t.notOk(g.findProcess(1005), 'the waker idle for 99 s is gone');
+  t.equal(sleeper.out.length, 19);
+  const again = g.process(1005, 2);
+  const e = sleeper.edgeTo('waits_on', again, 'ns');
+  t.equal(e.count, 0, 'a new incarnation gets a new edge');
+  t.equal(sleeper.out.length, 20);
+});

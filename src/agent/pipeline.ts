@@ -12,6 +12,7 @@ import { RuleMatcher } from '../rules/matcher';
 import type { RuleSet } from '../rules/ruleset';
 import type { RuleMatch } from '../rules/compile';
 import { Series } from '../graph/series';
+import { ATTR_CHANGED, METRIC_NAMES } from '../graph/vocabulary';
 import { explain, type WhyAnswer } from '../why/why';
 
 export interface PipelineOptions {
@@ -46,11 +47,8 @@ export class Pipeline {
   ) {
     this.graph = new Graph(opts.caps);
     this.matcher = new RuleMatcher(rules);
-    const m = this.matcher;
-    this.ingestor = new GraphIngestor(this.graph, {
-      metric: (node, name) => m.touched(node, name),
-      attr: (node) => m.touchedAttr(node),
-    });
+    this.ingestor = new GraphIngestor(this.graph);
+    this.graph.onEvict = (node) => this.matcher.forget(node);
   }
 
   nowNs(): number {
@@ -76,7 +74,17 @@ export class Pipeline {
   /** Re-evaluates what changed since the last flush (and the active matches, whose windows move). */
   flush() {
     this.flushes++;
+    this.deliverChanges();
     return this.matcher.flush(this.context());
+  }
+
+  /** The graph's change log -> the matcher: once per changed node and metric, not once per event. */
+  private deliverChanges(): void {
+    const m = this.matcher;
+    this.graph.drainChanges((node, changes) => {
+      if (changes & ATTR_CHANGED) m.touchedAttr(node);
+      for (let bits = changes & ~ATTR_CHANGED; bits !== 0; bits &= bits - 1) m.touched(node, METRIC_NAMES[31 - Math.clz32(bits & -bits)]!);
+    });
   }
 
   sweep(): void {

@@ -112,6 +112,27 @@ export class GraphContext implements EvalContext {
     return out;
   }
 
+  strongest(e: EntityRef, edge: EdgeKind, type?: EntityType): EntityRef | undefined {
+    const n = this.node(e);
+    if (!n) return undefined;
+    if ((type === 'gpu' || type === 'cpu') && n instanceof ProcessNode) return this.neighbors(e, edge, type)[0]; // per-process views
+    const now = Number(this.nowNs);
+    // the same order as neighbors(): heaviest recent weight, then the most recent
+    let best: GraphNode | undefined;
+    let bestW = 0;
+    let bestLast = 0;
+    for (const x of n.out) {
+      if (x.kind !== edge || (type && x.to.type !== type)) continue;
+      const w = x.weight(now, RANK_WINDOW_NS);
+      if (!best || w > bestW || (w === bestW && x.lastNs > bestLast)) {
+        best = x.to;
+        bestW = w;
+        bestLast = x.lastNs;
+      }
+    }
+    return best;
+  }
+
   dependents(e: EntityRef, edge: EdgeKind, type: EntityType): EntityRef[] {
     const n = this.node(e);
     if (!n) return [];

@@ -9,6 +9,7 @@
  * a cap is exceeded. Every eviction is counted.
  */
 import { CpuNode, DeviceNode, ErrorNode, GpuNode, PeerNode, ProcessNode, type GraphNode } from './model';
+import { ATTR_CHANGED } from './vocabulary';
 
 export interface GraphCaps {
   maxProcesses: number;
@@ -60,6 +61,10 @@ export class Graph {
   nowNs = 0;
   /** optional: resolves a device's name (the agent reads /sys/dev/block) */
   deviceNamer?: (major: number, minor: number) => string | undefined;
+  /** optional: told of every node the graph drops (the rule matcher forgets its matches) */
+  onEvict?: (node: GraphNode) => void;
+  /** nodes changed since the last drainChanges(), each listed once (its `changes` was 0) */
+  private changed: GraphNode[] = [];
 
   constructor(caps: Partial<GraphCaps> = {}) {
     this.caps = { ...DEFAULT_CAPS, ...caps };
@@ -127,6 +132,29 @@ export class Graph {
     let e = this.errors.get(key);
     if (!e) this.errors.set(key, (e = new ErrorNode(key, kind, detail)));
     return e;
+  }
+
+  /** Metric `id` of `node` got a sample. Runs per event, so it only sets a bit. */
+  noteMetric(node: GraphNode, id: number): void {
+    if (node.changes === 0) this.changed.push(node);
+    node.changes |= 1 << id;
+  }
+
+  /** Attributes or edges of `node` changed. */
+  noteAttr(node: GraphNode): void {
+    if (node.changes === 0) this.changed.push(node);
+    node.changes |= ATTR_CHANGED;
+  }
+
+  /** Hands each node changed since the last call to `visit` with its change bits, once; evicted ones are skipped. */
+  drainChanges(visit: (node: GraphNode, changes: number) => void): void {
+    const list = this.changed;
+    this.changed = [];
+    for (const n of list) {
+      const c = n.changes;
+      n.changes = 0;
+      if (!n.evicted) visit(n, c);
+    }
   }
 
   /** Any node by its id (the rule engine's EntityRef.id). */
@@ -212,18 +240,17 @@ export class Graph {
 
   /** Unlinks a node's edges from its neighbours. */
   private drop(n: GraphNode): void {
+    n.evicted = true;
+    this.onEvict?.(n);
     for (const e of n.out) {
       const i = e.to.inn.indexOf(e);
       if (i >= 0) e.to.inn.splice(i, 1);
       this.evicted.edges++;
     }
     for (const e of n.inn) {
-      const i = e.from.out.indexOf(e);
-      if (i >= 0) e.from.out.splice(i, 1);
+      e.from.unlinkOut(e);
       this.evicted.edges++;
     }
-    n.out.length = 0;
-    n.inn.length = 0;
+    n.clearEdges();
   }
-
 }

@@ -2,7 +2,8 @@
  * Record batches -> graph updates. One switch per record, reading fields in
  * place from the batch; the only allocations are new nodes/edges/series and
  * strings for names we have not seen before. Every metric or attribute change
- * is reported to `hooks` so the rule matcher re-evaluates just what changed.
+ * is noted in the graph's change log (a bit on the node), so the rule matcher
+ * re-evaluates just what changed, once per flush rather than once per event.
  */
 import type { RecordBatch } from '../events/decoder';
 import {
@@ -37,14 +38,8 @@ import { addrText } from '../events/inet';
 import { errnoName, signalName } from '../events/names';
 import type { Graph } from './graph';
 import type { GraphNode, ProcessNode } from './model';
-import { FATAL_BY_DEFAULT, M, SIGCONT, SIGNAL_STOPS } from './vocabulary';
+import { FATAL_BY_DEFAULT, MI, SIGCONT, SIGNAL_STOPS } from './vocabulary';
 
-export interface IngestHooks {
-  metric(node: GraphNode, name: string): void;
-  attr(node: GraphNode): void;
-}
-
-const NOOP_HOOKS: IngestHooks = { metric() {}, attr() {} };
 const TWO32 = 4294967296;
 const SI_KERNEL = 0x80;
 
@@ -58,10 +53,13 @@ export interface IngestStats {
 export class GraphIngestor {
   readonly stats: IngestStats = { records: 0, byKind: new Array(16).fill(0), invalid: 0, unattributed: 0 };
 
-  constructor(
-    private readonly g: Graph,
-    private readonly hooks: IngestHooks = NOOP_HOOKS,
-  ) {}
+  constructor(private readonly g: Graph) {}
+
+  /** One sample of metric `id` on `node`, noted for the rule matcher. */
+  private observe(node: GraphNode, id: number, t: number, value: number): void {
+    node.observe(id, t, value);
+    this.g.noteMetric(node, id);
+  }
 
   ingest(b: RecordBatch): void {
     const n = b.count;
@@ -148,16 +146,14 @@ export class GraphIngestor {
       peer = this.g.peer(`${addr}|${port}`, addr, port);
     }
     peer.seen(t);
-    peer.observe(M.tcpRetransmits, t, segs);
-    this.hooks.metric(peer, M.tcpRetransmits);
+    this.observe(peer, MI.tcpRetransmits, t, segs);
     if (b.pid(i) === 0 || b.flags(i) & F_NO_OWNER) {
       this.stats.unattributed++;
       return;
     }
     const p = this.owner(b, i, t);
-    p.observe(M.tcpRetransmits, t, segs);
+    this.observe(p, MI.tcpRetransmits, t, segs);
     p.edgeTo('waits_on', peer, 'segments').add(t, segs);
-    this.hooks.metric(p, M.tcpRetransmits);
   }
 
   private io(b: RecordBatch, i: number, t: number): void {
@@ -171,9 +167,8 @@ export class GraphIngestor {
     // The device sees every request once: waiter records repeat a request from the
     // waiting process's side, so they count for the process only.
     if (!waiter) {
-      dev.observe(M.ioLatency, t, b.u64Number(i, O['io.device_ns']) || lat);
-      dev.observe(M.ioBytes, t, bytes);
-      this.hooks.metric(dev, M.ioLatency);
+      this.observe(dev, MI.ioLatency, t, b.u64Number(i, O['io.device_ns']) || lat);
+      this.observe(dev, MI.ioBytes, t, bytes);
     }
     let errNode;
     const errName = err !== 0 ? (errnoName(-err) ?? `errno ${-err}`) : undefined;
@@ -183,22 +178,19 @@ export class GraphIngestor {
       errNode.seen(t);
       errNode.count++;
       if (!waiter) {
-        dev.observe(M.ioErrors, t, 1);
+        this.observe(dev, MI.ioErrors, t, 1);
         dev.edgeTo('blocked_by', errNode, 'events').add(t, 1, (flags & IO_F_WRITE) !== 0 ? 'write' : 'read');
-        this.hooks.metric(dev, M.ioErrors);
       }
     }
     const kthreadIssuer = (b.flags(i) & F_KTHREAD) !== 0 && !waiter;
     if (b.pid(i) === 0 || kthreadIssuer) return; // writeback/throttle workers: the waiter record names the process
     const p = this.owner(b, i, t);
-    p.observe(M.ioLatency, t, lat);
+    this.observe(p, MI.ioLatency, t, lat);
     p.edgeTo('waits_on', dev, 'ns').add(t, lat);
-    this.hooks.metric(p, M.ioLatency);
     if (errNode) {
       p.lastIoError = errName;
-      p.observe(M.ioErrors, t, 1);
+      this.observe(p, MI.ioErrors, t, 1);
       p.edgeTo('blocked_by', errNode, 'events').add(t, 1);
-      this.hooks.metric(p, M.ioErrors);
     }
   }
 
@@ -207,14 +199,12 @@ export class GraphIngestor {
     const dur = b.u64Number(i, O['off.duration_ns']);
     const p = this.owner(b, i, t);
     if (state === OFFCPU_RUNQ) {
-      p.observe(M.offcpuRunq, t, dur);
+      this.observe(p, MI.offcpuRunq, t, dur);
       p.edgeTo('waits_on', this.g.cpu, 'ns').add(t, dur);
       this.g.cpu.seen(t);
-      this.hooks.metric(p, M.offcpuRunq);
       return;
     }
-    p.observe(state === OFFCPU_BLOCKED ? M.offcpuBlocked : M.offcpuSleep, t, dur);
-    this.hooks.metric(p, state === OFFCPU_BLOCKED ? M.offcpuBlocked : M.offcpuSleep);
+    this.observe(p, state === OFFCPU_BLOCKED ? MI.offcpuBlocked : MI.offcpuSleep, t, dur);
     const wakerPid = b.u32(i, O['off.waker_pid']);
     if (wakerPid === 0 || wakerPid === p.pid || b.u8(i, O['off.flags']) & OFFCPU_F_WAKER_IRQ) return;
     if (state !== OFFCPU_SLEEP && state !== OFFCPU_BLOCKED) return;
@@ -223,8 +213,7 @@ export class GraphIngestor {
     if (w.comm === '') w.comm = b.str(i, O['off.waker_comm'], COMM_LEN);
     // "A slept until B woke it": A waited on B for that long
     p.edgeTo('waits_on', w, 'ns').add(t, dur);
-    p.observe(M.waitsOnProcess, t, dur);
-    this.hooks.metric(p, M.waitsOnProcess);
+    this.observe(p, MI.waitsOnProcess, t, dur);
   }
 
   private exec(b: RecordBatch, i: number, t: number): void {
@@ -233,7 +222,7 @@ export class GraphIngestor {
     p.exe = b.str(i, O['exec.filename'], FILENAME_LEN);
     p.ppid = b.u32(i, O['exec.ppid']);
     p.state = 'running';
-    this.hooks.attr(p);
+    this.g.noteAttr(p);
   }
 
   private fork(b: RecordBatch, i: number, t: number): void {
@@ -260,7 +249,7 @@ export class GraphIngestor {
       e.count++;
       p.edgeTo('blocked_by', e, 'events').add(t, 1);
     }
-    this.hooks.attr(p);
+    this.g.noteAttr(p);
   }
 
   private signal(b: RecordBatch, i: number, t: number): void {
@@ -283,7 +272,7 @@ export class GraphIngestor {
       target.killedBy = culprit;
       target.edgeTo('blocked_by', sender, 'events').add(t, 1, signalName(sig));
     }
-    this.hooks.attr(target);
+    this.g.noteAttr(target);
   }
 
   private gpuSample(b: RecordBatch, i: number, t: number): void {
@@ -297,30 +286,25 @@ export class GraphIngestor {
       g.memUsed = b.u64Number(i, O['gpu.mem_used']);
       g.memTotal = b.u64Number(i, O['gpu.mem_total']);
       if (g.memTotal > 0) {
-        g.observe(M.gpuMemUsedFrac, t, g.memUsed / g.memTotal);
-        this.hooks.metric(g, M.gpuMemUsedFrac);
+        this.observe(g, MI.gpuMemUsedFrac, t, g.memUsed / g.memTotal);
       }
     }
     if (valid & GPU_V_UTIL) {
       g.util = b.u8(i, O['gpu.util_gpu']) / 100;
-      g.observe(M.gpuUtil, t, g.util);
-      this.hooks.metric(g, M.gpuUtil);
+      this.observe(g, MI.gpuUtil, t, g.util);
     }
     if (valid & GPU_V_TEMP) {
       g.tempC = b.u8(i, O['gpu.temp_c']);
-      g.observe(M.gpuTemp, t, g.tempC);
-      this.hooks.metric(g, M.gpuTemp);
+      this.observe(g, MI.gpuTemp, t, g.tempC);
     }
     if (valid & GPU_V_POWER) {
       g.powerW = b.u32(i, O['gpu.power_mw']) / 1000;
-      g.observe(M.gpuPowerW, t, g.powerW);
-      this.hooks.metric(g, M.gpuPowerW);
+      this.observe(g, MI.gpuPowerW, t, g.powerW);
     }
     g.clockReasons = b.u64Number(i, O['gpu.clock_reasons']);
-    g.observe(M.gpuThrottle, t, g.clockReasons & CLOCK_REASONS_THROTTLE ? 1 : 0);
-    this.hooks.metric(g, M.gpuThrottle);
+    this.observe(g, MI.gpuThrottle, t, g.clockReasons & CLOCK_REASONS_THROTTLE ? 1 : 0);
     for (const [pid, m] of g.procMem) if (t - m.tNs > 10e9) g.procMem.delete(pid); // it let go of the GPU
-    this.hooks.attr(g);
+    this.g.noteAttr(g);
   }
 
   private gpuProcMem(b: RecordBatch, i: number, t: number): void {
@@ -332,9 +316,8 @@ export class GraphIngestor {
     g.procMem.set(p.pid, { bytes, tNs: t, proc: p });
     // "the process holds this much of the GPU": consumes, with the bytes as evidence
     p.edgeTo('consumes', g, 'bytes').add(t, bytes);
-    p.observe(M.gpuMemUsed, t, bytes);
-    this.hooks.metric(p, M.gpuMemUsed);
-    this.hooks.attr(g);
+    this.observe(p, MI.gpuMemUsed, t, bytes);
+    this.g.noteAttr(g);
   }
 
   private gpuEvent(b: RecordBatch, i: number, t: number): void {
@@ -351,12 +334,10 @@ export class GraphIngestor {
       e.seen(t);
       e.count++;
       g.edgeTo('blocked_by', e, 'events').add(t, 1, `Xid ${data}`);
-      g.observe(M.gpuXid, t, data);
-      this.hooks.metric(g, M.gpuXid);
+      this.observe(g, MI.gpuXid, t, data);
     }
     if (type & (NVML_EV_SBE | NVML_EV_DBE)) {
-      g.observe(M.gpuEccErrors, t, 1);
-      this.hooks.metric(g, M.gpuEccErrors);
+      this.observe(g, MI.gpuEccErrors, t, 1);
     }
     if (type & NVML_EV_GPU_UNAVAILABLE) {
       const status = b.s32(i, O['gev.nvml_status']);
@@ -366,7 +347,7 @@ export class GraphIngestor {
       e.count++;
       g.edgeTo('blocked_by', e, 'events').add(t, 1);
     }
-    this.hooks.attr(g);
+    this.g.noteAttr(g);
   }
 
   private cudaAlloc(b: RecordBatch, i: number, t: number): void {
@@ -375,9 +356,8 @@ export class GraphIngestor {
     const p = this.owner(b, i, t);
     const fn = b.u32(i, O['cuda.fn']);
     p.cudaFailure = { fn: CUDA_FN_NAMES[fn] ?? `fn ${fn}`, size: b.u64Number(i, O['cuda.size']), result, tNs: t };
-    p.observe(M.cudaAllocFailures, t, 1);
-    this.hooks.metric(p, M.cudaAllocFailures);
-    this.hooks.attr(p);
+    this.observe(p, MI.cudaAllocFailures, t, 1);
+    this.g.noteAttr(p);
   }
 
   private ncclCall(b: RecordBatch, i: number, t: number): void {
@@ -388,12 +368,10 @@ export class GraphIngestor {
     const fn = b.u32(i, O['nccl.fn']);
     if (phase === NCCL_INFLIGHT) {
       p.ncclInflight = { fn: NCCL_FN_NAMES[fn] ?? `fn ${fn}`, ns, tNs: t };
-      p.observe(M.ncclInflight, t, ns);
-      this.hooks.metric(p, M.ncclInflight);
-      this.hooks.attr(p);
+      this.observe(p, MI.ncclInflight, t, ns);
+      this.g.noteAttr(p);
     } else {
-      p.observe(M.ncclDuration, t, ns);
-      this.hooks.metric(p, M.ncclDuration);
+      this.observe(p, MI.ncclDuration, t, ns);
     }
   }
 
@@ -411,7 +389,7 @@ export class GraphIngestor {
     e.seen(t);
     e.count++;
     victim.edgeTo('blocked_by', e, 'events').add(t, victim.oom.anonRssKb * 1024);
-    this.hooks.attr(victim);
+    this.g.noteAttr(victim);
   }
 }
 

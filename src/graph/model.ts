@@ -5,6 +5,7 @@
  */
 import type { EntityType } from '../rules/context';
 import { Series } from './series';
+import { METRIC_NAMES, metricId } from './vocabulary';
 
 export type EdgeKindName = 'consumes' | 'waits_on' | 'blocked_by';
 export type EvidenceUnit = 'ns' | 'segments' | 'bytes' | 'events';
@@ -17,6 +18,8 @@ export interface EvidenceSample {
 }
 
 const MAX_SAMPLES = 3;
+/** out-edge count from which waits_on edges are found through a Map rather than a scan */
+const INDEX_FANOUT = 8;
 const EMPTY: EvidenceSample[] = [];
 
 export class Edge {
@@ -60,18 +63,20 @@ export class Edge {
   }
 }
 
-interface NamedSeries {
-  name: string;
-  series: Series;
-}
-
 export abstract class GraphNode {
   abstract readonly type: EntityType;
   firstNs = 0;
   lastNs = 0;
   readonly out: Edge[] = [];
   readonly inn: Edge[] = [];
-  private readonly metrics: NamedSeries[] = [];
+  /** what changed since the rule matcher last looked: a bit per metric id, plus ATTR_CHANGED */
+  changes = 0;
+  /** set when the graph drops the node: pending changes for it are void */
+  evicted = false;
+  /** waits_on edges by target, once the node has many edges (see edgeTo) */
+  private waitIndex: Map<GraphNode, Edge> | undefined = undefined;
+  /** series by metric id (a short array: ids are small, a node has a handful) */
+  private readonly metrics: (Series | undefined)[] = [];
 
   constructor(public id: string) {}
 
@@ -80,39 +85,71 @@ export abstract class GraphNode {
     if (tNs > this.lastNs) this.lastNs = tNs;
   }
 
-  /** Adds an observation to metric `name` (names are interned string constants). */
-  observe(name: string, tNs: number, value: number): void {
-    let s: Series | undefined;
-    for (let i = 0; i < this.metrics.length; i++) {
-      if (this.metrics[i]!.name === name) {
-        s = this.metrics[i]!.series;
-        break;
-      }
+  /** Adds an observation to the metric with id `metric` (vocabulary MI). */
+  observe(metric: number, tNs: number, value: number): void {
+    let s = this.metrics[metric];
+    if (s === undefined) {
+      const ms = this.metrics;
+      while (ms.length < metric) ms.push(undefined); // no holes: keeps the array's fast elements
+      ms[metric] = s = new Series(true, metric);
     }
-    if (!s) this.metrics.push({ name, series: (s = new Series()) });
     s.add(tNs / 1e9, value);
   }
 
+  seriesById(metric: number): Series | undefined {
+    return this.metrics[metric];
+  }
+
   series(name: string): Series | undefined {
-    for (let i = 0; i < this.metrics.length; i++) if (this.metrics[i]!.name === name) return this.metrics[i]!.series;
-    return undefined;
+    const id = metricId(name);
+    return id === undefined ? undefined : this.seriesById(id);
   }
 
   metricNames(): string[] {
-    return this.metrics.map((m) => m.name);
+    return this.metrics.flatMap((s) => (s ? [METRIC_NAMES[s.metric]!] : []));
   }
 
   /** The edge of `kind` to `to`, created on first use. */
   edgeTo(kind: EdgeKindName, to: GraphNode, unit: EvidenceUnit): Edge {
-    const out = this.out;
-    for (let i = 0; i < out.length; i++) {
-      const e = out[i]!;
-      if (e.to === to && e.kind === kind) return e;
+    const index = this.waitIndex;
+    if (index !== undefined && kind === 'waits_on') {
+      const e = index.get(to);
+      if (e) return e;
+    } else {
+      const out = this.out;
+      for (let i = 0; i < out.length; i++) {
+        const e = out[i]!;
+        if (e.to === to && e.kind === kind) return e;
+      }
     }
     const e = new Edge(kind, this, to, unit);
-    out.push(e);
+    this.out.push(e);
     to.inn.push(e);
+    if (kind === 'waits_on') {
+      if (index) index.set(to, e);
+      else if (this.out.length >= INDEX_FANOUT) this.indexWaits();
+    }
     return e;
+  }
+
+  /** Removes an outgoing edge (its target is being dropped). */
+  unlinkOut(e: Edge): void {
+    const i = this.out.indexOf(e);
+    if (i >= 0) this.out.splice(i, 1);
+    if (e.kind === 'waits_on') this.waitIndex?.delete(e.to);
+  }
+
+  /** Drops every edge from the node's own lists (the node is being dropped). */
+  clearEdges(): void {
+    this.out.length = 0;
+    this.inn.length = 0;
+    this.waitIndex = undefined;
+  }
+
+  /** A process woken by hundreds of others would scan hundreds of edges per event: index them by target. */
+  private indexWaits(): void {
+    this.waitIndex = new Map();
+    for (const e of this.out) if (e.kind === 'waits_on') this.waitIndex.set(e.to, e);
   }
 
   /** Human label used in chains: "node (4242)", "10.0.0.2:5001", "7:0 (loop0)". */

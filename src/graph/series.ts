@@ -15,41 +15,58 @@ const MAX_BUCKETS = 64;
 const RESERVOIR = 32;
 const F = 5; // fields per bucket: second, count, sum, max, min
 const NS_PER_S = 1e9;
+// Layout of the packed array: the newest bucket first, then the running
+// totals, then older buckets oldest first from `head`. Every write of add()
+// lands in the first 80 bytes, and doubles in an array are stored unboxed
+// (object fields holding doubles are boxed: one more memory access each).
+const CUR = 0; // newest bucket: [sec, cnt, sum, max, min]
+const LAST_VALUE = 5;
+const LAST_SEC = 6;
+const TOTAL = 7;
+const TOTAL_COUNT = 8;
+const OLDER = 9; // first older bucket
 
 export class Series {
-  /** [sec, cnt, sum, max, min] per bucket, oldest first, from `head` */
-  private b: number[] = [];
-  private head = 0; // index of the oldest bucket's first field
+  private d: number[] = [-1, 0, 0, 0, 0, 0, 0, 0, 0];
+  private head = OLDER; // index of the oldest kept bucket's first field
   /** reservoir ring of [value, tSec] pairs, allocated on first use */
   private r: number[] | undefined;
   private rn = 0;
-  lastValue = 0;
-  lastSec = 0;
-  total = 0; // lifetime sum
-  totalCount = 0;
 
-  constructor(private readonly percentiles = true) {}
+  /** `metric`: the id of the metric this series records, for nodes that keep several */
+  constructor(
+    private readonly percentiles = true,
+    readonly metric = -1,
+  ) {}
+
+  get lastValue(): number {
+    return this.d[LAST_VALUE]!;
+  }
+  /** lifetime sum */
+  get total(): number {
+    return this.d[TOTAL]!;
+  }
+  get totalCount(): number {
+    return this.d[TOTAL_COUNT]!;
+  }
 
   /** Records one observation at boot time `tSec` (seconds, fractional). */
   add(tSec: number, value: number): void {
-    const b = this.b;
+    const d = this.d;
     const s = Math.floor(tSec);
-    const end = b.length;
     // records from another CPU's ring may arrive a batch late: fold them into the newest bucket
-    if (end > this.head && b[end - F]! >= s) {
-      const i = end - F;
-      b[i + 1]!++;
-      b[i + 2]! += value;
-      if (value > b[i + 3]!) b[i + 3] = value;
-      if (value < b[i + 4]!) b[i + 4] = value;
+    if (d[CUR]! >= s) {
+      d[CUR + 1]!++;
+      d[CUR + 2]! += value;
+      if (value > d[CUR + 3]!) d[CUR + 3] = value;
+      if (value < d[CUR + 4]!) d[CUR + 4] = value;
     } else {
-      if ((end - this.head) / F >= MAX_BUCKETS) this.head += F; // drop the oldest
-      if (this.head > 0 && this.head >= b.length / 2) {
-        // compact occasionally instead of shifting every time
-        this.b = b.slice(this.head);
-        this.head = 0;
-      }
-      this.b.push(s, 1, value, value, value);
+      if (d[CUR + 1]! > 0) this.closeBucket(d);
+      d[CUR] = s;
+      d[CUR + 1] = 1;
+      d[CUR + 2] = value;
+      d[CUR + 3] = value;
+      d[CUR + 4] = value;
     }
     if (this.percentiles) {
       const slot = (this.rn % RESERVOIR) * 2;
@@ -58,28 +75,46 @@ export class Series {
       r[slot + 1] = tSec;
       this.rn++;
     }
-    this.lastValue = value;
-    this.lastSec = tSec;
-    this.total += value;
-    this.totalCount++;
+    d[LAST_VALUE] = value;
+    d[LAST_SEC] = tSec;
+    d[TOTAL]! += value;
+    d[TOTAL_COUNT]!++;
+  }
+
+  /** Moves the newest bucket to the older ones (a new second began), keeping at most MAX_BUCKETS in all. */
+  private closeBucket(d: number[]): void {
+    if ((d.length - this.head) / F >= MAX_BUCKETS - 1) this.head += F; // drop the oldest
+    if (this.head - OLDER >= (d.length - OLDER) / 2 && this.head > OLDER) {
+      // compact occasionally instead of shifting every time
+      d.copyWithin(OLDER, this.head);
+      d.length -= this.head - OLDER;
+      this.head = OLDER;
+    }
+    d.push(d[CUR]!, d[CUR + 1]!, d[CUR + 2]!, d[CUR + 3]!, d[CUR + 4]!);
   }
 
   /** Aggregate over (nowSec - windowSec, nowSec]; undefined = no data (for max/min/avg/percentiles). */
   aggregate(agg: Agg, nowSec: number, windowSec: number): number | undefined {
-    if (agg === 'last') return this.totalCount ? this.lastValue : undefined;
+    const d = this.d;
+    if (agg === 'last') return d[TOTAL_COUNT] ? d[LAST_VALUE] : undefined;
     const from = nowSec - windowSec;
-    const b = this.b;
     let count = 0;
     let sum = 0;
     let max = -Infinity;
     let min = Infinity;
-    for (let i = b.length - F; i >= this.head; i -= F) {
-      // a bucket counts if any part of its second is inside the window
-      if (b[i]! + 1 <= from) break;
-      count += b[i + 1]!;
-      sum += b[i + 2]!;
-      if (b[i + 3]! > max) max = b[i + 3]!;
-      if (b[i + 4]! < min) min = b[i + 4]!;
+    // a bucket counts if any part of its second is inside the window: the newest, then older ones
+    if (d[CUR + 1]! > 0 && d[CUR]! + 1 > from) {
+      count = d[CUR + 1]!;
+      sum = d[CUR + 2]!;
+      max = d[CUR + 3]!;
+      min = d[CUR + 4]!;
+      for (let i = d.length - F; i >= this.head; i -= F) {
+        if (d[i]! + 1 <= from) break;
+        count += d[i + 1]!;
+        sum += d[i + 2]!;
+        if (d[i + 3]! > max) max = d[i + 3]!;
+        if (d[i + 4]! < min) min = d[i + 4]!;
+      }
     }
     switch (agg) {
       case 'count':
@@ -109,7 +144,7 @@ export class Series {
 
   /** Seconds since the newest observation (Infinity if none). */
   idleFor(nowSec: number): number {
-    return this.totalCount ? nowSec - this.lastSec : Infinity;
+    return this.d[TOTAL_COUNT] ? nowSec - this.d[LAST_SEC]! : Infinity;
   }
 
   private percentile(p: number, fromSec: number): number | undefined {

@@ -28,6 +28,20 @@ export const M = {
   ncclDuration: 'nccl.duration', // ns per completed collective (process)
 } as const;
 
+export type MetricKey = keyof typeof M;
+/** Metric names by dense id (M's order): nodes find their series and mark changes by id, not by name. */
+export const METRIC_NAMES: readonly string[] = Object.values(M);
+/** Dense id of each metric, e.g. MI.ioLatency. */
+export const MI = Object.fromEntries(Object.keys(M).map((k, i) => [k, i])) as { readonly [K in MetricKey]: number };
+const ID_BY_NAME = new Map(METRIC_NAMES.map((name, id) => [name, id]));
+/** The id of a metric name; undefined for a name the graph never records. */
+export function metricId(name: string): number | undefined {
+  return ID_BY_NAME.get(name);
+}
+/** A node's change bits: one per metric id, and this one for attributes or edges. */
+export const ATTR_CHANGED = 1 << 30;
+if (METRIC_NAMES.length >= 30) throw new Error('metric ids must fit below ATTR_CHANGED (bit 30)');
+
 /** Xids NVIDIA lists as application errors (the device plugin keeps the GPU healthy). */
 export const XID_APP_ERRORS = new Set([13, 31, 43, 45, 68]);
 

@@ -8,6 +8,7 @@ import type { EdgeKind, EntityRef, EntityType, EvalContext } from './context';
 import type { SourcePos } from './errors';
 import type { RuleSpec, Scalar, Selector } from './spec';
 import { compileCondition, EvalScope, leavesOf, type LeafValue } from './conditions';
+import { compileGuard } from './guard';
 import { compileTemplate, compileValueTemplate, templateSelectors, type TemplateScope, type TemplateValue } from './template';
 import { ACTION_TARGET_TYPES, type ActionType, type Scene } from './vocabulary';
 
@@ -46,6 +47,22 @@ export interface RuleReads {
   viaNeighbor: { edge: EdgeKind; type: EntityType; metrics: string[]; attrs: string[] }[];
 }
 
+/**
+ * A rule that holds on an entity, with its neighbours bound but its text (cause,
+ * evidence, actions) not yet rendered: `why` ranks many and renders the few it reports.
+ */
+export interface PendingMatch {
+  ruleId: string;
+  scene: Scene;
+  priority: number;
+  confidence: number;
+  score: number;
+  entity: EntityRef;
+  bindings: Record<string, EntityRef>;
+  /** The full match; renders once, from the state the rule was tested on (call it before the graph changes). */
+  render(): RuleMatch;
+}
+
 export interface CompiledRule {
   id: string;
   scene: Scene;
@@ -57,10 +74,12 @@ export interface CompiledRule {
   reads: RuleReads;
   source: SourcePos;
   evaluate(ctx: EvalContext, entity: EntityRef): RuleMatch | null;
+  /** The condition only; the match is rendered on demand. */
+  test(ctx: EvalContext, entity: EntityRef): PendingMatch | null;
 }
 
 /** Best explanation first: higher priority*confidence, then higher priority, then id. */
-export function compareMatches(a: RuleMatch, b: RuleMatch): number {
+export function compareMatches(a: Pick<RuleMatch, 'score' | 'priority' | 'ruleId'>, b: Pick<RuleMatch, 'score' | 'priority' | 'ruleId'>): number {
   return b.score - a.score || b.priority - a.priority || (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0);
 }
 
@@ -82,6 +101,8 @@ function readsOf(spec: RuleSpec): RuleReads {
 
 export function compileRule(spec: RuleSpec): CompiledRule {
   const { fn: condition, named } = compileCondition(spec.when);
+  const guard = compileGuard(spec.when);
+  const score = spec.priority * spec.confidence;
   const cause = compileTemplate(spec.cause);
   const actions = spec.actions.map((a) => {
     const params = Object.entries(a.params).map(([k, p]) => [k, p.kind === 'literal' ? () => p.value : compileValueTemplate(p.template)] as const);
@@ -96,9 +117,12 @@ export function compileRule(spec: RuleSpec): CompiledRule {
   const reads = readsOf(spec);
   const metrics = [...new Set([...reads.selfMetrics, ...reads.viaNeighbor.flatMap((v) => v.metrics)])];
 
-  const match = (s: EvalScope): RuleMatch => {
+  /** Binds what a match names: its named values and the neighbours its templates and actions use. */
+  const bind = (s: EvalScope): void => {
     for (const [name, leaf] of named) if (!s.hasNamed(name)) s.setNamed(name, leaf.read(s).value);
     for (const sel of rendered) s.resolve(sel);
+  };
+  const render = (s: EvalScope): RuleMatch => {
     const scope: TemplateScope = {
       attrOf: (on, attr): TemplateValue => {
         const e = s.resolve(on);
@@ -125,7 +149,7 @@ export function compileRule(spec: RuleSpec): CompiledRule {
       scene: spec.scene,
       priority: spec.priority,
       confidence: spec.confidence,
-      score: spec.priority * spec.confidence,
+      score,
       entity: s.self,
       atNs: s.ctx.nowNs,
       cause: cause(scope),
@@ -136,6 +160,14 @@ export function compileRule(spec: RuleSpec): CompiledRule {
     };
   };
 
+  const holds = (ctx: EvalContext, entity: EntityRef): EvalScope | null => {
+    if (entity.type !== spec.bind) return null;
+    if (guard && !guard(ctx, entity)) return null; // a threshold it needs is not reached
+    const s = new EvalScope(ctx, entity);
+    if (!condition(s)) return null;
+    bind(s);
+    return s;
+  };
   return {
     id: spec.id,
     scene: spec.scene,
@@ -147,9 +179,23 @@ export function compileRule(spec: RuleSpec): CompiledRule {
     reads,
     source: spec.pos,
     evaluate(ctx, entity) {
-      if (entity.type !== spec.bind) return null;
-      const s = new EvalScope(ctx, entity);
-      return condition(s) ? match(s) : null;
+      const s = holds(ctx, entity);
+      return s ? render(s) : null;
+    },
+    test(ctx, entity) {
+      const s = holds(ctx, entity);
+      if (!s) return null;
+      let done: RuleMatch | undefined;
+      return {
+        ruleId: spec.id,
+        scene: spec.scene,
+        priority: spec.priority,
+        confidence: spec.confidence,
+        score,
+        entity,
+        bindings: s.bindings(),
+        render: () => (done ??= render(s)),
+      };
     },
   };
 }

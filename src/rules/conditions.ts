@@ -37,7 +37,7 @@ export class EvalScope {
     this.resolved ??= new Map();
     let n = this.resolved.get(sel.key);
     if (n === undefined) {
-      n = this.ctx.neighbors(this.self, sel.edge, sel.type)[0] ?? null;
+      n = (this.ctx.strongest ? this.ctx.strongest(this.self, sel.edge, sel.type) : this.ctx.neighbors(this.self, sel.edge, sel.type)[0]) ?? null;
       this.resolved.set(sel.key, n);
     }
     return n ?? undefined;
@@ -90,7 +90,7 @@ function toNumber(v: LeafValue): number | undefined {
   return undefined;
 }
 
-const COMPARE: Record<string, (a: number, b: number) => boolean> = {
+export const COMPARE: Record<string, (a: number, b: number) => boolean> = {
   '==': (a, b) => a === b,
   '!=': (a, b) => a !== b,
   '>': (a, b) => a > b,

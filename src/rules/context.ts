@@ -19,6 +19,8 @@ export interface EvalContext {
   attr(e: EntityRef, name: string): string | number | boolean | undefined;
   /** Neighbours of e over an edge kind, strongest evidence first (e.g. the peer a process waits on). */
   neighbors(e: EntityRef, edge: 'waits_on' | 'consumes' | 'blocked_by', type?: EntityType): EntityRef[];
+  /** Optional: neighbors(e, edge, type)[0] without ranking them all (rules read the strongest one). */
+  strongest?(e: EntityRef, edge: EdgeKind, type?: EntityType): EntityRef | undefined;
   /**
    * Optional reverse of neighbors(): the entities of `type` that have `e` as an
    * `edge` neighbour (e.g. the processes waiting on a stopped process). When

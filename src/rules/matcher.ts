@@ -11,7 +11,7 @@
  * the next time their own entity is touched, or on evaluateNow().
  */
 import type { EdgeKind, EntityRef, EntityType, EvalContext } from './context';
-import { compareMatches, type CompiledRule, type RuleMatch } from './compile';
+import { compareMatches, type CompiledRule, type PendingMatch, type RuleMatch } from './compile';
 import type { RuleSet } from './ruleset';
 
 interface ViaRule {
@@ -46,7 +46,9 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 export class RuleMatcher {
   /** Active matches by entity id, best explanation first. */
   readonly active = new Map<string, RuleMatch[]>();
-  readonly stats: MatcherStats = { evaluations: 0, evaluationsByRule: new Map(), matchesByRule: new Map() };
+  /** evaluations and matches per rule id (kept across rule reloads, like the Prometheus counters they feed) */
+  private readonly counts = new Map<string, { evaluations: number; matches: number }>();
+  private evaluations = 0;
 
   private ruleSet!: RuleSet;
   private selfByTypeMetric = new Map<EntityType, Map<string, CompiledRule[]>>(); // process -> io.latency -> rules bound to process reading it on self
@@ -57,6 +59,17 @@ export class RuleMatcher {
 
   constructor(ruleSet: RuleSet) {
     this.setRuleSet(ruleSet);
+  }
+
+  /** Cumulative evaluation counts (a snapshot). */
+  get stats(): MatcherStats {
+    const evaluationsByRule = new Map<string, number>();
+    const matchesByRule = new Map<string, number>();
+    for (const [id, c] of this.counts) {
+      evaluationsByRule.set(id, c.evaluations);
+      if (c.matches) matchesByRule.set(id, c.matches);
+    }
+    return { evaluations: this.evaluations, evaluationsByRule, matchesByRule };
   }
 
   get rules(): RuleSet {
@@ -128,20 +141,37 @@ export class RuleMatcher {
     return this.active.get(entity.id) ?? [];
   }
 
+  private counter(rule: CompiledRule): { evaluations: number; matches: number } {
+    let c = this.counts.get(rule.id);
+    if (!c) this.counts.set(rule.id, (c = { evaluations: 0, matches: 0 }));
+    return c;
+  }
+
   private run(ctx: EvalContext, rule: CompiledRule, entity: EntityRef): RuleMatch | null {
-    this.stats.evaluations++;
-    this.stats.evaluationsByRule.set(rule.id, (this.stats.evaluationsByRule.get(rule.id) ?? 0) + 1);
+    this.evaluations++;
+    const c = this.counter(rule);
+    c.evaluations++;
     const m = rule.evaluate(ctx, entity);
-    if (m) this.stats.matchesByRule.set(rule.id, (this.stats.matchesByRule.get(rule.id) ?? 0) + 1);
+    if (m) c.matches++;
     return m;
   }
 
   /** Evaluates every rule bound to the entity's type now (for `why` on demand); does not change `active`. */
   evaluateNow(ctx: EvalContext, entity: EntityRef): RuleMatch[] {
-    const out: RuleMatch[] = [];
+    return this.testNow(ctx, entity).map((m) => m.render());
+  }
+
+  /** evaluateNow() with the matches left unrendered, best first: for callers that rank many and show few. */
+  testNow(ctx: EvalContext, entity: EntityRef): PendingMatch[] {
+    const out: PendingMatch[] = [];
     for (const rule of this.ruleSet.byBind.get(entity.type) ?? []) {
-      const m = this.run(ctx, rule, entity);
-      if (m) out.push(m);
+      this.evaluations++;
+      const c = this.counter(rule);
+      c.evaluations++;
+      const m = rule.test(ctx, entity);
+      if (!m) continue;
+      c.matches++;
+      out.push(m);
     }
     return out.sort(compareMatches);
   }
@@ -155,44 +185,34 @@ export class RuleMatcher {
       }
     }
     this.dirtyNeighbors.clear();
-
-    const results = new Map<string, { entity: EntityRef; byRule: Map<string, RuleMatch | null> }>();
-    const record = (entity: EntityRef, rule: CompiledRule) => {
-      let r = results.get(entity.id);
-      if (!r) results.set(entity.id, (r = { entity, byRule: new Map() }));
-      if (!r.byRule.has(rule.id)) r.byRule.set(rule.id, this.run(ctx, rule, entity));
-    };
-    const dirty = this.dirty;
-    this.dirty = new Map();
-    for (const { entity, rules } of dirty.values()) {
-      for (const rule of rules === 'all' ? (this.ruleSet.byBind.get(entity.type) ?? []) : rules) record(entity, rule);
-    }
+    // active matches are due again: their windows slide with no event
     for (const matches of this.active.values()) {
+      const rules: CompiledRule[] = [];
       for (const m of matches) {
         const rule = this.ruleSet.byId.get(m.ruleId);
-        if (rule) record(m.entity, rule);
+        if (rule) rules.push(rule);
       }
+      this.markRules(matches[0]!.entity, rules);
     }
 
     const out: FlushResult = { evaluated: 0, started: [], ended: [] };
-    for (const { byRule } of results.values()) out.evaluated += byRule.size;
-    for (const [id, { byRule }] of results) {
-      const before = this.active.get(id) ?? [];
-      const next: RuleMatch[] = [];
-      for (const m of before) {
-        // active matches of rules that were not evaluated (a removed rule) end too
-        const now = byRule.get(m.ruleId);
-        if (now) next.push(now);
-        else out.ended.push({ entity: m.entity, ruleId: m.ruleId });
+    const dirty = this.dirty;
+    this.dirty = new Map();
+    for (const [id, { entity, rules }] of dirty) {
+      const due = rules === 'all' ? (this.ruleSet.byBind.get(entity.type) ?? []) : rules;
+      const before = this.active.get(id);
+      let next: RuleMatch[] | undefined;
+      for (const rule of due) {
+        const m = this.run(ctx, rule, entity);
+        if (!m) continue;
+        (next ??= []).push(m);
+        if (!before?.some((b) => b.ruleId === m.ruleId)) out.started.push(m);
       }
-      for (const m of byRule.values()) {
-        if (m && !before.some((b) => b.ruleId === m.ruleId)) {
-          next.push(m);
-          out.started.push(m);
-        }
-      }
-      if (next.length) this.active.set(id, next.sort(compareMatches));
-      else this.active.delete(id);
+      out.evaluated += due.length;
+      // an active match ends when its rule no longer holds, or is gone from the rule set
+      for (const b of before ?? []) if (!next?.some((m) => m.ruleId === b.ruleId)) out.ended.push({ entity: b.entity, ruleId: b.ruleId });
+      if (next) this.active.set(id, next.length > 1 ? next.sort(compareMatches) : next);
+      else if (before) this.active.delete(id);
     }
     return out;
   }

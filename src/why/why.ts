@@ -7,7 +7,7 @@ import type { Graph } from '../graph/graph';
 import { ProcessNode, type Edge, type GraphNode } from '../graph/model';
 import { GraphContext, type LiveProviders } from '../graph/eval-context';
 import type { RuleMatcher } from '../rules/matcher';
-import type { RuleMatch } from '../rules/compile';
+import type { PendingMatch } from '../rules/compile';
 
 import { linkEvidence, ref, type ChainLink, type NodeRef } from './evidence';
 import { LiveInspector } from './live';
@@ -78,6 +78,19 @@ export class WhyError extends Error {
 }
 
 const DEFAULT_WINDOW_NS = 300e9;
+/** findings reported per answer, best first (the CLI prints the top one and three more) */
+const MAX_FINDINGS = 10;
+
+/** A rule match somewhere on the walk, scored, before it is rendered as a Finding. */
+interface Candidate {
+  node: GraphNode;
+  d: number; // hops from the target
+  m: PendingMatch;
+  culprit: GraphNode;
+  path: Edge[]; // target -> node, then node -> culprit (or what blocked it)
+  confidence: number;
+  score: number;
+}
 const MAX_NODES = 48;
 const FOLLOW_PER_HOP = 3;
 
@@ -123,40 +136,42 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
     }
   }
 
-  const findings: Finding[] = [];
+  // Score every match first; chains, actions and evidence are built only for the
+  // findings reported (the walk can reach dozens of matching entities).
+  const candidates: Candidate[] = [];
   for (const [node, d] of depth) {
     if (node.type === 'error') continue;
-    for (const m of matcher.evaluateNow(ctx, node)) {
-      const chain = pathTo(node, via).map((e) => toLink(e, opts.nowNs, windowNs));
-      // extend the chain to the culprit the rule named (e.g. the peer, the stopped holder)
-      const culpritNode = culpritOf(g, node, m);
-      if (culpritNode !== node) {
-        const last = node.out.find((e) => e.to === culpritNode);
-        if (last) chain.push(toLink(last, opts.nowNs, windowNs));
-      } else {
-        // the cause is the entity itself (a crash, an OOM kill): cite what blocked it
-        const blocked = node.out.filter((e) => e.kind === 'blocked_by').sort((a, b) => b.lastNs - a.lastNs)[0];
-        if (blocked) chain.push(toLink(blocked, opts.nowNs, windowNs));
-      }
+    for (const m of matcher.testNow(ctx, node)) {
+      const path = pathTo(node, via);
+      // extend the chain to the culprit the rule named (e.g. the peer, the stopped holder), or,
+      // when the cause is the entity itself (a crash, an OOM kill), cite what blocked it
+      const culprit = culpritOf(g, node, m);
+      const last =
+        culprit !== node ? node.out.find((e) => e.to === culprit) : node.out.filter((e) => e.kind === 'blocked_by').sort((a, b) => b.lastNs - a.lastNs)[0];
       // a cause found further out is discounted a little per hop (direct evidence is
       // surer), and by how much the target really waits along the way: a process
       // that once woke it explains nothing unless the waits on it are substantial
-      const confidence = Number((m.confidence * Math.pow(0.95, d) * pathStrength(pathTo(node, via), opts.nowNs)).toFixed(3));
-      findings.push({
-        scene: m.scene,
-        rule: m.ruleId,
-        confidence,
-        score: m.priority * confidence,
-        summary: d === 0 ? m.cause : `${target.label()} waits on ${node.label()}: ${m.cause}`,
-        culprit: ref(culpritNode),
-        chain,
-        actions: m.actions.map((a) => ({ type: a.type, text: a.text, target_spec: a.targetSpec, target: refOf(g, a.target), params: { ...a.params } as FindingAction['params'] })),
-        evidence: m.evidence.map((e) => ({ leaf: e.leaf, value: e.value, entity: refOf(g, e.entity) })),
-      });
+      const confidence = Number((m.confidence * Math.pow(0.95, d) * pathStrength(path, opts.nowNs)).toFixed(3));
+      candidates.push({ node, d, m, culprit, path: last ? [...path, last] : path, confidence, score: m.priority * confidence });
     }
   }
-  findings.sort((a, b) => b.score - a.score || a.chain.length - b.chain.length);
-  const unique = dedupe(findings);
+  candidates.sort((a, b) => b.score - a.score || a.path.length - b.path.length);
+  const unique = dedupe(candidates)
+    .slice(0, MAX_FINDINGS)
+    .map((c): Finding => {
+      const m = c.m.render();
+      return {
+      scene: m.scene,
+      rule: m.ruleId,
+      confidence: c.confidence,
+      score: c.score,
+      summary: c.d === 0 ? m.cause : `${target.label()} waits on ${c.node.label()}: ${m.cause}`,
+      culprit: ref(c.culprit),
+      chain: c.path.map((e) => toLink(e, opts.nowNs, windowNs)),
+      actions: m.actions.map((a) => ({ type: a.type, text: a.text, target_spec: a.targetSpec, target: refOf(g, a.target), params: { ...a.params } as FindingAction['params'] })),
+      evidence: m.evidence.map((e) => ({ leaf: e.leaf, value: e.value, entity: refOf(g, e.entity) })),
+      };
+    });
   const top = unique[0];
   const state = (providers.processState?.(target) ?? target.state) || target.state;
   const answer: WhyAnswer = {
@@ -225,7 +240,7 @@ function toLink(e: Edge, nowNs: number, windowNs: number): ChainLink {
 }
 
 /** The entity a match blames: its first neighbour binding (waits_on.peer...), else the entity itself. */
-function culpritOf(g: Graph, node: GraphNode, m: RuleMatch): GraphNode {
+function culpritOf(g: Graph, node: GraphNode, m: PendingMatch): GraphNode {
   for (const b of Object.values(m.bindings)) {
     if (b.type === 'cpu') return g.cpu;
     const n = g.byId(b.id) ?? (b as unknown as GraphNode);
@@ -235,10 +250,10 @@ function culpritOf(g: Graph, node: GraphNode, m: RuleMatch): GraphNode {
 }
 
 /** One finding per (scene, culprit): the best-scored one. */
-function dedupe(fs: Finding[]): Finding[] {
+function dedupe(cs: Candidate[]): Candidate[] {
   const seen = new Set<string>();
-  return fs.filter((f) => {
-    const k = `${f.scene}|${f.culprit.id}`;
+  return cs.filter((c) => {
+    const k = `${c.m.scene}|${c.culprit.id}`;
     if (seen.has(k)) return false;
     seen.add(k);
     return true;
