@@ -6,6 +6,7 @@ import { RecordBatch } from '../src/events/decoder';
 import { Kind } from '../src/events/layout';
 import { Pipeline } from '../src/agent/pipeline';
 import { loadRuleDir, defaultRulesDir } from '../src/rules';
+import { loadRuleTexts } from '../src/rules/loader';
 import { ProcessNode } from '../src/graph/model';
 
 const S = 1e9;
@@ -234,4 +235,19 @@ t.test('a process woken by many others: edges found through the index, and unlin
   const e = sleeper.edgeTo('waits_on', again, 'ns');
   t.equal(e.count, 0, 'a new incarnation gets a new edge');
   t.equal(sleeper.out.length, 20);
+});
+
+t.test('raw samples are kept only for metrics a rule reads as a percentile, and follow a rule reload', async (t) => {
+  const p = new Pipeline(rules());
+  t.ok(p.matcher.rules.percentileMetrics.has('io.latency'), 'the shipped storage rules read io.latency percentiles');
+  t.notOk(p.matcher.rules.percentileMetrics.has('offcpu.sleep'));
+  const sleep = (ts: number) => makeRecord(Kind.OFFCPU, { ...hdr(300, 1 * S, ts), 'off.state': 1, 'off.duration_ns': 50e6 });
+  p.ingest(batch(sleep(10 * S), sleep(11 * S)));
+  const node = p.graph.findProcess(300)!;
+  t.equal(node.series('offcpu.sleep')!.aggregate('p90', 12, 10), undefined, 'no samples: no percentile');
+  t.equal(node.series('offcpu.sleep')!.aggregate('max', 12, 10), 50e6, 'the buckets are there all the same');
+  const reload = loadRuleTexts([{ file: 'p.yaml', text: "rules:\n  - id: long_sleeps\n    scene: process_blocked\n    when: { metric: offcpu.sleep, agg: p90, window: 30s, op: '>=', value: 1s }\n    cause: x\n" }]);
+  p.setRules(reload.ruleSet!);
+  p.ingest(batch(sleep(12 * S)));
+  t.equal(node.series('offcpu.sleep')!.aggregate('p90', 13, 10), 50e6, 'sampled from the reload on');
 });

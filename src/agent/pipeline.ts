@@ -47,6 +47,7 @@ export class Pipeline {
   ) {
     this.graph = new Graph(opts.caps);
     this.matcher = new RuleMatcher(rules);
+    this.graph.samplePercentiles(rules.percentileMetrics);
     this.ingestor = new GraphIngestor(this.graph);
     this.graph.onEvict = (node) => this.matcher.forget(node);
   }
@@ -60,6 +61,7 @@ export class Pipeline {
   }
 
   setRules(rs: RuleSet): void {
+    this.graph.samplePercentiles(rs.percentileMetrics);
     this.matcher.setRuleSet(rs);
   }
 

@@ -9,7 +9,7 @@
  * a cap is exceeded. Every eviction is counted.
  */
 import { CpuNode, DeviceNode, ErrorNode, GpuNode, PeerNode, ProcessNode, type GraphNode } from './model';
-import { ATTR_CHANGED } from './vocabulary';
+import { ATTR_CHANGED, METRIC_NAMES, metricId } from './vocabulary';
 
 export interface GraphCaps {
   maxProcesses: number;
@@ -23,6 +23,8 @@ export interface GraphCaps {
 }
 
 const TICK_NS = 10_000_000;
+/** size of the direct-mapped cache of pid lookups (a power of two) */
+const RECENT_PIDS = 4096;
 
 export const DEFAULT_CAPS: GraphCaps = {
   maxProcesses: 200_000,
@@ -65,6 +67,10 @@ export class Graph {
   onEvict?: (node: GraphNode) => void;
   /** nodes changed since the last drainChanges(), each listed once (its `changes` was 0) */
   private changed: GraphNode[] = [];
+  /** recent pid lookups, by pid modulo the size: on the hot path a hit skips the Map's hashing */
+  private readonly recent: (ProcessNode | undefined)[] = new Array<ProcessNode | undefined>(RECENT_PIDS).fill(undefined);
+  /** 1 for the metric ids some rule reads as a percentile: only their series keep raw samples */
+  readonly sampled = new Uint8Array(METRIC_NAMES.length);
 
   constructor(caps: Partial<GraphCaps> = {}) {
     this.caps = { ...DEFAULT_CAPS, ...caps };
@@ -76,7 +82,13 @@ export class Graph {
    * start 0 = unknown (e.g. a waker seen before any of its own events): match any.
    */
   process(pid: number, startNs: number): ProcessNode {
-    const cur = this.procs.get(pid);
+    const slot = pid & (RECENT_PIDS - 1);
+    let cur = this.recent[slot];
+    // a cached node is the pid's current one unless it was dropped (process() caches every new one)
+    if (cur === undefined || cur.pid !== pid || cur.evicted) {
+      cur = this.procs.get(pid);
+      if (cur) this.recent[slot] = cur;
+    }
     if (cur) {
       // /proc start times have 10 ms (tick) resolution, kernel ones ns: same process within a tick
       if (startNs === 0 || Math.abs(cur.startNs - startNs) <= TICK_NS) return cur;
@@ -94,6 +106,7 @@ export class Graph {
     }
     const node = new ProcessNode(pid, startNs);
     this.procs.set(pid, node);
+    this.recent[slot] = node;
     return node;
   }
 
@@ -132,6 +145,15 @@ export class Graph {
     let e = this.errors.get(key);
     if (!e) this.errors.set(key, (e = new ErrorNode(key, kind, detail)));
     return e;
+  }
+
+  /** Keeps raw samples (for percentiles) for these metric names only. */
+  samplePercentiles(names: Iterable<string>): void {
+    this.sampled.fill(0);
+    for (const name of names) {
+      const id = metricId(name);
+      if (id !== undefined) this.sampled[id] = 1;
+    }
   }
 
   /** Metric `id` of `node` got a sample. Runs per event, so it only sets a bit. */

@@ -57,7 +57,7 @@ export class GraphIngestor {
 
   /** One sample of metric `id` on `node`, noted for the rule matcher. */
   private observe(node: GraphNode, id: number, t: number, value: number): void {
-    node.observe(id, t, value);
+    node.observe(id, t, value, this.g.sampled[id] === 1);
     this.g.noteMetric(node, id);
   }
 

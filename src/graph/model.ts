@@ -85,14 +85,14 @@ export abstract class GraphNode {
     if (tNs > this.lastNs) this.lastNs = tNs;
   }
 
-  /** Adds an observation to the metric with id `metric` (vocabulary MI). */
-  observe(metric: number, tNs: number, value: number): void {
+  /** Adds an observation to the metric with id `metric` (vocabulary MI); `sample`: keep it for percentiles. */
+  observe(metric: number, tNs: number, value: number, sample = true): void {
     let s = this.metrics[metric];
     if (s === undefined) {
       const ms = this.metrics;
       while (ms.length < metric) ms.push(undefined); // no holes: keeps the array's fast elements
-      ms[metric] = s = new Series(true, metric);
-    }
+      ms[metric] = s = new Series(sample, metric);
+    } else if (s.sampling !== sample) s.sampling = sample;
     s.add(tNs / 1e9, value);
   }
 

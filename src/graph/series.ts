@@ -33,9 +33,13 @@ export class Series {
   private r: number[] | undefined;
   private rn = 0;
 
-  /** `metric`: the id of the metric this series records, for nodes that keep several */
+  /**
+   * `sampling`: keep the newest raw values for percentiles (switchable: the graph
+   * samples only metrics some rule reads as a percentile).
+   * `metric`: the id of the metric this series records, for nodes that keep several.
+   */
   constructor(
-    private readonly percentiles = true,
+    public sampling = true,
     readonly metric = -1,
   ) {}
 
@@ -68,7 +72,7 @@ export class Series {
       d[CUR + 3] = value;
       d[CUR + 4] = value;
     }
-    if (this.percentiles) {
+    if (this.sampling) {
       const slot = (this.rn % RESERVOIR) * 2;
       const r = (this.r ??= []);
       r[slot] = value;

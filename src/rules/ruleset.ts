@@ -3,10 +3,13 @@
  * needs. Built only from files that all validated: ids are unique across the
  * whole set, so a match's rule id names exactly one rule.
  */
-import type { EntityType } from './context';
+import type { Agg, EntityType } from './context';
 import { formatPos, RuleError } from './errors';
 import { compileRule, type CompiledRule } from './compile';
 import type { RuleSpec } from './spec';
+import { leavesOf } from './conditions';
+
+const PERCENTILES: ReadonlySet<Agg> = new Set<Agg>(['p50', 'p90', 'p99']);
 
 export interface RuleSource {
   file: string;
@@ -18,6 +21,8 @@ export interface RuleSet {
   byId: Map<string, CompiledRule>;
   byMetric: Map<string, CompiledRule[]>;
   byBind: Map<EntityType, CompiledRule[]>;
+  /** metrics some rule reads as a percentile: the graph keeps raw samples of these only */
+  percentileMetrics: Set<string>;
   source: RuleSource[];
   disabled: string[]; // ids of rules with enabled: false
 }
@@ -42,7 +47,7 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 
 /** Compiles validated specs (ids already unique) into a RuleSet. */
 export function buildRuleSet(specs: readonly RuleSpec[], source: RuleSource[] = []): RuleSet {
-  const rs: RuleSet = { rules: [], byId: new Map(), byMetric: new Map(), byBind: new Map(), source, disabled: [] };
+  const rs: RuleSet = { rules: [], byId: new Map(), byMetric: new Map(), byBind: new Map(), percentileMetrics: new Set(), source, disabled: [] };
   for (const spec of specs) {
     if (!spec.enabled) {
       rs.disabled.push(spec.id);
@@ -53,6 +58,7 @@ export function buildRuleSet(specs: readonly RuleSpec[], source: RuleSource[] = 
     rs.byId.set(rule.id, rule);
     push(rs.byBind, rule.bind, rule);
     for (const m of rule.metrics) push(rs.byMetric, m, rule);
+    for (const leaf of leavesOf(spec.when)) if (leaf.kind === 'metric' && PERCENTILES.has(leaf.agg)) rs.percentileMetrics.add(leaf.metric);
   }
   return rs;
 }

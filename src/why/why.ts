@@ -161,15 +161,15 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
     .map((c): Finding => {
       const m = c.m.render();
       return {
-      scene: m.scene,
-      rule: m.ruleId,
-      confidence: c.confidence,
-      score: c.score,
-      summary: c.d === 0 ? m.cause : `${target.label()} waits on ${c.node.label()}: ${m.cause}`,
-      culprit: ref(c.culprit),
-      chain: c.path.map((e) => toLink(e, opts.nowNs, windowNs)),
-      actions: m.actions.map((a) => ({ type: a.type, text: a.text, target_spec: a.targetSpec, target: refOf(g, a.target), params: { ...a.params } as FindingAction['params'] })),
-      evidence: m.evidence.map((e) => ({ leaf: e.leaf, value: e.value, entity: refOf(g, e.entity) })),
+        scene: m.scene,
+        rule: m.ruleId,
+        confidence: c.confidence,
+        score: c.score,
+        summary: c.d === 0 ? m.cause : `${target.label()} waits on ${c.node.label()}: ${m.cause}`,
+        culprit: ref(c.culprit),
+        chain: c.path.map((e) => toLink(e, opts.nowNs, windowNs)),
+        actions: m.actions.map((a) => ({ type: a.type, text: a.text, target_spec: a.targetSpec, target: refOf(g, a.target), params: { ...a.params } as FindingAction['params'] })),
+        evidence: m.evidence.map((e) => ({ leaf: e.leaf, value: e.value, entity: refOf(g, e.entity) })),
       };
     });
   const top = unique[0];
