@@ -11,6 +11,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import * as inspector from 'node:inspector';
 import { parseArgs } from 'node:util';
 import { RecordBatch } from '../src/events/decoder';
 import { Kind, OFFSETS as O, RECORD_SIZE } from '../src/events/layout';
@@ -233,6 +235,14 @@ function whyBench(procs: number, edges: number) {
   const lat: number[] = [];
   // warm-up, not measured: a long-running agent answers with optimised code
   for (let i = 0; i < 500; i++) p.why(1000 + Math.floor(rnd() * procs));
+  if (process.env.XCTL_BENCH_HEAPPROF) {
+    // where the answers allocate: a sampling heap profile that keeps collected objects
+    const session = new inspector.Session();
+    session.connect();
+    session.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as object);
+    for (let i = 0; i < 200; i++) p.why(1000 + Math.floor(rnd() * procs));
+    session.post('HeapProfiler.stopSampling', (err, r) => fs.writeFileSync(process.env.XCTL_BENCH_HEAPPROF!, JSON.stringify(r.profile)));
+  }
   const queries = Number(process.env.XCTL_BENCH_QUERIES ?? 2000);
   for (let i = 0; i < queries; i++) {
     const pid = 1000 + Math.floor(rnd() * procs);
@@ -260,13 +270,29 @@ const { values } = parseArgs({
     edges: { type: 'string' },
     rules: { type: 'string' },
     only: { type: 'string' },
+    spread: { type: 'string' },
   },
 });
-console.log(`# xctl graph + rules benchmark (node ${process.version}, ${os.cpus().length} CPUs)`);
-if (!values.only || values.only === 'ingest') {
-  // a training node's process count, then the 100 k-process stress case
-  for (const procs of (values['ingest-procs'] ?? '2000,100000').split(',').map(Number)) {
-    for (const spread of ['skewed', 'uniform'] as const) ingestBench(Number(values.events ?? 10_000_000), Number(values.rules ?? 50), procs, spread);
+const events = Number(values.events ?? 10_000_000);
+const rules = Number(values.rules ?? 50);
+if (values.only === 'ingest-case') {
+  // one case, in this process (the parent runs each case in a fresh one)
+  ingestBench(events, rules, Number(values.procs), values.spread as Spread);
+} else if (values.only === 'why') {
+  whyBench(Number(values.procs ?? 100_000), Number(values.edges ?? 1_000_000));
+} else {
+  console.log(`# xctl graph + rules benchmark (node ${process.version}, ${os.cpus().length} CPUs)`);
+  // Each case runs in a fresh process: a heap left by the previous case would
+  // otherwise add its garbage collection to the next one's figures.
+  const run = (args: string[]) => {
+    const r = spawnSync(process.execPath, [...process.execArgv, __filename, ...args], { stdio: 'inherit' });
+    if (r.status !== 0) process.exitCode = r.status ?? 1;
+  };
+  if (!values.only || values.only === 'ingest') {
+    // a training node's process count, then the 100 k-process stress case
+    for (const procs of (values['ingest-procs'] ?? '2000,100000').split(',')) {
+      for (const spread of ['skewed', 'uniform']) run(['--only', 'ingest-case', '--procs', procs, '--spread', spread, '--events', String(events), '--rules', String(rules)]);
+    }
   }
+  if (!values.only) run(['--only', 'why', '--procs', String(values.procs ?? 100_000), '--edges', String(values.edges ?? 1_000_000)]);
 }
-if (!values.only || values.only === 'why') whyBench(Number(values.procs ?? 100_000), Number(values.edges ?? 1_000_000));

@@ -115,7 +115,6 @@ export class GraphContext implements EvalContext {
   strongest(e: EntityRef, edge: EdgeKind, type?: EntityType): EntityRef | undefined {
     const n = this.node(e);
     if (!n) return undefined;
-    if ((type === 'gpu' || type === 'cpu') && n instanceof ProcessNode) return this.neighbors(e, edge, type)[0]; // per-process views
     const now = Number(this.nowNs);
     // the same order as neighbors(): heaviest recent weight, then the most recent
     let best: GraphNode | undefined;
@@ -129,6 +128,11 @@ export class GraphContext implements EvalContext {
         bestW = w;
         bestLast = x.lastNs;
       }
+    }
+    if (best && n instanceof ProcessNode) {
+      // per-process views, as neighbors() gives them
+      if (type === 'gpu') return { type: 'gpu', id: best.id, forPid: n.pid } as GpuView;
+      if (type === 'cpu') return { type: 'cpu', id: `cpu:for:${n.pid}`, forPid: n.pid } as CpuView;
     }
     return best;
   }

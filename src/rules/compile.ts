@@ -119,7 +119,7 @@ export function compileRule(spec: RuleSpec): CompiledRule {
 
   /** Binds what a match names: its named values and the neighbours its templates and actions use. */
   const bind = (s: EvalScope): void => {
-    for (const [name, leaf] of named) if (!s.hasNamed(name)) s.setNamed(name, leaf.read(s).value);
+    for (const [name, leaf] of named) if (!s.hasNamed(name)) s.setNamed(name, leaf.read(s));
     for (const sel of rendered) s.resolve(sel);
   };
   const render = (s: EvalScope): RuleMatch => {
@@ -155,17 +155,25 @@ export function compileRule(spec: RuleSpec): CompiledRule {
       cause: cause(scope),
       values: s.numbers(),
       bindings: s.bindings(),
-      evidence: s.trail.map((r) => ({ leaf: r.leaf.describe(r), value: r.value, entity: r.entity ?? s.self })),
+      evidence: s.results().map((r) => ({ leaf: r.leaf.describe(r), value: r.value, entity: r.entity ?? s.self })),
       actions: renderedActions,
     };
   };
 
+  // the scope of the last evaluation that did not match, reused by the next one on the same context
+  let spare: EvalScope | undefined;
   const holds = (ctx: EvalContext, entity: EntityRef): EvalScope | null => {
     if (entity.type !== spec.bind) return null;
     if (guard && !guard(ctx, entity)) return null; // a threshold it needs is not reached
-    const s = new EvalScope(ctx, entity);
-    if (!condition(s)) return null;
-    bind(s);
+    let s = spare;
+    if (s && s.ctx === ctx) s.reset(entity);
+    else s = new EvalScope(ctx, entity);
+    spare = undefined;
+    if (!condition(s)) {
+      spare = s;
+      return null;
+    }
+    bind(s); // a match keeps its scope: it renders from it
     return s;
   };
   return {

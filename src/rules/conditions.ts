@@ -20,60 +20,92 @@ export interface LeafResult {
   ok: boolean;
 }
 
-/** The state of one rule evaluation on one entity (maps made on first use: most evaluations need none). */
+/**
+ * The state of one rule evaluation on one entity. Resolved neighbours and named
+ * values are kept as [key, value, key, value...] arrays made on first use: a
+ * rule has one or two of each, and `why` runs hundreds of evaluations per answer.
+ */
 export class EvalScope {
-  private resolved?: Map<string, EntityRef | null>;
-  private values?: Map<string, LeafValue>;
-  readonly trail: LeafResult[] = [];
+  private resolved?: (string | EntityRef | null)[];
+  private values?: (string | LeafValue)[];
+  /** leaf results, flat: [leaf, entity, value, ok] per result (objects only for matches: see results()) */
+  readonly trail: unknown[] = [];
 
   constructor(
     readonly ctx: EvalContext,
-    readonly self: EntityRef,
+    public self: EntityRef,
   ) {}
+
+  /** Ready for another evaluation (a scope whose rule did not match is reused: no garbage per evaluation). */
+  reset(self: EntityRef): void {
+    this.self = self;
+    this.resolved = undefined;
+    this.values = undefined;
+    this.trail.length = 0;
+  }
+
+  /** The trail as results, in order. */
+  results(): LeafResult[] {
+    const t = this.trail;
+    const out: LeafResult[] = [];
+    for (let i = 0; i < t.length; i += 4) out.push({ leaf: t[i] as CompiledLeaf, entity: t[i + 1] as EntityRef | undefined, value: t[i + 2] as LeafValue, ok: t[i + 3] as boolean });
+    return out;
+  }
 
   /** The entity a selector picks: self, or the strongest neighbour (first of ctx.neighbors), cached. */
   resolve(sel: Selector): EntityRef | undefined {
     if (sel.kind === 'self') return this.self;
-    this.resolved ??= new Map();
-    let n = this.resolved.get(sel.key);
-    if (n === undefined) {
-      n = (this.ctx.strongest ? this.ctx.strongest(this.self, sel.edge, sel.type) : this.ctx.neighbors(this.self, sel.edge, sel.type)[0]) ?? null;
-      this.resolved.set(sel.key, n);
-    }
+    const r = (this.resolved ??= []);
+    for (let i = 0; i < r.length; i += 2) if (r[i] === sel.key) return (r[i + 1] as EntityRef | null) ?? undefined;
+    const n = (this.ctx.strongest ? this.ctx.strongest(this.self, sel.edge, sel.type) : this.ctx.neighbors(this.self, sel.edge, sel.type)[0]) ?? null;
+    r.push(sel.key, n);
     return n ?? undefined;
   }
 
   /** Neighbours resolved so far, by selector key ("waits_on.peer"). */
   bindings(): Record<string, EntityRef> {
     const out: Record<string, EntityRef> = {};
-    for (const [k, e] of this.resolved ?? []) if (e) out[k] = e;
+    const r = this.resolved ?? [];
+    for (let i = 0; i < r.length; i += 2) if (r[i + 1]) out[r[i] as string] = r[i + 1] as EntityRef;
     return out;
   }
 
   setNamed(name: string, v: LeafValue): void {
-    (this.values ??= new Map()).set(name, v);
+    const vs = (this.values ??= []);
+    for (let i = 0; i < vs.length; i += 2) {
+      if (vs[i] === name) {
+        vs[i + 1] = v;
+        return;
+      }
+    }
+    vs.push(name, v);
   }
 
   hasNamed(name: string): boolean {
-    return this.values?.has(name) ?? false;
+    const vs = this.values ?? [];
+    for (let i = 0; i < vs.length; i += 2) if (vs[i] === name) return true;
+    return false;
   }
 
   named(name: string): LeafValue {
-    return this.values?.get(name);
+    const vs = this.values ?? [];
+    for (let i = 0; i < vs.length; i += 2) if (vs[i] === name) return vs[i + 1];
+    return undefined;
   }
 
   /** Named values that are numbers, for RuleMatch.values. */
   numbers(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [k, v] of this.values ?? []) if (typeof v === 'number') out[k] = v;
+    const vs = this.values ?? [];
+    for (let i = 0; i < vs.length; i += 2) if (typeof vs[i + 1] === 'number') out[vs[i] as string] = vs[i + 1] as number;
     return out;
   }
 }
 
 export interface CompiledLeaf {
   spec: Leaf;
-  /** The leaf's value on the entity its selector picks (what `name:` exposes to templates). */
-  read(s: EvalScope): { entity: EntityRef | undefined; value: LeafValue };
+  /** The leaf's value on the entity its selector picks (what `name:` exposes to templates); undefined if there is none. */
+  read(s: EvalScope): LeafValue;
   /** Human text of a result, e.g. "sum(tcp.retransmits over 30s) = 42 >= 3". */
   describe(r: LeafResult): string;
 }
@@ -143,10 +175,10 @@ function compileLeaf(leaf: Leaf): CompiledLeaf {
       spec: leaf,
       read(s) {
         const entity = s.resolve(on);
-        if (!entity) return { entity, value: undefined };
+        if (!entity) return undefined;
         let value = s.ctx.metric(entity, metric, agg, windowNs);
         if (value !== undefined && Number.isNaN(value)) value = undefined;
-        return { entity, value: value === undefined && zero ? 0 : value };
+        return value === undefined && zero ? 0 : value;
       },
       describe(r) {
         if (!r.entity) return `${lhs}: no ${on.key}`;
@@ -162,7 +194,7 @@ function compileLeaf(leaf: Leaf): CompiledLeaf {
     spec: leaf,
     read(s) {
       const entity = s.resolve(on);
-      return { entity, value: entity ? s.ctx.attr(entity, attr) : undefined };
+      return entity ? s.ctx.attr(entity, attr) : undefined;
     },
     describe(r) {
       if (!r.entity) return `${lhs}: no ${on.key}`;
@@ -185,6 +217,13 @@ export function leavesOf(c: Condition): Leaf[] {
   }
 }
 
+/** Removes trail[start, end) in place (splice would allocate the removed part). */
+function cut(trail: unknown[], start: number, end: number): void {
+  if (end === start) return;
+  trail.copyWithin(start, end);
+  trail.length -= end - start;
+}
+
 /** Compiles a condition tree; named leaves are returned so a match can report all their values. */
 export function compileCondition(c: Condition, named: Map<string, CompiledLeaf> = new Map()): { fn: ConditionFn; named: Map<string, CompiledLeaf> } {
   const build = (c: Condition): ConditionFn => {
@@ -199,7 +238,7 @@ export function compileCondition(c: Condition, named: Map<string, CompiledLeaf> 
         for (const child of children) {
           const mark = s.trail.length;
           if (!child(s)) {
-            s.trail.splice(start, mark - start); // only the failing child explains the failure
+            cut(s.trail, start, mark); // only the failing child explains the failure
             return false;
           }
         }
@@ -213,7 +252,7 @@ export function compileCondition(c: Condition, named: Map<string, CompiledLeaf> 
         for (const child of children) {
           const mark = s.trail.length;
           if (child(s)) {
-            s.trail.splice(start, mark - start); // only the succeeding child explains the success
+            cut(s.trail, start, mark); // only the succeeding child explains the success
             return true;
           }
         }
@@ -225,10 +264,11 @@ export function compileCondition(c: Condition, named: Map<string, CompiledLeaf> 
     const name = c.name;
     if (name !== undefined) named.set(name, leaf);
     return (s) => {
-      const { entity, value } = leaf.read(s);
+      const value = leaf.read(s);
+      const entity = s.resolve(c.on);
       if (name !== undefined) s.setNamed(name, value);
       const ok = entity !== undefined && test(value);
-      s.trail.push({ leaf, entity, value, ok });
+      s.trail.push(leaf, entity, value, ok);
       return ok;
     };
   };
