@@ -19,21 +19,9 @@ import { Kind, OFFSETS as O, RECORD_SIZE } from '../src/events/layout';
 import { Pipeline } from '../src/agent/pipeline';
 import { loadRuleDir, defaultRulesDir } from '../src/rules';
 import { MI } from '../src/graph/vocabulary';
+import { xorshift } from '../test/helpers/random';
 
 const S = 1e9;
-
-/** Deterministic uniform [0,1): xorshift32 (integer math stays exact, unlike a float LCG). */
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
-}
 
 /** The shipped rules plus generated variants (other thresholds/windows) up to `n`. */
 function ruleDir(n: number): string {

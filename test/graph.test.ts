@@ -25,22 +25,23 @@ const hdr = (pid: number, start: number, ts: number, comm = 'train') => ({
   'hdr.comm': comm,
 });
 
+/** A retransmit of 4 segments from `pid` (started at 5 s) to 10.0.0.2:5001. */
+const retransmit = (pid: number, ts: number, extra: Record<string, number> = {}) =>
+  makeRecord(Kind.TCP_RETRANSMIT, {
+    ...hdr(pid, 5 * S, ts),
+    'tcp.daddr': ipv4Bytes('10.0.0.2'),
+    'tcp.saddr': ipv4Bytes('10.0.0.1'),
+    'tcp.dport': 5001,
+    'tcp.sport': 40000,
+    'tcp.family': 2,
+    'tcp.count': 1,
+    'tcp.segs': 4,
+    ...extra,
+  });
+
 t.test('retransmits: process waits_on peer with segment evidence; network_stall', async (t) => {
   const p = new Pipeline(rules());
-  const recs = [1, 2, 3].map((k) =>
-    makeRecord(Kind.TCP_RETRANSMIT, {
-      ...hdr(100, 5 * S, 10 * S + k * S),
-      'tcp.daddr': ipv4Bytes('10.0.0.2'),
-      'tcp.saddr': ipv4Bytes('10.0.0.1'),
-      'tcp.dport': 5001,
-      'tcp.sport': 40000,
-      'tcp.family': 2,
-      'tcp.count': 2,
-      'tcp.segs': 4,
-      'tcp.owner_src': 1,
-    }),
-  );
-  p.ingest(batch(...recs));
+  p.ingest(batch(...[1, 2, 3].map((k) => retransmit(100, 10 * S + k * S, { 'tcp.count': 2, 'tcp.owner_src': 1 }))));
   const proc = p.graph.findProcess(100)!;
   t.equal(proc.out.length, 1);
   const e = proc.out[0]!;
@@ -185,17 +186,7 @@ t.test('ProcessNode identity: start time learnt later keeps the node', async (t)
 
 t.test('changes reach the matcher at flush, once per node; evicted nodes leave the matcher', async (t) => {
   const p = new Pipeline(rules(), { caps: { idleTtlNs: 60 * S } });
-  const recs = [1, 2, 3].map((k) =>
-    makeRecord(Kind.TCP_RETRANSMIT, {
-      ...hdr(100, 5 * S, 10 * S + k * S),
-      'tcp.daddr': ipv4Bytes('10.0.0.2'),
-      'tcp.dport': 5001,
-      'tcp.family': 2,
-      'tcp.count': 1,
-      'tcp.segs': 4,
-    }),
-  );
-  p.ingest(batch(...recs));
+  p.ingest(batch(...[1, 2, 3].map((k) => retransmit(100, 10 * S + k * S))));
   const proc = p.graph.findProcess(100)!;
   t.ok(proc.changes !== 0, 'ingest only marks the node');
   t.equal(p.matcher.active.size, 0, 'nothing is evaluated before the flush');

@@ -7,6 +7,7 @@ import { compileCondition, EvalScope } from '../src/rules/conditions';
 import { Graph } from '../src/graph/graph';
 import { GraphContext } from '../src/graph/eval-context';
 import { MI } from '../src/graph/vocabulary';
+import { xorshift } from './helpers/random';
 
 const S = 1e9;
 
@@ -14,19 +15,6 @@ function spec(when: string) {
   const parsed = parseRuleFile(`rules:\n  - id: r\n    scene: storage_slow\n    when: ${when}\n    cause: "x"\n`, 'guard.yaml');
   if (parsed.errors.length) throw new Error(parsed.errors.map((e) => e.message).join('\n'));
   return parsed.rules[0]!;
-}
-
-/** Deterministic uniform [0,1) (xorshift32). */
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 4294967296;
-  };
 }
 
 t.test('what gives a guard and what does not', async (t) => {

@@ -102,7 +102,8 @@ function readsOf(spec: RuleSpec): RuleReads {
 export function compileRule(spec: RuleSpec): CompiledRule {
   const { fn: condition, named } = compileCondition(spec.when);
   const guard = compileGuard(spec.when);
-  const score = spec.priority * spec.confidence;
+  /** what every match of this rule starts with */
+  const head = { ruleId: spec.id, scene: spec.scene, priority: spec.priority, confidence: spec.confidence, score: spec.priority * spec.confidence };
   const cause = compileTemplate(spec.cause);
   const actions = spec.actions.map((a) => {
     const params = Object.entries(a.params).map(([k, p]) => [k, p.kind === 'literal' ? () => p.value : compileValueTemplate(p.template)] as const);
@@ -145,11 +146,7 @@ export function compileRule(spec: RuleSpec): CompiledRule {
       renderedActions.push(r);
     }
     return {
-      ruleId: spec.id,
-      scene: spec.scene,
-      priority: spec.priority,
-      confidence: spec.confidence,
-      score,
+      ...head,
       entity: s.self,
       atNs: s.ctx.nowNs,
       cause: cause(scope),
@@ -195,11 +192,7 @@ export function compileRule(spec: RuleSpec): CompiledRule {
       if (!s) return null;
       let done: RuleMatch | undefined;
       return {
-        ruleId: spec.id,
-        scene: spec.scene,
-        priority: spec.priority,
-        confidence: spec.confidence,
-        score,
+        ...head,
         entity,
         bindings: s.bindings(),
         render: () => (done ??= render(s)),
