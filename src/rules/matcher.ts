@@ -173,7 +173,7 @@ export class RuleMatcher {
       c.matches++;
       out.push(m);
     }
-    return out.sort(compareMatches);
+    return out.length > 1 ? out.sort(compareMatches) : out;
   }
 
   /** Evaluates the due pairs and the active matches; updates `active`. */

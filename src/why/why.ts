@@ -123,13 +123,22 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
     // killed it, an error) and is cited, never walked through. Only the
     // strongest few waits per hop are followed: chains are ranked by evidence
     // anyway, and this bounds the walk on hosts with busy fan-out.
-    const next: { e: Edge; w: number }[] = [];
+    const next: Edge[] = []; // the strongest FOLLOW_PER_HOP waits, strongest first
+    const weights: number[] = [];
     for (const e of n.out) {
       if (e.kind !== 'waits_on' || via.has(e.to) || !significant(e, opts.nowNs, windowNs)) continue;
-      next.push({ e, w: e.source === 'procfs' ? Infinity : e.weight(opts.nowNs, windowNs) });
+      const w = e.source === 'procfs' ? Infinity : e.weight(opts.nowNs, windowNs);
+      let at = next.length;
+      while (at > 0 && weights[at - 1]! < w) at--; // after equal weights: the first seen stays first
+      if (at >= FOLLOW_PER_HOP) continue;
+      next.splice(at, 0, e);
+      weights.splice(at, 0, w);
+      if (next.length > FOLLOW_PER_HOP) {
+        next.pop();
+        weights.pop();
+      }
     }
-    next.sort((a, b) => b.w - a.w);
-    for (const { e } of next.slice(0, FOLLOW_PER_HOP)) {
+    for (const e of next) {
       via.set(e.to, e);
       depth.set(e.to, d + 1);
       queue.push(e.to);
