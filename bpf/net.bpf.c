@@ -101,7 +101,11 @@ static __always_inline void flush_pending(struct sock_state *s, __u64 key)
 {
 	__u32 n = __sync_lock_test_and_set(&s->pending_count, 0);
 	__u32 segs = __sync_lock_test_and_set(&s->pending_segs, 0);
-	if (n) {
+	/* A retransmit on another CPU can land between the two exchanges: its
+	 * count then goes out now and its segments with the next flush, or the
+	 * other way round. Emit when either is non-zero (a record may say 0
+	 * retransmits and N segments), so no segment is ever dropped. */
+	if (n || segs) {
 		emit(s, key, n, segs, s->first_pending_ns);
 		s->last_emit_ns = bpf_ktime_get_boot_ns();
 	}
@@ -201,12 +205,28 @@ static __always_inline int handle_retransmit(const struct sock *sk, const struct
 	return 0;
 }
 
-/* Since 6.13 the tracepoint also fires for failed retransmits and says so in
- * `err`; RetransSegs counts only the successful ones, and so do we. */
+/* Since 6.13 the tracepoint also fires when a retransmit does not go out, and
+ * says why in `err`. RetransSegs is added after the early exits of
+ * __tcp_retransmit_skb (still in the host queue -EBUSY, trim/split/unclone
+ * -ENOMEM, -EINVAL, no route -EHOSTUNREACH, window closed -EAGAIN) and before
+ * the transmit itself, so a transmit that then fails (a local drop, -ENOBUFS,
+ * -EPERM from netfilter) is counted by the kernel: we count what it counts.
+ * (A route lost between the two checks also gives -EHOSTUNREACH: not counted.) */
+#define XCTL_EAGAIN 11
+#define XCTL_ENOMEM 12
+#define XCTL_EBUSY 16
+#define XCTL_EINVAL 22
+#define XCTL_EHOSTUNREACH 113
+static __always_inline bool counted_as_retransmit(int err)
+{
+	return err == 0 || !(err == -XCTL_EBUSY || err == -XCTL_ENOMEM || err == -XCTL_EINVAL || err == -XCTL_EHOSTUNREACH ||
+			     err == -XCTL_EAGAIN);
+}
+
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(on_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
 {
-	if (err)
+	if (!counted_as_retransmit(err))
 		return 0;
 	return handle_retransmit(sk, skb);
 }
