@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { XCTL } from './helpers/agent';
 import { helperPath } from './fixtures/cbuild';
+import { killAtEnd } from './helpers/scenarios';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -41,13 +42,7 @@ t.test('agent SIGKILLed between before and after: intact log, step interrupted',
     });
   });
   const [reader, writer] = [Number(m[1]), Number(m[2])];
-  t.teardown(() => {
-    try {
-      process.kill(writer, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  });
+  killAtEnd(t, writer);
   await sleep(1000);
   process.kill(writer, 'SIGSTOP');
   await sleep(1500);

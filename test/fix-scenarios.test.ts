@@ -14,6 +14,7 @@ import { XCTL } from './helpers/agent';
 import { helperPath, runOnCpu } from './fixtures/cbuild';
 import { lossyLink } from '../src/faults/netns';
 import { faultProgram } from '../src/faults/programs';
+import { pipePair } from './helpers/scenarios';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -99,17 +100,7 @@ t.test('CPU hog: renice the competitor, run-queue delay drops -> resolved; the d
 });
 
 t.test('reader blocked on a SIGSTOPped writer: SIGCONT -> resolved; stopped again -> recurred', async (t) => {
-  const pair = spawn(await helperPath('pipe-pair'), ['60'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => void pair.kill('SIGKILL'));
-  const m = await waitForLine(pair, /reader (\d+) writer (\d+)/, 'pipe-pair');
-  const [reader, writer] = [Number(m[1]), Number(m[2])];
-  t.teardown(() => {
-    try {
-      process.kill(writer, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  });
+  const { reader, writer } = await pipePair(t, 60);
   await sleep(300);
   process.kill(writer, 'SIGSTOP');
   await sleep(1500);

@@ -13,7 +13,6 @@ import { blkioThrottle, CGROUP_ROOT, cpuset, memoryLimit, spawnInCgroup } from '
 import { run } from '../src/faults/exec';
 import { loopDevice } from './fixtures/loopdev';
 import { lossyLink } from '../src/faults/netns';
-import { helperSource } from './fixtures/paths';
 import { cmdStep, withRollback } from '../src/faults/teardown';
 
 interface Exit {

@@ -6,7 +6,7 @@
 import { waitForLine } from '../src/faults/child-output';
 import { faultProgram } from '../src/faults/programs';
 import t, { type Test } from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { capture, sleep } from './helpers/live';
 import { lossyLink, type LossyLink } from '../src/faults/netns';

@@ -1,30 +1,18 @@
 // sched family: a reader blocked on a pipe whose writer is SIGSTOP'd shows a
 // long interruptible sleep woken BY the writer; a thread sharing one CPU with
 // hogs shows run-queue delay.
-import { waitForLine } from '../src/faults/child-output';
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { capture, sleep } from './helpers/live';
 import { helperPath, runOnCpu } from './fixtures/cbuild';
 import type { OffcpuEvent } from '../src/events/format';
+import { pipePair } from './helpers/scenarios';
 
 const cap = capture({ families: ['sched'] });
 t.teardown(() => cap.stop());
 
 
 t.test('reader of a SIGSTOPped writer: long interruptible wait, woken by the writer', async (t) => {
-  const pair = spawn(await helperPath('pipe-pair'), ['6'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => void pair.kill('SIGKILL'));
-  const m = await waitForLine(pair, /reader (\d+) writer (\d+)/, 'pipe-pair');
-  const reader = Number(m[1]);
-  const writer = Number(m[2]);
-  t.teardown(() => {
-    try {
-      process.kill(writer, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  });
+  const { reader, writer } = await pipePair(t, 6);
   await sleep(300);
   process.kill(writer, 'SIGSTOP');
   const stoppedAt = Date.now();

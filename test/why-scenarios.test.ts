@@ -11,6 +11,7 @@ import { loopDevice } from './fixtures/loopdev';
 import { blkioThrottle, memoryLimit, spawnInCgroup } from './fixtures/cgroup';
 import { lossyLink } from '../src/faults/netns';
 import { faultProgram } from '../src/faults/programs';
+import { killAtEnd, pipePair } from './helpers/scenarios';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.on('exit', () => r())));
@@ -95,13 +96,7 @@ t.test('A waits on B, B waits on a slow device: storage_slow through two hops', 
   t.teardown(() => void chain.kill('SIGKILL'));
   const m = await waitForLine(chain, /reader (\d+) writer (\d+)/, 'pipe-chain');
   const [a, b] = [Number(m[1]), Number(m[2])];
-  t.teardown(() => {
-    try {
-      process.kill(b, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  });
+  killAtEnd(t, b);
   await sleep(4000);
   const { code, answer } = await ta.why(a);
   t.equal(code, 0);
@@ -129,17 +124,7 @@ t.test('CPU hogs: cpu_starvation naming the competitors', async (t) => {
 });
 
 t.test('reader of a SIGSTOPped writer: process_blocked, culprit the writer', async (t) => {
-  const pair = spawn(await helperPath('pipe-pair'), ['30'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => void pair.kill('SIGKILL'));
-  const m = await waitForLine(pair, /reader (\d+) writer (\d+)/, 'pipe-pair');
-  const [reader, writer] = [Number(m[1]), Number(m[2])];
-  t.teardown(() => {
-    try {
-      process.kill(writer, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  });
+  const { reader, writer } = await pipePair(t, 30);
   await sleep(300);
   process.kill(writer, 'SIGSTOP');
   await sleep(1500);

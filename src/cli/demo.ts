@@ -8,7 +8,6 @@
  */
 import { waitForLine } from '../faults/child-output';
 import { parseArgs } from 'node:util';
-import type { ChildProcess } from 'node:child_process';
 import { LiveSource } from '../sources/live';
 import { lossyLink } from '../faults/netns';
 import { faultProgram } from '../faults/programs';

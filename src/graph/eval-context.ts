@@ -100,16 +100,7 @@ export class GraphContext implements EvalContext {
       ranked.push({ w: x.weight(now, RANK_WINDOW_NS), last: x.lastNs, to: x.to });
     }
     if (ranked.length > 1) ranked.sort((a, b) => b.w - a.w || b.last - a.last);
-    const out = ranked.map((r) => r.to as EntityRef);
-    if (type === 'gpu' && n instanceof ProcessNode) {
-      // per-process view of each GPU, so "co_tenant" can leave the process itself out
-      return out.map((g) => ({ type: 'gpu', id: g.id, forPid: n.pid }) as GpuView);
-    }
-    if (type === 'cpu' && n instanceof ProcessNode) {
-      // per-process view of the CPUs, so "competitors" can leave the process itself out
-      return out.length ? [{ type: 'cpu', id: `cpu:for:${n.pid}`, forPid: n.pid } as CpuView] : [];
-    }
-    return out;
+    return ranked.map((r) => this.viewOf(n, r.to, type));
   }
 
   strongest(e: EntityRef, edge: EdgeKind, type?: EntityType): EntityRef | undefined {
@@ -129,12 +120,19 @@ export class GraphContext implements EvalContext {
         bestLast = x.lastNs;
       }
     }
-    if (best && n instanceof ProcessNode) {
-      // per-process views, as neighbors() gives them
-      if (type === 'gpu') return { type: 'gpu', id: best.id, forPid: n.pid } as GpuView;
+    return best && this.viewOf(n, best, type);
+  }
+
+  /**
+   * A neighbour as `n` sees it. For a process, a GPU and "the CPUs" are views of
+   * its own: co_tenant and competitors leave the process itself out.
+   */
+  private viewOf(n: GraphNode, to: GraphNode, type?: EntityType): EntityRef {
+    if (n instanceof ProcessNode) {
+      if (type === 'gpu') return { type: 'gpu', id: to.id, forPid: n.pid } as GpuView;
       if (type === 'cpu') return { type: 'cpu', id: `cpu:for:${n.pid}`, forPid: n.pid } as CpuView;
     }
-    return best;
+    return to;
   }
 
   dependents(e: EntityRef, edge: EdgeKind, type: EntityType): EntityRef[] {

@@ -6,7 +6,7 @@
  * the failing child's, any-true only the succeeding child's, any-false every
  * child's, not keeps its child's. Text for the trail is only built for matches.
  */
-import type { EntityRef, EvalContext } from './context';
+import type { Agg, EntityRef, EvalContext } from './context';
 import type { Condition, Leaf, Scalar, Selector } from './spec';
 import { formatInUnit, formatNumber } from './units';
 import { ZERO_WHEN_ABSENT } from './vocabulary';
@@ -164,21 +164,24 @@ function leafTest(leaf: Leaf): (v: LeafValue) => boolean {
   }
 }
 
+/** A windowed aggregate as a leaf sees it: NaN is no data, and no data is 0 for count, sum and rate. */
+export function readMetric(ctx: EvalContext, entity: EntityRef, metric: string, agg: Agg, windowNs: bigint): number | undefined {
+  const value = ctx.metric(entity, metric, agg, windowNs);
+  if (value === undefined || Number.isNaN(value)) return ZERO_WHEN_ABSENT.has(agg) ? 0 : undefined;
+  return value;
+}
+
 function compileLeaf(leaf: Leaf): CompiledLeaf {
   const on = leaf.on;
   const where = on.kind === 'self' ? '' : ` on ${on.key}`;
   if (leaf.kind === 'metric') {
     const { metric, agg, windowNs } = leaf;
-    const zero = ZERO_WHEN_ABSENT.has(agg);
     const lhs = (leaf.windowText ? `${agg}(${metric} over ${leaf.windowText})` : `${agg}(${metric})`) + where;
     return {
       spec: leaf,
       read(s) {
         const entity = s.resolve(on);
-        if (!entity) return undefined;
-        let value = s.ctx.metric(entity, metric, agg, windowNs);
-        if (value !== undefined && Number.isNaN(value)) value = undefined;
-        return value === undefined && zero ? 0 : value;
+        return entity ? readMetric(s.ctx, entity, metric, agg, windowNs) : undefined;
       },
       describe(r) {
         if (!r.entity) return `${lhs}: no ${on.key}`;

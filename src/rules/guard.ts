@@ -11,8 +11,7 @@
  */
 import type { Agg, EntityRef, EvalContext } from './context';
 import type { Condition, MetricLeaf } from './spec';
-import { COMPARE } from './conditions';
-import { ZERO_WHEN_ABSENT } from './vocabulary';
+import { COMPARE, readMetric } from './conditions';
 
 export type Guard = (ctx: EvalContext, entity: EntityRef) => boolean;
 
@@ -29,14 +28,9 @@ function leafGuard(leaf: MetricLeaf): Guard | undefined {
     else if (leaf.op === '<' || leaf.op === '<=') agg = 'min';
     else return undefined;
   }
-  const zero = ZERO_WHEN_ABSENT.has(agg);
   return (ctx, entity) => {
-    let v = ctx.metric(entity, metric, agg, windowNs);
-    if (v === undefined || Number.isNaN(v)) {
-      if (!zero) return false; // no data: the leaf fails too
-      v = 0;
-    }
-    return cmp(v, rhs);
+    const v = readMetric(ctx, entity, metric, agg, windowNs);
+    return v !== undefined && cmp(v, rhs); // no data: the leaf fails too
   };
 }
 

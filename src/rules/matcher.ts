@@ -147,13 +147,18 @@ export class RuleMatcher {
     return c;
   }
 
-  private run(ctx: EvalContext, rule: CompiledRule, entity: EntityRef): RuleMatch | null {
+  /** One rule on one entity, counted; the match left unrendered. */
+  private test(ctx: EvalContext, rule: CompiledRule, entity: EntityRef): PendingMatch | null {
     this.evaluations++;
     const c = this.counter(rule);
     c.evaluations++;
-    const m = rule.evaluate(ctx, entity);
+    const m = rule.test(ctx, entity);
     if (m) c.matches++;
     return m;
+  }
+
+  private run(ctx: EvalContext, rule: CompiledRule, entity: EntityRef): RuleMatch | null {
+    return this.test(ctx, rule, entity)?.render() ?? null;
   }
 
   /** Evaluates every rule bound to the entity's type now (for `why` on demand); does not change `active`. */
@@ -165,13 +170,8 @@ export class RuleMatcher {
   testNow(ctx: EvalContext, entity: EntityRef): PendingMatch[] {
     const out: PendingMatch[] = [];
     for (const rule of this.ruleSet.byBind.get(entity.type) ?? []) {
-      this.evaluations++;
-      const c = this.counter(rule);
-      c.evaluations++;
-      const m = rule.test(ctx, entity);
-      if (!m) continue;
-      c.matches++;
-      out.push(m);
+      const m = this.test(ctx, rule, entity);
+      if (m) out.push(m);
     }
     return out.length > 1 ? out.sort(compareMatches) : out;
   }
