@@ -155,13 +155,20 @@ function ingestBench(events: number, rules: number, procs: number, spread: Sprea
   let n = 0;
   let nextFlush = 0;
   let flushNs = 0;
+  // the harness's own work (moving replayed timestamps on) stands for the ring producer: timed, and left out
+  let harnessNs = 0;
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const span = pool.length * perBatch * 500; // event time covered by one pass (500 ns per record = 2 M/s)
   for (let r = 0; r < rounds; r++) {
     for (const buf of pool) {
-      if (r > 0) shiftTimes(buf, perBatch, span);
       tm = process.hrtime.bigint();
+      if (r > 0) {
+        shiftTimes(buf, perBatch, span);
+        const after = process.hrtime.bigint();
+        harnessNs += Number(after - tm);
+        tm = after;
+      }
       p.ingest(new RecordBatch(buf, 0, perBatch));
       n += perBatch;
       if (process.env.XCTL_BENCH_DEBUG && n % (32 * perBatch) === 0) console.error(`${n} ingest batch ${Number(process.hrtime.bigint() - tm) / 1e6} ms`);
@@ -177,12 +184,13 @@ function ingestBench(events: number, rules: number, procs: number, spread: Sprea
     }
   }
   p.flush();
-  const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+  const sec = Number(process.hrtime.bigint() - t0) / 1e9 - harnessNs / 1e9;
   const cpu = process.cpuUsage(cpu0);
+  const cpuSec = (cpu.user + cpu.system) / 1e6 - harnessNs / 1e9;
   console.log(`\n## 1. Ingest (${spread}): ${n.toLocaleString('en')} records, ${rs.rules.length} rules, ${procs.toLocaleString('en')} processes`);
   console.log(
-    `${(n / sec / 1e6).toFixed(2)} M events/s (wall), ${(n / ((cpu.user + cpu.system) / 1e6) / 1e6).toFixed(2)} M events/s per CPU-second; ` +
-      `rule evaluations ${p.matcher.stats.evaluations.toLocaleString('en')} in ${p.flushes} flushes (${((flushNs / 1e9 / sec) * 100).toFixed(0)} % of the time); target >= 2 M/s`,
+    `${(n / sec / 1e6).toFixed(2)} M events/s (wall), ${(n / cpuSec / 1e6).toFixed(2)} M events/s per CPU-second; ` +
+      `harness time left out ${(harnessNs / 1e6).toFixed(0)} ms; rule evaluations ${p.matcher.stats.evaluations.toLocaleString('en')} in ${p.flushes} flushes (${((flushNs / 1e9 / sec) * 100).toFixed(0)} % of the time); target >= 2 M/s`,
   );
   if (process.env.XCTL_BENCH_DEBUG) {
     const by = new Map<string, number>();

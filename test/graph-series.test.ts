@@ -2,7 +2,7 @@
 // window rule (a bucket counts if any part of its second is inside), the
 // bucket cap, late records, the percentile reservoir.
 import t from 'tap';
-import { Series } from '../src/graph/series';
+import { Series, SeriesStore } from '../src/graph/series';
 
 t.test('aggregates over the buckets inside the window', async (t) => {
   const s = new Series();
@@ -71,4 +71,69 @@ t.test('an empty series', async (t) => {
   t.equal(s.aggregate('max', 10, 5), undefined);
   t.equal(s.aggregate('last', 10, 5), undefined);
   t.equal(s.idleFor(10), Infinity);
+});
+
+t.test('heads live in a shared slab: a detached head is reused, and starts empty', async (t) => {
+  const store = new SeriesStore(2);
+  const a = new Series(true, -1, store);
+  const b = new Series(false, -1, store);
+  for (let k = 0; k < 40; k++) a.add(10 + k / 100, k);
+  b.add(10, 7);
+  t.equal(store.heads.used, 2);
+  t.equal(store.samples.used, 1, 'one reservoir: only the sampled series has one');
+  const freed = a.at;
+  a.detach();
+  t.equal(store.heads.used, 1);
+  t.equal(store.samples.used, 0, 'the reservoir went with its head');
+  t.equal(a.aggregate('count', 11, 5), 0, 'a detached series reads as empty');
+  t.equal(a.aggregate('max', 11, 5), undefined);
+  a.add(10.5, 99);
+  t.equal(b.aggregate('sum', 11, 5), 7, 'writing to a detached series touches no other');
+  const c = new Series(true, -1, store);
+  t.equal(c.at, freed, 'the freed head is reused');
+  t.equal(c.totalCount, 0, 'the reused head starts empty');
+  t.equal(c.aggregate('p90', 11, 5), undefined, 'and so does its reused reservoir');
+  c.add(10.2, 3);
+  t.equal(c.aggregate('p50', 11, 5), 3);
+  t.equal(b.totalCount, 1, 'the other series is untouched');
+  // growth keeps what was written
+  const many = Array.from({ length: 100 }, (_, i) => {
+    const s = new Series(false, -1, store);
+    s.add(20, i);
+    return s;
+  });
+  t.same(
+    many.map((s) => s.total),
+    many.map((_, i) => i),
+  );
+  t.equal(b.total, 7);
+  t.equal(c.aggregate('p50', 11, 5), 3);
+});
+
+t.test('turning sampling off frees the reservoir; on again starts a new one', async (t) => {
+  const store = new SeriesStore();
+  const s = new Series(true, -1, store);
+  s.add(5, 1);
+  s.sampling = false;
+  t.equal(store.samples.used, 0);
+  t.equal(s.aggregate('p90', 6, 5), undefined);
+  s.sampling = true;
+  s.add(5.5, 2);
+  t.equal(s.aggregate('p90', 6, 5), 2, 'only what came after');
+  t.equal(s.aggregate('max', 6, 5), 2, 'the buckets kept everything');
+  t.equal(s.aggregate('count', 6, 5), 2);
+});
+
+t.test('edge totals come from the series: count, sum, lifetime max, first and last time', async (t) => {
+  const s = new Series(false);
+  s.add(1.5, 4);
+  s.add(2.5, 9);
+  s.add(3.5, 2);
+  t.equal(s.totalCount, 3);
+  t.equal(s.total, 15);
+  t.equal(s.max, 9, 'the max of a closed bucket counts');
+  t.equal(s.firstNs, 1.5e9);
+  t.equal(s.lastNs, 3.5e9);
+  s.add(3.2, 1);
+  t.equal(s.lastNs, 3.5e9, 'a late record does not move the newest time back');
 });

@@ -242,3 +242,26 @@ t.test('raw samples are kept only for metrics a rule reads as a percentile, and 
   p.ingest(batch(sleep(12 * S)));
   t.equal(node.series('offcpu.sleep')!.aggregate('p90', 13, 10), 50e6, 'sampled from the reload on');
 });
+
+t.test('dropped nodes and edges give their slab records back', async (t) => {
+  const p = new Pipeline(rules(), { caps: { idleTtlNs: 50 * S } });
+  const g = p.graph;
+  const heads0 = g.store.series.heads.used;
+  const blocks0 = g.store.nodes.used;
+  p.ingest(batch(...[1, 2, 3].map((k) => retransmit(100, 10 * S + k * S))));
+  const proc = g.findProcess(100)!;
+  const edge = proc.out[0]!;
+  t.equal(edge.count, 3);
+  t.ok(g.store.series.heads.used > heads0, 'metrics and the edge took heads');
+  t.ok(g.store.nodes.used > blocks0);
+  g.nowNs = 100 * S;
+  g.sweep();
+  t.notOk(g.findProcess(100));
+  t.equal(g.store.series.heads.used, heads0, 'every head is back');
+  t.equal(g.store.nodes.used, blocks0, 'every node block is back');
+  t.equal(edge.count, 0, 'a dropped edge reads as empty, not as whatever reuses its head');
+  t.equal(proc.lastNs, 0);
+  t.equal(proc.series('tcp.retransmits'), undefined);
+  proc.observe(0, 101 * S, 1);
+  t.equal(g.store.series.heads.used, heads0, 'a dropped node records nothing');
+});

@@ -257,7 +257,7 @@ export class Agent {
       for (const m of ms) {
         if (active.has(`${id}|${m.scene}`)) continue;
         active.set(`${id}|${m.scene}`, m.scene);
-        if (FATAL_GPU_SCENES.has(m.scene)) fatal.push({ scene: m.scene, cause: m.cause });
+        if (FATAL_GPU_SCENES.has(m.scene)) fatal.push({ scene: m.scene, cause: m.render().cause });
       }
     }
     const mstats = this.pipeline.matcher.stats;

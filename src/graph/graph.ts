@@ -8,7 +8,7 @@
  * runs on a timer, never per event, and evicts least-recently-seen first when
  * a cap is exceeded. Every eviction is counted.
  */
-import { CpuNode, DeviceNode, ErrorNode, GpuNode, PeerNode, ProcessNode, type GraphNode } from './model';
+import { CpuNode, DeviceNode, ErrorNode, GpuNode, GraphStore, PeerNode, ProcessNode, type GraphNode } from './model';
 import { ATTR_CHANGED, METRIC_NAMES, metricId } from './vocabulary';
 
 export interface GraphCaps {
@@ -46,6 +46,8 @@ export interface EvictionCounts {
 
 export class Graph {
   readonly caps: GraphCaps;
+  /** the nodes' and edges' numbers (series heads, times) in flat arrays */
+  readonly store = new GraphStore();
   /** current incarnation of each pid */
   readonly procs = new Map<number, ProcessNode>();
   /** earlier incarnations of reused pids, until their grace period ends */
@@ -55,7 +57,7 @@ export class Graph {
   private readonly ids = new Map<string, GraphNode>();
   readonly devices = new Map<number, DeviceNode>();
   readonly errors = new Map<string, ErrorNode>();
-  readonly cpu = new CpuNode();
+  readonly cpu = new CpuNode(this.store);
   /** GPUs by NVML index (few; never evicted) */
   readonly gpus = new Map<number, GpuNode>();
   readonly evicted: EvictionCounts = { processes: 0, peers: 0, devices: 0, errors: 0, edges: 0, pidReuse: 0 };
@@ -104,7 +106,7 @@ export class Graph {
       if (cur.state !== 'exited') cur.state = 'exited'; // its exit event was lost
       this.evicted.pidReuse++;
     }
-    const node = new ProcessNode(pid, startNs);
+    const node = new ProcessNode(this.store, pid, startNs);
     this.procs.set(pid, node);
     this.recent[slot] = node;
     return node;
@@ -118,7 +120,7 @@ export class Graph {
   peer(key: string | number, addr: string, port: number): PeerNode {
     let p = this.peers.get(key);
     if (!p) {
-      this.peers.set(key, (p = new PeerNode(addr, port)));
+      this.peers.set(key, (p = new PeerNode(this.store, addr, port)));
       this.ids.set(p.id, p);
     }
     return p;
@@ -127,7 +129,7 @@ export class Graph {
   device(devT: number): DeviceNode {
     let d = this.devices.get(devT);
     if (!d) {
-      d = new DeviceNode(devT);
+      d = new DeviceNode(this.store, devT);
       d.name = this.deviceNamer?.(d.major, d.minor) ?? '';
       this.devices.set(devT, d);
       this.ids.set(d.id, d);
@@ -137,13 +139,13 @@ export class Graph {
 
   gpu(index: number): GpuNode {
     let g = this.gpus.get(index);
-    if (!g) this.gpus.set(index, (g = new GpuNode(index)));
+    if (!g) this.gpus.set(index, (g = new GpuNode(this.store, index)));
     return g;
   }
 
   error(key: string, kind: ErrorNode['kind'], detail: string): ErrorNode {
     let e = this.errors.get(key);
-    if (!e) this.errors.set(key, (e = new ErrorNode(key, kind, detail)));
+    if (!e) this.errors.set(key, (e = new ErrorNode(this.store, key, kind, detail)));
     return e;
   }
 
@@ -267,12 +269,15 @@ export class Graph {
     for (const e of n.out) {
       const i = e.to.inn.indexOf(e);
       if (i >= 0) e.to.inn.splice(i, 1);
+      e.release();
       this.evicted.edges++;
     }
     for (const e of n.inn) {
       e.from.unlinkOut(e);
+      e.release();
       this.evicted.edges++;
     }
     n.clearEdges();
+    n.release();
   }
 }

@@ -4,7 +4,8 @@
  * Times are boot-clock ns as doubles (exact to the µs for years of uptime).
  */
 import type { EntityType } from '../rules/context';
-import { Series } from './series';
+import { Series, SeriesStore } from './series';
+import { Slab } from './slab';
 import { METRIC_NAMES, metricId } from './vocabulary';
 
 export type EdgeKindName = 'consumes' | 'waits_on' | 'blocked_by';
@@ -19,17 +20,35 @@ export interface EvidenceSample {
 
 const MAX_SAMPLES = 3;
 /** out-edge count from which waits_on edges are found through a Map rather than a scan */
-const INDEX_FANOUT = 8;
+const INDEX_FANOUT = 16;
 const EMPTY: EvidenceSample[] = [];
 
+/**
+ * A node's block in the store: its times as doubles, then (as 32-bit ints)
+ * 1 + the head index of each metric's series, by metric id (0: none yet).
+ */
+const B_FIRST_NS = 0;
+const B_LAST_NS = 1;
+const B_START_NS = 2;
+const B_SERIES = 8; // int32 index of the series slots within a block (after 4 doubles)
+const NODE_BLOCK = new Float64Array(16);
+if (METRIC_NAMES.length > NODE_BLOCK.length * 2 - B_SERIES) throw new Error('node blocks have no slot for every metric id');
+
+/** Where a graph keeps its per-event numbers: series heads and node blocks (see slab.ts). */
+export class GraphStore {
+  readonly series = new SeriesStore();
+  readonly nodes = new Slab(NODE_BLOCK, 256);
+  constructor() {
+    this.nodes.alloc(); // block 0: the empty block a dropped node reads from
+  }
+}
+
 export class Edge {
-  firstNs = 0;
-  lastNs = 0;
-  count = 0;
-  sum = 0;
-  max = 0;
-  /** windowed weight: lets "strongest first" mean strongest recently */
-  readonly series = new Series(false);
+  /** the windowed weight (lets "strongest first" mean strongest recently) and the lifetime totals */
+  readonly series: Series;
+  /** the series head, kept here so an observation skips the Series object */
+  private at: number;
+  private readonly store: SeriesStore;
   /** recent observations that carried a detail (which signal, read/write...) */
   samples: EvidenceSample[] = EMPTY;
   /** 'procfs' edges come from live inspection at query time, not from events */
@@ -41,15 +60,34 @@ export class Edge {
     readonly from: GraphNode,
     readonly to: GraphNode,
     readonly unit: EvidenceUnit,
-  ) {}
+  ) {
+    this.store = from.store.series;
+    this.series = new Series(false, -1, this.store);
+    this.at = this.series.at;
+  }
+
+  get firstNs(): number {
+    return this.series.firstNs;
+  }
+  get lastNs(): number {
+    return this.series.lastNs;
+  }
+  set lastNs(tNs: number) {
+    this.series.lastNs = tNs;
+  }
+  get count(): number {
+    return this.series.totalCount;
+  }
+  get sum(): number {
+    return this.series.total;
+  }
+  get max(): number {
+    return this.series.max;
+  }
 
   add(tNs: number, value: number, detail?: string): void {
-    if (this.count === 0) this.firstNs = tNs;
-    if (tNs > this.lastNs) this.lastNs = tNs;
-    this.count++;
-    this.sum += value;
-    if (value > this.max) this.max = value;
-    this.series.add(tNs / 1e9, value);
+    if (this.at < 0) return; // dropped with its node
+    this.store.add(this.at, tNs, value, false);
     if (detail !== undefined) {
       if (this.samples === EMPTY) this.samples = [];
       if (this.samples.length >= MAX_SAMPLES) this.samples.shift();
@@ -61,13 +99,19 @@ export class Edge {
   weight(nowNs: number, windowNs: number): number {
     return this.series.aggregate('sum', nowNs / 1e9, windowNs / 1e9) ?? 0;
   }
+
+  /** Frees its series (an end was dropped from the graph). */
+  release(): void {
+    this.series.detach();
+    this.at = -1;
+  }
 }
 
 export abstract class GraphNode {
   abstract readonly type: EntityType;
-  firstNs = 0;
-  lastNs = 0;
   readonly out: Edge[] = [];
+  /** the targets of `out`, in the same order: edgeTo scans these without touching the edges */
+  private readonly outTo: GraphNode[] = [];
   readonly inn: Edge[] = [];
   /** what changed since the rule matcher last looked: a bit per metric id, plus ATTR_CHANGED */
   changes = 0;
@@ -75,29 +119,63 @@ export abstract class GraphNode {
   evicted = false;
   /** waits_on edges by target, once the node has many edges (see edgeTo) */
   private waitIndex: Map<GraphNode, Edge> | undefined = undefined;
-  /** series by metric id (a short array: ids are small, a node has a handful) */
-  private readonly metrics: (Series | undefined)[] = [];
+  /** this node's block in the store (0, the empty block, once released) */
+  private block: number;
 
-  constructor(public id: string) {}
+  constructor(
+    readonly store: GraphStore,
+    public id: string,
+  ) {
+    this.block = store.nodes.alloc();
+  }
+
+  get firstNs(): number {
+    return this.store.nodes.f[this.block + B_FIRST_NS]!;
+  }
+  set firstNs(tNs: number) {
+    this.store.nodes.f[this.block + B_FIRST_NS] = tNs;
+  }
+  get lastNs(): number {
+    return this.store.nodes.f[this.block + B_LAST_NS]!;
+  }
+  set lastNs(tNs: number) {
+    this.store.nodes.f[this.block + B_LAST_NS] = tNs;
+  }
+  protected get startTime(): number {
+    return this.store.nodes.f[this.block + B_START_NS]!;
+  }
+  protected set startTime(tNs: number) {
+    this.store.nodes.f[this.block + B_START_NS] = tNs;
+  }
 
   seen(tNs: number): void {
-    if (this.firstNs === 0) this.firstNs = tNs;
-    if (tNs > this.lastNs) this.lastNs = tNs;
+    const f = this.store.nodes.f;
+    const b = this.block;
+    if (f[b + B_FIRST_NS] === 0) f[b + B_FIRST_NS] = tNs;
+    if (tNs > f[b + B_LAST_NS]!) f[b + B_LAST_NS] = tNs;
   }
 
   /** Adds an observation to the metric with id `metric` (vocabulary MI); `sample`: keep it for percentiles. */
   observe(metric: number, tNs: number, value: number, sample = true): void {
-    let s = this.metrics[metric];
-    if (s === undefined) {
-      const ms = this.metrics;
-      while (ms.length < metric) ms.push(undefined); // no holes: keeps the array's fast elements
-      ms[metric] = s = new Series(sample, metric);
-    } else if (s.sampling !== sample) s.sampling = sample;
-    s.add(tNs / 1e9, value);
+    const st = this.store;
+    let at = st.nodes.i32[this.block * 2 + B_SERIES + metric]! - 1;
+    if (at < 0) {
+      at = this.newSeries(metric);
+      if (at < 0) return;
+    }
+    st.series.add(at, tNs, value, sample);
+  }
+
+  private newSeries(metric: number): number {
+    if (this.evicted) return -1; // a dropped node records nothing (its block is the shared empty one)
+    const s = new Series(false, metric, this.store.series);
+    this.store.nodes.i32[this.block * 2 + B_SERIES + metric] = s.at + 1;
+    return s.at;
   }
 
   seriesById(metric: number): Series | undefined {
-    return this.metrics[metric];
+    const at = this.store.nodes.i32[this.block * 2 + B_SERIES + metric]! - 1;
+    return at < 0 ? undefined : this.store.series.owner(at);
   }
 
   series(name: string): Series | undefined {
@@ -106,7 +184,7 @@ export abstract class GraphNode {
   }
 
   metricNames(): string[] {
-    return this.metrics.flatMap((s) => (s ? [METRIC_NAMES[s.metric]!] : []));
+    return METRIC_NAMES.filter((_, id) => this.seriesById(id) !== undefined);
   }
 
   /** The edge of `kind` to `to`, created on first use. */
@@ -116,14 +194,16 @@ export abstract class GraphNode {
       const e = index.get(to);
       if (e) return e;
     } else {
-      const out = this.out;
-      for (let i = 0; i < out.length; i++) {
-        const e = out[i]!;
-        if (e.to === to && e.kind === kind) return e;
+      const targets = this.outTo;
+      for (let i = 0; i < targets.length; i++) {
+        if (targets[i] !== to) continue;
+        const e = this.out[i]!;
+        if (e.kind === kind) return e;
       }
     }
     const e = new Edge(kind, this, to, unit);
     this.out.push(e);
+    this.outTo.push(to);
     to.inn.push(e);
     if (kind === 'waits_on') {
       if (index) index.set(to, e);
@@ -135,13 +215,25 @@ export abstract class GraphNode {
   /** Removes an outgoing edge (its target is being dropped). */
   unlinkOut(e: Edge): void {
     const i = this.out.indexOf(e);
-    if (i >= 0) this.out.splice(i, 1);
+    if (i >= 0) {
+      this.out.splice(i, 1);
+      this.outTo.splice(i, 1);
+    }
     if (e.kind === 'waits_on') this.waitIndex?.delete(e.to);
+  }
+
+  /** Frees the node's series and block (the graph dropped it); it reads as empty after. */
+  release(): void {
+    if (this.block === 0) return;
+    for (let id = 0; id < METRIC_NAMES.length; id++) this.seriesById(id)?.detach();
+    this.store.nodes.release(this.block);
+    this.block = 0;
   }
 
   /** Drops every edge from the node's own lists (the node is being dropped). */
   clearEdges(): void {
     this.out.length = 0;
+    this.outTo.length = 0;
     this.inn.length = 0;
     this.waitIndex = undefined;
   }
@@ -186,15 +278,22 @@ export class ProcessNode extends GraphNode {
   kthread = false;
 
   constructor(
+    store: GraphStore,
     readonly pid: number,
-    public startNs: number,
+    startNs: number,
   ) {
-    super(`p:${pid}:${startNs}`);
+    super(store, `p:${pid}:${startNs}`);
+    this.startTime = startNs;
+  }
+
+  /** boot-clock start time, ns (0: unknown), which tells incarnations of a pid apart */
+  get startNs(): number {
+    return this.startTime;
   }
 
   /** First learnt the start time (the node was made from a record that lacked it). */
   identify(startNs: number): void {
-    this.startNs = startNs;
+    this.startTime = startNs;
     this.id = `p:${this.pid}:${startNs}`;
   }
 
@@ -206,10 +305,11 @@ export class ProcessNode extends GraphNode {
 export class PeerNode extends GraphNode {
   readonly type = 'peer' as const;
   constructor(
+    store: GraphStore,
     readonly addr: string,
     readonly port: number,
   ) {
-    super(`peer:${addr.includes(':') ? `[${addr}]` : addr}:${port}`);
+    super(store, `peer:${addr.includes(':') ? `[${addr}]` : addr}:${port}`);
   }
   get endpoint(): string {
     return this.addr.includes(':') ? `[${this.addr}]:${this.port}` : `${this.addr}:${this.port}`;
@@ -226,8 +326,11 @@ export class DeviceNode extends GraphNode {
   name = '';
   /** errno name of the newest failed IO, e.g. "ENOSPC" */
   lastError?: string;
-  constructor(readonly devT: number) {
-    super(`dev:${devT >>> 20}:${devT & 0xfffff}`);
+  constructor(
+    store: GraphStore,
+    readonly devT: number,
+  ) {
+    super(store, `dev:${devT >>> 20}:${devT & 0xfffff}`);
     this.major = devT >>> 20;
     this.minor = devT & 0xfffff;
   }
@@ -242,8 +345,8 @@ export class DeviceNode extends GraphNode {
 /** The host's CPUs, as something processes wait for (run-queue delay). */
 export class CpuNode extends GraphNode {
   readonly type = 'cpu' as const;
-  constructor() {
-    super('cpu');
+  constructor(store: GraphStore) {
+    super(store, 'cpu');
   }
   label(): string {
     return 'the CPUs';
@@ -267,8 +370,11 @@ export class GpuNode extends GraphNode {
   lost?: { status: number; tNs: number };
   /** latest GPU memory per process on this GPU (from the sampler) */
   readonly procMem = new Map<number, { bytes: number; tNs: number; proc: ProcessNode }>();
-  constructor(readonly index: number) {
-    super(`gpu:${index}`);
+  constructor(
+    store: GraphStore,
+    readonly index: number,
+  ) {
+    super(store, `gpu:${index}`);
   }
   label(): string {
     return `GPU ${this.index}${this.uuid ? ` (GPU-${this.uuid})` : ''}`;
@@ -279,11 +385,12 @@ export class ErrorNode extends GraphNode {
   readonly type = 'error' as const;
   count = 0;
   constructor(
+    store: GraphStore,
     key: string,
     readonly kind: 'io_error' | 'oom_kill' | 'fatal_signal' | 'gpu_xid' | 'gpu_lost',
     readonly detail: string,
   ) {
-    super(`err:${key}`);
+    super(store, `err:${key}`);
   }
   label(): string {
     return this.detail;

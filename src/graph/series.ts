@@ -1,123 +1,259 @@
 /**
- * A windowed metric series, sized by activity rather than by time span: one
+ * Windowed metric series, sized by activity rather than by time span: one
  * bucket per second that saw observations (count, sum, max, min), at most
- * MAX_BUCKETS of them, plus (for series that need percentiles) the last
- * RESERVOIR raw values. Storage is one packed array of doubles, grown on
- * demand, so a quiet series costs a few dozen bytes and the hot path does not
- * allocate: at 100k processes this is what keeps GC and RSS in check.
+ * MAX_BUCKETS of them, lifetime totals, and (for series that need
+ * percentiles) the last RESERVOIR raw values.
+ *
+ * Every series has a head of 16 doubles in its store's slab. The first 8 are
+ * all that an observation writes (the newest bucket, the newest value and
+ * time, the reservoir cursor), so the per-event path is: the head's cache
+ * line, plus one reservoir line for sampled series. Older buckets live on the
+ * Series object, touched once a second when a bucket closes, and by readers.
+ * At 100 k processes this, not arithmetic, is what ingest costs: each pointer
+ * followed per event is a cache miss.
  *
  * Percentiles are over the most recent RESERVOIR observations inside the
  * window (exact for sparse series, recent-biased for very busy ones).
  */
 import type { Agg } from '../rules/context';
+import { Slab } from './slab';
 
 const MAX_BUCKETS = 64;
 const RESERVOIR = 32;
-const F = 5; // fields per bucket: second, count, sum, max, min
+const F = 5; // fields per older bucket: second, count, sum, max, min
 const NS_PER_S = 1e9;
-// Layout of the packed array: the newest bucket first, then the running
-// totals, then older buckets oldest first from `head`. Every write of add()
-// lands in the first 80 bytes, and doubles in an array are stored unboxed
-// (object fields holding doubles are boxed: one more memory access each).
-const CUR = 0; // newest bucket: [sec, cnt, sum, max, min]
-const LAST_VALUE = 5;
-const LAST_SEC = 6;
-const TOTAL = 7;
-const TOTAL_COUNT = 8;
-const OLDER = 9; // first older bucket
 
-export class Series {
-  private d: number[] = [-1, 0, 0, 0, 0, 0, 0, 0, 0];
-  private head = OLDER; // index of the oldest kept bucket's first field
-  /** reservoir ring of [value, tSec] pairs, allocated on first use */
-  private r: number[] | undefined;
-  private rn = 0;
+// A head. Written per observation:
+const SEC = 0; // second of the newest bucket (-1: no observation yet)
+const CNT = 1;
+const SUM = 2;
+const MAX = 3;
+const MIN = 4;
+const LAST_VALUE = 5;
+const LAST_NS = 6; // newest observation time
+const RING = 7; // 1 + index of the next reservoir write in the samples slab; 0 = not sampling
+// Written when a bucket closes, or once:
+const CLOSED_SUM = 8; // lifetime sums of the closed buckets
+const CLOSED_COUNT = 9;
+const CLOSED_MAX = 10;
+const FIRST_NS = 11;
+const HEAD = new Float64Array(16);
+HEAD[SEC] = -1;
+HEAD[CLOSED_MAX] = -Infinity;
+
+/** A reservoir: RESERVOIR [value, tSec] pairs; -Infinity times are empty slots (never in a window). */
+const RING_WIDTH = RESERVOIR * 2;
+const EMPTY_RING = new Float64Array(RING_WIDTH);
+for (let k = 1; k < RING_WIDTH; k += 2) EMPTY_RING[k] = -Infinity;
+
+/** The heads and reservoirs of a graph's series. */
+export class SeriesStore {
+  readonly heads: Slab;
+  readonly samples: Slab;
+  /** the Series of each head, by head index / 16 (a closing bucket goes to its older ones) */
+  private readonly owners: (Series | undefined)[] = [];
+
+  constructor(capacity = 1024) {
+    this.heads = new Slab(HEAD, capacity);
+    this.samples = new Slab(EMPTY_RING, 16);
+  }
+
+  /** A new head for `s`: its index. */
+  attach(s: Series): number {
+    const at = this.heads.alloc();
+    this.owners[at >> 4] = s;
+    return at;
+  }
+
+  /** The series whose head is at `at`. */
+  owner(at: number): Series | undefined {
+    return this.owners[at >> 4];
+  }
+
+  /** Frees a head and its reservoir. */
+  detach(at: number): void {
+    const ring = this.heads.f[at + RING]!;
+    if (ring !== 0) this.samples.release(ringBase(ring));
+    this.owners[at >> 4] = undefined;
+    this.heads.release(at);
+  }
 
   /**
-   * `sampling`: keep the newest raw values for percentiles (switchable: the graph
-   * samples only metrics some rule reads as a percentile).
-   * `metric`: the id of the metric this series records, for nodes that keep several.
+   * One observation at boot time `tNs` on the head at `at`; `sample`: keep it
+   * for percentiles (switchable: the graph samples only the metrics some rule
+   * reads as a percentile). This is the per-event path: keep it lean.
    */
-  constructor(
-    public sampling = true,
-    readonly metric = -1,
-  ) {}
+  add(at: number, tNs: number, value: number, sample: boolean): void {
+    let h = this.heads.f;
+    if (h[at + RING] !== 0 !== sample) {
+      this.setSampling(at, sample);
+      h = this.heads.f;
+    }
+    const s = Math.floor(tNs / NS_PER_S);
+    // records from another CPU's ring may arrive a batch late: fold them into the newest bucket
+    if (h[at + SEC]! >= s) {
+      h[at + CNT]!++;
+      h[at + SUM]! += value;
+      if (value > h[at + MAX]!) h[at + MAX] = value;
+      if (value < h[at + MIN]!) h[at + MIN] = value;
+    } else {
+      if (h[at + CNT]! > 0) this.closeBucket(h, at);
+      else h[at + FIRST_NS] = tNs; // the first observation
+      h[at + SEC] = s;
+      h[at + CNT] = 1;
+      h[at + SUM] = value;
+      h[at + MAX] = value;
+      h[at + MIN] = value;
+    }
+    const ring = h[at + RING]!;
+    if (ring !== 0) {
+      const r = this.samples.f;
+      r[ring - 1] = value;
+      r[ring] = tNs / NS_PER_S;
+      // the next pair, wrapping within the reservoir (integer ops: a float % would be a libm call)
+      h[at + RING] = ((ring - 1) & (RING_WIDTH - 1)) === RING_WIDTH - 2 ? ringBase(ring) + 1 : ring + 2;
+    }
+    h[at + LAST_VALUE] = value;
+    if (tNs > h[at + LAST_NS]!) h[at + LAST_NS] = tNs;
+  }
 
-  get lastValue(): number {
-    return this.d[LAST_VALUE]!;
+  setSampling(at: number, on: boolean): void {
+    const ring = this.heads.f[at + RING]!;
+    if (on && ring === 0) {
+      const base = this.samples.alloc();
+      this.heads.f[at + RING] = base + 1;
+    } else if (!on && ring !== 0) {
+      this.samples.release(ringBase(ring));
+      this.heads.f[at + RING] = 0;
+    }
   }
-  /** lifetime sum */
-  get total(): number {
-    return this.d[TOTAL]!;
+
+  /** Moves the newest bucket to the owner's older ones (a new second began). */
+  private closeBucket(h: Float64Array, at: number): void {
+    h[at + CLOSED_SUM]! += h[at + SUM]!;
+    h[at + CLOSED_COUNT]! += h[at + CNT]!;
+    if (h[at + MAX]! > h[at + CLOSED_MAX]!) h[at + CLOSED_MAX] = h[at + MAX]!;
+    this.owners[at >> 4]!.keep(h[at + SEC]!, h[at + CNT]!, h[at + SUM]!, h[at + MAX]!, h[at + MIN]!);
   }
-  get totalCount(): number {
-    return this.d[TOTAL_COUNT]!;
+}
+
+/** The start of the reservoir a RING cursor points into (reservoirs start at multiples of their width, a power of two). */
+function ringBase(ring: number): number {
+  return (ring - 1) & ~(RING_WIDTH - 1);
+}
+
+/**
+ * One series: its head in the store, its older buckets, and the readers'
+ * API. `new Series()` makes a standalone one with a store of its own.
+ */
+export class Series {
+  /** index of the head in the store's slab; -1 once detached */
+  at: number;
+  /** closed buckets, oldest first from `first`: [sec, cnt, sum, max, min]... */
+  private older: number[] | undefined;
+  private first = 0;
+
+  /** `metric`: the id of the metric this series records, for nodes that keep several. */
+  constructor(
+    sampling = true,
+    readonly metric = -1,
+    readonly store: SeriesStore = new SeriesStore(1),
+  ) {
+    this.at = store.attach(this);
+    if (sampling) store.setSampling(this.at, true);
+  }
+
+  get sampling(): boolean {
+    return this.at >= 0 && this.head(RING) !== 0;
+  }
+  set sampling(on: boolean) {
+    if (this.at >= 0) this.store.setSampling(this.at, on);
   }
 
   /** Records one observation at boot time `tSec` (seconds, fractional). */
   add(tSec: number, value: number): void {
-    const d = this.d;
-    const s = Math.floor(tSec);
-    // records from another CPU's ring may arrive a batch late: fold them into the newest bucket
-    if (d[CUR]! >= s) {
-      d[CUR + 1]!++;
-      d[CUR + 2]! += value;
-      if (value > d[CUR + 3]!) d[CUR + 3] = value;
-      if (value < d[CUR + 4]!) d[CUR + 4] = value;
-    } else {
-      if (d[CUR + 1]! > 0) this.closeBucket(d);
-      d[CUR] = s;
-      d[CUR + 1] = 1;
-      d[CUR + 2] = value;
-      d[CUR + 3] = value;
-      d[CUR + 4] = value;
-    }
-    if (this.sampling) {
-      const slot = (this.rn % RESERVOIR) * 2;
-      const r = (this.r ??= []);
-      r[slot] = value;
-      r[slot + 1] = tSec;
-      this.rn++;
-    }
-    d[LAST_VALUE] = value;
-    d[LAST_SEC] = tSec;
-    d[TOTAL]! += value;
-    d[TOTAL_COUNT]!++;
+    if (this.at >= 0) this.store.add(this.at, tSec * NS_PER_S, value, this.sampling);
   }
 
-  /** Moves the newest bucket to the older ones (a new second began), keeping at most MAX_BUCKETS in all. */
-  private closeBucket(d: number[]): void {
-    if ((d.length - this.head) / F >= MAX_BUCKETS - 1) this.head += F; // drop the oldest
-    if (this.head - OLDER >= (d.length - OLDER) / 2 && this.head > OLDER) {
+  /** Frees the head (the node or edge is gone); the series reads as empty after. */
+  detach(): void {
+    if (this.at < 0) return;
+    this.store.detach(this.at);
+    this.at = -1;
+    this.older = undefined;
+  }
+
+  private head(field: number): number {
+    return this.at < 0 ? HEAD[field]! : this.store.heads.f[this.at + field]!;
+  }
+
+  get lastValue(): number {
+    return this.head(LAST_VALUE);
+  }
+  /** newest observation time, ns (0: none) */
+  get lastNs(): number {
+    return this.head(LAST_NS);
+  }
+  /** procfs links refresh an edge's time without an observation */
+  set lastNs(tNs: number) {
+    if (this.at >= 0) this.store.heads.f[this.at + LAST_NS] = tNs;
+  }
+  /** first observation time, ns (0: none) */
+  get firstNs(): number {
+    return this.head(FIRST_NS);
+  }
+  /** lifetime sum */
+  get total(): number {
+    return this.head(CLOSED_SUM) + this.head(SUM);
+  }
+  get totalCount(): number {
+    return this.head(CLOSED_COUNT) + this.head(CNT);
+  }
+  /** lifetime maximum (0 when empty) */
+  get max(): number {
+    if (this.totalCount === 0) return 0;
+    return Math.max(this.head(CLOSED_MAX), this.head(CNT) > 0 ? this.head(MAX) : -Infinity);
+  }
+
+  /** Takes a closed bucket from the store, keeping at most MAX_BUCKETS in all (the newest is in the head). */
+  keep(sec: number, cnt: number, sum: number, max: number, min: number): void {
+    const d = (this.older ??= []);
+    if ((d.length - this.first) / F >= MAX_BUCKETS - 1) this.first += F; // drop the oldest
+    if (this.first > 0 && this.first >= d.length / 2) {
       // compact occasionally instead of shifting every time
-      d.copyWithin(OLDER, this.head);
-      d.length -= this.head - OLDER;
-      this.head = OLDER;
+      d.copyWithin(0, this.first);
+      d.length -= this.first;
+      this.first = 0;
     }
-    d.push(d[CUR]!, d[CUR + 1]!, d[CUR + 2]!, d[CUR + 3]!, d[CUR + 4]!);
+    d.push(sec, cnt, sum, max, min);
   }
 
   /** Aggregate over (nowSec - windowSec, nowSec]; undefined = no data (for max/min/avg/percentiles). */
   aggregate(agg: Agg, nowSec: number, windowSec: number): number | undefined {
-    const d = this.d;
-    if (agg === 'last') return d[TOTAL_COUNT] ? d[LAST_VALUE] : undefined;
+    if (this.at < 0) return agg === 'count' || agg === 'sum' ? 0 : agg === 'rate' && windowSec > 0 ? 0 : undefined;
+    const h = this.store.heads.f;
+    const at = this.at;
+    if (agg === 'last') return h[at + CNT]! > 0 ? h[at + LAST_VALUE] : undefined;
     const from = nowSec - windowSec;
     let count = 0;
     let sum = 0;
     let max = -Infinity;
     let min = Infinity;
     // a bucket counts if any part of its second is inside the window: the newest, then older ones
-    if (d[CUR + 1]! > 0 && d[CUR]! + 1 > from) {
-      count = d[CUR + 1]!;
-      sum = d[CUR + 2]!;
-      max = d[CUR + 3]!;
-      min = d[CUR + 4]!;
-      for (let i = d.length - F; i >= this.head; i -= F) {
-        if (d[i]! + 1 <= from) break;
-        count += d[i + 1]!;
-        sum += d[i + 2]!;
-        if (d[i + 3]! > max) max = d[i + 3]!;
-        if (d[i + 4]! < min) min = d[i + 4]!;
+    if (h[at + CNT]! > 0 && h[at + SEC]! + 1 > from) {
+      count = h[at + CNT]!;
+      sum = h[at + SUM]!;
+      max = h[at + MAX]!;
+      min = h[at + MIN]!;
+      const d = this.older;
+      if (d !== undefined) {
+        for (let i = d.length - F; i >= this.first; i -= F) {
+          if (d[i]! + 1 <= from) break;
+          count += d[i + 1]!;
+          sum += d[i + 2]!;
+          if (d[i + 3]! > max) max = d[i + 3]!;
+          if (d[i + 4]! < min) min = d[i + 4]!;
+        }
       }
     }
     switch (agg) {
@@ -148,15 +284,16 @@ export class Series {
 
   /** Seconds since the newest observation (Infinity if none). */
   idleFor(nowSec: number): number {
-    return this.d[TOTAL_COUNT] ? nowSec - this.d[LAST_SEC]! : Infinity;
+    return this.totalCount > 0 ? nowSec - this.lastNs / NS_PER_S : Infinity;
   }
 
   private percentile(p: number, fromSec: number): number | undefined {
-    const r = this.r;
-    if (!r) return undefined;
-    const have = Math.min(this.rn, RESERVOIR);
+    const ring = this.head(RING);
+    if (ring === 0) return undefined;
+    const r = this.store.samples.f;
+    const base = ringBase(ring);
     const vals: number[] = [];
-    for (let k = 0; k < have; k++) if (r[k * 2 + 1]! > fromSec) vals.push(r[k * 2]!);
+    for (let k = base; k < base + RING_WIDTH; k += 2) if (r[k + 1]! > fromSec) vals.push(r[k]!);
     if (vals.length === 0) return undefined;
     vals.sort((a, b) => a - b);
     return vals[Math.min(vals.length - 1, Math.max(0, Math.ceil((p / 100) * vals.length) - 1))]!;

@@ -45,7 +45,8 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 
 export class RuleMatcher {
   /** Active matches by entity id, best explanation first. */
-  readonly active = new Map<string, RuleMatch[]>();
+  /** matches that hold now, by entity id, best first; rendered when read (most are re-tested every flush and never read) */
+  readonly active = new Map<string, PendingMatch[]>();
   /** evaluations and matches per rule id (kept across rule reloads, like the Prometheus counters they feed) */
   private readonly counts = new Map<string, { evaluations: number; matches: number }>();
   private evaluations = 0;
@@ -138,7 +139,7 @@ export class RuleMatcher {
   }
 
   matchesFor(entity: EntityRef): RuleMatch[] {
-    return this.active.get(entity.id) ?? [];
+    return this.active.get(entity.id)?.map((m) => m.render()) ?? [];
   }
 
   private counter(rule: CompiledRule): { evaluations: number; matches: number } {
@@ -155,10 +156,6 @@ export class RuleMatcher {
     const m = rule.test(ctx, entity);
     if (m) c.matches++;
     return m;
-  }
-
-  private run(ctx: EvalContext, rule: CompiledRule, entity: EntityRef): RuleMatch | null {
-    return this.test(ctx, rule, entity)?.render() ?? null;
   }
 
   /** Evaluates every rule bound to the entity's type now (for `why` on demand); does not change `active`. */
@@ -201,12 +198,12 @@ export class RuleMatcher {
     for (const [id, { entity, rules }] of dirty) {
       const due = rules === 'all' ? (this.ruleSet.byBind.get(entity.type) ?? []) : rules;
       const before = this.active.get(id);
-      let next: RuleMatch[] | undefined;
+      let next: PendingMatch[] | undefined;
       for (const rule of due) {
-        const m = this.run(ctx, rule, entity);
+        const m = this.test(ctx, rule, entity);
         if (!m) continue;
         (next ??= []).push(m);
-        if (!before?.some((b) => b.ruleId === m.ruleId)) out.started.push(m);
+        if (!before?.some((b) => b.ruleId === m.ruleId)) out.started.push(m.render());
       }
       out.evaluated += due.length;
       // an active match ends when its rule no longer holds, or is gone from the rule set
