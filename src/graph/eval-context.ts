@@ -39,7 +39,7 @@ function fmtGiB(b: number): string {
 }
 
 /** Edges ranked by their evidence over this window (strongest first). */
-const RANK_WINDOW_NS = 300e9;
+const RANK_WINDOW_S = 300;
 
 /** A process's own view of "the CPUs": competitors exclude the process itself. */
 interface CpuView extends EntityRef {
@@ -47,12 +47,32 @@ interface CpuView extends EntityRef {
   forPid: number;
 }
 
+/**
+ * Rule windows in seconds, by their ns: each a number made once. A double made
+ * per read would be a heap allocation per call (V8 boxes doubles passed to a
+ * function it does not inline), and `why` reads thousands of metrics.
+ */
+const WINDOW_SECONDS = new Map<bigint, number>();
+function windowSeconds(windowNs: bigint): number {
+  let s = WINDOW_SECONDS.get(windowNs);
+  if (s === undefined) {
+    s = Number(windowNs) / 1e9;
+    if (WINDOW_SECONDS.size < 1024) WINDOW_SECONDS.set(windowNs, s); // rules have a handful of windows
+  }
+  return s;
+}
+
 export class GraphContext implements EvalContext {
+  /** nowNs in seconds, as the series read it */
+  private readonly nowSec: number;
+
   constructor(
     private readonly g: Graph,
-    public nowNs: bigint,
+    readonly nowNs: bigint,
     private readonly live: LiveProviders = {},
-  ) {}
+  ) {
+    this.nowSec = Number(nowNs) / 1e9;
+  }
 
   private node(e: EntityRef): GraphNode | undefined {
     return e instanceof Object && 'out' in e ? (e as unknown as GraphNode) : this.g.byId(e.id);
@@ -66,7 +86,7 @@ export class GraphContext implements EvalContext {
     const n = this.node(e);
     const s = n?.series(name);
     if (!s) return undefined;
-    return s.aggregate(agg, Number(this.nowNs) / 1e9, Number(windowNs) / 1e9);
+    return s.aggregate(agg, this.nowSec, windowSeconds(windowNs));
   }
 
   attr(e: EntityRef, name: string): string | number | boolean | undefined {
@@ -92,12 +112,12 @@ export class GraphContext implements EvalContext {
   neighbors(e: EntityRef, edge: EdgeKind, type?: EntityType): EntityRef[] {
     const n = this.node(e);
     if (!n) return [];
-    const now = Number(this.nowNs);
+    const now = this.nowSec;
     // weigh each candidate once (a windowed sum), then sort: not inside the comparator
     const ranked: { w: number; last: number; to: GraphNode }[] = [];
     for (const x of n.out) {
       if (x.kind !== edge || (type && x.to.type !== type)) continue;
-      ranked.push({ w: x.weight(now, RANK_WINDOW_NS), last: x.lastNs, to: x.to });
+      ranked.push({ w: x.weight(now, RANK_WINDOW_S), last: x.lastNs, to: x.to });
     }
     if (ranked.length > 1) ranked.sort((a, b) => b.w - a.w || b.last - a.last);
     return ranked.map((r) => this.viewOf(n, r.to, type));
@@ -106,14 +126,14 @@ export class GraphContext implements EvalContext {
   strongest(e: EntityRef, edge: EdgeKind, type?: EntityType): EntityRef | undefined {
     const n = this.node(e);
     if (!n) return undefined;
-    const now = Number(this.nowNs);
+    const now = this.nowSec;
     // the same order as neighbors(): heaviest recent weight, then the most recent
     let best: GraphNode | undefined;
     let bestW = 0;
     let bestLast = 0;
     for (const x of n.out) {
       if (x.kind !== edge || (type && x.to.type !== type)) continue;
-      const w = x.weight(now, RANK_WINDOW_NS);
+      const w = x.weight(now, RANK_WINDOW_S);
       if (!best || w > bestW || (w === bestW && x.lastNs > bestLast)) {
         best = x.to;
         bestW = w;
@@ -285,7 +305,7 @@ export class GraphContext implements EvalContext {
   private cpuWaitersMemo?: { pid: number; comm: string; text: string }[];
   private cpuWaiters(): { pid: number; comm: string; text: string }[] {
     if (this.cpuWaitersMemo) return this.cpuWaitersMemo;
-    const nowS = Number(this.nowNs) / 1e9;
+    const nowS = this.nowSec;
     const top: { pid: number; comm: string; ns: number }[] = [];
     for (const e of this.g.cpu.inn) {
       if (nowS - e.lastNs / 1e9 > 30) continue;

@@ -95,9 +95,9 @@ export class Edge {
     }
   }
 
-  /** Sum of values within the window ending at nowNs: the ranking weight. */
-  weight(nowNs: number, windowNs: number): number {
-    return this.series.aggregate('sum', nowNs / 1e9, windowNs / 1e9) ?? 0;
+  /** Sum of values within the window of `windowSec` ending at `nowSec`: the ranking weight. */
+  weight(nowSec: number, windowSec: number): number {
+    return this.series.aggregate('sum', nowSec, windowSec) ?? 0;
   }
 
   /** Frees its series (an end was dropped from the graph). */

@@ -44,6 +44,8 @@ HEAD[CLOSED_MAX] = -Infinity;
 /** A reservoir: RESERVOIR [value, tSec] pairs; -Infinity times are empty slots (never in a window). */
 const RING_WIDTH = RESERVOIR * 2;
 const EMPTY_RING = new Float64Array(RING_WIDTH);
+/** percentile() sorts the reservoir's values in the window here */
+const SCRATCH = new Float64Array(RESERVOIR);
 for (let k = 1; k < RING_WIDTH; k += 2) EMPTY_RING[k] = -Infinity;
 
 /** The heads and reservoirs of a graph's series. */
@@ -292,11 +294,18 @@ export class Series {
     if (ring === 0) return undefined;
     const r = this.store.samples.f;
     const base = ringBase(ring);
-    const vals: number[] = [];
-    for (let k = base; k < base + RING_WIDTH; k += 2) if (r[k + 1]! > fromSec) vals.push(r[k]!);
-    if (vals.length === 0) return undefined;
-    vals.sort((a, b) => a - b);
-    return vals[Math.min(vals.length - 1, Math.max(0, Math.ceil((p / 100) * vals.length) - 1))]!;
+    // insertion sort into a scratch array: at most RESERVOIR values, and no garbage per read
+    const vals = SCRATCH;
+    let n = 0;
+    for (let k = base; k < base + RING_WIDTH; k += 2) {
+      if (!(r[k + 1]! > fromSec)) continue;
+      const v = r[k]!;
+      let j = n++;
+      for (; j > 0 && vals[j - 1]! > v; j--) vals[j] = vals[j - 1]!;
+      vals[j] = v;
+    }
+    if (n === 0) return undefined;
+    return vals[Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))]!;
   }
 }
 

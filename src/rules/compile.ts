@@ -102,8 +102,7 @@ function readsOf(spec: RuleSpec): RuleReads {
 export function compileRule(spec: RuleSpec): CompiledRule {
   const { fn: condition, named } = compileCondition(spec.when);
   const guard = compileGuard(spec.when);
-  /** what every match of this rule starts with */
-  const head = { ruleId: spec.id, scene: spec.scene, priority: spec.priority, confidence: spec.confidence, score: spec.priority * spec.confidence };
+  const head: MatchHead = { ruleId: spec.id, scene: spec.scene, priority: spec.priority, confidence: spec.confidence, score: spec.priority * spec.confidence };
   const cause = compileTemplate(spec.cause);
   const actions = spec.actions.map((a) => {
     const params = Object.entries(a.params).map(([k, p]) => [k, p.kind === 'literal' ? () => p.value : compileValueTemplate(p.template)] as const);
@@ -157,13 +156,13 @@ export function compileRule(spec: RuleSpec): CompiledRule {
     };
   };
 
-  // the scope of the last evaluation that did not match, reused by the next one on the same context
+  // the scope of the last evaluation that did not match, reused by the next one (of any context)
   let spare: EvalScope | undefined;
   const holds = (ctx: EvalContext, entity: EntityRef): EvalScope | null => {
     if (entity.type !== spec.bind) return null;
     if (guard && !guard(ctx, entity)) return null; // a threshold it needs is not reached
     let s = spare;
-    if (s && s.ctx === ctx) s.reset(entity);
+    if (s) s.reset(ctx, entity);
     else s = new EvalScope(ctx, entity);
     spare = undefined;
     if (!condition(s)) {
@@ -189,14 +188,56 @@ export function compileRule(spec: RuleSpec): CompiledRule {
     },
     test(ctx, entity) {
       const s = holds(ctx, entity);
-      if (!s) return null;
-      let done: RuleMatch | undefined;
-      return {
-        ...head,
-        entity,
-        bindings: s.bindings(),
-        render: () => (done ??= render(s)),
-      };
+      return s ? new Pending(head, entity, s, render) : null;
     },
   };
+}
+
+/** What every match of a rule starts with. */
+interface MatchHead {
+  ruleId: string;
+  scene: Scene;
+  priority: number;
+  confidence: number;
+  score: number;
+}
+
+/**
+ * A match as test() returns it: the evaluation's scope, rendered on demand. A
+ * class rather than an object literal with a closure: a closure's captured
+ * variables would cost an allocation on every test(), matching or not.
+ */
+class Pending implements PendingMatch {
+  private done: RuleMatch | undefined = undefined;
+  private bound: Record<string, EntityRef> | undefined = undefined;
+
+  constructor(
+    private readonly head: MatchHead,
+    readonly entity: EntityRef,
+    private readonly scope: EvalScope,
+    private readonly renderScope: (s: EvalScope) => RuleMatch,
+  ) {}
+
+  get ruleId(): string {
+    return this.head.ruleId;
+  }
+  get scene(): Scene {
+    return this.head.scene;
+  }
+  get priority(): number {
+    return this.head.priority;
+  }
+  get confidence(): number {
+    return this.head.confidence;
+  }
+  get score(): number {
+    return this.head.score;
+  }
+  get bindings(): Record<string, EntityRef> {
+    return (this.bound ??= this.scope.bindings());
+  }
+
+  render(): RuleMatch {
+    return (this.done ??= this.renderScope(this.scope));
+  }
 }

@@ -22,84 +22,122 @@ export interface LeafResult {
 
 /**
  * The state of one rule evaluation on one entity. Resolved neighbours and named
- * values are kept as [key, value, key, value...] arrays made on first use: a
- * rule has one or two of each, and `why` runs hundreds of evaluations per answer.
+ * values are kept as [key, value, key, value...] arrays: a rule has one or two
+ * of each, and `why` runs hundreds of evaluations per answer. Every array is
+ * overwritten up to an end index rather than emptied, so a reused scope (see
+ * reset) allocates nothing.
  */
 export class EvalScope {
-  private resolved?: (string | EntityRef | null)[];
-  private values?: (string | LeafValue)[];
-  /** leaf results, flat: [leaf, entity, value, ok] per result (objects only for matches: see results()) */
-  readonly trail: unknown[] = [];
+  private readonly resolved: (string | EntityRef | null)[] = [];
+  private resolvedEnd = 0;
+  private readonly values: (string | LeafValue)[] = [];
+  private valuesEnd = 0;
+  /** leaf results, flat: [leaf, entity, value, ok] per result in trail[0, trailEnd) (objects only for matches: see results()) */
+  private readonly trail: unknown[] = [];
+  trailEnd = 0;
 
   constructor(
-    readonly ctx: EvalContext,
+    public ctx: EvalContext,
     public self: EntityRef,
   ) {}
 
-  /** Ready for another evaluation (a scope whose rule did not match is reused: no garbage per evaluation). */
-  reset(self: EntityRef): void {
+  /** Ready for another evaluation (a scope whose rule did not match is reused). */
+  reset(ctx: EvalContext, self: EntityRef): void {
+    this.ctx = ctx;
     this.self = self;
-    this.resolved = undefined;
-    this.values = undefined;
-    this.trail.length = 0;
+    this.resolvedEnd = 0;
+    this.valuesEnd = 0;
+    this.trailEnd = 0;
+  }
+
+  /** Appends a leaf result to the trail. */
+  note(leaf: CompiledLeaf, entity: EntityRef | undefined, value: LeafValue, ok: boolean): void {
+    this.trailEnd = put4(this.trail, this.trailEnd, leaf, entity, value, ok);
+  }
+
+  /** Removes the results in trail[start, end) (indices as trailEnd counts them). */
+  cut(start: number, end: number): void {
+    if (end === start) return;
+    this.trail.copyWithin(start, end, this.trailEnd);
+    this.trailEnd -= end - start;
   }
 
   /** The trail as results, in order. */
   results(): LeafResult[] {
     const t = this.trail;
     const out: LeafResult[] = [];
-    for (let i = 0; i < t.length; i += 4) out.push({ leaf: t[i] as CompiledLeaf, entity: t[i + 1] as EntityRef | undefined, value: t[i + 2] as LeafValue, ok: t[i + 3] as boolean });
+    for (let i = 0; i < this.trailEnd; i += 4) out.push({ leaf: t[i] as CompiledLeaf, entity: t[i + 1] as EntityRef | undefined, value: t[i + 2] as LeafValue, ok: t[i + 3] as boolean });
     return out;
   }
 
   /** The entity a selector picks: self, or the strongest neighbour (first of ctx.neighbors), cached. */
   resolve(sel: Selector): EntityRef | undefined {
     if (sel.kind === 'self') return this.self;
-    const r = (this.resolved ??= []);
-    for (let i = 0; i < r.length; i += 2) if (r[i] === sel.key) return (r[i + 1] as EntityRef | null) ?? undefined;
+    const r = this.resolved;
+    for (let i = 0; i < this.resolvedEnd; i += 2) if (r[i] === sel.key) return (r[i + 1] as EntityRef | null) ?? undefined;
     const n = (this.ctx.strongest ? this.ctx.strongest(this.self, sel.edge, sel.type) : this.ctx.neighbors(this.self, sel.edge, sel.type)[0]) ?? null;
-    r.push(sel.key, n);
+    this.resolvedEnd = put2(r, this.resolvedEnd, sel.key, n);
     return n ?? undefined;
   }
 
   /** Neighbours resolved so far, by selector key ("waits_on.peer"). */
   bindings(): Record<string, EntityRef> {
     const out: Record<string, EntityRef> = {};
-    const r = this.resolved ?? [];
-    for (let i = 0; i < r.length; i += 2) if (r[i + 1]) out[r[i] as string] = r[i + 1] as EntityRef;
+    const r = this.resolved;
+    for (let i = 0; i < this.resolvedEnd; i += 2) if (r[i + 1]) out[r[i] as string] = r[i + 1] as EntityRef;
     return out;
   }
 
   setNamed(name: string, v: LeafValue): void {
-    const vs = (this.values ??= []);
-    for (let i = 0; i < vs.length; i += 2) {
+    const vs = this.values;
+    for (let i = 0; i < this.valuesEnd; i += 2) {
       if (vs[i] === name) {
         vs[i + 1] = v;
         return;
       }
     }
-    vs.push(name, v);
+    this.valuesEnd = put2(vs, this.valuesEnd, name, v);
   }
 
   hasNamed(name: string): boolean {
-    const vs = this.values ?? [];
-    for (let i = 0; i < vs.length; i += 2) if (vs[i] === name) return true;
+    for (let i = 0; i < this.valuesEnd; i += 2) if (this.values[i] === name) return true;
     return false;
   }
 
   named(name: string): LeafValue {
-    const vs = this.values ?? [];
-    for (let i = 0; i < vs.length; i += 2) if (vs[i] === name) return vs[i + 1];
+    const vs = this.values;
+    for (let i = 0; i < this.valuesEnd; i += 2) if (vs[i] === name) return vs[i + 1];
     return undefined;
   }
 
   /** Named values that are numbers, for RuleMatch.values. */
   numbers(): Record<string, number> {
     const out: Record<string, number> = {};
-    const vs = this.values ?? [];
-    for (let i = 0; i < vs.length; i += 2) if (typeof vs[i + 1] === 'number') out[vs[i] as string] = vs[i + 1] as number;
+    const vs = this.values;
+    for (let i = 0; i < this.valuesEnd; i += 2) if (typeof vs[i + 1] === 'number') out[vs[i] as string] = vs[i + 1] as number;
     return out;
   }
+}
+
+/** Writes a pair at `end` of a flat array (appending only past its length); returns the new end. */
+function put2(a: unknown[], end: number, k: unknown, v: unknown): number {
+  if (end === a.length) a.push(k, v);
+  else {
+    a[end] = k;
+    a[end + 1] = v;
+  }
+  return end + 2;
+}
+
+function put4(a: unknown[], end: number, w: unknown, x: unknown, y: unknown, z: unknown): number {
+  if (end === a.length) a.push(w, x, y, z);
+  else {
+    a[end] = w;
+    a[end + 1] = x;
+    a[end + 2] = y;
+    a[end + 3] = z;
+  }
+  return end + 4;
 }
 
 export interface CompiledLeaf {
@@ -220,13 +258,6 @@ export function leavesOf(c: Condition): Leaf[] {
   }
 }
 
-/** Removes trail[start, end) in place (splice would allocate the removed part). */
-function cut(trail: unknown[], start: number, end: number): void {
-  if (end === start) return;
-  trail.copyWithin(start, end);
-  trail.length -= end - start;
-}
-
 /** Compiles a condition tree; named leaves are returned so a match can report all their values. */
 export function compileCondition(c: Condition, named: Map<string, CompiledLeaf> = new Map()): { fn: ConditionFn; named: Map<string, CompiledLeaf> } {
   const build = (c: Condition): ConditionFn => {
@@ -237,11 +268,11 @@ export function compileCondition(c: Condition, named: Map<string, CompiledLeaf> 
     if (c.kind === 'all') {
       const children = c.children.map(build);
       return (s) => {
-        const start = s.trail.length;
+        const start = s.trailEnd;
         for (const child of children) {
-          const mark = s.trail.length;
+          const mark = s.trailEnd;
           if (!child(s)) {
-            cut(s.trail, start, mark); // only the failing child explains the failure
+            s.cut(start, mark); // only the failing child explains the failure
             return false;
           }
         }
@@ -251,11 +282,11 @@ export function compileCondition(c: Condition, named: Map<string, CompiledLeaf> 
     if (c.kind === 'any') {
       const children = c.children.map(build);
       return (s) => {
-        const start = s.trail.length;
+        const start = s.trailEnd;
         for (const child of children) {
-          const mark = s.trail.length;
+          const mark = s.trailEnd;
           if (child(s)) {
-            cut(s.trail, start, mark); // only the succeeding child explains the success
+            s.cut(start, mark); // only the succeeding child explains the success
             return true;
           }
         }
@@ -271,7 +302,7 @@ export function compileCondition(c: Condition, named: Map<string, CompiledLeaf> 
       const entity = s.resolve(c.on);
       if (name !== undefined) s.setNamed(name, value);
       const ok = entity !== undefined && test(value);
-      s.trail.push(leaf, entity, value, ok);
+      s.note(leaf, entity, value, ok);
       return ok;
     };
   };

@@ -97,6 +97,9 @@ const FOLLOW_PER_HOP = 3;
 export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOptions): WhyAnswer {
   const t0 = process.hrtime.bigint();
   const windowNs = opts.windowNs ?? DEFAULT_WINDOW_NS;
+  // edges are weighed in seconds; made once here (a double per call would be an allocation)
+  const nowSec = opts.nowNs / 1e9;
+  const windowSec = windowNs / 1e9;
   const maxDepth = opts.maxDepth ?? 4;
   const inspector = opts.live?.inspect ? new LiveInspector(g) : undefined;
   const providers: LiveProviders = { ...(opts.live?.providers ?? {}) };
@@ -126,17 +129,19 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
     const next: Edge[] = []; // the strongest FOLLOW_PER_HOP waits, strongest first
     const weights: number[] = [];
     for (const e of n.out) {
-      if (e.kind !== 'waits_on' || via.has(e.to) || !significant(e, opts.nowNs, windowNs)) continue;
-      const w = e.source === 'procfs' ? Infinity : e.weight(opts.nowNs, windowNs);
+      if (e.kind !== 'waits_on' || via.has(e.to)) continue;
+      const w = e.source === 'procfs' ? Infinity : e.weight(nowSec, windowSec);
+      if (!significant(e, w)) continue;
       let at = next.length;
       while (at > 0 && weights[at - 1]! < w) at--; // after equal weights: the first seen stays first
       if (at >= FOLLOW_PER_HOP) continue;
-      next.splice(at, 0, e);
-      weights.splice(at, 0, w);
-      if (next.length > FOLLOW_PER_HOP) {
-        next.pop();
-        weights.pop();
+      // insert at `at`, the weakest falling off the end (by hand: splice allocates its result)
+      for (let j = Math.min(next.length, FOLLOW_PER_HOP - 1); j > at; j--) {
+        next[j] = next[j - 1]!;
+        weights[j] = weights[j - 1]!;
       }
+      next[at] = e;
+      weights[at] = w;
     }
     for (const e of next) {
       via.set(e.to, e);
@@ -208,16 +213,15 @@ function pathStrength(path: Edge[], nowNs: number): number {
   let strength = 1;
   for (const e of path) {
     if (e.to.type !== 'process' || e.source === 'procfs') continue;
-    const waited = e.weight(nowNs, 60e9) / 60e9; // fraction of the last 60 s
+    const waited = e.weight(nowNs / 1e9, 60) / 60e9; // fraction of the last 60 s
     strength = Math.min(strength, Math.max(0.05, Math.min(1, waited / 0.2)));
   }
   return strength;
 }
 
-/** A wait worth following: seen live now, or recent evidence (≥ 100 ms for waits on another process). */
-function significant(e: Edge, nowNs: number, windowNs: number): boolean {
+/** A wait worth following, by its weight in the window: seen live now, or recent evidence (≥ 100 ms for waits on another process). */
+function significant(e: Edge, w: number): boolean {
   if (e.source === 'procfs') return true;
-  const w = e.weight(nowNs, windowNs);
   if (e.to.type === 'process') return w >= 100e6;
   return w > 0;
 }
