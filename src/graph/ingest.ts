@@ -153,7 +153,7 @@ export class GraphIngestor {
     }
     const p = this.owner(b, i, t);
     this.observe(p, MI.tcpRetransmits, t, segs);
-    p.edgeTo('waits_on', peer, 'segments').add(t, segs);
+    p.observeEdge('waits_on', peer, 'segments', t, segs);
   }
 
   private io(b: RecordBatch, i: number, t: number): void {
@@ -186,11 +186,11 @@ export class GraphIngestor {
     if (b.pid(i) === 0 || kthreadIssuer) return; // writeback/throttle workers: the waiter record names the process
     const p = this.owner(b, i, t);
     this.observe(p, MI.ioLatency, t, lat);
-    p.edgeTo('waits_on', dev, 'ns').add(t, lat);
+    p.observeEdge('waits_on', dev, 'ns', t, lat);
     if (errNode) {
       p.lastIoError = errName;
       this.observe(p, MI.ioErrors, t, 1);
-      p.edgeTo('blocked_by', errNode, 'events').add(t, 1);
+      p.observeEdge('blocked_by', errNode, 'events', t, 1);
     }
   }
 
@@ -200,7 +200,7 @@ export class GraphIngestor {
     const p = this.owner(b, i, t);
     if (state === OFFCPU_RUNQ) {
       this.observe(p, MI.offcpuRunq, t, dur);
-      p.edgeTo('waits_on', this.g.cpu, 'ns').add(t, dur);
+      p.observeEdge('waits_on', this.g.cpu, 'ns', t, dur);
       this.g.cpu.seen(t);
       return;
     }
@@ -212,7 +212,7 @@ export class GraphIngestor {
     w.seen(t);
     if (w.comm === '') w.comm = b.str(i, O['off.waker_comm'], COMM_LEN);
     // "A slept until B woke it": A waited on B for that long
-    p.edgeTo('waits_on', w, 'ns').add(t, dur);
+    p.observeEdge('waits_on', w, 'ns', t, dur);
     this.observe(p, MI.waitsOnProcess, t, dur);
   }
 
@@ -315,7 +315,7 @@ export class GraphIngestor {
     const p = this.owner(b, i, t);
     g.procMem.set(p.pid, { bytes, tNs: t, proc: p });
     // "the process holds this much of the GPU": consumes, with the bytes as evidence
-    p.edgeTo('consumes', g, 'bytes').add(t, bytes);
+    p.observeEdge('consumes', g, 'bytes', t, bytes);
     this.observe(p, MI.gpuMemUsed, t, bytes);
     this.g.noteAttr(g);
   }

@@ -22,6 +22,10 @@ const MAX_SAMPLES = 3;
 /** out-edge count from which waits_on edges are found through a Map rather than a scan */
 const INDEX_FANOUT = 16;
 const EMPTY: EvidenceSample[] = [];
+/** Edge kinds as small codes: they share a number with the edge's head index, a multiple of 16. */
+const kindCode = (kind: EdgeKindName): number => (kind === 'waits_on' ? WAITS_ON : kind === 'consumes' ? 1 : 2);
+const WAITS_ON = 0;
+const KIND_MASK = 15;
 
 /**
  * A node's block in the store: its times as doubles, then (as 32-bit ints)
@@ -110,8 +114,11 @@ export class Edge {
 export abstract class GraphNode {
   abstract readonly type: EntityType;
   readonly out: Edge[] = [];
-  /** the targets of `out`, in the same order: edgeTo scans these without touching the edges */
-  private readonly outTo: GraphNode[] = [];
+  /**
+   * `out` as flat [target, head | kind code] pairs, in the same order: an edge is found, and
+   * observed, without touching the Edge object (heads are multiples of 16: the low bits hold the kind).
+   */
+  private readonly outKeys: (GraphNode | number)[] = [];
   readonly inn: Edge[] = [];
   /** what changed since the rule matcher last looked: a bit per metric id, plus ATTR_CHANGED */
   changes = 0;
@@ -189,24 +196,40 @@ export abstract class GraphNode {
 
   /** The edge of `kind` to `to`, created on first use. */
   edgeTo(kind: EdgeKindName, to: GraphNode, unit: EvidenceUnit): Edge {
+    const code = kindCode(kind);
     const index = this.waitIndex;
-    if (index !== undefined && kind === 'waits_on') {
-      const e = index.get(to);
-      if (e) return e;
-    } else {
-      const targets = this.outTo;
-      for (let i = 0; i < targets.length; i++) {
-        if (targets[i] !== to) continue;
-        const e = this.out[i]!;
-        if (e.kind === kind) return e;
+    if (index !== undefined && code === WAITS_ON) return index.get(to) ?? this.newEdge(kind, to, unit);
+    const i = this.scanEdges(code, to);
+    return i >= 0 ? this.out[i >> 1]! : this.newEdge(kind, to, unit);
+  }
+
+  /** edgeTo(...).add(...) for the per-event path: the edge's head is found without its Edge object. */
+  observeEdge(kind: EdgeKindName, to: GraphNode, unit: EvidenceUnit, tNs: number, value: number): void {
+    const code = kindCode(kind);
+    if (this.waitIndex === undefined || code !== WAITS_ON) {
+      const i = this.scanEdges(code, to);
+      if (i >= 0) {
+        this.store.series.add((this.outKeys[i + 1] as number) - code, tNs, value, false);
+        return;
       }
     }
+    this.edgeTo(kind, to, unit).add(tNs, value);
+  }
+
+  /** Index in outKeys of the edge of kind `code` to `to`; -1 if none. */
+  private scanEdges(code: number, to: GraphNode): number {
+    const keys = this.outKeys;
+    for (let i = 0; i < keys.length; i += 2) if (keys[i] === to && ((keys[i + 1] as number) & KIND_MASK) === code) return i;
+    return -1;
+  }
+
+  private newEdge(kind: EdgeKindName, to: GraphNode, unit: EvidenceUnit): Edge {
     const e = new Edge(kind, this, to, unit);
     this.out.push(e);
-    this.outTo.push(to);
+    this.outKeys.push(to, e.series.at + kindCode(kind));
     to.inn.push(e);
     if (kind === 'waits_on') {
-      if (index) index.set(to, e);
+      if (this.waitIndex) this.waitIndex.set(to, e);
       else if (this.out.length >= INDEX_FANOUT) this.indexWaits();
     }
     return e;
@@ -217,7 +240,7 @@ export abstract class GraphNode {
     const i = this.out.indexOf(e);
     if (i >= 0) {
       this.out.splice(i, 1);
-      this.outTo.splice(i, 1);
+      this.outKeys.splice(i * 2, 2);
     }
     if (e.kind === 'waits_on') this.waitIndex?.delete(e.to);
   }
@@ -233,7 +256,7 @@ export abstract class GraphNode {
   /** Drops every edge from the node's own lists (the node is being dropped). */
   clearEdges(): void {
     this.out.length = 0;
-    this.outTo.length = 0;
+    this.outKeys.length = 0;
     this.inn.length = 0;
     this.waitIndex = undefined;
   }
