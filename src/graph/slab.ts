@@ -47,8 +47,10 @@ export class Slab {
     this.free.push(at);
   }
 
+  /** By half again: the copy is rare, and a doubled slab of a million records would be mostly empty. */
   private grow(): void {
-    const f = new Float64Array(Math.max(this.f.length * 2, this.next));
+    const w = this.template.length;
+    const f = new Float64Array(Math.max(Math.ceil((this.f.length / w) * 1.5) * w, this.next));
     f.set(this.f);
     this.f = f;
     this.i32 = new Int32Array(f.buffer);
