@@ -50,9 +50,6 @@ export class GraphStore {
 export class Edge {
   /** the windowed weight (lets "strongest first" mean strongest recently) and the lifetime totals */
   readonly series: Series;
-  /** the series head, kept here so an observation skips the Series object */
-  private at: number;
-  private readonly store: SeriesStore;
   /** recent observations that carried a detail (which signal, read/write...) */
   samples: EvidenceSample[] = EMPTY;
   /** 'procfs' edges come from live inspection at query time, not from events */
@@ -65,9 +62,7 @@ export class Edge {
     readonly to: GraphNode,
     readonly unit: EvidenceUnit,
   ) {
-    this.store = from.store.series;
-    this.series = new Series(false, -1, this.store);
-    this.at = this.series.at;
+    this.series = new Series(false, -1, from.store.series);
   }
 
   get firstNs(): number {
@@ -90,8 +85,7 @@ export class Edge {
   }
 
   add(tNs: number, value: number, detail?: string): void {
-    if (this.at < 0) return; // dropped with its node
-    this.store.add(this.at, tNs, value, false);
+    this.series.observe(tNs, value);
     if (detail !== undefined) {
       if (this.samples === EMPTY) this.samples = [];
       if (this.samples.length >= MAX_SAMPLES) this.samples.shift();
@@ -104,10 +98,9 @@ export class Edge {
     return this.series.aggregate('sum', nowSec, windowSec) ?? 0;
   }
 
-  /** Frees its series (an end was dropped from the graph). */
+  /** Frees its series (an end was dropped from the graph); it reads as empty, and records nothing, after. */
   release(): void {
     this.series.detach();
-    this.at = -1;
   }
 }
 

@@ -174,7 +174,12 @@ export class Series {
 
   /** Records one observation at boot time `tSec` (seconds, fractional). */
   add(tSec: number, value: number): void {
-    if (this.at >= 0) this.store.add(this.at, tSec * NS_PER_S, value, this.sampling);
+    this.observe(tSec * NS_PER_S, value);
+  }
+
+  /** Records one observation at boot time `tNs`; a detached series records nothing. */
+  observe(tNs: number, value: number): void {
+    if (this.at >= 0) this.store.add(this.at, tNs, value, this.sampling);
   }
 
   /** Frees the head (the node or edge is gone); the series reads as empty after. */
