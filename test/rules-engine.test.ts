@@ -337,6 +337,7 @@ t.test('incremental matcher: only rules reading the touched metric are evaluated
   m.flush(ctx);
   t.same(evals(), { reads_a: 5, reads_b: 1, attr_only: 1, holder_stopped: 1, device_latency: 1 }, 'an attribute change evaluates every process rule');
   t.same(m.matchesFor(p).map((x) => x.ruleId), ['attr_only', 'reads_a'], 'sorted by priority*confidence');
+  t.equal(m.topMatchFor(p)?.ruleId, 'attr_only', 'the top match is the first of them');
   t.equal(m.stats.evaluations, 9);
 });
 

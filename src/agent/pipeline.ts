@@ -109,7 +109,7 @@ export class Pipeline {
     this.flush();
     const now = this.nowNs();
     const rows: PsRow[] = [];
-    const top = (p: ProcessNode): RuleMatch | undefined => this.matcher.matchesFor(p)[0];
+    const top = (p: ProcessNode): RuleMatch | undefined => this.matcher.topMatchFor(p);
     const consider = (p: ProcessNode) => {
       if (p.kthread) return;
       const m = top(p);

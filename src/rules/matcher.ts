@@ -44,8 +44,7 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 }
 
 export class RuleMatcher {
-  /** Active matches by entity id, best explanation first. */
-  /** matches that hold now, by entity id, best first; rendered when read (most are re-tested every flush and never read) */
+  /** Matches that hold now, by entity id, best explanation first; rendered when read (most are re-tested every flush and never read). */
   readonly active = new Map<string, PendingMatch[]>();
   /** evaluations and matches per rule id (kept across rule reloads, like the Prometheus counters they feed) */
   private readonly counts = new Map<string, { evaluations: number; matches: number }>();
@@ -140,6 +139,11 @@ export class RuleMatcher {
 
   matchesFor(entity: EntityRef): RuleMatch[] {
     return this.active.get(entity.id)?.map((m) => m.render()) ?? [];
+  }
+
+  /** The best active match of an entity, the only one rendered (`xctl ps` shows one per process). */
+  topMatchFor(entity: EntityRef): RuleMatch | undefined {
+    return this.active.get(entity.id)?.[0]?.render();
   }
 
   private counter(rule: CompiledRule): { evaluations: number; matches: number } {
