@@ -124,6 +124,25 @@ t.test('turning sampling off frees the reservoir; on again starts a new one', as
   t.equal(s.aggregate('count', 6, 5), 2);
 });
 
+t.test('a store samples the metrics it is told to, in the series it has and those to come', async (t) => {
+  const store = new SeriesStore();
+  const lat = new Series(false, 3, store);
+  const other = new Series(false, 4, store);
+  const edge = new Series(false, -1, store);
+  store.sampleMetrics([3]);
+  t.ok(lat.sampling, 'an existing series of a sampled metric starts sampling');
+  t.notOk(other.sampling, 'another metric does not');
+  t.notOk(edge.sampling, 'edges (no metric) never do');
+  lat.add(5.5, 7);
+  t.equal(lat.aggregate('p50', 6, 5), 7);
+  t.equal(store.samples.used, 1);
+  store.sampleMetrics([4]);
+  t.notOk(lat.sampling, 'a metric no longer sampled gives its reservoir back');
+  t.ok(other.sampling);
+  t.equal(store.samples.used, 1);
+  t.equal(store.sampled[4], 1, 'series made later read the same table');
+});
+
 t.test('edge totals come from the series: count, sum, lifetime max, first and last time', async (t) => {
   const s = new Series(false);
   s.add(1.5, 4);

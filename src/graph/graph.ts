@@ -23,8 +23,9 @@ export interface GraphCaps {
 }
 
 const TICK_NS = 10_000_000;
-/** size of the direct-mapped cache of pid lookups (a power of two) */
+/** sizes of the direct-mapped caches of pid and device lookups (powers of two) */
 const RECENT_PIDS = 4096;
+const RECENT_DEVICES = 64;
 
 export const DEFAULT_CAPS: GraphCaps = {
   maxProcesses: 200_000,
@@ -71,8 +72,7 @@ export class Graph {
   private changed: GraphNode[] = [];
   /** recent pid lookups, by pid modulo the size: on the hot path a hit skips the Map's hashing */
   private readonly recent: (ProcessNode | undefined)[] = new Array<ProcessNode | undefined>(RECENT_PIDS).fill(undefined);
-  /** 1 for the metric ids some rule reads as a percentile: only their series keep raw samples */
-  readonly sampled = new Uint8Array(METRIC_NAMES.length);
+  private readonly recentDevices: (DeviceNode | undefined)[] = new Array<DeviceNode | undefined>(RECENT_DEVICES).fill(undefined);
 
   constructor(caps: Partial<GraphCaps> = {}) {
     this.caps = { ...DEFAULT_CAPS, ...caps };
@@ -84,16 +84,20 @@ export class Graph {
    * start 0 = unknown (e.g. a waker seen before any of its own events): match any.
    */
   process(pid: number, startNs: number): ProcessNode {
+    // the per-event case: the pid's node is cached and this is the same incarnation
+    const cur = this.recent[pid & (RECENT_PIDS - 1)];
+    if (cur !== undefined && cur.pid === pid && !cur.evicted && cur.startsNear(startNs, TICK_NS)) return cur;
+    return this.lookUpProcess(pid, startNs);
+  }
+
+  /** process() past the cache: the Map, then a first sighting or a reused pid. */
+  private lookUpProcess(pid: number, startNs: number): ProcessNode {
     const slot = pid & (RECENT_PIDS - 1);
-    let cur = this.recent[slot];
-    // a cached node is the pid's current one unless it was dropped (process() caches every new one)
-    if (cur === undefined || cur.pid !== pid || cur.evicted) {
-      cur = this.procs.get(pid);
-      if (cur) this.recent[slot] = cur;
-    }
+    const cur = this.procs.get(pid);
     if (cur) {
+      this.recent[slot] = cur;
       // /proc start times have 10 ms (tick) resolution, kernel ones ns: same process within a tick
-      if (startNs === 0 || Math.abs(cur.startNs - startNs) <= TICK_NS) return cur;
+      if (cur.startsNear(startNs, TICK_NS)) return cur;
       if (cur.startNs === 0) {
         cur.identify(startNs); // met before we knew its start time
         return cur;
@@ -117,6 +121,11 @@ export class Graph {
     return this.procs.get(pid);
   }
 
+  /** The peer with this key, if known (lets the caller skip formatting an address it does not need). */
+  findPeer(key: string | number): PeerNode | undefined {
+    return this.peers.get(key);
+  }
+
   peer(key: string | number, addr: string, port: number): PeerNode {
     let p = this.peers.get(key);
     if (!p) {
@@ -127,6 +136,10 @@ export class Graph {
   }
 
   device(devT: number): DeviceNode {
+    // per IO record: a hit in the small cache skips the Map's hashing
+    const slot = (devT ^ (devT >>> 20)) & (RECENT_DEVICES - 1);
+    const cached = this.recentDevices[slot];
+    if (cached !== undefined && cached.devT === devT && !cached.evicted) return cached;
     let d = this.devices.get(devT);
     if (!d) {
       d = new DeviceNode(this.store, devT);
@@ -134,6 +147,7 @@ export class Graph {
       this.devices.set(devT, d);
       this.ids.set(d.id, d);
     }
+    this.recentDevices[slot] = d;
     return d;
   }
 
@@ -151,11 +165,12 @@ export class Graph {
 
   /** Keeps raw samples (for percentiles) for these metric names only. */
   samplePercentiles(names: Iterable<string>): void {
-    this.sampled.fill(0);
+    const ids: number[] = [];
     for (const name of names) {
       const id = metricId(name);
-      if (id !== undefined) this.sampled[id] = 1;
+      if (id !== undefined) ids.push(id);
     }
+    this.store.series.sampleMetrics(ids);
   }
 
   /** Metric `id` of `node` got a sample. Runs per event, so it only sets a bit. */

@@ -57,22 +57,24 @@ export class GraphIngestor {
 
   /** One sample of metric `id` on `node`, noted for the rule matcher. */
   private observe(node: GraphNode, id: number, t: number, value: number): void {
-    node.observe(id, t, value, this.g.sampled[id] === 1);
+    node.observe(id, t, value);
     this.g.noteMetric(node, id);
   }
 
   ingest(b: RecordBatch): void {
     const n = b.count;
+    const byKind = this.stats.byKind;
+    let invalid = 0;
+    let newest = this.g.nowNs;
     for (let i = 0; i < n; i++) {
       const kind = b.kind(i);
       if (b.version(i) !== 1 || kind === 0 || kind > 15) {
-        this.stats.invalid++;
+        invalid++;
         continue;
       }
-      this.stats.records++;
-      this.stats.byKind[kind]!++;
+      byKind[kind]!++;
       const t = b.u64Number(i, O['hdr.ts_ns']);
-      if (t > this.g.nowNs) this.g.nowNs = t;
+      if (t > newest) newest = t;
       switch (kind) {
         case Kind.TCP_RETRANSMIT:
           this.tcp(b, i, t);
@@ -117,6 +119,10 @@ export class GraphIngestor {
           break; // bench and future kinds carry no graph meaning
       }
     }
+    // once per batch: per record, these are loads and stores through `this` that the loop does not need
+    this.g.nowNs = newest;
+    this.stats.invalid += invalid;
+    this.stats.records += n - invalid;
   }
 
   /** The header's process, with its comm kept current. */
@@ -139,8 +145,8 @@ export class GraphIngestor {
     const family = b.u16(i, O['tcp.family']);
     let peer;
     if (family === 2) {
-      const a = b.u32(i, O['tcp.daddr']);
-      peer = this.g.peer(a * 65536 + port, addrText(2, b.recordBytes(i), O['tcp.daddr']), port);
+      const key = b.u32(i, O['tcp.daddr']) * 65536 + port;
+      peer = this.g.findPeer(key) ?? this.g.peer(key, addrText(2, b.recordBytes(i), O['tcp.daddr']), port);
     } else {
       const addr = addrText(family, b.recordBytes(i), O['tcp.daddr']);
       peer = this.g.peer(`${addr}|${port}`, addr, port);

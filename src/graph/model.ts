@@ -120,7 +120,7 @@ export abstract class GraphNode {
   /** waits_on edges by target, once the node has many edges (see edgeTo) */
   private waitIndex: Map<GraphNode, Edge> | undefined = undefined;
   /** this node's block in the store (0, the empty block, once released) */
-  private block: number;
+  protected block: number;
 
   constructor(
     readonly store: GraphStore,
@@ -155,20 +155,21 @@ export abstract class GraphNode {
     if (tNs > f[b + B_LAST_NS]!) f[b + B_LAST_NS] = tNs;
   }
 
-  /** Adds an observation to the metric with id `metric` (vocabulary MI); `sample`: keep it for percentiles. */
-  observe(metric: number, tNs: number, value: number, sample = true): void {
+  /** Adds an observation to the metric with id `metric` (vocabulary MI). */
+  observe(metric: number, tNs: number, value: number): void {
     const st = this.store;
     let at = st.nodes.i32[this.block * 2 + B_SERIES + metric]! - 1;
     if (at < 0) {
       at = this.newSeries(metric);
       if (at < 0) return;
     }
-    st.series.add(at, tNs, value, sample);
+    st.series.add(at, tNs, value);
   }
 
   private newSeries(metric: number): number {
     if (this.evicted) return -1; // a dropped node records nothing (its block is the shared empty one)
-    const s = new Series(false, metric, this.store.series);
+    // raw samples only for the metrics some rule reads as a percentile (see SeriesStore.sampleMetrics)
+    const s = new Series(this.store.series.sampled[metric] === 1, metric, this.store.series);
     this.store.nodes.i32[this.block * 2 + B_SERIES + metric] = s.at + 1;
     return s.at;
   }
@@ -202,7 +203,7 @@ export abstract class GraphNode {
     if (this.waitIndex === undefined || code !== WAITS_ON) {
       const i = this.scanEdges(code, to);
       if (i >= 0) {
-        this.store.series.add((this.outKeys[i + 1] as number) - code, tNs, value, false);
+        this.store.series.add((this.outKeys[i + 1] as number) - code, tNs, value);
         return;
       }
     }
@@ -300,6 +301,14 @@ export class ProcessNode extends GraphNode {
   ) {
     super(store, `p:${pid}:${startNs}`);
     this.startTime = startNs;
+  }
+
+  /**
+   * Whether a record's start time names this incarnation: unknown (0) matches any, else within
+   * `slackNs` (procfs has tick resolution). Read in place: a getter's double would be boxed.
+   */
+  startsNear(startNs: number, slackNs: number): boolean {
+    return startNs === 0 || Math.abs(this.store.nodes.f[this.block + B_START_NS]! - startNs) <= slackNs;
   }
 
   /** boot-clock start time, ns (0: unknown), which tells incarnations of a pid apart */

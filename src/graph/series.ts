@@ -24,7 +24,7 @@ const F = 5; // fields per older bucket: second, count, sum, max, min
 const NS_PER_S = 1e9;
 
 // A head. Written per observation:
-const SEC = 0; // second of the newest bucket (-1: no observation yet)
+const END_NS = 0; // end of the newest bucket's second, ns (0: no observation yet); a record before it folds in
 const CNT = 1;
 const SUM = 2;
 const MAX = 3;
@@ -38,7 +38,6 @@ const CLOSED_COUNT = 9;
 const CLOSED_MAX = 10;
 const FIRST_NS = 11;
 const HEAD = new Float64Array(16);
-HEAD[SEC] = -1;
 HEAD[CLOSED_MAX] = -Infinity;
 
 /** A reservoir: RESERVOIR [value, tSec] pairs; -Infinity times are empty slots (never in a window). */
@@ -54,6 +53,8 @@ export class SeriesStore {
   readonly samples: Slab;
   /** the Series of each head, by head index / 16 (a closing bucket goes to its older ones) */
   private readonly owners: (Series | undefined)[] = [];
+  /** 1 for the metric ids whose series keep raw samples (those some rule reads as a percentile) */
+  readonly sampled = new Uint8Array(32); // metric ids are below 30 (vocabulary.ts)
 
   constructor(capacity = 1024) {
     this.heads = new Slab(HEAD, capacity);
@@ -81,32 +82,30 @@ export class SeriesStore {
   }
 
   /**
-   * One observation at boot time `tNs` on the head at `at`; `sample`: keep it
-   * for percentiles (switchable: the graph samples only the metrics some rule
-   * reads as a percentile). This is the per-event path: keep it lean.
+   * Samples raw values (for percentiles) for these metric ids only, from now
+   * on and in the series that exist: rule sets change rarely, events often,
+   * so the observation path never asks.
    */
-  add(at: number, tNs: number, value: number, sample: boolean): void {
-    let h = this.heads.f;
-    if (h[at + RING] !== 0 !== sample) {
-      this.setSampling(at, sample);
-      h = this.heads.f;
-    }
-    const s = Math.floor(tNs / NS_PER_S);
-    // records from another CPU's ring may arrive a batch late: fold them into the newest bucket
-    if (h[at + SEC]! >= s) {
+  sampleMetrics(ids: Iterable<number>): void {
+    this.sampled.fill(0);
+    for (const id of ids) this.sampled[id] = 1;
+    for (const s of this.owners) if (s !== undefined && s.metric >= 0) this.setSampling(s.at, this.sampled[s.metric] === 1);
+  }
+
+  /**
+   * One observation at boot time `tNs` on the head at `at`. This is the
+   * per-event path: it fits the caller's inlining budget, and the rare
+   * case (the first observation in a new second) is out of line.
+   */
+  add(at: number, tNs: number, value: number): void {
+    const h = this.heads.f;
+    // records from another CPU's ring may arrive a batch late: they fold into the newest bucket
+    if (tNs < h[at + END_NS]!) {
       h[at + CNT]!++;
       h[at + SUM]! += value;
       if (value > h[at + MAX]!) h[at + MAX] = value;
       if (value < h[at + MIN]!) h[at + MIN] = value;
-    } else {
-      if (h[at + CNT]! > 0) this.closeBucket(h, at);
-      else h[at + FIRST_NS] = tNs; // the first observation
-      h[at + SEC] = s;
-      h[at + CNT] = 1;
-      h[at + SUM] = value;
-      h[at + MAX] = value;
-      h[at + MIN] = value;
-    }
+    } else this.openBucket(h, at, tNs, value);
     const ring = h[at + RING]!;
     if (ring !== 0) {
       const r = this.samples.f;
@@ -130,12 +129,19 @@ export class SeriesStore {
     }
   }
 
-  /** Moves the newest bucket to the owner's older ones (a new second began). */
-  private closeBucket(h: Float64Array, at: number): void {
-    h[at + CLOSED_SUM]! += h[at + SUM]!;
-    h[at + CLOSED_COUNT]! += h[at + CNT]!;
-    if (h[at + MAX]! > h[at + CLOSED_MAX]!) h[at + CLOSED_MAX] = h[at + MAX]!;
-    this.owners[at >> 4]!.keep(h[at + SEC]!, h[at + CNT]!, h[at + SUM]!, h[at + MAX]!, h[at + MIN]!);
+  /** A new second began: the newest bucket moves to the owner's older ones, and `value` starts the next. */
+  private openBucket(h: Float64Array, at: number, tNs: number, value: number): void {
+    if (h[at + CNT]! > 0) {
+      h[at + CLOSED_SUM]! += h[at + SUM]!;
+      h[at + CLOSED_COUNT]! += h[at + CNT]!;
+      if (h[at + MAX]! > h[at + CLOSED_MAX]!) h[at + CLOSED_MAX] = h[at + MAX]!;
+      this.owners[at >> 4]!.keep(h[at + END_NS]! / NS_PER_S - 1, h[at + CNT]!, h[at + SUM]!, h[at + MAX]!, h[at + MIN]!);
+    } else h[at + FIRST_NS] = tNs; // the first observation
+    h[at + END_NS] = (Math.floor(tNs / NS_PER_S) + 1) * NS_PER_S;
+    h[at + CNT] = 1;
+    h[at + SUM] = value;
+    h[at + MAX] = value;
+    h[at + MIN] = value;
   }
 }
 
@@ -179,7 +185,7 @@ export class Series {
 
   /** Records one observation at boot time `tNs`; a detached series records nothing. */
   observe(tNs: number, value: number): void {
-    if (this.at >= 0) this.store.add(this.at, tNs, value, this.sampling);
+    if (this.at >= 0) this.store.add(this.at, tNs, value);
   }
 
   /** Frees the head (the node or edge is gone); the series reads as empty after. */
@@ -247,7 +253,7 @@ export class Series {
     let max = -Infinity;
     let min = Infinity;
     // a bucket counts if any part of its second is inside the window: the newest, then older ones
-    if (h[at + CNT]! > 0 && h[at + SEC]! + 1 > from) {
+    if (h[at + CNT]! > 0 && h[at + END_NS]! / NS_PER_S > from) {
       count = h[at + CNT]!;
       sum = h[at + SUM]!;
       max = h[at + MAX]!;
