@@ -4,7 +4,7 @@
  * Times are boot-clock ns as doubles (exact to the µs for years of uptime).
  */
 import type { EntityType } from '../rules/context';
-import { Series, SeriesStore } from './series';
+import { HEAD_WIDTH, Series, SeriesStore } from './series';
 import { Slab } from './slab';
 import { METRIC_NAMES, metricId } from './vocabulary';
 
@@ -22,10 +22,10 @@ const MAX_SAMPLES = 3;
 /** out-edge count from which waits_on edges are found through a Map rather than a scan */
 const INDEX_FANOUT = 16;
 const EMPTY: EvidenceSample[] = [];
-/** Edge kinds as small codes: they share a number with the edge's head index, a multiple of 16. */
+/** Edge kinds as small codes: they share a number with the edge's head index, a multiple of HEAD_WIDTH. */
 const kindCode = (kind: EdgeKindName): number => (kind === 'waits_on' ? WAITS_ON : kind === 'consumes' ? 1 : 2);
 const WAITS_ON = 0;
-const KIND_MASK = 15;
+const KIND_MASK = HEAD_WIDTH - 1;
 
 /**
  * A node's block in the store: its times as doubles, then (as 32-bit ints)
@@ -109,7 +109,7 @@ export abstract class GraphNode {
   readonly out: Edge[] = [];
   /**
    * `out` as flat [target, head | kind code] pairs, in the same order: an edge is found, and
-   * observed, without touching the Edge object (heads are multiples of 16: the low bits hold the kind).
+   * observed, without touching the Edge object (heads are multiples of HEAD_WIDTH: the low bits hold the kind).
    */
   private readonly outKeys: (GraphNode | number)[] = [];
   readonly inn: Edge[] = [];

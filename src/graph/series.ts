@@ -4,13 +4,14 @@
  * MAX_BUCKETS of them, lifetime totals, and (for series that need
  * percentiles) the last RESERVOIR raw values.
  *
- * Every series has a head of 16 doubles in its store's slab. The first 8 are
- * all that an observation writes (the newest bucket, the newest value and
- * time, the reservoir cursor), so the per-event path is: the head's cache
- * line, plus one reservoir line for sampled series. Older buckets live on the
- * Series object, touched once a second when a bucket closes, and by readers.
- * At 100 k processes this, not arithmetic, is what ingest costs: each pointer
- * followed per event is a cache miss.
+ * Every series has a head of 8 doubles in its store's slab: all that an
+ * observation writes (the newest bucket, the newest value and time, the
+ * reservoir cursor), one cache line. Lifetime totals, written when a bucket
+ * closes, sit at the same index in a parallel array, so they do not share the
+ * hot line (nor the line pair the CPU fetches together). Older buckets live
+ * on the Series object, touched once a second when a bucket closes, and by
+ * readers. The per-event path is the head's line, plus one reservoir line for
+ * sampled series: at scale, each line not in cache is what ingest costs.
  *
  * Percentiles are over the most recent RESERVOIR observations inside the
  * window (exact for sparse series, recent-biased for very busy ones).
@@ -32,13 +33,17 @@ const MIN = 4;
 const LAST_VALUE = 5;
 const LAST_NS = 6; // newest observation time
 const RING = 7; // 1 + index of the next reservoir write in the samples slab; 0 = not sampling
-// Written when a bucket closes, or once:
-const CLOSED_SUM = 8; // lifetime sums of the closed buckets
-const CLOSED_COUNT = 9;
-const CLOSED_MAX = 10;
-const FIRST_NS = 11;
-const HEAD = new Float64Array(16);
-HEAD[CLOSED_MAX] = -Infinity;
+const HEAD = new Float64Array(8);
+/** The head's cold half, in `totals` at the head's index: written when a bucket closes, or once. */
+const CLOSED_SUM = 0; // lifetime sums of the closed buckets
+const CLOSED_COUNT = 1;
+const CLOSED_MAX = 2;
+const FIRST_NS = 3;
+const TOTALS = new Float64Array(8);
+TOTALS[CLOSED_MAX] = -Infinity;
+/** heads are multiples of this: the low bits of a head index are free (model.ts keeps an edge kind there) */
+export const HEAD_WIDTH = HEAD.length;
+const HEAD_SHIFT = 31 - Math.clz32(HEAD_WIDTH); // a power of two
 
 /** A reservoir: RESERVOIR [value, tSec] pairs; -Infinity times are empty slots (never in a window). */
 const RING_WIDTH = RESERVOIR * 2;
@@ -50,34 +55,48 @@ for (let k = 1; k < RING_WIDTH; k += 2) EMPTY_RING[k] = -Infinity;
 /** The heads and reservoirs of a graph's series. */
 export class SeriesStore {
   readonly heads: Slab;
+  /** the heads' cold halves, at the same indices (grown with the heads) */
+  totals: Float64Array;
   readonly samples: Slab;
-  /** the Series of each head, by head index / 16 (a closing bucket goes to its older ones) */
+  /** the Series of each head, by head index / HEAD_WIDTH (a closing bucket goes to its older ones) */
   private readonly owners: (Series | undefined)[] = [];
   /** 1 for the metric ids whose series keep raw samples (those some rule reads as a percentile) */
   readonly sampled = new Uint8Array(32); // metric ids are below 30 (vocabulary.ts)
 
   constructor(capacity = 1024) {
     this.heads = new Slab(HEAD, capacity);
+    this.totals = new Float64Array(this.heads.f.length);
     this.samples = new Slab(EMPTY_RING, 16);
   }
 
   /** A new head for `s`: its index. */
   attach(s: Series): number {
     const at = this.heads.alloc();
-    this.owners[at >> 4] = s;
+    if (this.totals.length < this.heads.f.length) {
+      const t = new Float64Array(this.heads.f.length);
+      t.set(this.totals);
+      this.totals = t;
+    }
+    this.totals.set(TOTALS, at);
+    this.owners[at >> HEAD_SHIFT] = s;
     return at;
   }
 
   /** The series whose head is at `at`. */
   owner(at: number): Series | undefined {
-    return this.owners[at >> 4];
+    return this.owners[at >> HEAD_SHIFT];
+  }
+
+  /** Field `field` of the cold half of the head at `at`. */
+  total(at: number, field: number): number {
+    return this.totals[at + field]!;
   }
 
   /** Frees a head and its reservoir. */
   detach(at: number): void {
     const ring = this.heads.f[at + RING]!;
     if (ring !== 0) this.samples.release(ringBase(ring));
-    this.owners[at >> 4] = undefined;
+    this.owners[at >> HEAD_SHIFT] = undefined;
     this.heads.release(at);
   }
 
@@ -131,12 +150,13 @@ export class SeriesStore {
 
   /** A new second began: the newest bucket moves to the owner's older ones, and `value` starts the next. */
   private openBucket(h: Float64Array, at: number, tNs: number, value: number): void {
+    const c = this.totals;
     if (h[at + CNT]! > 0) {
-      h[at + CLOSED_SUM]! += h[at + SUM]!;
-      h[at + CLOSED_COUNT]! += h[at + CNT]!;
-      if (h[at + MAX]! > h[at + CLOSED_MAX]!) h[at + CLOSED_MAX] = h[at + MAX]!;
-      this.owners[at >> 4]!.keep(h[at + END_NS]! / NS_PER_S - 1, h[at + CNT]!, h[at + SUM]!, h[at + MAX]!, h[at + MIN]!);
-    } else h[at + FIRST_NS] = tNs; // the first observation
+      c[at + CLOSED_SUM]! += h[at + SUM]!;
+      c[at + CLOSED_COUNT]! += h[at + CNT]!;
+      if (h[at + MAX]! > c[at + CLOSED_MAX]!) c[at + CLOSED_MAX] = h[at + MAX]!;
+      this.owners[at >> HEAD_SHIFT]!.keep(h[at + END_NS]! / NS_PER_S - 1, h[at + CNT]!, h[at + SUM]!, h[at + MAX]!, h[at + MIN]!);
+    } else c[at + FIRST_NS] = tNs; // the first observation
     h[at + END_NS] = (Math.floor(tNs / NS_PER_S) + 1) * NS_PER_S;
     h[at + CNT] = 1;
     h[at + SUM] = value;
@@ -200,6 +220,10 @@ export class Series {
     return this.at < 0 ? HEAD[field]! : this.store.heads.f[this.at + field]!;
   }
 
+  private totalsField(field: number): number {
+    return this.at < 0 ? TOTALS[field]! : this.store.total(this.at, field);
+  }
+
   get lastValue(): number {
     return this.head(LAST_VALUE);
   }
@@ -213,19 +237,19 @@ export class Series {
   }
   /** first observation time, ns (0: none) */
   get firstNs(): number {
-    return this.head(FIRST_NS);
+    return this.totalsField(FIRST_NS);
   }
   /** lifetime sum */
   get total(): number {
-    return this.head(CLOSED_SUM) + this.head(SUM);
+    return this.totalsField(CLOSED_SUM) + this.head(SUM);
   }
   get totalCount(): number {
-    return this.head(CLOSED_COUNT) + this.head(CNT);
+    return this.totalsField(CLOSED_COUNT) + this.head(CNT);
   }
   /** lifetime maximum (0 when empty) */
   get max(): number {
     if (this.totalCount === 0) return 0;
-    return Math.max(this.head(CLOSED_MAX), this.head(CNT) > 0 ? this.head(MAX) : -Infinity);
+    return Math.max(this.totalsField(CLOSED_MAX), this.head(CNT) > 0 ? this.head(MAX) : -Infinity);
   }
 
   /** Takes a closed bucket from the store, keeping at most MAX_BUCKETS in all (the newest is in the head). */
