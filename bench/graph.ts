@@ -59,7 +59,32 @@ function calibration(): string {
   let x = 1;
   for (let i = 0; i < 200_000_000; i++) x = (Math.imul(x, 1103515245) + 12345) | 0;
   calibrationSink ^= x;
-  return `calibration loop ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(0)} ms`;
+  return `calibration loop ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(0)} ms, ${memoryLatency()}`;
+}
+
+/**
+ * The other half of the machine's state: ns per dependent load from a random 8 MiB cycle (past the
+ * L2, inside the L3 that this VM shares with its neighbours). Ingest at scale waits on such loads,
+ * so a busy neighbour slows it while the integer loop above does not notice.
+ */
+function memoryLatency(): string {
+  const n = 1 << 21;
+  const next = new Int32Array(n);
+  for (let i = 0; i < n; i++) next[i] = i;
+  const rnd = xorshift(3);
+  for (let i = n - 1; i > 0; i--) {
+    // Sattolo's shuffle: one cycle through every slot
+    const j = Math.floor(rnd() * i);
+    const v = next[i]!;
+    next[i] = next[j]!;
+    next[j] = v;
+  }
+  const loads = 4_000_000;
+  let at = 0;
+  const t0 = process.hrtime.bigint();
+  for (let k = 0; k < loads; k++) at = next[at]!;
+  calibrationSink ^= at;
+  return `memory chase ${(Number(process.hrtime.bigint() - t0) / loads).toFixed(0)} ns/load`;
 }
 
 /**

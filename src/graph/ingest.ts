@@ -125,18 +125,25 @@ export class GraphIngestor {
     this.stats.records += n - invalid;
   }
 
-  /** The header's process, with its comm kept current. */
+  /** The header's process, described by its first record. */
   private owner(b: RecordBatch, i: number, t: number): ProcessNode {
     const p = this.g.process(b.pid(i), startOf(b, i, O['hdr.start_ns']));
     p.seen(t);
-    // decode the name once; exec() refreshes it when it changes
-    if (p.comm === '') p.comm = b.str(i, O['hdr.comm'], COMM_LEN);
-    if (p.cgroupId === '') {
-      const cg = b.u64Number(i, O['hdr.cgroup_id']);
-      if (cg) p.cgroupId = String(cg);
-    }
+    if (!p.described) this.describe(p, b, i);
     if (b.flags(i) & F_KTHREAD) p.kthread = true;
     return p;
+  }
+
+  /** Name and cgroup, decoded once per process (exec() refreshes both: a runtime moves a task into its cgroup before exec). */
+  private describe(p: ProcessNode, b: RecordBatch, i: number): void {
+    if (p.comm === '') p.comm = b.str(i, O['hdr.comm'], COMM_LEN); // a waker may have been named already
+    this.setCgroup(p, b, i);
+    p.described = true;
+  }
+
+  private setCgroup(p: ProcessNode, b: RecordBatch, i: number): void {
+    const cg = b.u64Number(i, O['hdr.cgroup_id']);
+    if (cg) p.cgroupId = String(cg);
   }
 
   private tcp(b: RecordBatch, i: number, t: number): void {
@@ -216,7 +223,7 @@ export class GraphIngestor {
     if (state !== OFFCPU_SLEEP && state !== OFFCPU_BLOCKED) return;
     const w = this.g.process(wakerPid, startOf(b, i, O['off.waker_start_ns']));
     w.seen(t);
-    if (w.comm === '') w.comm = b.str(i, O['off.waker_comm'], COMM_LEN);
+    if (!w.described && w.comm === '') w.comm = b.str(i, O['off.waker_comm'], COMM_LEN); // until its own records say
     // "A slept until B woke it": A waited on B for that long
     p.observeEdge('waits_on', w, 'ns', t, dur);
     this.observe(p, MI.waitsOnProcess, t, dur);
@@ -225,6 +232,7 @@ export class GraphIngestor {
   private exec(b: RecordBatch, i: number, t: number): void {
     const p = this.owner(b, i, t);
     p.comm = b.str(i, O['hdr.comm'], COMM_LEN); // exec changes the name
+    this.setCgroup(p, b, i);
     p.exe = b.str(i, O['exec.filename'], FILENAME_LEN);
     p.ppid = b.u32(i, O['exec.ppid']);
     p.state = 'running';

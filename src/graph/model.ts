@@ -117,6 +117,11 @@ export abstract class GraphNode {
   changes = 0;
   /** set when the graph drops the node: pending changes for it are void */
   evicted = false;
+  /**
+   * set once a record of the node's own has described it (a process: its comm and cgroup), so the
+   * per-event path checks one field next to the others it reads, not the subclass's strings
+   */
+  described = false;
   /** waits_on edges by target, once the node has many edges (see edgeTo) */
   private waitIndex: Map<GraphNode, Edge> | undefined = undefined;
   /** this node's block in the store (0, the empty block, once released) */
