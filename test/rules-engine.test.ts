@@ -300,6 +300,26 @@ rules:
     when: { metric: io.latency, on: waits_on.device, agg: max, window: 10s, op: '>=', value: 100ms }
 `;
 
+t.test('incremental matcher: a change set evaluates the union of its metrics once, and its shared list stays as made', async (t) => {
+  const rs = rulesFrom(MATCHER_RULES);
+  const ctx = new MemoryContext();
+  ctx.nowNs = 100n * S;
+  const m = new RuleMatcher(rs);
+  const p = ent('process', 'p:1');
+  const q = ent('process', 'p:2');
+  const ab = m.changeSet('process', ['a', 'b']);
+  t.same(ab.self.map((r) => r.id).sort(), ['reads_a', 'reads_b']);
+  t.same(m.changeSet('peer', ['a']).self, [], 'no rule reads "a" on a peer');
+  const onlyA = m.changeSet('process', ['a']);
+  m.touchedSet(q, onlyA);
+  m.touched(q, 'b'); // merges into q's due list: a copy, not the shared one
+  t.same(onlyA.self.map((r) => r.id), ['reads_a'], 'the shared list was not modified');
+  m.touchedSet(p, ab);
+  m.touchedSet(p, ab);
+  t.equal(m.flush(ctx).evaluated, 4, 'two rules for each process, once each');
+  t.same(Object.fromEntries(m.stats.evaluationsByRule), { reads_a: 2, reads_b: 2 });
+});
+
 t.test('incremental matcher: only rules reading the touched metric are evaluated', async (t) => {
   const rs = rulesFrom(MATCHER_RULES);
   t.same([...rs.byMetric.keys()].sort(), ['a', 'b', 'io.latency']);

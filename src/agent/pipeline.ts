@@ -8,8 +8,9 @@ import { Graph, type GraphCaps } from '../graph/graph';
 import { GraphIngestor } from '../graph/ingest';
 import { GraphContext, type LiveProviders } from '../graph/eval-context';
 import { ProcessNode } from '../graph/model';
-import { RuleMatcher } from '../rules/matcher';
+import { RuleMatcher, type ChangeSet } from '../rules/matcher';
 import type { RuleSet } from '../rules/ruleset';
+import type { EntityType } from '../rules/context';
 import type { RuleMatch } from '../rules/compile';
 import { Series } from '../graph/series';
 import { ATTR_CHANGED, METRIC_NAMES } from '../graph/vocabulary';
@@ -40,6 +41,9 @@ export class Pipeline {
   /** kernel + user drops per second, for "what could we not see in this window" */
   readonly drops = new Series();
   flushes = 0;
+  /** change sets by node type and metric bits, for the rule set they were made from */
+  private readonly changeSets = new Map<EntityType, Map<number, ChangeSet>>();
+  private changeSetsOf: RuleSet | undefined;
 
   constructor(
     rules: RuleSet,
@@ -80,13 +84,31 @@ export class Pipeline {
     return this.matcher.flush(this.context());
   }
 
-  /** The graph's change log -> the matcher: once per changed node and metric, not once per event. */
+  /** The graph's change log -> the matcher: once per changed node, not once per event. */
   private deliverChanges(): void {
     const m = this.matcher;
+    if (this.changeSetsOf !== m.rules) {
+      this.changeSets.clear();
+      this.changeSetsOf = m.rules;
+    }
     this.graph.drainChanges((node, changes) => {
       if (changes & ATTR_CHANGED) m.touchedAttr(node);
-      for (let bits = changes & ~ATTR_CHANGED; bits !== 0; bits &= bits - 1) m.touched(node, METRIC_NAMES[31 - Math.clz32(bits & -bits)]!);
+      const bits = changes & ~ATTR_CHANGED;
+      if (bits !== 0) m.touchedSet(node, this.changeSet(node.type, bits));
     });
+  }
+
+  /** The matcher's change set for these metric bits on a node of `type`: few distinct sets, each made once per rule set. */
+  private changeSet(type: EntityType, bits: number): ChangeSet {
+    let byBits = this.changeSets.get(type);
+    if (!byBits) this.changeSets.set(type, (byBits = new Map()));
+    let cs = byBits.get(bits);
+    if (!cs) {
+      const names: string[] = [];
+      for (let b = bits; b !== 0; b &= b - 1) names.push(METRIC_NAMES[31 - Math.clz32(b & -b)]!);
+      byBits.set(bits, (cs = this.matcher.changeSet(type, names)));
+    }
+    return cs;
   }
 
   sweep(): void {

@@ -47,21 +47,6 @@ interface CpuView extends EntityRef {
   forPid: number;
 }
 
-/**
- * Rule windows in seconds, by their ns: each a number made once. A double made
- * per read would be a heap allocation per call (V8 boxes doubles passed to a
- * function it does not inline), and `why` reads thousands of metrics.
- */
-const WINDOW_SECONDS = new Map<bigint, number>();
-function windowSeconds(windowNs: bigint): number {
-  let s = WINDOW_SECONDS.get(windowNs);
-  if (s === undefined) {
-    s = Number(windowNs) / 1e9;
-    if (WINDOW_SECONDS.size < 1024) WINDOW_SECONDS.set(windowNs, s); // rules have a handful of windows
-  }
-  return s;
-}
-
 export class GraphContext implements EvalContext {
   /** nowNs in seconds, as the series read it */
   private readonly nowSec: number;
@@ -78,7 +63,7 @@ export class GraphContext implements EvalContext {
     return e instanceof Object && 'out' in e ? (e as unknown as GraphNode) : this.g.byId(e.id);
   }
 
-  metric(e: EntityRef, name: string, agg: Agg, windowNs: bigint): number | undefined {
+  metric(e: EntityRef, name: string, agg: Agg, windowSec: number): number | undefined {
     if (name === M.cpuUsage && e.type === 'process') {
       const p = this.node(e) as ProcessNode | undefined;
       return p ? this.live.cpuUsage?.(p.pid) : undefined;
@@ -86,7 +71,7 @@ export class GraphContext implements EvalContext {
     const n = this.node(e);
     const s = n?.series(name);
     if (!s) return undefined;
-    return s.aggregate(agg, this.nowSec, windowSeconds(windowNs));
+    return s.aggregate(agg, this.nowSec, windowSec);
   }
 
   attr(e: EntityRef, name: string): string | number | boolean | undefined {

@@ -203,8 +203,8 @@ function leafTest(leaf: Leaf): (v: LeafValue) => boolean {
 }
 
 /** A windowed aggregate as a leaf sees it: NaN is no data, and no data is 0 for count, sum and rate. */
-export function readMetric(ctx: EvalContext, entity: EntityRef, metric: string, agg: Agg, windowNs: bigint): number | undefined {
-  const value = ctx.metric(entity, metric, agg, windowNs);
+export function readMetric(ctx: EvalContext, entity: EntityRef, metric: string, agg: Agg, windowSec: number): number | undefined {
+  const value = ctx.metric(entity, metric, agg, windowSec);
   if (value === undefined || Number.isNaN(value)) return ZERO_WHEN_ABSENT.has(agg) ? 0 : undefined;
   return value;
 }
@@ -213,13 +213,14 @@ function compileLeaf(leaf: Leaf): CompiledLeaf {
   const on = leaf.on;
   const where = on.kind === 'self' ? '' : ` on ${on.key}`;
   if (leaf.kind === 'metric') {
-    const { metric, agg, windowNs } = leaf;
+    const { metric, agg } = leaf;
+    const windowSec = Number(leaf.windowNs) / 1e9;
     const lhs = (leaf.windowText ? `${agg}(${metric} over ${leaf.windowText})` : `${agg}(${metric})`) + where;
     return {
       spec: leaf,
       read(s) {
         const entity = s.resolve(on);
-        return entity ? readMetric(s.ctx, entity, metric, agg, windowNs) : undefined;
+        return entity ? readMetric(s.ctx, entity, metric, agg, windowSec) : undefined;
       },
       describe(r) {
         if (!r.entity) return `${lhs}: no ${on.key}`;

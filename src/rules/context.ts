@@ -13,8 +13,12 @@ export type EdgeKind = 'waits_on' | 'consumes' | 'blocked_by';
 
 export interface EvalContext {
   nowNs: bigint;
-  /** Aggregate of a windowed metric on an entity; undefined if the entity has no such series (treat as 0 for count/sum/rate, as "no data" -> condition false otherwise). */
-  metric(e: EntityRef, name: string, agg: Agg, windowNs: bigint): number | undefined;
+  /**
+   * Aggregate of a windowed metric on an entity over the last `windowSec` seconds; undefined if the
+   * entity has no such series (treat as 0 for count/sum/rate, as "no data" -> condition false otherwise).
+   * Seconds as a number, converted once per rule: this is called per evaluation.
+   */
+  metric(e: EntityRef, name: string, agg: Agg, windowSec: number): number | undefined;
   /** Entity attribute (process: pid, comm, state, exit.code, exit.signal, exit.signal_name, exit.core_dumped, oom_killed, stopped_by.pid, stopped_by.comm, cgroup...; peer: addr, port; device: dev, name; cpu: ...). undefined if absent. */
   attr(e: EntityRef, name: string): string | number | boolean | undefined;
   /** Neighbours of e over an edge kind, strongest evidence first (e.g. the peer a process waits on). */

@@ -19,7 +19,8 @@ const BOUNDED: ReadonlySet<Agg> = new Set<Agg>(['p50', 'p90', 'p99', 'avg']);
 
 /** One leaf's necessary test, or undefined when the leaf gives none. */
 function leafGuard(leaf: MetricLeaf): Guard | undefined {
-  const { metric, windowNs, value: rhs } = leaf;
+  const { metric, value: rhs } = leaf;
+  const windowSec = Number(leaf.windowNs) / 1e9;
   const cmp = COMPARE[leaf.op];
   if (!cmp) return undefined;
   let agg = leaf.agg;
@@ -29,7 +30,7 @@ function leafGuard(leaf: MetricLeaf): Guard | undefined {
     else return undefined;
   }
   return (ctx, entity) => {
-    const v = readMetric(ctx, entity, metric, agg, windowNs);
+    const v = readMetric(ctx, entity, metric, agg, windowSec);
     return v !== undefined && cmp(v, rhs); // no data: the leaf fails too
   };
 }

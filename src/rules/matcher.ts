@@ -14,9 +14,25 @@ import type { EdgeKind, EntityRef, EntityType, EvalContext } from './context';
 import { compareMatches, type CompiledRule, type PendingMatch, type RuleMatch } from './compile';
 import type { RuleSet } from './ruleset';
 
-interface ViaRule {
+export interface ViaRule {
   rule: CompiledRule;
   edge: EdgeKind;
+}
+
+/**
+ * What a change to a set of an entity type's metrics makes due: the rules reading them on the entity
+ * itself, and those reading them through a neighbour. Computed once per set and reused (touchedSet).
+ */
+export interface ChangeSet {
+  readonly self: readonly CompiledRule[];
+  readonly via: readonly ViaRule[];
+}
+
+/** An entity's due rules. `rules` is a list shared with the matcher's tables until `owned`: copied on the first merge. */
+interface Due {
+  entity: EntityRef;
+  rules: readonly CompiledRule[] | 'all';
+  owned: boolean;
 }
 
 export interface MatcherStats {
@@ -54,7 +70,7 @@ export class RuleMatcher {
   private selfByTypeMetric = new Map<EntityType, Map<string, CompiledRule[]>>(); // process -> io.latency -> rules bound to process reading it on self
   private viaByTypeMetric = new Map<EntityType, Map<string, ViaRule[]>>(); // device -> io.latency -> rules reading it on a device neighbour
   private viaAttrByType = new Map<EntityType, ViaRule[]>(); // "process" -> rules reading attributes of a process neighbour
-  private dirty = new Map<string, { entity: EntityRef; rules: CompiledRule[] | 'all' }>();
+  private dirty = new Map<string, Due>();
   private dirtyNeighbors = new Map<string, { entity: EntityRef; via: Set<ViaRule> }>();
 
   constructor(ruleSet: RuleSet) {
@@ -96,15 +112,27 @@ export class RuleMatcher {
     this.dirtyNeighbors.clear();
     for (const matches of this.active.values()) {
       const entity = matches[0]?.entity;
-      if (entity) this.dirty.set(entity.id, { entity, rules: 'all' });
+      if (entity) this.dirty.set(entity.id, { entity, rules: 'all', owned: true });
     }
   }
 
+  /** `rules` become due for `entity`; the list is kept as given (not modified) until another merges in. */
   private markRules(entity: EntityRef, rules: readonly CompiledRule[]): void {
     const d = this.dirty.get(entity.id);
-    // a small array, not a Set: a few rules per metric, and this runs per event
-    if (!d) this.dirty.set(entity.id, { entity, rules: rules.slice() });
-    else if (d.rules !== 'all') for (const r of rules) if (!d.rules.includes(r)) d.rules.push(r);
+    if (!d) {
+      this.dirty.set(entity.id, { entity, rules, owned: false });
+      return;
+    }
+    if (d.rules === 'all') return;
+    // a small array, not a Set: a few rules per metric
+    for (const r of rules) {
+      if (d.rules.includes(r)) continue;
+      if (!d.owned) {
+        d.rules = d.rules.slice();
+        d.owned = true;
+      }
+      (d.rules as CompiledRule[]).push(r);
+    }
   }
 
   private markNeighbor(entity: EntityRef, via: readonly ViaRule[]): void {
@@ -121,11 +149,31 @@ export class RuleMatcher {
     if (via) this.markNeighbor(entity, via);
   }
 
+  /** What a change to these metrics of an entity of `type` makes due (for touchedSet; valid until the rule set changes). */
+  changeSet(type: EntityType, metrics: readonly string[]): ChangeSet {
+    const self: CompiledRule[] = [];
+    const via: ViaRule[] = [];
+    for (const m of metrics) {
+      for (const r of this.selfByTypeMetric.get(type)?.get(m) ?? []) if (!self.includes(r)) self.push(r);
+      for (const v of this.viaByTypeMetric.get(type)?.get(m) ?? []) if (!via.includes(v)) via.push(v);
+    }
+    return { self, via };
+  }
+
+  /**
+   * touched() for several metrics of `entity` at once, with their changeSet() made beforehand: the
+   * graph reports each changed node once per flush, and most share a handful of metric sets.
+   */
+  touchedSet(entity: EntityRef, cs: ChangeSet): void {
+    if (cs.self.length) this.markRules(entity, cs.self);
+    if (cs.via.length) this.markNeighbor(entity, cs.via);
+  }
+
   /** Attributes or edges of `entity` changed: every rule bound to its type becomes due for it. */
   touchedAttr(entity: EntityRef): void {
     const d = this.dirty.get(entity.id);
     if (d) d.rules = 'all';
-    else this.dirty.set(entity.id, { entity, rules: 'all' });
+    else this.dirty.set(entity.id, { entity, rules: 'all', owned: true });
     const via = this.viaAttrByType.get(entity.type);
     if (via) this.markNeighbor(entity, via);
   }

@@ -70,11 +70,11 @@ export class MemoryContext implements EvalContext {
     return out;
   }
 
-  metric(e: EntityRef, name: string, agg: Agg, windowNs: bigint): number | undefined {
+  metric(e: EntityRef, name: string, agg: Agg, windowSec: number): number | undefined {
     const all = this.samples.get(`${e.id}\0${name}`);
     if (!all?.length) return undefined;
     if (agg === 'last') return all[all.length - 1]!.value;
-    const from = this.nowNs - windowNs;
+    const from = this.nowNs - BigInt(Math.round(windowSec * 1e9));
     const values = all.filter((s) => s.tNs > from && s.tNs <= this.nowNs).map((s) => s.value);
     const sum = values.reduce((a, b) => a + b, 0);
     switch (agg) {
@@ -83,7 +83,7 @@ export class MemoryContext implements EvalContext {
       case 'sum':
         return sum;
       case 'rate':
-        return sum / (Number(windowNs) / 1e9);
+        return sum / windowSec;
     }
     if (!values.length) return undefined; // no data in the window
     switch (agg) {
