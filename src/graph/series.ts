@@ -55,8 +55,8 @@ for (let k = 1; k < RING_WIDTH; k += 2) EMPTY_RING[k] = -Infinity;
 /** The heads and reservoirs of a graph's series. */
 export class SeriesStore {
   readonly heads: Slab;
-  /** the heads' cold halves, at the same indices (grown with the heads) */
-  totals: Float64Array;
+  /** the heads' cold halves, allocated and released with the heads, so at the same indices */
+  readonly totals: Slab;
   readonly samples: Slab;
   /** the Series of each head, by head index / HEAD_WIDTH (a closing bucket goes to its older ones) */
   private readonly owners: (Series | undefined)[] = [];
@@ -65,19 +65,14 @@ export class SeriesStore {
 
   constructor(capacity = 1024) {
     this.heads = new Slab(HEAD, capacity);
-    this.totals = new Float64Array(this.heads.f.length);
+    this.totals = new Slab(TOTALS, capacity);
     this.samples = new Slab(EMPTY_RING, 16);
   }
 
   /** A new head for `s`: its index. */
   attach(s: Series): number {
     const at = this.heads.alloc();
-    if (this.totals.length < this.heads.f.length) {
-      const t = new Float64Array(this.heads.f.length);
-      t.set(this.totals);
-      this.totals = t;
-    }
-    this.totals.set(TOTALS, at);
+    if (this.totals.alloc() !== at) throw new Error('series heads and totals out of step');
     this.owners[at >> HEAD_SHIFT] = s;
     return at;
   }
@@ -89,7 +84,7 @@ export class SeriesStore {
 
   /** Field `field` of the cold half of the head at `at`. */
   total(at: number, field: number): number {
-    return this.totals[at + field]!;
+    return this.totals.f[at + field]!;
   }
 
   /** Frees a head and its reservoir. */
@@ -98,6 +93,7 @@ export class SeriesStore {
     if (ring !== 0) this.samples.release(ringBase(ring));
     this.owners[at >> HEAD_SHIFT] = undefined;
     this.heads.release(at);
+    this.totals.release(at);
   }
 
   /**
@@ -150,7 +146,7 @@ export class SeriesStore {
 
   /** A new second began: the newest bucket moves to the owner's older ones, and `value` starts the next. */
   private openBucket(h: Float64Array, at: number, tNs: number, value: number): void {
-    const c = this.totals;
+    const c = this.totals.f;
     if (h[at + CNT]! > 0) {
       c[at + CLOSED_SUM]! += h[at + SUM]!;
       c[at + CLOSED_COUNT]! += h[at + CNT]!;
