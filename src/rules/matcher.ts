@@ -143,10 +143,7 @@ export class RuleMatcher {
 
   /** A metric of `entity` got a sample: only rules reading that metric (on it or through it) become due. */
   touched(entity: EntityRef, metric: string): void {
-    const self = this.selfByTypeMetric.get(entity.type)?.get(metric);
-    if (self) this.markRules(entity, self);
-    const via = this.viaByTypeMetric.get(entity.type)?.get(metric);
-    if (via) this.markNeighbor(entity, via);
+    this.touchedSet(entity, this.changeSet(entity.type, [metric]));
   }
 
   /** What a change to these metrics of an entity of `type` makes due (for touchedSet; valid until the rule set changes). */
