@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { callAgent } from '../ipc/client';
 import { resolveSocketPath } from '../ipc/socket-path';
 import { AgentUnavailableError } from '../ipc/errors';
-import type { FixReply } from '../fix/service';
+import type { FixReply } from '../agent/fix-service';
 import type { Plan } from '../fix/plan';
 import { UsageError } from './usage';
 

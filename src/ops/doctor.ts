@@ -12,7 +12,7 @@ import { effectiveCaps } from '../sources/preflight';
 import { ALL_FAMILIES, loadAddon, type Family } from '../native/addon';
 import { RECORD_SIZE } from '../events/layout';
 import { loadRuleDir } from '../rules/loader';
-import { parseListenAddr } from '../agent/metrics';
+import { parseListenAddr } from './metrics';
 import type { EffectiveConfig } from '../agent/config';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'unavailable' | 'skip';

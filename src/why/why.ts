@@ -8,8 +8,10 @@ import { ProcessNode, type Edge, type GraphNode } from '../graph/model';
 import { GraphContext, type LiveProviders } from '../graph/eval-context';
 import type { RuleMatcher } from '../rules/matcher';
 import type { PendingMatch } from '../rules/compile';
+import type { Pipeline } from '../engine/pipeline';
 
-import { linkEvidence, ref, type ChainLink, type NodeRef } from './evidence';
+import type { ChainLink, Finding, FindingAction, NodeRef, WhyAnswer } from '../engine/answer';
+import { linkEvidence, ref } from './evidence';
 import { LiveInspector } from './live';
 
 export interface WhyOptions {
@@ -22,50 +24,6 @@ export interface WhyOptions {
   live?: { providers: LiveProviders; inspect: boolean };
   /** kernel + user drops in the window, as the source counted them */
   droppedEvents?: number;
-}
-
-/** An action as data: targets are plain references, never live graph nodes. */
-export interface FindingAction {
-  type: string;
-  text?: string;
-  target_spec: string;
-  target: NodeRef;
-  params: Record<string, string | number | boolean>;
-}
-
-export interface FindingEvidence {
-  leaf: string;
-  value: number | string | boolean | undefined;
-  entity: NodeRef;
-}
-
-export interface Finding {
-  scene: string;
-  rule: string;
-  confidence: number;
-  score: number;
-  summary: string;
-  culprit: NodeRef;
-  chain: ChainLink[];
-  actions: FindingAction[];
-  evidence: FindingEvidence[];
-}
-
-export interface WhyAnswer {
-  pid: number;
-  comm: string;
-  start_ns: number;
-  state: string;
-  scene: string;
-  confidence: number;
-  summary: string;
-  culprit?: NodeRef;
-  chain: ChainLink[];
-  actions: FindingAction[];
-  findings: Finding[];
-  dropped_events: number;
-  window_s: number;
-  answered_in_ms: number;
 }
 
 export class WhyError extends Error {
@@ -93,6 +51,13 @@ interface Candidate {
 }
 const MAX_NODES = 48;
 const FOLLOW_PER_HOP = 3;
+
+/** `why <pid>` asked of a pipeline: what changed is evaluated first, then the walk runs at the pipeline's now. */
+export function answerWhy(p: Pipeline, pid: number, windowNs = DEFAULT_WINDOW_NS): WhyAnswer {
+  p.flush();
+  const nowNs = p.nowNs();
+  return explain(p.graph, p.matcher, pid, { nowNs, windowNs, live: p.live, droppedEvents: p.droppedIn(nowNs, windowNs) });
+}
 
 export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOptions): WhyAnswer {
   const t0 = process.hrtime.bigint();
