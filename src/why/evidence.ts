@@ -1,5 +1,5 @@
 /** Human and JSON renderings of the evidence behind one link of a chain. */
-import { formatBytes, formatNs } from '../rules/units';
+import { formatBytes, formatNs } from '../events/units-text';
 import type { Edge, GraphNode } from '../graph/model';
 import type { LinkEvidence, NodeRef } from '../engine/answer';
 
