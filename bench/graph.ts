@@ -16,7 +16,8 @@ import * as inspector from 'node:inspector';
 import { parseArgs } from 'node:util';
 import { RecordBatch } from '../src/events/decoder';
 import { Kind, OFFSETS as O, RECORD_SIZE } from '../src/events/layout';
-import { Pipeline } from '../src/agent/pipeline';
+import { Pipeline } from '../src/engine/pipeline';
+import { answerWhy } from '../src/why/why';
 import { loadRuleDir, defaultRulesDir } from '../src/rules';
 import { MI } from '../src/graph/vocabulary';
 import { xorshift } from '../test/helpers/random';
@@ -268,20 +269,20 @@ function whyBench(procs: number, edges: number) {
   const rss = process.memoryUsage().rss;
   const lat: number[] = [];
   // warm-up, not measured: a long-running agent answers with optimised code
-  for (let i = 0; i < 500; i++) p.why(1000 + Math.floor(rnd() * procs));
+  for (let i = 0; i < 500; i++) answerWhy(p, 1000 + Math.floor(rnd() * procs));
   if (process.env.XCTL_BENCH_HEAPPROF) {
     // where the answers allocate: a sampling heap profile that keeps collected objects
     const session = new inspector.Session();
     session.connect();
     session.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as object);
-    for (let i = 0; i < 200; i++) p.why(1000 + Math.floor(rnd() * procs));
+    for (let i = 0; i < 200; i++) answerWhy(p, 1000 + Math.floor(rnd() * procs));
     session.post('HeapProfiler.stopSampling', (err, r) => fs.writeFileSync(process.env.XCTL_BENCH_HEAPPROF!, JSON.stringify(r.profile)));
   }
   const queries = Number(process.env.XCTL_BENCH_QUERIES ?? 2000);
   for (let i = 0; i < queries; i++) {
     const pid = 1000 + Math.floor(rnd() * procs);
     const t0 = process.hrtime.bigint();
-    p.why(pid);
+    answerWhy(p, pid);
     lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   if (process.env.XCTL_BENCH_DEBUG) {

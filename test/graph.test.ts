@@ -4,7 +4,8 @@ import t from 'tap';
 import { makeRecord, pack, ipv4Bytes } from './helpers/synth';
 import { RecordBatch } from '../src/events/decoder';
 import { Kind } from '../src/events/layout';
-import { Pipeline } from '../src/agent/pipeline';
+import { Pipeline } from '../src/engine/pipeline';
+import { answerWhy } from '../src/why/why';
 import { loadRuleDir, defaultRulesDir } from '../src/rules';
 import { loadRuleTexts } from '../src/rules/loader';
 import { ProcessNode } from '../src/graph/model';
@@ -49,7 +50,7 @@ t.test('retransmits: process waits_on peer with segment evidence; network_stall'
   t.equal(e.to.label(), '10.0.0.2:5001');
   t.equal(e.sum, 12, '3 records x 4 segments');
   t.equal(e.count, 3);
-  const a = p.why(100);
+  const a = answerWhy(p, 100);
   t.equal(a.scene, 'network_stall');
   t.equal(a.culprit?.label, '10.0.0.2:5001');
   t.equal(a.chain[0]!.evidence.in_window.sum, 12);
@@ -67,7 +68,7 @@ t.test('pid reuse: a new start time is a new process, the old one keeps its evid
   t.equal(old.comm, 'old');
   t.equal(old.exit?.signal, 11);
   t.equal(p.graph.evicted.pidReuse, 1);
-  t.equal(p.why(200).scene, 'healthy', 'the new process is not blamed for the old one\'s crash');
+  t.equal(answerWhy(p, 200).scene, 'healthy', 'the new process is not blamed for the old one\'s crash');
 });
 
 t.test('A woken by B: waits_on edge to the waker with wait time', async (t) => {
@@ -96,8 +97,8 @@ t.test('A woken by B: waits_on edge to the waker with wait time', async (t) => {
   const e = a.out.find((x) => x.to === b)!;
   t.equal(e.kind, 'waits_on');
   t.equal(e.sum, 1.8 * S);
-  t.equal(p.why(300).scene, 'process_blocked', '1.8 s waiting on another process in 60 s');
-  t.equal(p.why(300).culprit?.label, 'writer (301)');
+  t.equal(answerWhy(p, 300).scene, 'process_blocked', '1.8 s waiting on another process in 60 s');
+  t.equal(answerWhy(p, 300).culprit?.label, 'writer (301)');
 });
 
 t.test('throttled IO waiter records: storage_slow on the process, not the kworker', async (t) => {
@@ -114,7 +115,7 @@ t.test('throttled IO waiter records: storage_slow on the process, not the kworke
   t.notOk(p.graph.findProcess(41), 'the kworker is not a node');
   const d = p.graph.devices.get(dev)!;
   t.equal(d.series('io.latency')!.totalCount, 4, 'the device counts each request once');
-  const a = p.why(400);
+  const a = answerWhy(p, 400);
   t.equal(a.scene, 'storage_slow');
   t.equal(a.culprit?.label, '7:3');
 });
@@ -125,7 +126,7 @@ t.test('SIGSTOP from another process: stopped_by, and SIGCONT clears it', async 
   const w = p.graph.findProcess(501)!;
   t.equal(w.state, 'stopped');
   t.equal(w.stoppedBy?.pid, 500);
-  t.equal(p.why(501).scene, 'process_blocked');
+  t.equal(answerWhy(p, 501).scene, 'process_blocked');
   p.ingest(batch(makeRecord(Kind.SIGNAL, { ...hdr(500, 1 * S, 6 * S, 'ops'), 'sig.sig': 18, 'sig.target_pid': 501, 'sig.target_start_ns': 2 * S })));
   t.equal(w.state, 'running');
   t.equal(w.stoppedBy, undefined);
@@ -142,7 +143,7 @@ t.test('kernel SIGKILL (OOM) does not blame the allocating task', async (t) => {
   );
   const v = p.graph.findProcess(600)!;
   t.equal(v.killedBy, undefined);
-  t.equal(p.why(600).scene, 'host_oom');
+  t.equal(answerWhy(p, 600).scene, 'host_oom');
 });
 
 t.test('bounded: caps evict least recently seen; exited processes go after their grace period', async (t) => {
@@ -172,7 +173,7 @@ t.test('malformed records are counted, not ingested', async (t) => {
 
 t.test('why on an unknown pid names the problem', async (t) => {
   const p = new Pipeline(rules());
-  t.throws(() => p.why(424242), /no process 424242: it is not running \(offline analysis\)/);
+  t.throws(() => answerWhy(p, 424242), /no process 424242: it is not running \(offline analysis\)/);
 });
 
 t.test('ProcessNode identity: start time learnt later keeps the node', async (t) => {

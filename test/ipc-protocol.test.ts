@@ -15,7 +15,7 @@ import {
   protoTypes,
 } from '../src/ipc/protocol';
 import { DEFAULT_SOCKET_PATH, resolveSocketPath } from '../src/ipc/socket-path';
-import { createLogger, formatPrettyLine } from '../src/ipc/logger';
+import { createLogger, formatPrettyLine } from '../src/log';
 
 const projectRoot = path.resolve(__dirname, '../..'); // dist/test -> project root
 

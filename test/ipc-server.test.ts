@@ -12,7 +12,7 @@ import * as protobuf from 'protobufjs';
 import { callAgent } from '../src/ipc/client';
 import { AgentAlreadyRunningError, AgentUnavailableError, IpcError, SocketPathOccupiedError } from '../src/ipc/errors';
 import { FrameDecoder } from '../src/ipc/framing';
-import { createLogger } from '../src/ipc/logger';
+import { createLogger } from '../src/log';
 import { IpcRequest, IpcResponse, PROTOCOL_VERSION, decodeRequest, decodeResponse, encodeRequestFrame } from '../src/ipc/protocol';
 import { IpcHandler, IpcServer, IpcServerOptions, startIpcServer } from '../src/ipc/server';
 

@@ -7,7 +7,7 @@ import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { KubeClient, NodeConditionPublisher, CONDITION_TYPE } from '../src/ops/kube';
-import { AgentMetrics } from '../src/agent/metrics';
+import { AgentMetrics } from '../src/ops/metrics';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-kube-'));
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CpuGovernor } from '../src/ops/governor';
-import { AgentMetrics } from '../src/agent/metrics';
+import { AgentMetrics } from '../src/ops/metrics';
 import type { ProbeConfig } from '../src/native/addon';
 import { startTestAgent } from './helpers/agent';
 import { ROOT, run } from './helpers/ops';

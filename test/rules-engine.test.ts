@@ -13,7 +13,8 @@ import { RuleMatcher } from '../src/rules/matcher';
 import type { RuleSet } from '../src/rules/ruleset';
 import type { EntityRef, EntityType } from '../src/rules/context';
 import type { RuleError } from '../src/rules/errors';
-import { formatBytes, formatNs, formatPct, parseDuration, parseSize } from '../src/rules/units';
+import { parseDuration, parseSize } from '../src/rules/units';
+import { formatBytes, formatNs, formatPct } from '../src/events/units-text';
 
 const S = 1_000_000_000n;
 const MS = 1_000_000n;

@@ -16,13 +16,13 @@ import { startIpcServer, type IpcServer } from '../ipc/server';
 import { IpcError } from '../ipc/errors';
 import { CpuSampler } from '../procfs/cpu-sampler';
 import { KIND_NAMES } from '../events/layout';
-import { Pipeline } from './pipeline';
-import { AgentMetrics, readBpfStatsEnabled } from './metrics';
+import { Pipeline } from '../engine/pipeline';
+import { AgentMetrics, readBpfStatsEnabled } from '../ops/metrics';
 import { CpuGovernor } from '../ops/governor';
 import { CrashReporter, packageVersion } from '../ops/crash';
 import { KubeClient, NodeConditionPublisher, FATAL_GPU_SCENES } from '../ops/kube';
-import { WhyError } from '../why/why';
-import { FixService, DEFAULT_STATE_DIR } from '../fix/service';
+import { WhyError, answerWhy } from '../why/why';
+import { FixService, DEFAULT_STATE_DIR } from './fix-service';
 import type { FixConfig } from '../fix/policy';
 import type { PeerCred } from '../ipc/server';
 import type { ProbeConfig, Family } from '../native/addon';
@@ -319,7 +319,7 @@ export class Agent {
         const end = this.metrics.whyDuration.startTimer();
         try {
           const windowS = args.window_s ? Number(args.window_s) : 300;
-          return this.pipeline.why(pid, windowS * 1e9);
+          return answerWhy(this.pipeline, pid, windowS * 1e9);
         } catch (e) {
           if (e instanceof WhyError) throw new IpcError('NOT_FOUND', e.message);
           throw e;

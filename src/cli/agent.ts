@@ -1,7 +1,7 @@
 /** `xctl agent`: run the daemon in the foreground (systemd / Kubernetes supervise it). */
 import { parseArgs } from 'node:util';
 import { Agent } from '../agent/agent';
-import { createLogger } from '../ipc/logger';
+import { createLogger } from '../log';
 import { PROBE_HELP } from './probe-options';
 import { configForReport } from '../agent/config';
 import { CONFIG_FLAG_OPTIONS, resolveFromFlags } from './config';

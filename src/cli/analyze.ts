@@ -5,9 +5,9 @@
 import { parseArgs } from 'node:util';
 import { RecordReader, RecordingError } from '../record/file';
 import { loadRuleDir, defaultRulesDir } from '../rules';
-import { Pipeline } from '../agent/pipeline';
-import { WhyError } from '../why/why';
-import { renderPs, renderWhy } from '../why/render';
+import { Pipeline } from '../engine/pipeline';
+import { WhyError, answerWhy } from '../why/why';
+import { renderPs, renderWhy } from './render';
 import { UsageError } from './usage';
 
 export const ANALYZE_HELP = `usage: xctl analyze FILE why <pid> [--json] [--rules DIR]
@@ -51,7 +51,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`why needs a pid, got "${pidText ?? ''}"`);
   try {
-    const answer = pipeline.why(pid);
+    const answer = answerWhy(pipeline, pid);
     process.stdout.write((values.json ? JSON.stringify(answer) : renderWhy(answer)) + '\n');
     return answer.scene === 'healthy' ? 1 : 0;
   } catch (e) {

@@ -20,8 +20,8 @@ import pino from 'pino';
 import { Agent } from '../agent/agent';
 import { defaultRulesDir } from '../rules';
 import { callAgent } from '../ipc/client';
-import { renderWhy } from '../why/render';
-import type { WhyAnswer } from '../why/why';
+import { renderWhy } from './render';
+import type { WhyAnswer } from '../engine/answer';
 
 export const DEMO_HELP = `usage: xctl demo [--loss P] [--seconds S] [--json]
   --loss P      fraction of packets dropped on the lossy link (default 0.2)

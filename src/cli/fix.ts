@@ -9,9 +9,10 @@ import { parseArgs } from 'node:util';
 import { callAgent } from '../ipc/client';
 import { resolveSocketPath } from '../ipc/socket-path';
 import { AgentUnavailableError } from '../ipc/errors';
-import type { FixReply } from '../fix/service';
+import type { FixReply } from '../agent/fix-service';
 import type { Plan } from '../fix/plan';
 import { UsageError } from './usage';
+import { formatNs } from '../events/units-text';
 
 export const FIX_HELP = `usage: xctl fix <pid> [--apply] [--yes] [--json] [--plan PLAN_ID] [--socket PATH]
   without --apply: print the plan (dry run). --apply runs it (root); steps whose policy is "ask" need --yes
@@ -30,7 +31,7 @@ async function call(socket: string | undefined, method: string, pid: number, arg
 
 function fmtValue(v: number | undefined, unit: string): string {
   if (v === undefined) return 'n/a';
-  return unit === 'ns' ? `${(v / 1e6).toFixed(0)} ms` : String(v);
+  return unit === 'ns' ? formatNs(v) : String(v);
 }
 
 export function renderPlan(p: Plan): string {

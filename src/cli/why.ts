@@ -6,9 +6,8 @@ import { parseArgs } from 'node:util';
 import { callAgent } from '../ipc/client';
 import { resolveSocketPath } from '../ipc/socket-path';
 import { AgentUnavailableError } from '../ipc/errors';
-import { renderPs, renderWhy } from '../why/render';
-import type { WhyAnswer } from '../why/why';
-import type { PsRow } from '../agent/pipeline';
+import { renderPs, renderWhy } from './render';
+import type { PsRow, WhyAnswer } from '../engine/answer';
 import { UsageError } from './usage';
 
 export const WHY_HELP = `usage: xctl why <pid> [--json] [--window S] [--socket PATH]

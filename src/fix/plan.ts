@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { readProcIdentity } from '../procfs/process';
-import type { Finding, FindingAction, WhyAnswer } from '../why/why';
+import type { Finding, FindingAction, WhyAnswer } from '../engine/answer';
 import type { PolicyMode } from './policy';
 import { protectedReason } from './safety';
 

@@ -5,6 +5,7 @@
  */
 import type { Agg, EdgeKind, EntityRef, EntityType, EvalContext } from '../rules/context';
 import { signalName } from '../events/names';
+import { formatBytes } from '../events/units-text';
 import type { Graph } from './graph';
 import { ProcessNode, type GraphNode, PeerNode, DeviceNode, GpuNode } from './model';
 import { xidInfo } from './xid-catalog';
@@ -33,10 +34,6 @@ const CLOCK_REASON_NAMES: readonly [number, string][] = [
   [0x8, 'HW slowdown'],
   [0x4, 'SW power cap'],
 ];
-
-function fmtGiB(b: number): string {
-  return `${(b / 1024 ** 3).toFixed(1)} GiB`;
-}
 
 /** Edges ranked by their evidence over this window (strongest first). */
 const RANK_WINDOW_S = 300;
@@ -248,7 +245,7 @@ export class GraphContext implements EvalContext {
         if (name === 'co_tenant.comm') return top.proc.comm || undefined;
         if (name === 'co_tenant.bytes') return top.bytes;
         const frac = g.memTotal ? ` (${Math.round((top.bytes / g.memTotal) * 100)} % of the GPU)` : '';
-        return `${top.proc.label()} holds ${fmtGiB(top.bytes)}${frac}`;
+        return `${top.proc.label()} holds ${formatBytes(top.bytes)}${frac}`;
       }
     }
     return undefined;

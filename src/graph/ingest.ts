@@ -36,6 +36,7 @@ import {
 } from '../events/layout';
 import { addrText } from '../events/inet';
 import { errnoName, signalName } from '../events/names';
+import { fmtKb } from '../events/units-text';
 import type { Graph } from './graph';
 import type { GraphNode, ProcessNode } from './model';
 import { FATAL_BY_DEFAULT, MI, SIGCONT, SIGNAL_STOPS } from './vocabulary';
@@ -399,7 +400,7 @@ export class GraphIngestor {
       tNs: t,
     };
     const scope = victim.cgroupId ? `cgroup ${victim.cgroupId}` : 'host';
-    const e = this.g.error(`oom:${victim.id}`, 'oom_kill', `OOM kill (${scope}), rss ${(victim.oom.anonRssKb / 1024).toFixed(1)} MiB`);
+    const e = this.g.error(`oom:${victim.id}`, 'oom_kill', `OOM kill (${scope}), rss ${fmtKb(victim.oom.anonRssKb)}`);
     e.seen(t);
     e.count++;
     victim.edgeTo('blocked_by', e, 'events').add(t, victim.oom.anonRssKb * 1024);

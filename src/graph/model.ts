@@ -52,7 +52,7 @@ export class Edge {
   readonly series: Series;
   /** recent observations that carried a detail (which signal, read/write...) */
   samples: EvidenceSample[] = EMPTY;
-  /** 'procfs' edges come from live inspection at query time, not from events */
+  /** 'procfs' edges come from live inspection at query time (a `why` overlay, never the graph), not from events */
   source: 'ebpf' | 'procfs' = 'ebpf';
   note?: string;
 
@@ -61,8 +61,10 @@ export class Edge {
     readonly from: GraphNode,
     readonly to: GraphNode,
     readonly unit: EvidenceUnit,
+    /** where its series lives: the graph's store, or a query's own (an edge that is not in the graph) */
+    store: SeriesStore = from.store.series,
   ) {
-    this.series = new Series(false, -1, from.store.series);
+    this.series = new Series(false, -1, store);
   }
 
   get firstNs(): number {
@@ -70,9 +72,6 @@ export class Edge {
   }
   get lastNs(): number {
     return this.series.lastNs;
-  }
-  set lastNs(tNs: number) {
-    this.series.lastNs = tNs;
   }
   get count(): number {
     return this.series.totalCount;

@@ -227,10 +227,6 @@ export class Series {
   get lastNs(): number {
     return this.head(LAST_NS);
   }
-  /** procfs links refresh an edge's time without an observation */
-  set lastNs(tNs: number) {
-    if (this.at >= 0) this.store.heads.f[this.at + LAST_NS] = tNs;
-  }
   /** first observation time, ns (0: none) */
   get firstNs(): number {
     return this.totalsField(FIRST_NS);

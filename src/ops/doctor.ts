@@ -11,8 +11,9 @@ import { execFileSync } from 'node:child_process';
 import { effectiveCaps } from '../sources/preflight';
 import { ALL_FAMILIES, loadAddon, type Family } from '../native/addon';
 import { RECORD_SIZE } from '../events/layout';
+import { formatBytes } from '../events/units-text';
 import { loadRuleDir } from '../rules/loader';
-import { parseListenAddr } from '../agent/metrics';
+import { parseListenAddr } from './metrics';
 import type { EffectiveConfig } from '../agent/config';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'unavailable' | 'skip';
@@ -294,9 +295,8 @@ export function checkStateDir(dir: string, minFreeBytes = 64 * 1024 * 1024): Che
   } catch {
     /* unknown */
   }
-  const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
-  if (free < minFreeBytes) return { ...base, status: 'fail', detail: `${mib(free)} free on the file system of ${at}; want ≥ ${mib(minFreeBytes)}`, fix: `free disk space or move state_dir` };
-  return { ...base, status: 'ok', detail: `${at === dir ? 'writable' : `will be created under ${at}`}; ${Number.isFinite(free) ? mib(free) : '?'} free`, fix: NOTHING };
+  if (free < minFreeBytes) return { ...base, status: 'fail', detail: `${formatBytes(free)} free on the file system of ${at}; want ≥ ${formatBytes(minFreeBytes)}`, fix: `free disk space or move state_dir` };
+  return { ...base, status: 'ok', detail: `${at === dir ? 'writable' : `will be created under ${at}`}; ${Number.isFinite(free) ? formatBytes(free) : '?'} free`, fix: NOTHING };
 }
 
 export function checkMetricsAddr(addr: string): Check {

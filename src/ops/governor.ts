@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import type { ProbeConfig } from '../native/addon';
-import type { AgentMetrics } from '../agent/metrics';
+import type { AgentMetrics } from './metrics';
 
 export interface Thresholds {
   offcpuMinNs: bigint;

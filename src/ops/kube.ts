@@ -12,7 +12,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import type { Logger } from 'pino';
-import type { AgentMetrics } from '../agent/metrics';
+import type { AgentMetrics } from './metrics';
 
 export const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 export const CONDITION_TYPE = 'XctlGpuFatal';

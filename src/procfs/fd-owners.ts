@@ -1,7 +1,7 @@
 /**
- * Who else holds an open file: one pass over /proc/<pid>/fd links. This turns
+ * Who holds an open file: one pass over /proc/<pid>/fd links. This turns
  * "A is blocked reading pipe 1234" into "A waits on B: B holds the write end
- * of pipe 1234 and is stopped".
+ * of pipe 1234 and is stopped", and finds the owner of a socket inode.
  */
 import { performance } from 'node:perf_hooks';
 import { listPids, readDir, readLink, readText } from './read';
@@ -29,30 +29,45 @@ export interface FdScanOptions {
   includeSelf?: boolean;
 }
 
+const NO_PIDS: ReadonlySet<number> = new Set();
+
+/**
+ * Visits every fd link of every process, in pid order: `visit(pid, fd, link)`,
+ * which returns false to skip the rest of that process's fds. Stops before the
+ * next process once `deadline` (performance.now() ms) has passed and returns
+ * true then (the pass is incomplete).
+ */
+export function scanFdLinks(visit: (pid: number, fd: string, link: string) => boolean | void, skip: ReadonlySet<number> = NO_PIDS, deadline = Infinity): boolean {
+  for (const pid of listPids()) {
+    if (skip.has(pid)) continue;
+    if (performance.now() > deadline) return true;
+    const fdDir = `/proc/${pid}/fd`;
+    for (const name of readDir(fdDir)) {
+      const link = readLink(`${fdDir}/${name}`);
+      if (link !== undefined && visit(pid, name, link) === false) break;
+    }
+  }
+  return false;
+}
+
 /** Every process holding `target` (a /proc/<pid>/fd link text, e.g. "pipe:[1234]"), with the fd's access mode. */
 export function findFdHolders(target: string, opts: FdScanOptions = {}): FdHolderList {
   const budget = opts.budgetMs ?? 200;
   const skip = new Set(opts.exclude ?? []);
   if (!opts.includeSelf) skip.add(process.pid);
   const holders: FdHolder[] = [];
-  const deadline = performance.now() + budget;
-  let truncated = false;
-  for (const pid of listPids()) {
-    if (skip.has(pid)) continue;
-    if (performance.now() > deadline) {
-      truncated = true;
-      break;
-    }
-    const fdDir = `/proc/${pid}/fd`;
-    for (const name of readDir(fdDir)) {
-      if (readLink(`${fdDir}/${name}`) !== target) continue;
+  const truncated = scanFdLinks(
+    (pid, name, link) => {
+      if (link !== target) return;
       // fdinfo only for matches: flags tell which end of a pipe this is
       const mode = fdinfoMode(readText(`/proc/${pid}/fdinfo/${name}`));
       const comm = readProcIdentity(pid)?.comm;
-      if (mode === undefined || comm === undefined) continue; // closed or exited meanwhile
+      if (mode === undefined || comm === undefined) return; // closed or exited meanwhile
       holders.push({ pid, comm, fd: Number(name), mode });
-    }
-  }
+    },
+    skip,
+    performance.now() + budget,
+  );
   return Object.assign(holders, { truncated });
 }
 

@@ -8,7 +8,8 @@
  */
 import type { Agg, EntityRef, EvalContext } from './context';
 import type { Condition, Leaf, Scalar, Selector } from './spec';
-import { formatInUnit, formatNumber } from './units';
+import { formatInUnit } from './units';
+import { formatNumber } from '../events/units-text';
 import { ZERO_WHEN_ABSENT } from './vocabulary';
 
 export type LeafValue = Scalar | undefined;

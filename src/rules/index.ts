@@ -2,7 +2,7 @@
 export type { Agg, EdgeKind, EntityRef, EntityType, EvalContext } from './context';
 export { RuleError, type SourcePos } from './errors';
 export { SCENES, ACTION_TYPES, AGGS, ATTR_OPS, BIND_TYPES, type Scene, type ActionType } from './vocabulary';
-export { parseDuration, parseSize, formatNs, formatBytes, formatPct } from './units';
+export { parseDuration, parseSize } from './units';
 export { parseRuleFile } from './schema';
 export { compileRule, compareMatches, type CompiledRule, type RuleMatch, type Evidence, type RenderedAction } from './compile';
 export { buildRuleSet, type RuleSet } from './ruleset';

@@ -6,7 +6,7 @@
  */
 import type { Placeholder, Scalar, Selector, TemplateSpec } from './spec';
 import { EDGE_KINDS, ENTITY_TYPES, TEMPLATE_FILTERS, type TemplateFilter } from './vocabulary';
-import { formatBytes, formatNs, formatNumber, formatPct } from './units';
+import { formatBytes, formatNs, formatNumber, formatPct } from '../events/units-text';
 import { suggest } from './suggest';
 import type { EdgeKind, EntityType } from './context';
 

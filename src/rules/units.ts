@@ -1,9 +1,10 @@
 /**
  * Units of the rule language: durations (to ns), sizes (to bytes) and
- * percentages (to fractions) in rule files, and their human formatting in
- * rendered causes. Parsing is strict ("30 sec" is an error, not 30 s) because
+ * percentages (to fractions) in rule files, and a value as text in its unit
+ * (the formatters are events/units-text.ts). Parsing is strict ("30 sec" is an error, not 30 s) because
  * a silently misread threshold is worse than a load error.
  */
+import { formatBytes, formatNs, formatNumber, formatPct } from '../events/units-text';
 
 const DURATION_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9, d: 86400e9 };
 const SIZE_BYTES: Record<string, number> = {
@@ -56,42 +57,7 @@ export function parseQuantity(text: string): { value: number; unit: Unit } | und
   return undefined;
 }
 
-const oneDecimal = (v: number) => (Math.round(v * 10) / 10).toFixed(1);
-
-/** 512_300_000 -> "512.3 ms", 2_100_000_000 -> "2.1 s". */
-export function formatNs(ns: number): string {
-  const a = Math.abs(ns);
-  if (a < 1e3) return `${Math.round(ns)} ns`;
-  if (a < 1e6) return `${oneDecimal(ns / 1e3)} µs`;
-  if (a < 1e9) return `${oneDecimal(ns / 1e6)} ms`;
-  if (a < 120e9) return `${oneDecimal(ns / 1e9)} s`;
-  if (a < 7200e9) return `${oneDecimal(ns / 60e9)} min`;
-  return `${oneDecimal(ns / 3600e9)} h`;
-}
-
-/** 67108864 -> "64.0 MiB". */
-export function formatBytes(bytes: number): string {
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  if (Math.abs(bytes) < 1024) return `${Math.round(bytes)} B`;
-  let v = bytes / 1024;
-  let i = 0;
-  while (Math.abs(v) >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${oneDecimal(v)} ${units[i]}`;
-}
-
-/** 0.934 -> "93 %" (the value is a fraction, as cpu.usage is). */
-export function formatPct(fraction: number): string {
-  return `${Math.round(fraction * 100)} %`;
-}
-
-/** A plain number for text: integers as is, others with at most 3 decimals. */
-export function formatNumber(v: number): string {
-  return Number.isInteger(v) ? String(v) : String(Math.round(v * 1000) / 1000);
-}
-
+/** A value as text in its rule unit. */
 export function formatInUnit(v: number, unit: Unit): string {
   switch (unit) {
     case 'ns':

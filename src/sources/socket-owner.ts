@@ -4,8 +4,8 @@
  * `socket:[inode]` among /proc/<pid>/fd. Works across network namespaces, since
  * inodes are global. Scans are rate-limited and results cached.
  */
-import * as fs from 'node:fs';
 import { readProcIdentity, type ProcIdentity } from '../procfs/process';
+import { scanFdLinks } from '../procfs/fd-owners';
 
 const POSITIVE_TTL_MS = 60_000;
 const NEGATIVE_TTL_MS = 5_000;
@@ -21,7 +21,7 @@ export class SocketOwnerResolver {
   private lastScan = 0;
   scans = 0;
 
-  constructor(private readonly procRoot = '/proc', private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now) {}
 
   /** Owner of socket inode `ino`, or null if no process holds it (or the scan budget is spent). */
   resolve(ino: bigint): ProcIdentity | null {
@@ -42,34 +42,16 @@ export class SocketOwnerResolver {
     this.lastScan = t;
     this.scans++;
     if (this.cache.size > 100_000) this.cache.clear(); // bound memory on hosts with huge socket counts
-    let pids: string[];
-    try {
-      pids = fs.readdirSync(this.procRoot);
-    } catch {
-      return;
-    }
-    for (const p of pids) {
-      const c = p.charCodeAt(0);
-      if (c < 48 || c > 57) continue;
-      let fds: string[];
-      try {
-        fds = fs.readdirSync(`${this.procRoot}/${p}/fd`);
-      } catch {
-        continue; // exited, or a kernel thread
+    let pid = -1;
+    let identity: ProcIdentity | null = null;
+    scanFdLinks((p, _fd, link) => {
+      if (!link.startsWith('socket:[')) return;
+      if (p !== pid) {
+        pid = p;
+        identity = readProcIdentity(p);
       }
-      let identity: ProcIdentity | null | undefined;
-      for (const fd of fds) {
-        let link: string;
-        try {
-          link = fs.readlinkSync(`${this.procRoot}/${p}/fd/${fd}`);
-        } catch {
-          continue;
-        }
-        if (!link.startsWith('socket:[')) continue;
-        if (identity === undefined) identity = readProcIdentity(Number(p));
-        if (!identity) break;
-        this.cache.set(link.slice(8, -1), { owner: identity, expires: t + POSITIVE_TTL_MS });
-      }
-    }
+      if (!identity) return false; // exited meanwhile
+      this.cache.set(link.slice(8, -1), { owner: identity, expires: t + POSITIVE_TTL_MS });
+    });
   }
 }

@@ -1,35 +1,7 @@
 /** Human and JSON renderings of the evidence behind one link of a chain. */
-import { formatBytes, formatNs } from '../rules/units';
+import { formatBytes, formatNs } from '../events/units-text';
 import type { Edge, GraphNode } from '../graph/model';
-
-export interface NodeRef {
-  type: string;
-  id: string;
-  label: string;
-}
-
-export interface LinkEvidence {
-  count: number;
-  sum: number;
-  max: number;
-  unit: string;
-  first_ts_ns: number;
-  last_ts_ns: number;
-  /** how long ago the newest evidence is, seconds */
-  age_s: number;
-  window_s: number;
-  in_window: { count: number; sum: number };
-  source: 'ebpf' | 'procfs';
-  note?: string;
-  text: string;
-}
-
-export interface ChainLink {
-  from: NodeRef;
-  to: NodeRef;
-  edge: string;
-  evidence: LinkEvidence;
-}
+import type { LinkEvidence, NodeRef } from '../engine/answer';
 
 export function ref(n: GraphNode): NodeRef {
   return { type: n.type, id: n.id, label: n.label() };

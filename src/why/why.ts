@@ -8,9 +8,12 @@ import { ProcessNode, type Edge, type GraphNode } from '../graph/model';
 import { GraphContext, type LiveProviders } from '../graph/eval-context';
 import type { RuleMatcher } from '../rules/matcher';
 import type { PendingMatch } from '../rules/compile';
+import type { Pipeline } from '../engine/pipeline';
 
-import { linkEvidence, ref, type ChainLink, type NodeRef } from './evidence';
+import type { ChainLink, Finding, FindingAction, NodeRef, WhyAnswer } from '../engine/answer';
+import { linkEvidence, ref } from './evidence';
 import { LiveInspector } from './live';
+import { QueryOverlay } from './overlay';
 
 export interface WhyOptions {
   /** boot-clock "now" (live: the host clock; replay: the newest record) */
@@ -22,50 +25,6 @@ export interface WhyOptions {
   live?: { providers: LiveProviders; inspect: boolean };
   /** kernel + user drops in the window, as the source counted them */
   droppedEvents?: number;
-}
-
-/** An action as data: targets are plain references, never live graph nodes. */
-export interface FindingAction {
-  type: string;
-  text?: string;
-  target_spec: string;
-  target: NodeRef;
-  params: Record<string, string | number | boolean>;
-}
-
-export interface FindingEvidence {
-  leaf: string;
-  value: number | string | boolean | undefined;
-  entity: NodeRef;
-}
-
-export interface Finding {
-  scene: string;
-  rule: string;
-  confidence: number;
-  score: number;
-  summary: string;
-  culprit: NodeRef;
-  chain: ChainLink[];
-  actions: FindingAction[];
-  evidence: FindingEvidence[];
-}
-
-export interface WhyAnswer {
-  pid: number;
-  comm: string;
-  start_ns: number;
-  state: string;
-  scene: string;
-  confidence: number;
-  summary: string;
-  culprit?: NodeRef;
-  chain: ChainLink[];
-  actions: FindingAction[];
-  findings: Finding[];
-  dropped_events: number;
-  window_s: number;
-  answered_in_ms: number;
 }
 
 export class WhyError extends Error {
@@ -92,7 +51,15 @@ interface Candidate {
   score: number;
 }
 const MAX_NODES = 48;
+const NO_EDGES: readonly Edge[] = [];
 const FOLLOW_PER_HOP = 3;
+
+/** `why <pid>` asked of a pipeline: what changed is evaluated first, then the walk runs at the pipeline's now. */
+export function answerWhy(p: Pipeline, pid: number, windowNs = DEFAULT_WINDOW_NS): WhyAnswer {
+  p.flush();
+  const nowNs = p.nowNs();
+  return explain(p.graph, p.matcher, pid, { nowNs, windowNs, live: p.live, droppedEvents: p.droppedIn(nowNs, windowNs) });
+}
 
 export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOptions): WhyAnswer {
   const t0 = process.hrtime.bigint();
@@ -101,17 +68,20 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
   const nowSec = opts.nowNs / 1e9;
   const windowSec = windowNs / 1e9;
   const maxDepth = opts.maxDepth ?? 4;
-  const inspector = opts.live?.inspect ? new LiveInspector(g) : undefined;
+  // what /proc shows during this query stays in the overlay: the graph is only read
+  const overlay = opts.live?.inspect ? new QueryOverlay(g, opts.nowNs) : undefined;
+  const inspector = overlay ? new LiveInspector(overlay) : undefined;
   const providers: LiveProviders = { ...(opts.live?.providers ?? {}) };
   if (inspector) providers.processState = (p) => inspector.state(p);
-  const target = g.findProcess(pid) ?? (inspector ? adoptLive(g, pid) : undefined);
+  const target = g.findProcess(pid) ?? (overlay ? adoptLive(overlay, pid) : undefined);
   if (!target) {
     throw new WhyError(
       `no process ${pid}: it is not running${inspector ? '' : ' (offline analysis)'} and was not seen in the last ${Math.round(g.caps.exitedGraceNs / 60e9)} min`,
       'NOT_FOUND',
     );
   }
-  const ctx = new GraphContext(g, BigInt(Math.round(opts.nowNs)), providers);
+  const graphCtx = new GraphContext(g, BigInt(Math.round(opts.nowNs)), providers);
+  const ctx = overlay ? overlay.context(graphCtx) : graphCtx;
 
   // Walk outward, remembering how each entity was reached.
   const via = new Map<GraphNode, Edge | null>([[target, null]]);
@@ -128,8 +98,12 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
     // anyway, and this bounds the walk on hosts with busy fan-out.
     const next: Edge[] = []; // the strongest FOLLOW_PER_HOP waits, strongest first
     const weights: number[] = [];
-    for (const e of n.out) {
+    // the waits seen live now first, then the graph's (those to a process seen live are covered)
+    const live = overlay?.waitsFrom(n) ?? NO_EDGES;
+    for (let i = 0; i < live.length + n.out.length; i++) {
+      const e = i < live.length ? live[i]! : n.out[i - live.length]!;
       if (e.kind !== 'waits_on' || via.has(e.to)) continue;
+      if (i >= live.length && live.length && overlay!.waitTo(n, e.to)) continue;
       const w = e.source === 'procfs' ? Infinity : e.weight(nowSec, windowSec);
       if (!significant(e, w)) continue;
       let at = next.length;
@@ -161,7 +135,7 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
       // when the cause is the entity itself (a crash, an OOM kill), cite what blocked it
       const culprit = culpritOf(g, node, m);
       const last =
-        culprit !== node ? node.out.find((e) => e.to === culprit) : node.out.filter((e) => e.kind === 'blocked_by').sort((a, b) => b.lastNs - a.lastNs)[0];
+        culprit !== node ? (overlay?.waitTo(node, culprit) ?? node.out.find((e) => e.to === culprit)) : node.out.filter((e) => e.kind === 'blocked_by').sort((a, b) => b.lastNs - a.lastNs)[0];
       // a cause found further out is discounted a little per hop (direct evidence is
       // surer), and by how much the target really waits along the way: a process
       // that once woke it explains nothing unless the waits on it are substantial
@@ -226,15 +200,12 @@ function significant(e: Edge, w: number): boolean {
   return w > 0;
 }
 
-function adoptLive(g: Graph, pid: number): ProcessNode | undefined {
+/** A running process the graph has not met (no event of its own yet): the query's own node. */
+function adoptLive(overlay: QueryOverlay, pid: number): ProcessNode | undefined {
   // imported lazily: offline analysis never touches /proc
   const { inspectProcess } = require('../procfs/inspect') as typeof import('../procfs/inspect');
   const live = inspectProcess(pid);
-  if (!live) return undefined;
-  const p = g.process(pid, Number(live.startNs));
-  if (!p.comm) p.comm = live.comm;
-  p.seen(g.nowNs);
-  return p;
+  return live ? overlay.process(pid, Number(live.startNs), live.comm) : undefined;
 }
 
 function refOf(g: Graph, e: { type: string; id: string }): NodeRef {

@@ -1,6 +1,5 @@
 /** Text rendering of a `why` answer for terminals. */
-import type { WhyAnswer } from './why';
-import type { PsRow } from '../agent/pipeline';
+import type { PsRow, WhyAnswer } from '../engine/answer';
 
 export function renderWhy(a: WhyAnswer): string {
   const lines: string[] = [];

@@ -7,14 +7,14 @@ import * as path from 'node:path';
 import type { Logger } from 'pino';
 import { IpcError } from '../ipc/errors';
 import type { PeerCred } from '../ipc/server';
-import type { Pipeline } from '../agent/pipeline';
-import { WhyError } from '../why/why';
-import { AuditLog } from './audit';
-import { executePlan } from './execute';
-import { buildPlan, type OutcomeRecord, type Plan, type StepResult } from './plan';
-import { Policy, type FixConfig } from './policy';
-import { protectedReason } from './safety';
-import { PlanStore } from './store';
+import type { Pipeline } from '../engine/pipeline';
+import { WhyError, answerWhy } from '../why/why';
+import { AuditLog } from '../fix/audit';
+import { executePlan } from '../fix/execute';
+import { buildPlan, type OutcomeRecord, type Plan, type StepResult } from '../fix/plan';
+import { Policy, type FixConfig } from '../fix/policy';
+import { protectedReason } from '../fix/safety';
+import { PlanStore } from '../fix/store';
 import { measure, readyInS, verifyPlan } from '../verify/verify';
 
 export const DEFAULT_STATE_DIR = '/var/lib/xctl';
@@ -87,7 +87,7 @@ export class FixService {
       }
       let answer;
       try {
-        answer = this.o.pipeline.why(pid, 300e9);
+        answer = answerWhy(this.o.pipeline, pid, 300e9);
       } catch (e) {
         if (e instanceof WhyError) throw new IpcError('NOT_FOUND', e.message);
         throw e;

@@ -1,7 +1,8 @@
 /**
  * Graph + rules as one unit, fed batches by any source: the live agent and
  * `xctl analyze` (replay) run exactly the same code. Ingest marks what changed;
- * flush() re-evaluates only that (the incremental matcher) on a timer.
+ * flush() re-evaluates only that (the incremental matcher) on a timer. Queries
+ * on it (why/) sit above it.
  */
 import type { RecordBatch } from '../events/decoder';
 import { Graph, type GraphCaps } from '../graph/graph';
@@ -14,24 +15,13 @@ import type { EntityType } from '../rules/context';
 import type { RuleMatch } from '../rules/compile';
 import { Series } from '../graph/series';
 import { ATTR_CHANGED, METRIC_NAMES } from '../graph/vocabulary';
-import { explain, type WhyAnswer } from '../why/why';
+import type { PsRow } from './answer';
 
 export interface PipelineOptions {
   caps?: Partial<GraphCaps>;
   /** host clock in boot ns (live); replays use the newest record time */
   clock?: () => number;
   live?: { providers: LiveProviders; inspect: boolean };
-}
-
-export interface PsRow {
-  pid: number;
-  comm: string;
-  state: string;
-  start_ns: number;
-  last_seen_s: number;
-  scene: string;
-  summary: string;
-  score: number;
 }
 
 export class Pipeline {
@@ -115,15 +105,14 @@ export class Pipeline {
     this.graph.sweep(this.nowNs());
   }
 
-  why(pid: number, windowNs = 300e9): WhyAnswer {
-    this.flush();
-    const now = this.nowNs();
-    return explain(this.graph, this.matcher, pid, {
-      nowNs: now,
-      windowNs,
-      live: this.opts.live,
-      droppedEvents: this.drops.aggregate('sum', now / 1e9, windowNs / 1e9) ?? 0,
-    });
+  /** What a live host adds to queries (/proc inspection, CPU providers); undefined in replays. */
+  get live(): PipelineOptions['live'] {
+    return this.opts.live;
+  }
+
+  /** Kernel + user drops in the window of `windowNs` ending at `nowNs`. */
+  droppedIn(nowNs: number, windowNs: number): number {
+    return this.drops.aggregate('sum', nowNs / 1e9, windowNs / 1e9) ?? 0;
   }
 
   /** Tracked processes with a current finding first, then the most recently seen. */
