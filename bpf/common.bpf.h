@@ -98,17 +98,39 @@ static __always_inline void fill_task(struct xctl_record *r, struct task_struct 
 		r->h.flags |= XCTL_F_KTHREAD;
 }
 
+/* Kernel features, resolved by libbpf against the running kernel's BTF at load
+ * time. The branch not taken is dead code the verifier removes before it checks
+ * helpers and maps, so one program serves kernels with and without the feature.
+ * (A map the loader did not create, see native/probe_set.cc, may only be used
+ * under its check: libbpf poisons its references.) */
+#define HAVE_CURRENT_TASK_BTF bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf) /* 5.11 */
+#define HAVE_TASK_STORAGE bpf_core_enum_value_exists(enum bpf_map_type, BPF_MAP_TYPE_TASK_STORAGE)          /* 5.11 */
+
+/* current's process start time and process name (not the thread's: records
+ * are attributed to processes), through a pointer the verifier trusts where the
+ * kernel can give one, through CO-RE probe reads where it cannot. Returns flags. */
+static __always_inline __u32 current_ident(__u64 *start_ns, char *comm, __u32 comm_len)
+{
+	if (HAVE_CURRENT_TASK_BTF) {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+		*start_ns = task_start_ns(t);
+		bpf_probe_read_kernel_str(comm, comm_len, t->group_leader->comm);
+		return t->flags;
+	}
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *leader = BPF_CORE_READ(t, group_leader);
+	*start_ns = BPF_CORE_READ(leader, start_boottime);
+	bpf_probe_read_kernel_str(comm, comm_len, &leader->comm);
+	return BPF_CORE_READ(t, flags);
+}
+
 static __always_inline void fill_current(struct xctl_record *r)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid();
 	r->h.pid = id >> 32;
 	r->h.tid = (__u32)id;
-	r->h.start_ns = task_start_ns(t);
 	r->h.cgroup_id = bpf_get_current_cgroup_id();
-	/* the process name, not the thread's: records are attributed to processes */
-	bpf_probe_read_kernel_str(r->h.comm, sizeof(r->h.comm), t->group_leader->comm);
-	if (t->flags & PF_KTHREAD)
+	if (current_ident(&r->h.start_ns, r->h.comm, sizeof(r->h.comm)) & PF_KTHREAD)
 		r->h.flags |= XCTL_F_KTHREAD;
 }
 

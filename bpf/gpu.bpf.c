@@ -105,11 +105,9 @@ int BPF_KRETPROBE(cuda_malloc_managed_exit, long ret) { return alloc_exit(XCTL_C
 
 static __always_inline int nccl_enter(__u32 fn, __u64 count, __u32 datatype, __u64 comm)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid();
 	struct nccl_slot s = {
 		.ts = bpf_ktime_get_boot_ns(),
-		.start_ns = task_start_ns(t),
 		.cgroup_id = bpf_get_current_cgroup_id(),
 		.comm = comm,
 		.count = count,
@@ -118,7 +116,7 @@ static __always_inline int nccl_enter(__u32 fn, __u64 count, __u32 datatype, __u
 		.fn = fn,
 		.datatype = datatype,
 	};
-	bpf_probe_read_kernel_str(s.name, sizeof(s.name), t->group_leader->comm);
+	current_ident(&s.start_ns, s.name, sizeof(s.name));
 	__u64 key = slot_key(fn);
 	bpf_map_update_elem(&nccl_inflight, &key, &s, BPF_ANY);
 	return 0;

@@ -62,6 +62,17 @@ struct {
 	__type(value, struct iowait_since);
 } iowaits SEC(".maps");
 
+/* Kernels without task storage (before 5.11): the same keyed by tid. An entry
+ * lives from an io_schedule() switch-out to its wakeup (a task always wakes
+ * before it exits). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* empty, so free, where task storage exists */
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct iowait_since);
+} iowaits_by_tid SEC(".maps");
+
 /* blk_status_t -> -errno, as blk_status_to_errno() does */
 static __always_inline int status_to_errno(__u8 st)
 {
@@ -83,11 +94,31 @@ static __always_inline int status_to_errno(__u8 st)
 	}
 }
 
+/* Before 5.11 request.part is a struct hd_struct (its dev_t in __dev), and
+ * before 5.15 the disk is request.rq_disk rather than request_queue.disk. */
+struct hd_struct___pre511 {
+	struct device __dev;
+} __attribute__((preserve_access_index));
+
+struct request___pre515 {
+	struct hd_struct___pre511 *part;
+	struct gendisk *rq_disk;
+} __attribute__((preserve_access_index));
+
 static __always_inline __u32 rq_dev(struct request *rq)
 {
-	__u32 dev = BPF_CORE_READ(rq, part, bd_dev);
+	struct request___pre515 *old = (struct request___pre515 *)rq;
+	__u32 dev;
+	if (bpf_core_type_exists(struct hd_struct___pre511))
+		dev = BPF_CORE_READ(old, part, __dev.devt);
+	else
+		dev = BPF_CORE_READ(rq, part, bd_dev);
 	if (!dev) {
-		struct gendisk *d = BPF_CORE_READ(rq, q, disk);
+		struct gendisk *d;
+		if (bpf_core_field_exists(struct request_queue, disk))
+			d = BPF_CORE_READ(rq, q, disk);
+		else
+			d = BPF_CORE_READ(old, rq_disk);
 		dev = (BPF_CORE_READ(d, major) << 20) | BPF_CORE_READ(d, first_minor);
 	}
 	return dev;
@@ -96,16 +127,13 @@ static __always_inline __u32 rq_dev(struct request *rq)
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(on_rq_issue, struct request *rq)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
 	__u64 id = bpf_get_current_pid_tgid();
 	struct issue_info info = {};
 	info.ts_ns = bpf_ktime_get_boot_ns();
 	info.pid = id >> 32;
 	info.tid = (__u32)id;
-	info.kthread = (t->flags & PF_KTHREAD) ? 1 : 0;
-	info.start_ns = task_start_ns(t);
+	info.kthread = (current_ident(&info.start_ns, info.comm, sizeof(info.comm)) & PF_KTHREAD) ? 1 : 0;
 	info.cgroup_id = bpf_get_current_cgroup_id();
-	bpf_probe_read_kernel_str(info.comm, sizeof(info.comm), t->group_leader->comm);
 	__u64 key = (__u64)rq;
 	bpf_map_update_elem(&inflight, &key, &info, BPF_ANY);
 	return 0;
@@ -181,20 +209,36 @@ int BPF_PROG(on_switch_io, bool preempt, struct task_struct *prev, struct task_s
 {
 	if (!BPF_CORE_READ_BITFIELD(prev, in_iowait))
 		return 0;
-	struct iowait_since *w = bpf_task_storage_get(&iowaits, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (w)
-		w->since_ns = bpf_ktime_get_boot_ns();
+	if (HAVE_TASK_STORAGE) {
+		struct iowait_since *w = bpf_task_storage_get(&iowaits, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (w)
+			w->since_ns = bpf_ktime_get_boot_ns();
+	} else {
+		__u32 tid = prev->pid;
+		struct iowait_since w = { .since_ns = bpf_ktime_get_boot_ns() };
+		bpf_map_update_elem(&iowaits_by_tid, &tid, &w, BPF_ANY);
+	}
 	return 0;
 }
 
 SEC("tp_btf/sched_waking")
 int BPF_PROG(on_waking_io, struct task_struct *p)
 {
-	struct iowait_since *w = bpf_task_storage_get(&iowaits, p, 0, 0);
-	if (!w || !w->since_ns)
-		return 0;
-	__u64 since = w->since_ns;
-	w->since_ns = 0;
+	__u64 since;
+	if (HAVE_TASK_STORAGE) {
+		struct iowait_since *w = bpf_task_storage_get(&iowaits, p, 0, 0);
+		if (!w || !w->since_ns)
+			return 0;
+		since = w->since_ns;
+		w->since_ns = 0;
+	} else {
+		__u32 tid = p->pid;
+		struct iowait_since *w = bpf_map_lookup_elem(&iowaits_by_tid, &tid);
+		if (!w)
+			return 0;
+		since = w->since_ns;
+		bpf_map_delete_elem(&iowaits_by_tid, &tid);
+	}
 	__u32 zero = 0;
 	struct rq_done *c = bpf_map_lookup_elem(&completing, &zero);
 	__u64 now = bpf_ktime_get_boot_ns();

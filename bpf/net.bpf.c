@@ -7,7 +7,10 @@
  * which userspace resolves through /proc/<pid>/fd.
  *
  * Aggregation: the first retransmit of a burst is emitted at once; further ones
- * within cfg.tcp_flush_ns are summed and flushed by a per-socket bpf_timer. */
+ * within cfg.tcp_flush_ns are summed and flushed by a per-socket bpf_timer.
+ * Kernels without bpf_timer (5.15) or BPF atomic exchange (5.12) load the
+ * `__fallback` programs instead: every retransmit is emitted at once, so the
+ * evidence is the same and only the record count grows. */
 #include "common.bpf.h"
 
 #define AF_INET 2
@@ -53,8 +56,8 @@ static __always_inline void set_owner_current(struct sock *sk)
 	struct sock_state *s = bpf_map_lookup_elem(&sockets, &key);
 	if (s && s->o.pid == (id >> 32))
 		return; /* hot path: owner unchanged */
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
-	if (t->flags & PF_KTHREAD)
+	struct owner o;
+	if (current_ident(&o.start_ns, o.comm, sizeof(o.comm)) & PF_KTHREAD)
 		return;
 	if (!s) {
 		struct sock_state zero = {};
@@ -63,11 +66,10 @@ static __always_inline void set_owner_current(struct sock *sk)
 		if (!s)
 			return;
 	}
-	s->o.pid = id >> 32;
-	s->o.tid = (__u32)id;
-	s->o.start_ns = task_start_ns(t);
-	s->o.cgroup_id = bpf_get_current_cgroup_id();
-	bpf_probe_read_kernel_str(s->o.comm, sizeof(s->o.comm), t->group_leader->comm);
+	o.pid = id >> 32;
+	o.tid = (__u32)id;
+	o.cgroup_id = bpf_get_current_cgroup_id();
+	s->o = o;
 }
 
 static __always_inline void emit(struct sock_state *s, __u64 skaddr, __u32 count, __u32 segs, __u64 first_ts)
@@ -127,8 +129,7 @@ int BPF_PROG(on_send, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int newstate)
+static __always_inline int handle_state(const struct sock *sk, int newstate, bool aggregated)
 {
 	if (sk->sk_protocol != 6)
 		return 0;
@@ -136,7 +137,7 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 	if (newstate == TCP_SYN_SENT) { /* connect(): process context */
 		set_owner_current((struct sock *)sk);
 	} else if (newstate == TCP_CLOSE) {
-		struct sock_state *s = bpf_map_lookup_elem(&sockets, &key);
+		struct sock_state *s = aggregated ? bpf_map_lookup_elem(&sockets, &key) : 0;
 		if (s)
 			flush_pending(s, key); /* deleting cancels the timer: flush what it would have */
 		bpf_map_delete_elem(&sockets, &key);
@@ -144,7 +145,20 @@ int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int news
 	return 0;
 }
 
-static __always_inline int handle_retransmit(const struct sock *sk, const struct sk_buff *skb)
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return handle_state(sk, newstate, true);
+}
+
+/* Before 5.12 (no atomic exchange, so no aggregation): nothing is ever pending. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state__fallback, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return handle_state(sk, newstate, false);
+}
+
+static __always_inline int handle_retransmit(const struct sock *sk, const struct sk_buff *skb, bool aggregated)
 {
 	__u64 key = (__u64)sk;
 	struct sock_state *s = bpf_map_lookup_elem(&sockets, &key);
@@ -186,7 +200,7 @@ static __always_inline int handle_retransmit(const struct sock *sk, const struct
 		segs = 1;
 
 	__u64 now = bpf_ktime_get_boot_ns();
-	if (now - s->last_emit_ns >= cfg.tcp_flush_ns && s->pending_count == 0) {
+	if (!aggregated || (now - s->last_emit_ns >= cfg.tcp_flush_ns && s->pending_count == 0)) {
 		s->last_emit_ns = now; /* first of a burst: out immediately */
 		emit(s, key, 1, segs, now);
 		return 0;
@@ -223,18 +237,31 @@ static __always_inline bool counted_as_retransmit(int err)
 			     err == -XCTL_EAGAIN);
 }
 
-SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(on_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
+/* Kernels before 6.13 have two arguments and fire only on success. The event
+ * record gained `err` in the same change: that is the feature check. The read
+ * is volatile so the compiler cannot hoist it out of the branch the verifier
+ * drops on older kernels (a third argument does not exist there). */
+static __always_inline bool counted(unsigned long long *ctx)
 {
-	if (!counted_as_retransmit(err))
-		return 0;
-	return handle_retransmit(sk, skb);
+	if (!bpf_core_field_exists(struct trace_event_raw_tcp_retransmit_skb, err))
+		return true;
+	return counted_as_retransmit((int)*(volatile unsigned long long *)&ctx[2]);
 }
 
-/* Kernels before 6.13: two arguments, the tracepoint fires only on success.
- * The loader uses a `__fallback` program only if its primary fails to load. */
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(on_retransmit, const struct sock *sk, const struct sk_buff *skb)
+{
+	if (!counted(ctx))
+		return 0;
+	return handle_retransmit(sk, skb, true);
+}
+
+/* Without bpf_timer (5.15) or atomic exchange (5.12): no aggregation. The
+ * loader uses a `__fallback` program only if its primary fails to load. */
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(on_retransmit__fallback, const struct sock *sk, const struct sk_buff *skb)
 {
-	return handle_retransmit(sk, skb);
+	if (!counted(ctx))
+		return 0;
+	return handle_retransmit(sk, skb, false);
 }

@@ -115,24 +115,30 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct task_struct
 	return 0;
 }
 
-/* mm counters are percpu_counters: .count is the folded value, accurate to the
- * per-CPU batch, which is fine for "how big was the victim". */
+/* mm counters are percpu_counters since 6.2: .count is the folded value,
+ * accurate to the per-CPU batch, which is fine for "how big was the victim".
+ * Before, struct mm_rss_stat held one atomic_long_t per counter. */
+struct mm_rss_stat___pre62 {
+	atomic_long_t count[4];
+} __attribute__((preserve_access_index));
+
+struct mm_struct___pre62 {
+	struct mm_rss_stat___pre62 rss_stat;
+} __attribute__((preserve_access_index));
+
 static __always_inline __u64 mm_pages(struct mm_struct *mm, int idx)
 {
-	s64 v = BPF_CORE_READ(mm, rss_stat[idx & 3].count);
+	s64 v;
+	if (bpf_core_type_exists(struct mm_rss_stat___pre62))
+		v = BPF_CORE_READ((struct mm_struct___pre62 *)mm, rss_stat.count[idx & 3].counter);
+	else
+		v = BPF_CORE_READ(mm, rss_stat[idx & 3].count);
 	return v > 0 ? (__u64)v : 0;
 }
 
-SEC("tp_btf/mark_victim")
-int BPF_PROG(on_oom_victim, struct task_struct *victim, uid_t uid)
+static __always_inline void fill_victim(struct xctl_record *r, struct task_struct *victim)
 {
-	struct xctl_record *r = reserve_record(XCTL_KIND_OOM_KILL);
-	if (!r)
-		return 0;
 	fill_task(r, victim);
-	struct task_struct *cur = (struct task_struct *)bpf_get_current_task_btf();
-	r->oom.trigger_pid = cur->tgid;
-	r->oom.uid = uid;
 	struct mm_struct *mm = BPF_CORE_READ(victim, mm);
 	__u64 page_kb = 4; /* x86-64 / arm64 4K pages */
 	r->oom.total_vm_kb = mm ? BPF_CORE_READ(mm, total_vm) * page_kb : 0;
@@ -140,8 +146,34 @@ int BPF_PROG(on_oom_victim, struct task_struct *victim, uid_t uid)
 	r->oom.anon_rss_kb = mm ? mm_pages(mm, 1) * page_kb : 0;  /* MM_ANONPAGES */
 	r->oom.shmem_rss_kb = mm ? mm_pages(mm, 3) * page_kb : 0; /* MM_SHMEMPAGES */
 	r->oom.oom_score_adj = BPF_CORE_READ(victim, signal, oom_score_adj);
+}
+
+/* mark_victim(struct task_struct *, uid_t) since the change that gave its event
+ * record the uid field (6.8; in 6.1 stable too): that field is the feature
+ * check. Before, mark_victim(int pid): the record names the victim by pid only
+ * (no start time, name or sizes: the exit record that follows has them). The
+ * reads are volatile so the compiler keeps them inside their branch. */
+SEC("tp_btf/mark_victim")
+int BPF_PROG(on_oom_victim)
+{
+	struct xctl_record *r = reserve_record(XCTL_KIND_OOM_KILL);
+	if (!r)
+		return 0;
+	if (bpf_core_field_exists(struct trace_event_raw_mark_victim, uid)) {
+		fill_victim(r, (struct task_struct *)*(volatile unsigned long long *)&ctx[0]);
+		r->oom.uid = (uid_t)*(volatile unsigned long long *)&ctx[1];
+	} else {
+		r->h.pid = r->h.tid = (__u32)*(volatile unsigned long long *)&ctx[0];
+		r->h.start_ns = r->h.cgroup_id = 0;
+		__builtin_memset(r->h.comm, 0, sizeof(r->h.comm));
+		r->oom.uid = 0;
+		r->oom.total_vm_kb = r->oom.file_rss_kb = r->oom.anon_rss_kb = r->oom.shmem_rss_kb = 0;
+		r->oom.oom_score_adj = 0;
+	}
+	__u64 start_ns;
+	r->oom.trigger_pid = bpf_get_current_pid_tgid() >> 32;
+	current_ident(&start_ns, r->oom.trigger_comm, sizeof(r->oom.trigger_comm));
 	r->oom._pad = 0;
-	bpf_probe_read_kernel_str(r->oom.trigger_comm, sizeof(r->oom.trigger_comm), cur->group_leader->comm);
 	r->oom._rsvd = 0;
 	submit_record(r);
 	return 0;

@@ -29,6 +29,30 @@ struct {
 	__type(value, struct wait_state);
 } waits SEC(".maps");
 
+/* Kernels without task storage (before 5.11) keep the same state keyed by tid;
+ * on_exit_flush deletes it. Not created where task storage exists. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 131072);
+	__type(key, __u32);
+	__type(value, struct wait_state);
+} waits_by_tid SEC(".maps");
+
+static __always_inline struct wait_state *wait_state_of(struct task_struct *t, bool create)
+{
+	if (HAVE_TASK_STORAGE)
+		return bpf_task_storage_get(&waits, t, 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	__u32 tid = BPF_CORE_READ(t, pid);
+	struct wait_state *s = bpf_map_lookup_elem(&waits_by_tid, &tid);
+	if (!s && create) {
+		struct wait_state zero = {};
+		bpf_map_update_elem(&waits_by_tid, &tid, &zero, BPF_NOEXIST);
+		s = bpf_map_lookup_elem(&waits_by_tid, &tid);
+	}
+	return s;
+}
+
 static __always_inline int ignored(struct task_struct *t)
 {
 	if (t->pid == 0)
@@ -60,12 +84,11 @@ static __always_inline void emit_runq(struct task_struct *t, __u64 sum, __u64 ma
 	submit_record(r);
 }
 
-SEC("tp_btf/sched_switch")
-int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
+static __always_inline int handle_switch(struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
 {
 	__u64 now = bpf_ktime_get_boot_ns();
 	if (!ignored(prev)) {
-		struct wait_state *s = bpf_task_storage_get(&waits, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		struct wait_state *s = wait_state_of(prev, true);
 		if (s) {
 			if (prev_state == TASK_RUNNING) {
 				s->runq_since_ns = now; /* preempted: still runnable */
@@ -78,7 +101,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 	}
 	if (ignored(next))
 		return 0;
-	struct wait_state *s = bpf_task_storage_get(&waits, next, 0, 0);
+	struct wait_state *s = wait_state_of(next, false);
 	if (!s || !s->runq_since_ns)
 		return 0;
 	__u64 delay = now - s->runq_since_ns;
@@ -103,12 +126,36 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 	return 0;
 }
 
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
+{
+	return handle_switch(prev, next, prev_state);
+}
+
+struct task_struct___pre514 {
+	long state;
+} __attribute__((preserve_access_index));
+
+/* Before 5.18 the tracepoint has no prev_state: read the task's state as those
+ * kernels' own tracepoint did (a preempted task counts as running); the field
+ * was `state` before 5.14. Loaded only when on_switch fails. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch__fallback, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	unsigned int state = TASK_RUNNING;
+	if (!preempt && bpf_core_field_exists(prev->__state))
+		state = BPF_CORE_READ(prev, __state);
+	else if (!preempt)
+		state = BPF_CORE_READ((struct task_struct___pre514 *)prev, state);
+	return handle_switch(prev, next, state);
+}
+
 SEC("tp_btf/sched_waking")
 int BPF_PROG(on_waking, struct task_struct *p)
 {
 	if (ignored(p))
 		return 0;
-	struct wait_state *s = bpf_task_storage_get(&waits, p, 0, 0);
+	struct wait_state *s = wait_state_of(p, false);
 	if (!s)
 		return 0;
 	__u64 now = bpf_ktime_get_boot_ns();
@@ -129,16 +176,15 @@ int BPF_PROG(on_waking, struct task_struct *p)
 	r->off.state = s->sleep_state;
 	r->off.flags = s->sleep_iowait ? XCTL_OFFCPU_F_IOWAIT : 0;
 	r->off._pad = 0;
-	struct task_struct *w = (struct task_struct *)bpf_get_current_task_btf();
-	if (w->pid == 0) {
+	__u64 waker = bpf_get_current_pid_tgid();
+	if ((__u32)waker == 0) {
 		/* woken from an interrupt on an idle CPU: no task caused it */
 		r->off.flags |= XCTL_OFFCPU_F_WAKER_IRQ;
 		clear_waker(r);
 	} else {
-		r->off.waker_pid = w->tgid;
-		r->off.waker_tid = w->pid;
-		r->off.waker_start_ns = task_start_ns(w);
-		bpf_probe_read_kernel_str(r->off.waker_comm, sizeof(r->off.waker_comm), w->group_leader->comm);
+		r->off.waker_pid = waker >> 32;
+		r->off.waker_tid = (__u32)waker;
+		current_ident(&r->off.waker_start_ns, r->off.waker_comm, sizeof(r->off.waker_comm));
 	}
 	__builtin_memset(r->off._rsvd, 0, sizeof(r->off._rsvd));
 	submit_record(r);
@@ -151,8 +197,12 @@ int BPF_PROG(on_exit_flush, struct task_struct *p)
 {
 	if (ignored(p))
 		return 0;
-	struct wait_state *s = bpf_task_storage_get(&waits, p, 0, 0);
+	struct wait_state *s = wait_state_of(p, false);
 	if (s && s->win_count && s->win_sum_ns >= cfg.runq_min_ns)
 		emit_runq(p, s->win_sum_ns, s->win_max_ns, s->win_count, XCTL_OFFCPU_F_AGGREGATE);
+	if (!HAVE_TASK_STORAGE) {
+		__u32 tid = p->pid;
+		bpf_map_delete_elem(&waits_by_tid, &tid); /* task storage goes with the task; this does not */
+	}
 	return 0;
 }

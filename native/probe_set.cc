@@ -4,9 +4,11 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "bench.skel.h"
@@ -33,11 +35,21 @@ const FamilyDef kFamilies[] = {
 // we collect them per load so the status can quote the kernel.
 std::string* g_log = nullptr;
 
+// libbpf passes a whole verifier log as one message, and the verifier says why
+// at its end: format it whole and keep the end when it runs long.
 int CaptureLog(enum libbpf_print_level level, const char* fmt, va_list args) {
   if (!g_log || level == LIBBPF_DEBUG) return 0;
-  char buf[2048];
-  int n = vsnprintf(buf, sizeof(buf), fmt, args);
-  if (n > 0 && g_log->size() < 64 * 1024) g_log->append(buf, std::min<size_t>(n, sizeof(buf) - 1));
+  constexpr size_t kKeep = 64 * 1024;
+  va_list sizing;
+  va_copy(sizing, args);
+  int n = vsnprintf(nullptr, 0, fmt, sizing);
+  va_end(sizing);
+  if (n <= 0) return 0;
+  std::string msg(static_cast<size_t>(n) + 1, '\0');
+  vsnprintf(&msg[0], msg.size(), fmt, args);
+  msg.resize(static_cast<size_t>(n));
+  g_log->append(msg);
+  if (g_log->size() > kKeep) g_log->erase(0, g_log->size() - kKeep);
   return 0;
 }
 
@@ -77,10 +89,19 @@ std::string Excerpt(const std::string& log, size_t max_lines = 8) {
 std::string Reason(int err, const std::string& what) {
   err = err < 0 ? -err : err;
   std::string r = what + ": " + strerror(err);
-  if (err == EPERM || err == EACCES)
+  // As root, EACCES is the verifier's (e.g. an argument the tracepoint does
+  // not have on this kernel), and ESRCH with BTF present is a missing target.
+  bool root = geteuid() == 0;
+  if ((err == EPERM || err == EACCES) && !root)
     r += " (needs root or CAP_BPF+CAP_PERFMON; also check kernel.unprivileged_bpf_disabled / lockdown)";
+  else if (err == EACCES)
+    r += " (rejected by the verifier: a prototype or type this kernel does not have; see its log)";
+  else if (err == EPERM)
+    r += " (denied although root: kernel lockdown?)";
   else if (err == ENOENT)
     r += " (tracepoint or kernel function absent on this kernel)";
+  else if (err == ESRCH && access("/sys/kernel/btf/vmlinux", R_OK) == 0)
+    r += " (tracepoint or kernel function absent on this kernel: no BTF type for it)";
   else if (err == ESRCH)
     r += " (kernel type information missing: is /sys/kernel/btf/vmlinux present?)";
   else if (err == EINVAL)
@@ -110,6 +131,14 @@ bool IsFallback(const std::string& prog) {
   return prog.size() > n && prog.compare(prog.size() - n, n, kFallbackSuffix) == 0;
 }
 
+// Whether this kernel can create maps of a type (probed once per type).
+bool MapTypeSupported(bpf_map_type type) {
+  static std::map<int, bool> known;
+  auto it = known.find(type);
+  if (it != known.end()) return it->second;
+  return known[type] = libbpf_probe_bpf_map_type(type, nullptr) == 1;
+}
+
 void ApplyPreload(bpf_object* obj, const xctl_cfg& cfg, uint32_t ring_bytes) {
   // `X__fallback` programs serve older kernels: off unless X fails (see LoadFamily).
   bpf_program* p;
@@ -121,6 +150,10 @@ void ApplyPreload(bpf_object* obj, const xctl_cfg& cfg, uint32_t ring_bytes) {
     const char* n = bpf_map__name(m);
     if (strstr(n, ".data.cfg")) bpf_map__set_initial_value(m, &cfg, sizeof(cfg));
     if (!strcmp(n, "events") && ring_bytes) bpf_map__set_max_entries(m, ring_bytes);
+    // A map type this kernel lacks (task storage before 5.11) is not created,
+    // so it cannot fail the object: programs use it only under a CO-RE check
+    // of the same feature (bpf/common.bpf.h HAVE_TASK_STORAGE).
+    if (!MapTypeSupported(bpf_map__type(m))) bpf_map__set_autocreate(m, false);
   }
 }
 
@@ -226,9 +259,12 @@ std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg
       }
       bpf_object__close(probe);
     }
-    size_t primaries = 0;
+    // Lost only when nothing would load: every primary fails and none has a fallback.
+    size_t primaries = 0, fallbacks = 0;
     for (const auto& pn : progs) primaries += IsFallback(pn) ? 0 : 1;
-    if (bad.size() == primaries) {
+    for (const auto& b : bad)
+      fallbacks += std::count(progs.begin(), progs.end(), b + kFallbackSuffix);
+    if (bad.size() == primaries && fallbacks == 0) {
       fam->status.error = whole;
       return fam;
     }
@@ -250,6 +286,10 @@ std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg
       fam->status.error = whole;
       bpf_object__close(obj);
       return fam;
+    }
+    for (auto& ps : fam->status.programs) {
+      bpf_program* fb = bpf_object__find_program_by_name(obj, (ps.name + kFallbackSuffix).c_str());
+      ps.error = (fb ? std::string("covered by ") + bpf_program__name(fb) : std::string("no fallback")) + "; " + ps.error;
     }
   }
   fam->obj = obj;

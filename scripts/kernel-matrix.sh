@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Kernel matrix: does every probe family load and attach on the kernels GPU
+# nodes run? Boots Debian kernel images under qemu (TCG: no KVM on our VMs) with
+# a busybox initramfs and runs the project's own loader inside each one
+# (scripts/kernel-matrix/loadcheck.cc = native/probe_set.cc LoadFamily over the
+# BPF objects embedded from build/bpf), then natively on this kernel, and prints
+# a kernel x family table. Run after `bash scripts/build.sh`, as root:
+#
+#   bash scripts/kernel-matrix.sh              # 5.10, 6.1, 6.12 and this kernel
+#   bash scripts/kernel-matrix.sh 6.1          # one of them
+#
+# Exits non-zero when a default family (net io proc sched cuda) is not full on
+# some kernel. Needs apt (Debian host), qemu-system-x86, busybox-static, g++ and
+# libbpf-dev; a VM takes 30-80 s under TCG. Not run in CI: see README
+# "Supported kernels". Env: XCTL_KMATRIX_CACHE (kernel .debs, default
+# /var/cache/xctl-kernels), XCTL_KMATRIX_WORK (default /tmp/xctl-kmatrix),
+# TIMEOUT (s per VM, default 420), MEM (default 1024M).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${XCTL_KMATRIX_CACHE:-/var/cache/xctl-kernels}
+WORK=${XCTL_KMATRIX_WORK:-/tmp/xctl-kmatrix}
+TIMEOUT=${TIMEOUT:-420}
+MEM=${MEM:-1024M}
+DEFAULT_FAMILIES="net io proc sched cuda"
+
+# kernel label -> Debian package and suite (bullseye through a temporary apt source)
+declare -A PKG=([5.10]=linux-image-5.10.0-32-cloud-amd64 [6.1]=linux-image-6.1.0-50-cloud-amd64
+  [6.12]=linux-image-6.12.100+deb12-amd64)
+declare -A SUITE=([5.10]=bullseye [6.1]=bookworm [6.12]=bookworm)
+labels=("$@")
+[[ ${#labels[@]} -gt 0 ]] || labels=(5.10 6.1 6.12 host)
+
+mkdir -p "$CACHE" "$WORK/results"
+for tool in qemu-system-x86_64 busybox; do
+  command -v "$tool" >/dev/null || apt-get install -y qemu-system-x86 busybox-static >/dev/null
+done
+
+fetch() { # label -> path of the .deb in the cache
+  local pkg=${PKG[$1]} suite=${SUITE[$1]} src=/etc/apt/sources.list.d/xctl-kmatrix-$1.sources
+  local deb
+  deb=$(ls "$CACHE/${pkg}"_*.deb 2>/dev/null | head -1 || true)
+  if [[ -z $deb ]]; then
+    if [[ $suite != bookworm ]]; then # same Debian host, another suite, removed right after
+      local uri
+      uri=$(awk '/^URIs:/ && /debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+      printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "${uri:-http://deb.debian.org/debian}" "$suite" >"$src"
+      trap 'rm -f "'"$src"'"; apt-get update >/dev/null 2>&1 || true' EXIT
+      apt-get update >/dev/null 2>&1 || true
+    fi
+    (cd "$CACHE" && apt-get download "$pkg" 2>&1 | grep -v unsandboxed >&2 || true)
+    if [[ -f $src ]]; then
+      rm -f "$src"
+      apt-get update >/dev/null 2>&1 || true
+      trap - EXIT
+    fi
+    deb=$(ls "$CACHE/${pkg}"_*.deb 2>/dev/null | head -1 || true)
+  fi
+  [[ -n $deb ]] || { echo "kernel-matrix: could not fetch $pkg" >&2; return 1; }
+  echo "$deb"
+}
+
+# 1. the loader, from this tree (the skeletons embed build/bpf/*.bpf.o)
+[[ -f $ROOT/build/bpf/net.skel.h ]] || { echo "kernel-matrix: run bash scripts/build.sh first" >&2; exit 2; }
+g++ -O1 -std=c++17 -I"$ROOT/build/bpf" -o "$WORK/loadcheck" \
+  "$ROOT/scripts/kernel-matrix/loadcheck.cc" "$ROOT/native/probe_set.cc" -lbpf -lelf -lz
+
+boot() { # label deb
+  local label=$1 deb=$2 kdir root vmlinuz out qpid t=0
+  kdir=$WORK/kernels/$(basename "$deb" .deb)
+  if [[ ! -d $kdir/boot ]]; then
+    mkdir -p "$kdir"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$kdir" ./boot
+  fi
+  vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -1)
+  out=$WORK/results/$label
+  mkdir -p "$out"
+  root=$(mktemp -d /tmp/xctl-kmatrix-root.XXXXXX)
+  mkdir -p "$root"/{bin,proc,sys,dev,tmp}
+  cp "$(command -v busybox)" "$root/bin/busybox"
+  cp "$WORK/loadcheck" "$root/bin/loadcheck"
+  for lib in $(ldd "$WORK/loadcheck" | grep -o '/[^ ]*'); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+  cat >"$root/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mount -t bpf bpf /sys/fs/bpf
+ulimit -l unlimited
+echo "KX|KERNEL|$(uname -r)"
+[ -e /sys/kernel/btf/vmlinux ] && echo "KX|BTF|present" || echo "KX|BTF|ABSENT"
+/bin/loadcheck
+echo "KX|END"
+poweroff -f
+EOF
+  chmod +x "$root/init"
+  (cd "$root" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1 >"$out/initrd.gz")
+  rm -rf "$root"
+  qemu-system-x86_64 -accel tcg -cpu max -m "$MEM" -smp 2 -nographic -no-reboot -monitor none \
+    -kernel "$vmlinuz" -initrd "$out/initrd.gz" \
+    -append "console=ttyS0 panic=-1 loglevel=3 rdinit=/init" </dev/null >"$out/console.log" 2>&1 &
+  qpid=$!
+  while kill -0 "$qpid" 2>/dev/null && ((t < TIMEOUT)); do sleep 1; t=$((t + 1)); done
+  if kill -0 "$qpid" 2>/dev/null; then
+    echo "KX|TIMEOUT|after ${TIMEOUT}s" >>"$out/console.log"
+    kill "$qpid"; sleep 2; kill -9 "$qpid" 2>/dev/null || true
+  fi
+  wait "$qpid" || true
+  tr -d '\r' <"$out/console.log" | grep -ao 'KX|.*' >"$out/summary.txt" || true
+  echo "kernel-matrix: $label done in ${t}s ($out)" >&2
+}
+
+for label in "${labels[@]}"; do
+  if [[ $label == host ]]; then
+    out=$WORK/results/host
+    mkdir -p "$out"
+    { echo "KX|KERNEL|$(uname -r)"; "$WORK/loadcheck" || true; echo "KX|END"; } >"$out/summary.txt"
+    continue
+  fi
+  [[ -n ${PKG[$label]:-} ]] || { echo "kernel-matrix: unknown kernel '$label' (known: ${!PKG[*]} host)" >&2; exit 2; }
+  boot "$label" "$(fetch "$label")"
+done
+
+# 2. the table: kernel x family, then every program that did not attach with its reason
+python3 - "$WORK/results" "$DEFAULT_FAMILIES" "${labels[@]}" <<'EOF'
+import os, sys
+results, defaults, labels = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
+fam, progs, rel = {}, {}, {}
+for k in labels:
+    fam[k], progs[k] = {}, []
+    path = os.path.join(results, k, 'summary.txt')
+    lines = open(path).read().splitlines() if os.path.exists(path) else []
+    for l in lines:
+        f = l.split('|')
+        if f[1] == 'KERNEL': rel[k] = f[2]
+        elif f[1] == 'FAMILY': fam[k][f[2]] = f[3]
+        elif f[1] == 'PROG' and f[4] not in ('attached', 'loaded (attach on demand)') or (f[1] == 'PROG' and f[5].startswith('covered by')):
+            progs[k].append(f)
+    if 'KX|END' not in lines: fam[k].setdefault('(run)', 'INCOMPLETE: no end marker, see console.log')
+names = []
+for k in labels:
+    for n in fam[k]:
+        if n not in names: names.append(n)
+cols = [f"{k} ({rel.get(k, '?')})" for k in labels]
+print('| family | ' + ' | '.join(cols) + ' |')
+print('|---|' + '---|' * len(cols))
+bad = 0
+for n in names:
+    cells = []
+    for k in labels:
+        v = fam[k].get(n, 'not run')
+        cells.append(v)
+        if n in defaults and v != 'full': bad += 1
+        if n == '(run)': bad += 1
+    print(f'| {n} | ' + ' | '.join(cells) + ' |')
+for k in labels:
+    for f in progs[k]:
+        print(f'{k}: {f[2]}/{f[3]}: {f[4]}: {f[5][:400]}')
+sys.exit(1 if bad else 0)
+EOF

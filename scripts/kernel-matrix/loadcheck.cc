@@ -1,0 +1,54 @@
+// The project's own loader (native/probe_set.cc LoadFamily: feature-selected
+// maps, `X__fallback` programs, the status reasons) run over every family, as
+// the addon runs it, without node: one line per program and one per family.
+//   KX|PROG|family|program|attached|loaded (attach on demand)|FAILED|reason
+//   KX|FAMILY|family|full|reduced: programs...|LOST: reason
+// Built and run by scripts/kernel-matrix.sh (inside each kernel and natively).
+#include <cstdio>
+#include <string>
+
+#include "../../native/probe_set.h"
+
+namespace {
+
+std::string OneLine(std::string s) {
+  for (auto& c : s)
+    if (c == '\n' || c == '|') c = ' ';
+  return s;
+}
+
+bool IsFallbackName(const std::string& n) {
+  const std::string suffix = "__fallback";
+  return n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+int main() {
+  int reduced_or_lost = 0;
+  for (const auto& name : FamilyNames()) {
+    auto fam = LoadFamily(name, DefaultConfig(), 0);
+    const FamilyStatus& st = fam->status;
+    if (!st.loaded) {
+      printf("KX|FAMILY|%s|LOST: %s\n", name.c_str(), OneLine(st.error).c_str());
+      reduced_or_lost++;
+      continue;
+    }
+    std::string missing;
+    for (const auto& p : st.programs) {
+      const char* state = p.attached ? "attached" : p.prog_fd >= 0 ? "loaded (attach on demand)" : "FAILED";
+      printf("KX|PROG|%s|%s|%s|%s\n", name.c_str(), p.name.c_str(), state, OneLine(p.error).c_str());
+      bool on_demand = !p.attached && p.prog_fd >= 0;
+      bool covered = p.error.rfind("covered by ", 0) == 0;
+      if (!p.attached && !on_demand && !covered && !IsFallbackName(p.name))
+        missing += (missing.empty() ? "" : ", ") + p.name;
+    }
+    if (missing.empty())
+      printf("KX|FAMILY|%s|full\n", name.c_str());
+    else {
+      printf("KX|FAMILY|%s|reduced: %s\n", name.c_str(), missing.c_str());
+      reduced_or_lost++;
+    }
+  }
+  return reduced_or_lost ? 1 : 0;
+}
