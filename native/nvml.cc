@@ -281,7 +281,7 @@ void NvmlSource::Push(const xctl_record& r) {
   }
 }
 
-size_t NvmlSource::Drain(uint8_t* dst, size_t max) {
+size_t NvmlSource::Drain(uint8_t* dst, size_t max, uint64_t*, uint32_t*) {
   std::lock_guard<std::mutex> g(mu_);
   size_t n = 0;
   while (n < max && !queue_.empty()) {
