@@ -7,15 +7,18 @@
  * came from (`xctl config show`).
  */
 import { ACTION_TYPES } from '../rules/vocabulary';
+import { XctlError } from '../errors';
 import { DEFAULT_POLICY, type FixConfig, type PolicyMode } from '../fix/policy';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
+import { NodeReader } from '../rules/yaml-reader';
 import type { Family, ProbeConfig } from '../native/addon';
+import { checkFamilies, defaultFamilies, familiesDefaultText } from '../native/families';
 import { DEFAULT_CAPS, type GraphCaps } from '../graph/graph';
 import { parseDuration, parseSize } from '../rules/units';
 import { DEFAULT_SOCKET_PATH } from '../ipc/socket-path';
-import { defaultRulesDir } from '../rules/check';
+import { defaultRulesDir } from '../package-paths';
 
 /** What the file says (only the keys present). */
 export interface AgentConfig {
@@ -55,8 +58,9 @@ export interface EffectiveConfig {
   fix: FixConfig;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends XctlError {
   override name = 'ConfigError';
+  override readonly userFacing = true;
 }
 
 type Kind = 'string' | 'bool' | 'duration' | 'count' | 'size' | 'ratio' | 'families' | 'loglevel' | 'addr' | 'policy' | 'ids';
@@ -66,14 +70,18 @@ export interface KeySpec {
   key: string; // YAML path, dotted
   kind: Kind;
   env?: string;
+  /** command-line flag of `xctl agent` (and config show, doctor); help and parsing are generated from it */
   flag?: string;
+  /** the flag's argument in help ("PATH"); a duration flag with `flagMs` takes a number of milliseconds */
+  arg?: string;
+  flagMs?: boolean;
+  /** a probe setting: its flag is also one of `xctl events` and `xctl record` */
+  probe?: boolean;
   default: () => unknown;
+  /** how help shows the default, when not the value itself */
+  defaultText?: () => string;
   doc: string;
 }
-
-const FAMILIES = ['net', 'io', 'proc', 'sched', 'gpu', 'cuda'];
-/** cuda (uprobes on CUDA/NCCL libraries) is opt-in: its programs attach only once a process maps a library */
-const DEFAULT_FAMILIES = FAMILIES.filter((f) => f !== 'cuda');
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const ms = (n: number) => BigInt(n * 1e6);
 
@@ -83,18 +91,18 @@ export const DEFAULT_CONFIG_FILE = '/etc/xctl/config.yaml';
 
 /** The closed list of configuration keys. */
 export const CONFIG_KEYS: readonly KeySpec[] = [
-  { key: 'socket', kind: 'string', env: 'XCTL_SOCKET', flag: '--socket', default: () => DEFAULT_SOCKET_PATH, doc: 'Unix socket for the CLI (mode 0660)' },
-  { key: 'rules', kind: 'string', env: 'XCTL_RULES', flag: '--rules', default: () => defaultRulesDir(), doc: "rule directory (default: the package's rules/)" },
-  { key: 'metrics_addr', kind: 'addr', env: 'XCTL_METRICS_ADDR', flag: '--metrics-addr', default: () => DEFAULT_METRICS_ADDR, doc: '/metrics /healthz /readyz listen address, or "off"; other interfaces are an explicit opt-in' },
-  { key: 'log_level', kind: 'loglevel', env: 'XCTL_LOG_LEVEL', flag: '--log-level', default: () => 'info', doc: LOG_LEVELS.join('|') },
+  { key: 'socket', kind: 'string', env: 'XCTL_SOCKET', flag: '--socket', arg: 'PATH', default: () => DEFAULT_SOCKET_PATH, doc: 'Unix socket for the CLI, mode 0660' },
+  { key: 'rules', kind: 'string', env: 'XCTL_RULES', flag: '--rules', arg: 'DIR', default: () => defaultRulesDir(), defaultText: () => "the package's rules/", doc: 'rule directory; reloaded on change and on SIGHUP' },
+  { key: 'metrics_addr', kind: 'addr', env: 'XCTL_METRICS_ADDR', flag: '--metrics-addr', arg: 'A', default: () => DEFAULT_METRICS_ADDR, doc: '/metrics /healthz /readyz listen address, or "off"; other interfaces are an explicit opt-in' },
+  { key: 'log_level', kind: 'loglevel', env: 'XCTL_LOG_LEVEL', flag: '--log-level', arg: 'L', default: () => 'info', doc: LOG_LEVELS.join('|') },
   { key: 'log_pretty', kind: 'bool', env: 'XCTL_LOG_PRETTY', flag: '--log-pretty', default: () => false, doc: 'human-readable logs instead of JSON lines' },
-  { key: 'state_dir', kind: 'string', env: 'XCTL_STATE_DIR', flag: '--state-dir', default: () => DEFAULT_STATE_DIR, doc: 'crash reports and agent state' },
-  { key: 'families', kind: 'families', env: 'XCTL_FAMILIES', flag: '--families', default: () => [...DEFAULT_FAMILIES], doc: 'probe families (cuda: uprobes on CUDA/NCCL, opt-in)' },
-  { key: 'probes.io_min_latency', kind: 'duration', flag: '--io-min-ms', default: () => ms(10), doc: 'report block IO at or above this latency (errors always)' },
-  { key: 'probes.offcpu_min', kind: 'duration', flag: '--offcpu-min-ms', default: () => ms(10), doc: 'report sleeps at or above this' },
-  { key: 'probes.runq_min', kind: 'duration', flag: '--runq-min-ms', default: () => ms(10), doc: 'report run-queue delay at or above this' },
-  { key: 'probes.tcp_flush', kind: 'duration', flag: '--tcp-flush-ms', default: () => ms(1000), doc: 'per-socket retransmit aggregation interval' },
-  { key: 'probes.include_kthreads', kind: 'bool', flag: '--include-kthreads', default: () => false, doc: 'also report kernel threads' },
+  { key: 'state_dir', kind: 'string', env: 'XCTL_STATE_DIR', flag: '--state-dir', arg: 'DIR', default: () => DEFAULT_STATE_DIR, doc: 'crash reports and agent state' },
+  { key: 'families', kind: 'families', env: 'XCTL_FAMILIES', flag: '--families', arg: 'LIST', probe: true, default: () => defaultFamilies(), defaultText: () => familiesDefaultText().replace(/^default /, ''), doc: 'probe families, comma separated' },
+  { key: 'probes.io_min_latency', kind: 'duration', flag: '--io-min-ms', arg: 'N', flagMs: true, probe: true, default: () => ms(10), doc: 'report block IO at or above this latency; errors always' },
+  { key: 'probes.offcpu_min', kind: 'duration', flag: '--offcpu-min-ms', arg: 'N', flagMs: true, probe: true, default: () => ms(10), doc: 'report sleeps at or above this' },
+  { key: 'probes.runq_min', kind: 'duration', flag: '--runq-min-ms', arg: 'N', flagMs: true, probe: true, default: () => ms(10), doc: 'report run-queue delay at or above this' },
+  { key: 'probes.tcp_flush', kind: 'duration', flag: '--tcp-flush-ms', arg: 'N', flagMs: true, probe: true, default: () => ms(1000), doc: 'per-socket retransmit aggregation interval' },
+  { key: 'probes.include_kthreads', kind: 'bool', flag: '--include-kthreads', probe: true, default: () => false, doc: 'also report kernel threads' },
   { key: 'probes.bpf_stats', kind: 'bool', env: 'XCTL_BPF_STATS', default: () => false, doc: 'set kernel.bpf_stats_enabled=1 so the in-kernel cost per program is exported (costs ~20 ns per program run)' },
   { key: 'graph.max_processes', kind: 'count', default: () => DEFAULT_CAPS.maxProcesses, doc: 'graph cap' },
   { key: 'graph.max_peers', kind: 'count', default: () => DEFAULT_CAPS.maxPeers, doc: 'graph cap' },
@@ -103,7 +111,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'graph.exited_grace', kind: 'duration', default: () => BigInt(DEFAULT_CAPS.exitedGraceNs), doc: 'exited processes are kept this long' },
   { key: 'graph.idle_ttl', kind: 'duration', default: () => BigInt(DEFAULT_CAPS.idleTtlNs), doc: 'idle entities are dropped after this' },
   { key: 'limits.ring_bytes', kind: 'size', env: 'XCTL_RING_BYTES', default: () => 4 * 1024 * 1024, doc: 'BPF ring size per family (power of two)' },
-  { key: 'limits.cpu_budget', kind: 'ratio', env: 'XCTL_CPU_BUDGET', flag: '--cpu-budget', default: () => 0.05, doc: 'agent CPU budget as a fraction of one core; above it the in-kernel thresholds are raised' },
+  { key: 'limits.cpu_budget', kind: 'ratio', env: 'XCTL_CPU_BUDGET', flag: '--cpu-budget', arg: 'F', default: () => 0.05, doc: 'agent CPU budget as a fraction of one core; above it the in-kernel thresholds are raised' },
   { key: 'limits.governor_interval', kind: 'duration', default: () => ms(5000), doc: 'how often the CPU budget is checked' },
   { key: 'gpu.nvml_library', kind: 'string', env: 'XCTL_NVML_LIBRARY', default: () => 'libnvidia-ml.so.1', doc: 'NVML library for the gpu family, dlopened at run time (never linked)' },
   { key: 'gpu.interval', kind: 'duration', default: () => ms(1000), doc: 'NVML sampling interval (per-GPU samples and per-process GPU memory)' },
@@ -184,9 +192,8 @@ function convert(spec: KeySpec, v: unknown): unknown {
     }
     case 'families': {
       const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
-      if (!Array.isArray(list) || !list.length || list.some((f) => !FAMILIES.includes(String(f))))
-        throw new Error(`"${spec.key}" must be a list of ${FAMILIES.join(', ')}`);
-      return list.map(String);
+      if (!Array.isArray(list) || !list.length) throw new Error(`"${spec.key}" must be a list of probe families, e.g. ${familiesDefaultText().replace(/^default /, '')}`);
+      return checkFamilies(list.map(String));
     }
   }
 }
@@ -221,30 +228,29 @@ function parseConfigFile(file: string): FileValues {
   }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const pos = (n: YamlNode | null | undefined) => lc.linePos(n?.range?.[0] ?? 0);
-  const where = (n: YamlNode | null | undefined) => {
-    const p = pos(n);
-    return `${file}:${p.line}:${p.col}`;
-  };
   if (doc.errors.length) {
     const e = doc.errors[0]!;
     const p = lc.linePos(e.pos[0]);
     throw new ConfigError(`${file}:${p.line}:${p.col}: ${e.message.split('\n')[0]}`);
   }
+  const reader = new NodeReader(file, text, lc, doc);
+  const where = (n: YamlNode | null | undefined) => {
+    const p = reader.posOf(n);
+    return `${p.file}:${p.line}:${p.col}`;
+  };
+  const firstError = () => new ConfigError(reader.errors[0]!.toString());
   const values: FileValues['values'] = new Map();
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return { values };
-  if (!isMap(doc.contents)) throw new ConfigError(`${where(doc.contents)}: the config must be a mapping of keys to values`);
   const topKeys = [...new Set(CONFIG_KEYS.map((k) => k.key.split('.')[0]!))];
   const walk = (map: YamlNode, prefix: string) => {
-    if (!isMap(map)) return;
-    for (const pair of map.items) {
-      const keyNode = pair.key as YamlNode;
-      const name = String(isScalar(keyNode) ? keyNode.value : keyNode);
+    const pairs = reader.pairs(map, prefix ? `"${prefix.slice(0, -1)}"` : 'the config');
+    if (!pairs || reader.errors.length) throw firstError();
+    for (const { key: name, keyNode, value } of pairs) {
       const full = ALIASES[prefix + name] ?? prefix + name;
-      const valNode = pair.value as YamlNode | null;
+      const valNode = reader.resolve(value);
+      if (reader.errors.length) throw firstError();
       if (!prefix && SECTIONS.includes(name)) {
-        if (!isMap(valNode)) throw new ConfigError(`${where(valNode ?? keyNode)}: "${name}" must be a mapping`);
-        walk(valNode, name + '.');
+        walk(value ?? (keyNode as YamlNode), name + '.');
         continue;
       }
       const spec = SPEC.get(full);
@@ -257,17 +263,17 @@ function parseConfigFile(file: string): FileValues {
       if ((isMap(valNode) && spec.kind !== 'policy') || (isSeq(valNode) && spec.kind !== 'families' && spec.kind !== 'ids'))
         throw new ConfigError(`${where(valNode)}: "${full}" must be a ${spec.kind === 'families' || spec.kind === 'ids' ? 'list' : 'single value'}`);
       const raw = valNode ? valNode.toJSON() : null;
-      let value: unknown;
+      let converted: unknown;
       try {
-        value = convert(spec, raw);
+        converted = convert(spec, raw);
       } catch (e) {
         throw new ConfigError(`${where(valNode ?? keyNode)}: ${(e as Error).message}`);
       }
-      const p = pos(keyNode);
-      values.set(full, { value, line: p.line, col: p.col });
+      const p = reader.posOf(keyNode);
+      values.set(full, { value: converted, line: p.line, col: p.col });
     }
   };
-  walk(doc.contents, '');
+  walk(doc.contents as YamlNode, '');
   return { values };
 }
 
@@ -342,8 +348,8 @@ function toAgentConfig(flat: Map<string, unknown>): AgentConfig {
 }
 
 export interface ResolveOptions {
-  /** config file; undefined: $XCTL_CONFIG, else /etc/xctl/config.yaml when it exists */
-  file?: string;
+  /** config file; undefined: $XCTL_CONFIG, else /etc/xctl/config.yaml when it exists; null: none */
+  file?: string | null;
   env?: NodeJS.ProcessEnv;
   /** values given on the command line, by config key (already typed, or strings to convert) */
   flags?: Record<string, unknown>;
@@ -361,8 +367,8 @@ export interface Resolved {
 /** default < file < env < flag, with the origin of every value. */
 export function resolveConfig(opts: ResolveOptions = {}): Resolved {
   const env = opts.env ?? process.env;
-  let file = opts.file ?? (env.XCTL_CONFIG || undefined);
-  if (!file && fs.existsSync(DEFAULT_CONFIG_FILE)) file = DEFAULT_CONFIG_FILE;
+  let file = opts.file === null ? undefined : (opts.file ?? (env.XCTL_CONFIG || undefined));
+  if (!file && opts.file !== null && fs.existsSync(DEFAULT_CONFIG_FILE)) file = DEFAULT_CONFIG_FILE;
   const flat = new Map<string, unknown>();
   const sources: Record<string, string> = {};
   for (const spec of CONFIG_KEYS) {
@@ -416,6 +422,12 @@ export function resolveConfig(opts: ResolveOptions = {}): Resolved {
   const values: Record<string, unknown> = {};
   for (const spec of CONFIG_KEYS) values[spec.key] = displayValue(spec, flat.get(spec.key));
   return { config, sources, values, file };
+}
+
+/** The probe settings of `xctl events` / `xctl record`: built-in defaults < flags (no file, no environment). */
+export function resolveProbeFlags(flags: Record<string, unknown>): { families: Family[]; probes: ProbeConfig } {
+  const { config } = resolveConfig({ file: null, env: {}, flags });
+  return { families: config.families, probes: config.probes };
 }
 
 /** JSON-friendly form: durations as "10ms", sizes in bytes. */

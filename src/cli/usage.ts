@@ -1,2 +1,6 @@
+import { XctlError } from '../errors';
+
 /** Errors that are the user's to fix: printed without a stack, exit code 2. */
-export class UsageError extends Error {}
+export class UsageError extends XctlError {
+  override readonly userFacing = true;
+}
