@@ -22,15 +22,24 @@ using S = FamilySource;
 
 const std::vector<FamilyDef>& Families() {
   static const std::vector<FamilyDef> table = {
-      {"net", S::kBpf, xskel_net__elf_bytes, "net", true, false, "TCP retransmits per socket"},
-      {"io", S::kBpf, xskel_io__elf_bytes, "io", true, false, "slow and failed block IO"},
-      {"proc", S::kBpf, xskel_proc__elf_bytes, "proc", true, false, "exec, exit, fork, signals, OOM kills"},
-      {"sched", S::kBpf, xskel_sched__elf_bytes, "sched", true, false, "off-CPU waits and run-queue delay"},
-      {"bench", S::kBpf, xskel_bench__elf_bytes, "bench", false, true, "synthetic records for benchmarks"},
+      {"net", S::kBpf, xskel_net__elf_bytes, "net", true, false,
+       "TCP retransmits with 4-tuple, TCP state and segment count (tcp_retransmit_skb, sock_send_length, "
+       "inet_sock_set_state)"},
+      {"io", S::kBpf, xskel_io__elf_bytes, "io", true, false,
+       "block request latency and errors; waiter records for IO a kernel thread issued (block_rq_issue, "
+       "block_rq_complete, sched_switch, sched_waking)"},
+      {"proc", S::kBpf, xskel_proc__elf_bytes, "proc", true, false,
+       "exec, fork, exit with code and signal, fatal signals with sender and target, OOM victims "
+       "(sched_process_exec/fork/exit, signal_generate, mark_victim)"},
+      {"sched", S::kBpf, xskel_sched__elf_bytes, "sched", true, false,
+       "sleeps (S and D) at or above the threshold with the waker; run-queue delay (sched_switch, sched_waking)"},
+      {"bench", S::kBpf, xskel_bench__elf_bytes, "bench", false, true, "synthetic records for the benchmarks"},
       {"gpu", S::kNvml, nullptr, "", true, false,
-       "NVML GPU samples, Xid/ECC events, per-process GPU memory (userspace; unavailable without NVML)"},
+       "per-GPU samples, per-process GPU memory, Xid / ECC / GPU-unavailable events (NVML, dlopened; "
+       "not loaded, with the reason, where NVML is absent)"},
       {"cuda", S::kUprobe, xskel_cuda__elf_bytes, "cuda", false, false,
-       "uprobes on CUDA/NCCL libraries (opt-in: attached when a process maps them)"},
+       "CUDA allocations with their result, NCCL collectives with durations and those in flight too long "
+       "(uprobes on libcudart, libcuda, libnccl, attached when a process maps them)"},
   };
   return table;
 }

@@ -123,7 +123,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'fix.rate_window', kind: 'duration', default: () => ms(60_000), doc: 'the rate-limit window' },
   { key: 'fix.recheck_interval', kind: 'duration', default: () => ms(60_000), doc: 'periodic re-verification of resolved plans (recurrence); 0s disables' },
   { key: 'kubernetes.node_conditions', kind: 'bool', env: 'XCTL_KUBE_NODE_CONDITIONS', default: () => false, doc: 'publish fatal GPU conditions as node conditions (in-cluster service account)' },
-  { key: 'kubernetes.node_name', kind: 'string', env: 'XCTL_NODE_NAME', default: () => process.env.NODE_NAME || os.hostname(), doc: 'node to patch (default $NODE_NAME, else the host name)' },
+  { key: 'kubernetes.node_name', kind: 'string', env: 'XCTL_NODE_NAME', default: () => process.env.NODE_NAME || os.hostname(), defaultText: () => '$NODE_NAME, else the host name', doc: 'node to patch (default $NODE_NAME, else the host name)' },
 ];
 
 const SPEC = new Map(CONFIG_KEYS.map((k) => [k.key, k]));
