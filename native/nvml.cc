@@ -107,7 +107,7 @@ bool Sym(void* dl, F* out, std::initializer_list<const char*> names, std::string
 }
 }  // namespace
 
-NvmlSource::NvmlSource() { status_.family = "gpu"; }
+NvmlSource::NvmlSource(const std::string& family) { status_.family = family; }
 
 NvmlSource::~NvmlSource() { Stop(); }
 

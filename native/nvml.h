@@ -29,7 +29,7 @@ struct NvmlApi;
 
 class NvmlSource : public RecordSource {
  public:
-  NvmlSource();
+  explicit NvmlSource(const std::string& family);  // the family name its status reports
   ~NvmlSource() override;
   // Loads NVML, enumerates GPUs, starts the threads. On failure returns false
   // and Status() says why ("NVML unavailable: ..."). `wake` is called (from a

@@ -128,7 +128,7 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
       // NVML in userspace threads, not BPF: records reach JS through the same batches
       auto fam = std::make_unique<LoadedFamily>();
       fam->name = name;
-      nvml_ = std::make_unique<NvmlSource>();
+      nvml_ = std::make_unique<NvmlSource>(name);
       NvmlOptions nopts;
       Napi::Value nv = opts.Get("gpu");
       if (nv.IsObject()) {
