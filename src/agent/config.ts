@@ -261,13 +261,13 @@ function parseConfigFile(file: string): FileValues {
         throw new ConfigError(`${where(keyNode)}: unknown config key "${full}" (${prefix ? prefix.slice(0, -1) + ' keys' : 'keys'}: ${known.join(', ')})`);
       }
       if ((isMap(valNode) && spec.kind !== 'policy') || (isSeq(valNode) && spec.kind !== 'families' && spec.kind !== 'ids'))
-        throw new ConfigError(`${where(valNode)}: "${full}" must be a ${spec.kind === 'families' || spec.kind === 'ids' ? 'list' : 'single value'}`);
+        throw new ConfigError(`${where(value)}: "${full}" must be a ${spec.kind === 'families' || spec.kind === 'ids' ? 'list' : 'single value'}`);
       const raw = valNode ? valNode.toJSON() : null;
       let converted: unknown;
       try {
         converted = convert(spec, raw);
       } catch (e) {
-        throw new ConfigError(`${where(valNode ?? keyNode)}: ${(e as Error).message}`);
+        throw new ConfigError(`${where(value ?? keyNode)}: ${(e as Error).message}`);
       }
       const p = reader.posOf(keyNode);
       values.set(full, { value: converted, line: p.line, col: p.col });
