@@ -7,12 +7,13 @@
  * came from (`xctl config show`).
  */
 import { ACTION_TYPES } from '../rules/vocabulary';
-import { XctlError } from '../errors';
+import { UserError } from '../errors';
 import { DEFAULT_POLICY, type FixConfig, type PolicyMode } from '../fix/policy';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
 import { NodeReader } from '../rules/yaml-reader';
+import { formatPos } from '../rules/errors';
 import type { Family, ProbeConfig } from '../native/addon';
 import { checkFamilies, defaultFamilies, familiesDefaultText } from '../native/families';
 import { DEFAULT_CAPS, type GraphCaps } from '../graph/graph';
@@ -58,9 +59,8 @@ export interface EffectiveConfig {
   fix: FixConfig;
 }
 
-export class ConfigError extends XctlError {
+export class ConfigError extends UserError {
   override name = 'ConfigError';
-  override readonly userFacing = true;
 }
 
 type Kind = 'string' | 'bool' | 'duration' | 'count' | 'size' | 'ratio' | 'families' | 'loglevel' | 'addr' | 'policy' | 'ids';
@@ -97,7 +97,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'log_level', kind: 'loglevel', env: 'XCTL_LOG_LEVEL', flag: '--log-level', arg: 'L', default: () => 'info', doc: LOG_LEVELS.join('|') },
   { key: 'log_pretty', kind: 'bool', env: 'XCTL_LOG_PRETTY', flag: '--log-pretty', default: () => false, doc: 'human-readable logs instead of JSON lines' },
   { key: 'state_dir', kind: 'string', env: 'XCTL_STATE_DIR', flag: '--state-dir', arg: 'DIR', default: () => DEFAULT_STATE_DIR, doc: 'crash reports and agent state' },
-  { key: 'families', kind: 'families', env: 'XCTL_FAMILIES', flag: '--families', arg: 'LIST', probe: true, default: () => defaultFamilies(), defaultText: () => familiesDefaultText().replace(/^default /, ''), doc: 'probe families, comma separated' },
+  { key: 'families', kind: 'families', env: 'XCTL_FAMILIES', flag: '--families', arg: 'LIST', probe: true, default: () => defaultFamilies(), defaultText: () => familiesDefaultText(), doc: 'probe families, comma separated' },
   { key: 'probes.io_min_latency', kind: 'duration', flag: '--io-min-ms', arg: 'N', flagMs: true, probe: true, default: () => ms(10), doc: 'report block IO at or above this latency; errors always' },
   { key: 'probes.offcpu_min', kind: 'duration', flag: '--offcpu-min-ms', arg: 'N', flagMs: true, probe: true, default: () => ms(10), doc: 'report sleeps at or above this' },
   { key: 'probes.runq_min', kind: 'duration', flag: '--runq-min-ms', arg: 'N', flagMs: true, probe: true, default: () => ms(10), doc: 'report run-queue delay at or above this' },
@@ -123,7 +123,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   { key: 'fix.rate_window', kind: 'duration', default: () => ms(60_000), doc: 'the rate-limit window' },
   { key: 'fix.recheck_interval', kind: 'duration', default: () => ms(60_000), doc: 'periodic re-verification of resolved plans (recurrence); 0s disables' },
   { key: 'kubernetes.node_conditions', kind: 'bool', env: 'XCTL_KUBE_NODE_CONDITIONS', default: () => false, doc: 'publish fatal GPU conditions as node conditions (in-cluster service account)' },
-  { key: 'kubernetes.node_name', kind: 'string', env: 'XCTL_NODE_NAME', default: () => process.env.NODE_NAME || os.hostname(), defaultText: () => '$NODE_NAME, else the host name', doc: 'node to patch (default $NODE_NAME, else the host name)' },
+  { key: 'kubernetes.node_name', kind: 'string', env: 'XCTL_NODE_NAME', default: () => process.env.NODE_NAME || os.hostname(), defaultText: () => '$NODE_NAME, else the host name', doc: 'node to patch' },
 ];
 
 const SPEC = new Map(CONFIG_KEYS.map((k) => [k.key, k]));
@@ -192,7 +192,7 @@ function convert(spec: KeySpec, v: unknown): unknown {
     }
     case 'families': {
       const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
-      if (!Array.isArray(list) || !list.length) throw new Error(`"${spec.key}" must be a list of probe families, e.g. ${familiesDefaultText().replace(/^default /, '')}`);
+      if (!Array.isArray(list) || !list.length) throw new Error(`"${spec.key}" must be a list of probe families, e.g. ${familiesDefaultText()}`);
       return checkFamilies(list.map(String));
     }
   }
@@ -234,10 +234,7 @@ function parseConfigFile(file: string): FileValues {
     throw new ConfigError(`${file}:${p.line}:${p.col}: ${e.message.split('\n')[0]}`);
   }
   const reader = new NodeReader(file, text, lc, doc);
-  const where = (n: YamlNode | null | undefined) => {
-    const p = reader.posOf(n);
-    return `${p.file}:${p.line}:${p.col}`;
-  };
+  const where = (n: YamlNode | null | undefined) => formatPos(reader.posOf(n));
   const firstError = () => new ConfigError(reader.errors[0]!.toString());
   const values: FileValues['values'] = new Map();
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return { values };

@@ -1,6 +1,6 @@
 /**
  * The README tables generated from their one declaration: probe families
- * (the addon's table) and config keys (CONFIG_KEYS). test/doc-tables.test.ts
+ * (the addon's table) and config keys (CONFIG_KEYS). test/families.test.ts
  * fails when README.md drifts; `node dist/src/cli/doc-tables.js` rewrites them.
  */
 import * as fs from 'node:fs';

@@ -1,5 +1,5 @@
 // Errors of the CLI <-> agent protocol and its transport.
-import { XctlError } from '../errors';
+import { UserError, XctlError } from '../errors';
 
 /** Mirrors `enum ErrorCode` in proto/xctl.proto (a test checks they agree). */
 export const ErrorCode = {
@@ -49,8 +49,7 @@ export class FrameError extends IpcError {
 }
 
 /** Another agent answers on the socket path, so this one must not take it over. */
-export class AgentAlreadyRunningError extends XctlError {
-  override readonly userFacing = true;
+export class AgentAlreadyRunningError extends UserError {
   constructor(
     readonly socketPath: string,
     readonly agentPid?: number,
@@ -61,8 +60,7 @@ export class AgentAlreadyRunningError extends XctlError {
 }
 
 /** Something that is not a socket sits on the socket path; we never delete it. */
-export class SocketPathOccupiedError extends XctlError {
-  override readonly userFacing = true;
+export class SocketPathOccupiedError extends UserError {
   constructor(
     readonly socketPath: string,
     what: string,

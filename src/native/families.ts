@@ -33,8 +33,8 @@ export function checkFamilies(names: readonly string[]): Family[] {
   return [...names];
 }
 
-/** "default net,io,proc,sched,gpu; opt-in: cuda": the defaults as help text prints them. */
+/** "net,io,proc,sched,gpu; opt-in: cuda": the defaults as help text prints them. */
 export function familiesDefaultText(): string {
   const optIn = probeFamilies().filter((f) => !f.onByDefault && !f.internal).map((f) => f.name);
-  return `default ${defaultFamilies().join(',')}${optIn.length ? `; opt-in: ${optIn.join(',')}` : ''}`;
+  return `${defaultFamilies().join(',')}${optIn.length ? `; opt-in: ${optIn.join(',')}` : ''}`;
 }

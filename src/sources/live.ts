@@ -9,7 +9,7 @@
 import { loadAddon, type Family, type FamilyStatus, type GpuOptions, type CudaOptions, type LibraryAttach, type NativeSession, type NativeStats, type ProbeConfig } from '../native/addon';
 import { defaultFamilies } from '../native/families';
 import { RecordBatch } from '../events/decoder';
-import { XctlError } from '../errors';
+import { UserError } from '../errors';
 import { F_NO_OWNER, Kind, OFFSETS, OWNER_USERSPACE, RECORD_SIZE, COMM_LEN } from '../events/layout';
 import { currentBootToWallOffsetNs, type BootClock } from '../events/clock';
 import { SocketOwnerResolver } from './socket-owner';
@@ -34,9 +34,8 @@ export interface LiveOptions {
   onSinkError?: (err: unknown, records: number) => void;
 }
 
-export class ProbeError extends XctlError {
+export class ProbeError extends UserError {
   override name = 'ProbeError';
-  override readonly userFacing = true;
   constructor(message: string, readonly status: FamilyStatus[]) {
     super(message);
   }

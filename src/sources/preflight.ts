@@ -6,11 +6,10 @@
  */
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { XctlError } from '../errors';
+import { UserError } from '../errors';
 
-export class PreflightError extends XctlError {
+export class PreflightError extends UserError {
   override name = 'PreflightError';
-  override readonly userFacing = true;
 }
 
 export const CAP = { SYS_ADMIN: 21, PERFMON: 38, BPF: 39 } as const;
