@@ -2,7 +2,6 @@
  * `xctl rules check [DIR|FILE]`: validates rule files the way the agent loads
  * them. Exit 0 valid, 1 errors in the rules, 2 usage errors.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadRuleDir } from './loader';
