@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { LiveSource, describeFailures } from '../sources/live';
 import { loadAddon, type FamilyStatus, type GpuOptions, type CudaOptions } from '../native/addon';
 import { GpuLibraryWatcher } from '../sources/gpu-libs';
-import { defaultFamilies } from '../native/families';
+import { defaultFamilies, familyInfo } from '../native/families';
 import { ConfigError } from './config';
 import { Kind } from '../events/layout';
 import { watchRules, type RuleWatcher } from '../rules';
@@ -187,7 +187,7 @@ export class Agent {
       this.pipeline.ingest(batch);
       if (this.gpuLibs) for (let i = 0; i < batch.count; i++) if (batch.kind(i) === Kind.EXEC) this.gpuLibs.notePid(batch.pid(i));
     });
-    if (this.status.some((f) => f.family === 'cuda' && f.loaded)) {
+    if (this.status.some((f) => familyInfo(f.family)?.source === 'uprobe' && f.loaded)) {
       // uprobes follow the CUDA/NCCL libraries processes actually map
       this.gpuLibs = new GpuLibraryWatcher(
         { attach: (p) => this.source.attachLibrary(p), detach: (p) => this.source.detachLibrary(p) },
