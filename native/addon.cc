@@ -99,6 +99,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recordLayout", Napi::Function::New(env, RecordLayout));
   exports.Set("bootTimeNs", Napi::Function::New(env, BootTimeNs));
   exports.Set("open", Napi::Function::New(env, Open));
+  exports.Set("families", Napi::Function::New(env, Session::FamilyTable));
   exports.Set("peerCred", Napi::Function::New(env, PeerCred));
   return exports;
 }

@@ -107,7 +107,7 @@ bool Sym(void* dl, F* out, std::initializer_list<const char*> names, std::string
 }
 }  // namespace
 
-NvmlSource::NvmlSource() { status_.family = "gpu"; }
+NvmlSource::NvmlSource(const std::string& family) { status_.family = family; }
 
 NvmlSource::~NvmlSource() { Stop(); }
 
@@ -281,7 +281,7 @@ void NvmlSource::Push(const xctl_record& r) {
   }
 }
 
-size_t NvmlSource::Drain(uint8_t* dst, size_t max) {
+size_t NvmlSource::Drain(uint8_t* dst, size_t max, uint64_t*, uint32_t*) {
   std::lock_guard<std::mutex> g(mu_);
   size_t n = 0;
   while (n < max && !queue_.empty()) {

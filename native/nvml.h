@@ -17,6 +17,7 @@
 
 #include "../bpf/xctl_record.h"
 #include "probe_set.h"
+#include "record_source.h"
 
 struct NvmlOptions {
   std::string library;        // empty: $XCTL_NVML_LIBRARY, else libnvidia-ml.so.1
@@ -26,17 +27,17 @@ struct NvmlOptions {
 
 struct NvmlApi;
 
-class NvmlSource {
+class NvmlSource : public RecordSource {
  public:
-  NvmlSource();
-  ~NvmlSource();
+  explicit NvmlSource(const std::string& family);  // the family name its status reports
+  ~NvmlSource() override;
   // Loads NVML, enumerates GPUs, starts the threads. On failure returns false
   // and Status() says why ("NVML unavailable: ..."). `wake` is called (from a
   // worker thread) after records were queued.
   bool Start(const NvmlOptions& opts, std::function<void()> wake);
   void Stop();
   // Moves up to `max` queued records to dst; returns how many.
-  size_t Drain(uint8_t* dst, size_t max);
+  size_t Drain(uint8_t* dst, size_t max, uint64_t* bad, uint32_t* flagged) override;
   size_t Pending();
   FamilyStatus Status();
   uint64_t Drops() const { return drops_.load(); }

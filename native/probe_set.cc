@@ -12,24 +12,56 @@
 #include <string>
 
 #include "bench.skel.h"
-#include "gpu.skel.h"
+#include "cuda.skel.h"
 #include "io.skel.h"
 #include "net.skel.h"
 #include "proc.skel.h"
 #include "sched.skel.h"
 
-struct FamilyDef {
-  const char* name;
-  const void* (*elf)(size_t*);
-};
+namespace {
+using S = FamilySource;
+}  // namespace
+
+const std::vector<FamilyDef>& Families() {
+  static const std::vector<FamilyDef> table = {
+      {"net", S::kBpf, xskel_net__elf_bytes, "net", true, false,
+       "TCP retransmits with 4-tuple, TCP state and segment count (tcp_retransmit_skb, sock_send_length, "
+       "inet_sock_set_state)"},
+      {"io", S::kBpf, xskel_io__elf_bytes, "io", true, false,
+       "block request latency and errors; waiter records for IO a kernel thread issued (block_rq_issue, "
+       "block_rq_complete, sched_switch, sched_waking)"},
+      {"proc", S::kBpf, xskel_proc__elf_bytes, "proc", true, false,
+       "exec, fork, exit with code and signal, fatal signals with sender and target, OOM victims "
+       "(sched_process_exec/fork/exit, signal_generate, mark_victim)"},
+      {"sched", S::kBpf, xskel_sched__elf_bytes, "sched", true, false,
+       "sleeps (S and D) at or above the threshold with the waker; run-queue delay (sched_switch, sched_waking)"},
+      {"bench", S::kBpf, xskel_bench__elf_bytes, "bench", false, true, "synthetic records for the benchmarks"},
+      {"gpu", S::kNvml, nullptr, "", true, false,
+       "per-GPU samples, per-process GPU memory, Xid / ECC / GPU-unavailable events (NVML, dlopened; "
+       "not loaded, with the reason, where NVML is absent)"},
+      {"cuda", S::kUprobe, xskel_cuda__elf_bytes, "cuda", false, false,
+       "CUDA allocations with their result, NCCL collectives with durations and those in flight too long "
+       "(uprobes on libcudart, libcuda, libnccl, attached when a process maps them)"},
+  };
+  return table;
+}
+
+const char* SourceName(FamilySource s) {
+  switch (s) {
+    case S::kBpf: return "bpf";
+    case S::kNvml: return "nvml";
+    case S::kUprobe: return "uprobe";
+  }
+  return "?";
+}
+
+const FamilyDef* FindFamily(const std::string& name) {
+  for (const auto& f : Families())
+    if (name == f.name) return &f;
+  return nullptr;
+}
 
 namespace {
-
-const FamilyDef kFamilies[] = {
-    {"net", xskel_net__elf_bytes},     {"io", xskel_io__elf_bytes},
-    {"proc", xskel_proc__elf_bytes},   {"sched", xskel_sched__elf_bytes},
-    {"bench", xskel_bench__elf_bytes}, {"cuda", xskel_gpu__elf_bytes},
-};
 
 // libbpf reports verifier logs and attach failures through its print hook;
 // we collect them per load so the status can quote the kernel.
@@ -109,12 +141,6 @@ std::string Reason(int err, const std::string& what) {
   return r;
 }
 
-const FamilyDef* FindFamily(const std::string& name) {
-  for (const auto& f : kFamilies)
-    if (name == f.name) return &f;
-  return nullptr;
-}
-
 bpf_object* Open(const FamilyDef& def, std::string* err) {
   size_t sz = 0;
   const void* bytes = def.elf(&sz);
@@ -158,15 +184,6 @@ void ApplyPreload(bpf_object* obj, const xctl_cfg& cfg, uint32_t ring_bytes) {
 }
 
 }  // namespace
-
-const std::vector<std::string>& FamilyNames() {
-  static std::vector<std::string> names = [] {
-    std::vector<std::string> v;
-    for (const auto& f : kFamilies) v.push_back(f.name);
-    return v;
-  }();
-  return names;
-}
 
 xctl_cfg DefaultConfig() {
   xctl_cfg c{};
@@ -220,7 +237,7 @@ std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg
   fam->name = name;
   fam->status.family = name;
   const FamilyDef* def = FindFamily(name);
-  if (!def) {
+  if (!def || !def->elf) {
     fam->status.error = "unknown probe family '" + name + "'";
     return fam;
   }

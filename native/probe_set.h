@@ -27,7 +27,22 @@ struct FamilyStatus {
   std::vector<ProgramStatus> programs;
 };
 
-struct FamilyDef;
+// Where a family's records come from.
+enum class FamilySource { kBpf, kNvml, kUprobe };
+
+// The one table of probe families (probe_set.cc): everything else, in C++
+// and in TypeScript (addon.families()), derives from it.
+struct FamilyDef {
+  const char* name;
+  FamilySource source;
+  const void* (*elf)(size_t*);  // embedded BPF object bytes; null for NVML
+  const char* object;           // bpf/<object>.bpf.c, embedded as a skeleton; "" for NVML
+  bool on_by_default;
+  bool internal;                // benchmarks/tests only: accepted, not advertised
+  const char* description;
+};
+
+const char* SourceName(FamilySource s);
 
 class LoadedFamily {
  public:
@@ -47,8 +62,9 @@ class LoadedFamily {
   uint64_t BenchProduced() const;
 };
 
-// Known family names in load order.
-const std::vector<std::string>& FamilyNames();
+// The family table, in load order.
+const std::vector<FamilyDef>& Families();
+const FamilyDef* FindFamily(const std::string& name);
 
 // Opens, loads and attaches one family. Never returns null: on failure the
 // returned object has status.loaded == false and the reason in status.error.

@@ -10,11 +10,12 @@
 #include <string>
 
 #include "../bpf/xctl_record.h"
+#include "record_source.h"
 
-class RingReader {
+class RingReader : public RecordSource {
  public:
   RingReader() = default;
-  ~RingReader();
+  ~RingReader() override;
   RingReader(const RingReader&) = delete;
   RingReader& operator=(const RingReader&) = delete;
 
@@ -30,7 +31,7 @@ class RingReader {
   static constexpr size_t kRecordSize = XCTL_RECORD_SIZE;
   // *flagged counts copied records with XCTL_F_NO_OWNER (userspace must resolve
   // their owner): JS can skip its owner pass when a batch has none.
-  size_t Drain(uint8_t* dst, size_t max_records, uint64_t* bad, uint32_t* flagged);
+  size_t Drain(uint8_t* dst, size_t max_records, uint64_t* bad, uint32_t* flagged) override;
   bool HasData() const;
 
  private:

@@ -113,7 +113,8 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
     Napi::Array fa = fams.As<Napi::Array>();
     for (uint32_t i = 0; i < fa.Length(); i++) wanted.push_back(fa.Get(i).ToString().Utf8Value());
   } else {
-    wanted = {"net", "io", "proc", "sched"};
+    for (const auto& f : Families())
+      if (f.on_by_default) wanted.push_back(f.name);
   }
 
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -122,11 +123,12 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
     return;
   }
   for (const auto& name : wanted) {
-    if (name == "gpu") {
+    const FamilyDef* def = FindFamily(name);
+    if (def && def->source == FamilySource::kNvml) {
       // NVML in userspace threads, not BPF: records reach JS through the same batches
       auto fam = std::make_unique<LoadedFamily>();
-      fam->name = "gpu";
-      nvml_ = std::make_unique<NvmlSource>();
+      fam->name = name;
+      nvml_ = std::make_unique<NvmlSource>(name);
       NvmlOptions nopts;
       Napi::Value nv = opts.Get("gpu");
       if (nv.IsObject()) {
@@ -148,7 +150,7 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
       continue;
     }
     auto fam = LoadFamily(name, cfg_, ring_bytes);
-    if (name == "cuda" && fam->status.loaded) {
+    if (def && def->source == FamilySource::kUprobe && fam->status.loaded) {
       uprobes_ = std::make_unique<UprobeManager>(fam.get());
       cuda_family_ = fam.get();
       Napi::Value cu = opts.Get("cuda");
@@ -171,6 +173,9 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
     }
     families_.push_back(std::move(fam));
   }
+  for (auto& ring : rings_) sources_.push_back(ring.get());
+  sources_.push_back(&inflight_);
+  if (nvml_) sources_.push_back(nvml_.get());
   StartPolling(env);
   if (opts.Get("paused").ToBoolean()) {
     uv_poll_stop(poll_);
@@ -178,6 +183,23 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
     paused_ = true;
   }
   napi_add_env_cleanup_hook(env, CleanupHook, this);
+}
+
+Napi::Value Session::FamilyTable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const auto& f : Families()) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", f.name);
+    o.Set("source", SourceName(f.source));
+    if (*f.object) o.Set("object", std::string(f.object) + ".bpf.o");
+    o.Set("onByDefault", f.on_by_default);
+    o.Set("internal", f.internal);
+    o.Set("description", f.description);
+    out.Set(i++, o);
+  }
+  return out;
 }
 
 Session::~Session() {
@@ -227,8 +249,7 @@ void Session::ScanInflight() {
   uint64_t now = static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
   if (now - last_scan_ns_ < 1000000000ULL) return;  // once a second
   last_scan_ns_ = now;
-  for (auto& r : uprobes_->Inflight(now, inflight_threshold_ns_))
-    if (synth_.size() < 65536) synth_.push_back(r);
+  for (auto& r : uprobes_->Inflight(now, inflight_threshold_ns_)) inflight_.Push(r);
 }
 
 void Session::OnTimer(uv_timer_t* handle) {
@@ -287,11 +308,11 @@ size_t Session::DrainAll(Napi::Env env, bool from_loop, size_t max_batches) {
   bool progress = true;
   while (progress && batches < max_batches && !stopped_) {
     progress = false;
-    for (auto& ring : rings_) {
+    for (RecordSource* source : sources_) {
       for (;;) {
         Buffer& b = buffers_[current_];
         uint64_t bad = 0;
-        size_t n = ring->Drain(b.data + filled_ * kRecord, b.capacity_records - filled_, &bad, &flagged_);
+        size_t n = source->Drain(b.data + filled_ * kRecord, b.capacity_records - filled_, &bad, &flagged_);
         user_drops_ += bad;
         if (n == 0) break;
         progress = true;
@@ -302,32 +323,6 @@ size_t Session::DrainAll(Napi::Env env, bool from_loop, size_t max_batches) {
         if (stopped_ || batches >= max_batches) break;
       }
       if (stopped_ || batches >= max_batches) break;
-    }
-    // records made in userspace (in-flight NCCL collectives) join the same batches
-    while (!synth_.empty() && !stopped_ && batches < max_batches) {
-      Buffer& b = buffers_[current_];
-      size_t n = 0;
-      while (n < b.capacity_records - filled_ && !synth_.empty()) {
-        memcpy(b.data + (filled_ + n) * kRecord, &synth_.front(), kRecord);
-        synth_.pop_front();
-        n++;
-      }
-      progress = true;
-      if (!Append(env, n, from_loop, &batches, &total)) {
-        draining_ = false;
-        return total;
-      }
-    }
-    // NVML records (gpu family) join the same batches
-    while (nvml_ && !stopped_ && batches < max_batches) {
-      Buffer& b = buffers_[current_];
-      size_t n = nvml_->Drain(b.data + filled_ * kRecord, b.capacity_records - filled_);
-      if (n == 0) break;
-      progress = true;
-      if (!Append(env, n, from_loop, &batches, &total)) {
-        draining_ = false;
-        return total;
-      }
     }
   }
   if (filled_ > 0 && !stopped_) DeliverBatch(env, filled_, from_loop);
@@ -355,6 +350,7 @@ void Session::Shutdown() {
   }
   uprobes_.reset();    // uprobe links before their programs' object goes
   cuda_family_ = nullptr;
+  sources_.clear();
   rings_.clear();      // unmaps
   families_.clear();   // detaches links, closes objects and map fds
   if (epoll_fd_ >= 0) close(epoll_fd_);
@@ -406,7 +402,7 @@ Napi::Value Session::Stats(const Napi::CallbackInfo& info) {
   o.Set("kernelDrops", Napi::Number::New(env, static_cast<double>(kdrops)));
   o.Set("userDrops", Napi::Number::New(env, static_cast<double>(user_drops_)));
   if (nvml_) {
-    by.Set("gpu", Napi::Number::New(env, static_cast<double>(nvml_->Drops())));
+    if (gpu_family_) by.Set(gpu_family_->name, Napi::Number::New(env, static_cast<double>(nvml_->Drops())));
     Napi::Object g = Napi::Object::New(env);
     g.Set("gpus", Napi::Number::New(env, nvml_->Gpus()));
     g.Set("samples", Napi::Number::New(env, static_cast<double>(nvml_->Samples())));

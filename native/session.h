@@ -4,18 +4,20 @@
 #include <napi.h>
 #include <uv.h>
 
-#include <deque>
 #include <memory>
 #include <vector>
 
 #include "nvml.h"
 #include "uprobes.h"
 #include "probe_set.h"
+#include "record_source.h"
 #include "ring_reader.h"
 
 class Session : public Napi::ObjectWrap<Session> {
  public:
   static Napi::Function Define(Napi::Env env);
+  // addon.families(): the probe family table (probe_set.cc) for TypeScript.
+  static Napi::Value FamilyTable(const Napi::CallbackInfo& info);
   // open(options) in addon.cc constructs through this.
   static Napi::FunctionReference* constructor;
   explicit Session(const Napi::CallbackInfo& info);
@@ -43,7 +45,7 @@ class Session : public Napi::ObjectWrap<Session> {
   void ScanInflight();
 
   void StartPolling(Napi::Env env);
-  // Drains rings into buffers, calling JS once per full (or final) batch.
+  // Drains every record source into buffers, calling JS once per full (or final) batch.
   // `from_loop`: called from libuv (MakeCallback) rather than from JS.
   size_t DrainAll(Napi::Env env, bool from_loop, size_t max_batches);
   bool DeliverBatch(Napi::Env env, size_t count, bool from_loop);
@@ -57,6 +59,8 @@ class Session : public Napi::ObjectWrap<Session> {
   Napi::Env env_;
   std::vector<std::unique_ptr<LoadedFamily>> families_;
   std::vector<std::unique_ptr<RingReader>> rings_;
+  // rings_, then inflight_, then nvml_: what DrainAll empties, in that order
+  std::vector<RecordSource*> sources_;
   std::vector<Buffer> buffers_;
   Napi::FunctionReference on_batch_;
   xctl_cfg cfg_;
@@ -70,7 +74,7 @@ class Session : public Napi::ObjectWrap<Session> {
   // cuda family: uprobes attached per library path; in-flight NCCL scan results
   std::unique_ptr<UprobeManager> uprobes_;
   LoadedFamily* cuda_family_ = nullptr;
-  std::deque<xctl_record> synth_;
+  RecordQueue inflight_{65536};
   uint64_t inflight_threshold_ns_ = 10'000'000'000ULL;
   uint64_t last_scan_ns_ = 0;
   size_t current_ = 0;  // buffer being filled

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startTestAgent, type TestAgent } from './helpers/agent';
 import { FakeNvmlState, fakeGpuApp, fakeNvmlPath } from './helpers/fake-gpu';
-import { AGENT_FAMILIES } from '../src/native/addon';
+import { defaultFamilies } from '../src/native/families';
 import { lossyLink } from '../src/faults/netns';
 import { faultProgram } from '../src/faults/programs';
 
@@ -57,7 +57,7 @@ t.before(async () => {
   ta = await startTestAgent({
     gpu: { nvmlLibrary: fakeNvmlPath(), intervalMs: 200 },
     probeConfig: { tcpFlushNs: 200_000_000n },
-    agentOptions: { families: [...AGENT_FAMILIES, 'cuda'], cuda: { inflightMs: 1000 } },
+    agentOptions: { families: [...defaultFamilies(), 'cuda'], cuda: { inflightMs: 1000 } },
   });
 });
 t.teardown(() => ta.stop());

@@ -7,8 +7,10 @@ import * as fs from 'node:fs';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { LiveSource, describeFailures } from '../sources/live';
-import { loadAddon, AGENT_FAMILIES, type FamilyStatus, type GpuOptions, type CudaOptions } from '../native/addon';
+import { loadAddon, type FamilyStatus, type GpuOptions, type CudaOptions } from '../native/addon';
 import { GpuLibraryWatcher } from '../sources/gpu-libs';
+import { defaultFamilies, familyInfo } from '../native/families';
+import { ConfigError } from './config';
 import { Kind } from '../events/layout';
 import { watchRules, type RuleWatcher } from '../rules';
 import type { RuleSet } from '../rules/ruleset';
@@ -42,7 +44,7 @@ export interface AgentOptions {
   socketPath: string;
   rulesDir: string;
   metricsAddr?: string; // undefined/'off': no HTTP endpoint
-  /** default: AGENT_FAMILIES (kernel families + gpu; gpu shows as unavailable without NVML) */
+  /** default: defaultFamilies() (gpu shows as unavailable without NVML) */
   families?: Family[];
   probeConfig?: ProbeConfig;
   /** NVML options for the gpu family (config keys gpu.nvml_library, gpu.interval) */
@@ -111,7 +113,7 @@ export class Agent {
     });
     this.pipeline.graph.deviceNamer = deviceName;
     this.source = new LiveSource({
-      families: opts.families ?? [...AGENT_FAMILIES],
+      families: opts.families ?? defaultFamilies(),
       config: opts.probeConfig,
       gpu: opts.gpu,
       cuda: opts.cuda,
@@ -158,7 +160,7 @@ export class Agent {
     );
     if (!first) {
       watcher.close();
-      throw new Error(`no valid rules in ${opts.rulesDir}:\n${firstErrors.join('\n')}`);
+      throw new ConfigError(`no valid rules in ${opts.rulesDir}:\n${firstErrors.join('\n')}`);
     }
     let agent: Agent | undefined = new Agent(opts, first);
     agent.rules = watcher;
@@ -185,7 +187,7 @@ export class Agent {
       this.pipeline.ingest(batch);
       if (this.gpuLibs) for (let i = 0; i < batch.count; i++) if (batch.kind(i) === Kind.EXEC) this.gpuLibs.notePid(batch.pid(i));
     });
-    if (this.status.some((f) => f.family === 'cuda' && f.loaded)) {
+    if (this.status.some((f) => familyInfo(f.family)?.source === 'uprobe' && f.loaded)) {
       // uprobes follow the CUDA/NCCL libraries processes actually map
       this.gpuLibs = new GpuLibraryWatcher(
         { attach: (p) => this.source.attachLibrary(p), detach: (p) => this.source.detachLibrary(p) },

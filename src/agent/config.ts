@@ -7,15 +7,19 @@
  * came from (`xctl config show`).
  */
 import { ACTION_TYPES } from '../rules/vocabulary';
+import { UserError } from '../errors';
 import { DEFAULT_POLICY, type FixConfig, type PolicyMode } from '../fix/policy';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
+import { NodeReader } from '../rules/yaml-reader';
+import { formatPos } from '../rules/errors';
 import type { Family, ProbeConfig } from '../native/addon';
+import { checkFamilies, defaultFamilies, familiesDefaultText } from '../native/families';
 import { DEFAULT_CAPS, type GraphCaps } from '../graph/graph';
 import { parseDuration, parseSize } from '../rules/units';
 import { DEFAULT_SOCKET_PATH } from '../ipc/socket-path';
-import { defaultRulesDir } from '../rules/check';
+import { defaultRulesDir } from '../package-paths';
 
 /** What the file says (only the keys present). */
 export interface AgentConfig {
@@ -55,7 +59,7 @@ export interface EffectiveConfig {
   fix: FixConfig;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends UserError {
   override name = 'ConfigError';
 }
 
@@ -66,14 +70,20 @@ export interface KeySpec {
   key: string; // YAML path, dotted
   kind: Kind;
   env?: string;
+  /** command-line flag of `xctl agent` (and config show, doctor); help and parsing are generated from it */
   flag?: string;
+  /** the flag's argument in help ("PATH"); a duration flag with `flagMs` takes a number of milliseconds */
+  arg?: string;
+  flagMs?: boolean;
+  /** a probe setting: its flag is also one of `xctl events` and `xctl record` */
+  probe?: boolean;
   default: () => unknown;
+  /** where the (converted) value goes in AgentConfig */
+  set: (c: AgentConfig, v: never) => void;
+  /** how help shows the default, when not the value itself */
+  defaultText?: () => string;
   doc: string;
 }
-
-const FAMILIES = ['net', 'io', 'proc', 'sched', 'gpu', 'cuda'];
-/** cuda (uprobes on CUDA/NCCL libraries) is opt-in: its programs attach only once a process maps a library */
-const DEFAULT_FAMILIES = FAMILIES.filter((f) => f !== 'cuda');
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const ms = (n: number) => BigInt(n * 1e6);
 
@@ -81,41 +91,47 @@ export const DEFAULT_STATE_DIR = '/var/lib/xctl';
 export const DEFAULT_METRICS_ADDR = '127.0.0.1:9464';
 export const DEFAULT_CONFIG_FILE = '/etc/xctl/config.yaml';
 
-/** The closed list of configuration keys. */
+type Section = 'probes' | 'graph' | 'limits' | 'kubernetes' | 'gpu' | 'fix';
+/** The AgentConfig part a dotted key writes into, created on first use. */
+function section<S extends Section>(c: AgentConfig, s: S): NonNullable<AgentConfig[S]> {
+  return (c[s] ??= {} as NonNullable<AgentConfig[S]>) as NonNullable<AgentConfig[S]>;
+}
+
+/** The closed list of configuration keys: the only place a key is declared. */
 export const CONFIG_KEYS: readonly KeySpec[] = [
-  { key: 'socket', kind: 'string', env: 'XCTL_SOCKET', flag: '--socket', default: () => DEFAULT_SOCKET_PATH, doc: 'Unix socket for the CLI (mode 0660)' },
-  { key: 'rules', kind: 'string', env: 'XCTL_RULES', flag: '--rules', default: () => defaultRulesDir(), doc: "rule directory (default: the package's rules/)" },
-  { key: 'metrics_addr', kind: 'addr', env: 'XCTL_METRICS_ADDR', flag: '--metrics-addr', default: () => DEFAULT_METRICS_ADDR, doc: '/metrics /healthz /readyz listen address, or "off"; other interfaces are an explicit opt-in' },
-  { key: 'log_level', kind: 'loglevel', env: 'XCTL_LOG_LEVEL', flag: '--log-level', default: () => 'info', doc: LOG_LEVELS.join('|') },
-  { key: 'log_pretty', kind: 'bool', env: 'XCTL_LOG_PRETTY', flag: '--log-pretty', default: () => false, doc: 'human-readable logs instead of JSON lines' },
-  { key: 'state_dir', kind: 'string', env: 'XCTL_STATE_DIR', flag: '--state-dir', default: () => DEFAULT_STATE_DIR, doc: 'crash reports and agent state' },
-  { key: 'families', kind: 'families', env: 'XCTL_FAMILIES', flag: '--families', default: () => [...DEFAULT_FAMILIES], doc: 'probe families (cuda: uprobes on CUDA/NCCL, opt-in)' },
-  { key: 'probes.io_min_latency', kind: 'duration', flag: '--io-min-ms', default: () => ms(10), doc: 'report block IO at or above this latency (errors always)' },
-  { key: 'probes.offcpu_min', kind: 'duration', flag: '--offcpu-min-ms', default: () => ms(10), doc: 'report sleeps at or above this' },
-  { key: 'probes.runq_min', kind: 'duration', flag: '--runq-min-ms', default: () => ms(10), doc: 'report run-queue delay at or above this' },
-  { key: 'probes.tcp_flush', kind: 'duration', flag: '--tcp-flush-ms', default: () => ms(1000), doc: 'per-socket retransmit aggregation interval' },
-  { key: 'probes.include_kthreads', kind: 'bool', flag: '--include-kthreads', default: () => false, doc: 'also report kernel threads' },
-  { key: 'probes.bpf_stats', kind: 'bool', env: 'XCTL_BPF_STATS', default: () => false, doc: 'set kernel.bpf_stats_enabled=1 so the in-kernel cost per program is exported (costs ~20 ns per program run)' },
-  { key: 'graph.max_processes', kind: 'count', default: () => DEFAULT_CAPS.maxProcesses, doc: 'graph cap' },
-  { key: 'graph.max_peers', kind: 'count', default: () => DEFAULT_CAPS.maxPeers, doc: 'graph cap' },
-  { key: 'graph.max_devices', kind: 'count', default: () => DEFAULT_CAPS.maxDevices, doc: 'graph cap' },
-  { key: 'graph.max_errors', kind: 'count', default: () => DEFAULT_CAPS.maxErrors, doc: 'graph cap' },
-  { key: 'graph.exited_grace', kind: 'duration', default: () => BigInt(DEFAULT_CAPS.exitedGraceNs), doc: 'exited processes are kept this long' },
-  { key: 'graph.idle_ttl', kind: 'duration', default: () => BigInt(DEFAULT_CAPS.idleTtlNs), doc: 'idle entities are dropped after this' },
-  { key: 'limits.ring_bytes', kind: 'size', env: 'XCTL_RING_BYTES', default: () => 4 * 1024 * 1024, doc: 'BPF ring size per family (power of two)' },
-  { key: 'limits.cpu_budget', kind: 'ratio', env: 'XCTL_CPU_BUDGET', flag: '--cpu-budget', default: () => 0.05, doc: 'agent CPU budget as a fraction of one core; above it the in-kernel thresholds are raised' },
-  { key: 'limits.governor_interval', kind: 'duration', default: () => ms(5000), doc: 'how often the CPU budget is checked' },
-  { key: 'gpu.nvml_library', kind: 'string', env: 'XCTL_NVML_LIBRARY', default: () => 'libnvidia-ml.so.1', doc: 'NVML library for the gpu family, dlopened at run time (never linked)' },
-  { key: 'gpu.interval', kind: 'duration', default: () => ms(1000), doc: 'NVML sampling interval (per-GPU samples and per-process GPU memory)' },
+  { key: 'socket', kind: 'string', env: 'XCTL_SOCKET', flag: '--socket', arg: 'PATH', set: (c, v: string) => (c.socket = v), default: () => DEFAULT_SOCKET_PATH, doc: 'Unix socket for the CLI, mode 0660' },
+  { key: 'rules', kind: 'string', env: 'XCTL_RULES', flag: '--rules', arg: 'DIR', set: (c, v: string) => (c.rules = v), default: () => defaultRulesDir(), defaultText: () => "the package's rules/", doc: 'rule directory; reloaded on change and on SIGHUP' },
+  { key: 'metrics_addr', kind: 'addr', env: 'XCTL_METRICS_ADDR', flag: '--metrics-addr', arg: 'A', set: (c, v: string) => (c.metricsAddr = v), default: () => DEFAULT_METRICS_ADDR, doc: '/metrics /healthz /readyz listen address, or "off"; other interfaces are an explicit opt-in' },
+  { key: 'log_level', kind: 'loglevel', env: 'XCTL_LOG_LEVEL', flag: '--log-level', arg: 'L', set: (c, v: string) => (c.logLevel = v), default: () => 'info', doc: LOG_LEVELS.join('|') },
+  { key: 'log_pretty', kind: 'bool', env: 'XCTL_LOG_PRETTY', flag: '--log-pretty', set: (c, v: boolean) => (c.logPretty = v), default: () => false, doc: 'human-readable logs instead of JSON lines' },
+  { key: 'state_dir', kind: 'string', env: 'XCTL_STATE_DIR', flag: '--state-dir', arg: 'DIR', set: (c, v: string) => (c.stateDir = v), default: () => DEFAULT_STATE_DIR, doc: 'crash reports and agent state' },
+  { key: 'families', kind: 'families', env: 'XCTL_FAMILIES', flag: '--families', arg: 'LIST', probe: true, set: (c, v: Family[]) => (c.families = v), default: () => defaultFamilies(), defaultText: () => familiesDefaultText(), doc: 'probe families, comma separated' },
+  { key: 'probes.io_min_latency', kind: 'duration', flag: '--io-min-ms', arg: 'N', flagMs: true, probe: true, set: (c, v: bigint) => (section(c, 'probes').ioMinLatencyNs = v), default: () => ms(10), doc: 'report block IO at or above this latency; errors always' },
+  { key: 'probes.offcpu_min', kind: 'duration', flag: '--offcpu-min-ms', arg: 'N', flagMs: true, probe: true, set: (c, v: bigint) => (section(c, 'probes').offcpuMinNs = v), default: () => ms(10), doc: 'report sleeps at or above this' },
+  { key: 'probes.runq_min', kind: 'duration', flag: '--runq-min-ms', arg: 'N', flagMs: true, probe: true, set: (c, v: bigint) => (section(c, 'probes').runqMinNs = v), default: () => ms(10), doc: 'report run-queue delay at or above this' },
+  { key: 'probes.tcp_flush', kind: 'duration', flag: '--tcp-flush-ms', arg: 'N', flagMs: true, probe: true, set: (c, v: bigint) => (section(c, 'probes').tcpFlushNs = v), default: () => ms(1000), doc: 'per-socket retransmit aggregation interval' },
+  { key: 'probes.include_kthreads', kind: 'bool', flag: '--include-kthreads', probe: true, set: (c, v: boolean) => (section(c, 'probes').skipKthreads = !v), default: () => false, doc: 'also report kernel threads' },
+  { key: 'probes.bpf_stats', kind: 'bool', env: 'XCTL_BPF_STATS', set: (c, v: boolean) => (c.bpfStats = v), default: () => false, doc: 'set kernel.bpf_stats_enabled=1 so the in-kernel cost per program is exported (costs ~20 ns per program run)' },
+  { key: 'graph.max_processes', kind: 'count', set: (c, v: number) => (section(c, 'graph').maxProcesses = v), default: () => DEFAULT_CAPS.maxProcesses, doc: 'graph cap' },
+  { key: 'graph.max_peers', kind: 'count', set: (c, v: number) => (section(c, 'graph').maxPeers = v), default: () => DEFAULT_CAPS.maxPeers, doc: 'graph cap' },
+  { key: 'graph.max_devices', kind: 'count', set: (c, v: number) => (section(c, 'graph').maxDevices = v), default: () => DEFAULT_CAPS.maxDevices, doc: 'graph cap' },
+  { key: 'graph.max_errors', kind: 'count', set: (c, v: number) => (section(c, 'graph').maxErrors = v), default: () => DEFAULT_CAPS.maxErrors, doc: 'graph cap' },
+  { key: 'graph.exited_grace', kind: 'duration', set: (c, v: bigint) => (section(c, 'graph').exitedGraceNs = Number(v)), default: () => BigInt(DEFAULT_CAPS.exitedGraceNs), doc: 'exited processes are kept this long' },
+  { key: 'graph.idle_ttl', kind: 'duration', set: (c, v: bigint) => (section(c, 'graph').idleTtlNs = Number(v)), default: () => BigInt(DEFAULT_CAPS.idleTtlNs), doc: 'idle entities are dropped after this' },
+  { key: 'limits.ring_bytes', kind: 'size', env: 'XCTL_RING_BYTES', set: (c, v: number) => (section(c, 'limits').ringBytes = v), default: () => 4 * 1024 * 1024, doc: 'BPF ring size per family (power of two)' },
+  { key: 'limits.cpu_budget', kind: 'ratio', env: 'XCTL_CPU_BUDGET', flag: '--cpu-budget', arg: 'F', set: (c, v: number) => (section(c, 'limits').cpuBudget = v), default: () => 0.05, doc: 'agent CPU budget as a fraction of one core; above it the in-kernel thresholds are raised' },
+  { key: 'limits.governor_interval', kind: 'duration', set: (c, v: bigint) => (section(c, 'limits').governorIntervalMs = Number(v) / 1e6), default: () => ms(5000), doc: 'how often the CPU budget is checked' },
+  { key: 'gpu.nvml_library', kind: 'string', env: 'XCTL_NVML_LIBRARY', set: (c, v: string) => (section(c, 'gpu').nvmlLibrary = v), default: () => 'libnvidia-ml.so.1', doc: 'NVML library for the gpu family, dlopened at run time (never linked)' },
+  { key: 'gpu.interval', kind: 'duration', set: (c, v: bigint) => (section(c, 'gpu').intervalMs = Math.max(1, Math.round(Number(v) / 1e6))), default: () => ms(1000), doc: 'NVML sampling interval (per-GPU samples and per-process GPU memory)' },
   // remediation policy: what `xctl fix --apply` may run (allow), only with --yes (ask), or never (deny)
-  { key: 'fix.policy', kind: 'policy', default: () => ({ ...DEFAULT_POLICY }), doc: `per action type: allow (runs on --apply), ask (needs --yes), deny (never); e.g. {terminate: deny}` },
-  { key: 'fix.allowed_uids', kind: 'ids', env: 'XCTL_FIX_ALLOWED_UIDS', default: () => [0], doc: 'callers (SO_PEERCRED uid) allowed to apply fixes' },
-  { key: 'fix.allowed_gids', kind: 'ids', default: () => [], doc: 'callers (SO_PEERCRED gid) allowed to apply fixes, in addition to the uids' },
-  { key: 'fix.rate_limit', kind: 'count', default: () => 10, doc: 'at most this many executions of one action type per rate window' },
-  { key: 'fix.rate_window', kind: 'duration', default: () => ms(60_000), doc: 'the rate-limit window' },
-  { key: 'fix.recheck_interval', kind: 'duration', default: () => ms(60_000), doc: 'periodic re-verification of resolved plans (recurrence); 0s disables' },
-  { key: 'kubernetes.node_conditions', kind: 'bool', env: 'XCTL_KUBE_NODE_CONDITIONS', default: () => false, doc: 'publish fatal GPU conditions as node conditions (in-cluster service account)' },
-  { key: 'kubernetes.node_name', kind: 'string', env: 'XCTL_NODE_NAME', default: () => process.env.NODE_NAME || os.hostname(), doc: 'node to patch (default $NODE_NAME, else the host name)' },
+  { key: 'fix.policy', kind: 'policy', set: (c, v: Record<string, PolicyMode>) => (section(c, 'fix').policy = v), default: () => ({ ...DEFAULT_POLICY }), doc: `per action type: allow (runs on --apply), ask (needs --yes), deny (never); e.g. {terminate: deny}` },
+  { key: 'fix.allowed_uids', kind: 'ids', env: 'XCTL_FIX_ALLOWED_UIDS', set: (c, v: number[]) => (section(c, 'fix').allowedUids = v), default: () => [0], doc: 'callers (SO_PEERCRED uid) allowed to apply fixes' },
+  { key: 'fix.allowed_gids', kind: 'ids', set: (c, v: number[]) => (section(c, 'fix').allowedGids = v), default: () => [], doc: 'callers (SO_PEERCRED gid) allowed to apply fixes, in addition to the uids' },
+  { key: 'fix.rate_limit', kind: 'count', set: (c, v: number) => (section(c, 'fix').rateLimit = { max: v, windowS: c.fix?.rateLimit?.windowS ?? 60 }), default: () => 10, doc: 'at most this many executions of one action type per rate window' },
+  { key: 'fix.rate_window', kind: 'duration', set: (c, v: bigint) => (section(c, 'fix').rateLimit = { max: c.fix?.rateLimit?.max ?? 10, windowS: Number(v) / 1e9 }), default: () => ms(60_000), doc: 'the rate-limit window' },
+  { key: 'fix.recheck_interval', kind: 'duration', set: (c, v: bigint) => (section(c, 'fix').recheckIntervalS = Number(v) / 1e9), default: () => ms(60_000), doc: 'periodic re-verification of resolved plans (recurrence); 0s disables' },
+  { key: 'kubernetes.node_conditions', kind: 'bool', env: 'XCTL_KUBE_NODE_CONDITIONS', set: (c, v: boolean) => (section(c, 'kubernetes').nodeConditions = v), default: () => false, doc: 'publish fatal GPU conditions as node conditions (in-cluster service account)' },
+  { key: 'kubernetes.node_name', kind: 'string', env: 'XCTL_NODE_NAME', set: (c, v: string) => (section(c, 'kubernetes').nodeName = v), default: () => process.env.NODE_NAME || os.hostname(), defaultText: () => '$NODE_NAME, else the host name', doc: 'node to patch' },
 ];
 
 const SPEC = new Map(CONFIG_KEYS.map((k) => [k.key, k]));
@@ -184,9 +200,8 @@ function convert(spec: KeySpec, v: unknown): unknown {
     }
     case 'families': {
       const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
-      if (!Array.isArray(list) || !list.length || list.some((f) => !FAMILIES.includes(String(f))))
-        throw new Error(`"${spec.key}" must be a list of ${FAMILIES.join(', ')}`);
-      return list.map(String);
+      if (!Array.isArray(list) || !list.length) throw new Error(`"${spec.key}" must be a list of probe families, e.g. ${familiesDefaultText()}`);
+      return checkFamilies(list.map(String));
     }
   }
 }
@@ -221,30 +236,26 @@ function parseConfigFile(file: string): FileValues {
   }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const pos = (n: YamlNode | null | undefined) => lc.linePos(n?.range?.[0] ?? 0);
-  const where = (n: YamlNode | null | undefined) => {
-    const p = pos(n);
-    return `${file}:${p.line}:${p.col}`;
-  };
   if (doc.errors.length) {
     const e = doc.errors[0]!;
     const p = lc.linePos(e.pos[0]);
     throw new ConfigError(`${file}:${p.line}:${p.col}: ${e.message.split('\n')[0]}`);
   }
+  const reader = new NodeReader(file, text, lc, doc);
+  const where = (n: YamlNode | null | undefined) => formatPos(reader.posOf(n));
+  const firstError = () => new ConfigError(reader.errors[0]!.toString());
   const values: FileValues['values'] = new Map();
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return { values };
-  if (!isMap(doc.contents)) throw new ConfigError(`${where(doc.contents)}: the config must be a mapping of keys to values`);
   const topKeys = [...new Set(CONFIG_KEYS.map((k) => k.key.split('.')[0]!))];
   const walk = (map: YamlNode, prefix: string) => {
-    if (!isMap(map)) return;
-    for (const pair of map.items) {
-      const keyNode = pair.key as YamlNode;
-      const name = String(isScalar(keyNode) ? keyNode.value : keyNode);
+    const pairs = reader.pairs(map, prefix ? `"${prefix.slice(0, -1)}"` : 'the config');
+    if (!pairs || reader.errors.length) throw firstError();
+    for (const { key: name, keyNode, value } of pairs) {
       const full = ALIASES[prefix + name] ?? prefix + name;
-      const valNode = pair.value as YamlNode | null;
+      const valNode = reader.resolve(value);
+      if (reader.errors.length) throw firstError();
       if (!prefix && SECTIONS.includes(name)) {
-        if (!isMap(valNode)) throw new ConfigError(`${where(valNode ?? keyNode)}: "${name}" must be a mapping`);
-        walk(valNode, name + '.');
+        walk(value ?? (keyNode as YamlNode), name + '.');
         continue;
       }
       const spec = SPEC.get(full);
@@ -255,19 +266,19 @@ function parseConfigFile(file: string): FileValues {
         throw new ConfigError(`${where(keyNode)}: unknown config key "${full}" (${prefix ? prefix.slice(0, -1) + ' keys' : 'keys'}: ${known.join(', ')})`);
       }
       if ((isMap(valNode) && spec.kind !== 'policy') || (isSeq(valNode) && spec.kind !== 'families' && spec.kind !== 'ids'))
-        throw new ConfigError(`${where(valNode)}: "${full}" must be a ${spec.kind === 'families' || spec.kind === 'ids' ? 'list' : 'single value'}`);
+        throw new ConfigError(`${where(value)}: "${full}" must be a ${spec.kind === 'families' || spec.kind === 'ids' ? 'list' : 'single value'}`);
       const raw = valNode ? valNode.toJSON() : null;
-      let value: unknown;
+      let converted: unknown;
       try {
-        value = convert(spec, raw);
+        converted = convert(spec, raw);
       } catch (e) {
-        throw new ConfigError(`${where(valNode ?? keyNode)}: ${(e as Error).message}`);
+        throw new ConfigError(`${where(value ?? keyNode)}: ${(e as Error).message}`);
       }
-      const p = pos(keyNode);
-      values.set(full, { value, line: p.line, col: p.col });
+      const p = reader.posOf(keyNode);
+      values.set(full, { value: converted, line: p.line, col: p.col });
     }
   };
-  walk(doc.contents, '');
+  walk(doc.contents as YamlNode, '');
   return { values };
 }
 
@@ -290,60 +301,14 @@ export function validateConfigFile(file: string): string | null {
 
 function toAgentConfig(flat: Map<string, unknown>): AgentConfig {
   const out: AgentConfig = {};
-  const g = <T>(k: string) => flat.get(k) as T | undefined;
-  const set = <T>(v: T | undefined, fn: (v: T) => void) => {
-    if (v !== undefined) fn(v);
-  };
-  set(g<string>('socket'), (v) => (out.socket = v));
-  set(g<string>('rules'), (v) => (out.rules = v));
-  set(g<string>('metrics_addr'), (v) => (out.metricsAddr = v));
-  set(g<string>('log_level'), (v) => (out.logLevel = v));
-  set(g<boolean>('log_pretty'), (v) => (out.logPretty = v));
-  set(g<string>('state_dir'), (v) => (out.stateDir = v));
-  set(g<Family[]>('families'), (v) => (out.families = v));
-  const probes: ProbeConfig = {};
-  set(g<bigint>('probes.io_min_latency'), (v) => (probes.ioMinLatencyNs = v));
-  set(g<bigint>('probes.offcpu_min'), (v) => (probes.offcpuMinNs = v));
-  set(g<bigint>('probes.runq_min'), (v) => (probes.runqMinNs = v));
-  set(g<bigint>('probes.tcp_flush'), (v) => (probes.tcpFlushNs = v));
-  set(g<boolean>('probes.include_kthreads'), (v) => (probes.skipKthreads = !v));
-  if (Object.keys(probes).length) out.probes = probes;
-  set(g<boolean>('probes.bpf_stats'), (v) => (out.bpfStats = v));
-  const graph: Partial<GraphCaps> = {};
-  set(g<number>('graph.max_processes'), (v) => (graph.maxProcesses = v));
-  set(g<number>('graph.max_peers'), (v) => (graph.maxPeers = v));
-  set(g<number>('graph.max_devices'), (v) => (graph.maxDevices = v));
-  set(g<number>('graph.max_errors'), (v) => (graph.maxErrors = v));
-  set(g<bigint>('graph.exited_grace'), (v) => (graph.exitedGraceNs = Number(v)));
-  set(g<bigint>('graph.idle_ttl'), (v) => (graph.idleTtlNs = Number(v)));
-  if (Object.keys(graph).length) out.graph = graph;
-  const limits: NonNullable<AgentConfig['limits']> = {};
-  set(g<number>('limits.ring_bytes'), (v) => (limits.ringBytes = v));
-  set(g<number>('limits.cpu_budget'), (v) => (limits.cpuBudget = v));
-  set(g<bigint>('limits.governor_interval'), (v) => (limits.governorIntervalMs = Number(v) / 1e6));
-  if (Object.keys(limits).length) out.limits = limits;
-  const kube: NonNullable<AgentConfig['kubernetes']> = {};
-  set(g<boolean>('kubernetes.node_conditions'), (v) => (kube.nodeConditions = v));
-  set(g<string>('kubernetes.node_name'), (v) => (kube.nodeName = v));
-  if (Object.keys(kube).length) out.kubernetes = kube;
-  const gpu: NonNullable<AgentConfig['gpu']> = {};
-  set(g<string>('gpu.nvml_library'), (v) => (gpu.nvmlLibrary = v));
-  set(g<bigint>('gpu.interval'), (v) => (gpu.intervalMs = Math.max(1, Math.round(Number(v) / 1e6))));
-  if (Object.keys(gpu).length) out.gpu = gpu;
-  const fix: FixConfig = {};
-  set(g<Record<string, PolicyMode>>('fix.policy'), (v) => (fix.policy = v));
-  set(g<number[]>('fix.allowed_uids'), (v) => (fix.allowedUids = v));
-  set(g<number[]>('fix.allowed_gids'), (v) => (fix.allowedGids = v));
-  set(g<number>('fix.rate_limit'), (v) => (fix.rateLimit = { max: v, windowS: fix.rateLimit?.windowS ?? 60 }));
-  set(g<bigint>('fix.rate_window'), (v) => (fix.rateLimit = { max: fix.rateLimit?.max ?? 10, windowS: Number(v) / 1e9 }));
-  set(g<bigint>('fix.recheck_interval'), (v) => (fix.recheckIntervalS = Number(v) / 1e9));
-  out.fix = fix;
+  for (const spec of CONFIG_KEYS) if (flat.has(spec.key)) spec.set(out, flat.get(spec.key) as never);
+  out.fix ??= {};
   return out;
 }
 
 export interface ResolveOptions {
-  /** config file; undefined: $XCTL_CONFIG, else /etc/xctl/config.yaml when it exists */
-  file?: string;
+  /** config file; undefined: $XCTL_CONFIG, else /etc/xctl/config.yaml when it exists; null: none */
+  file?: string | null;
   env?: NodeJS.ProcessEnv;
   /** values given on the command line, by config key (already typed, or strings to convert) */
   flags?: Record<string, unknown>;
@@ -361,8 +326,8 @@ export interface Resolved {
 /** default < file < env < flag, with the origin of every value. */
 export function resolveConfig(opts: ResolveOptions = {}): Resolved {
   const env = opts.env ?? process.env;
-  let file = opts.file ?? (env.XCTL_CONFIG || undefined);
-  if (!file && fs.existsSync(DEFAULT_CONFIG_FILE)) file = DEFAULT_CONFIG_FILE;
+  let file = opts.file === null ? undefined : (opts.file ?? (env.XCTL_CONFIG || undefined));
+  if (!file && opts.file !== null && fs.existsSync(DEFAULT_CONFIG_FILE)) file = DEFAULT_CONFIG_FILE;
   const flat = new Map<string, unknown>();
   const sources: Record<string, string> = {};
   for (const spec of CONFIG_KEYS) {
@@ -416,6 +381,12 @@ export function resolveConfig(opts: ResolveOptions = {}): Resolved {
   const values: Record<string, unknown> = {};
   for (const spec of CONFIG_KEYS) values[spec.key] = displayValue(spec, flat.get(spec.key));
   return { config, sources, values, file };
+}
+
+/** The probe settings of `xctl events` / `xctl record`: built-in defaults < flags (no file, no environment). */
+export function resolveProbeFlags(flags: Record<string, unknown>): { families: Family[]; probes: ProbeConfig } {
+  const { config } = resolveConfig({ file: null, env: {}, flags });
+  return { families: config.families, probes: config.probes };
 }
 
 /** JSON-friendly form: durations as "10ms", sizes in bytes. */

@@ -2,22 +2,15 @@
 import { parseArgs } from 'node:util';
 import { Agent } from '../agent/agent';
 import { createLogger } from '../log';
-import { PROBE_HELP } from './probe-options';
 import { configForReport } from '../agent/config';
-import { CONFIG_FLAG_OPTIONS, resolveFromFlags } from './config';
+import { CONFIG_FLAG_OPTIONS, configFlagHelp, resolveFromFlags } from './config';
 import { CrashReporter } from '../ops/crash';
+import { XctlError } from '../errors';
 
-export const AGENT_HELP = `usage: xctl agent [--config FILE] [--socket PATH] [--rules DIR] [--metrics-addr HOST:PORT|off] [--log-level L] [--log-pretty]
-  --socket PATH        Unix socket for the CLI (default $XCTL_SOCKET or /run/xctl/xctl.sock, mode 0660)
-  --rules DIR          rule directory (default: the package's rules/); reloaded on change and on SIGHUP
-  --metrics-addr A     Prometheus /metrics, /healthz, /readyz (default 127.0.0.1:9464; "off" to disable)
-  --log-level L        trace|debug|info|warn|error (default $XCTL_LOG_LEVEL or info)
-  --log-pretty         human-readable logs instead of JSON lines
-  --state-dir DIR      crash reports (default $XCTL_STATE_DIR or /var/lib/xctl)
-  --cpu-budget F       agent CPU budget, fraction of one core (default $XCTL_CPU_BUDGET or 0.05)
-  --config FILE        YAML config (default $XCTL_CONFIG, else /etc/xctl/config.yaml if present);
-                       precedence: default < file < environment < flag (see: xctl config show)
-${PROBE_HELP}`;
+export function agentHelp(): string {
+  return `usage: xctl agent [--config FILE] [agent flags...]
+${configFlagHelp()}`;
+}
 
 export async function agentCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -28,7 +21,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write(AGENT_HELP + '\n');
+    process.stdout.write(agentHelp() + '\n');
     return 0;
   }
   const { config: cfg, file } = resolveFromFlags(values);
@@ -57,8 +50,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     });
   } catch (e) {
     // a start-up failure that is not the user's to fix (those exit 2 with their message) leaves a report
-    const name = (e as Error).name;
-    if (!['PreflightError', 'ProbeError', 'ConfigError', 'AgentAlreadyRunningError', 'SocketPathOccupiedError'].includes(name) && !/^no valid rules/.test((e as Error).message)) {
+    if (!(e instanceof XctlError && e.userFacing)) {
       const f = new CrashReporter(cfg.stateDir, () => ({ config: report, activity: 'starting' })).write('startup', e);
       if (f) logger.fatal({ file: f }, 'crash report written');
     }

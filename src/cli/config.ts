@@ -6,60 +6,31 @@
  */
 import { parseArgs } from 'node:util';
 import { CONFIG_KEYS, resolveConfig, validateConfigFile, type Resolved } from '../agent/config';
-import { PROBE_OPTIONS, probeConfig, type ProbeArgs } from './probe-options';
+import { AGENT_FLAG_KEYS, flagHelp, flagOptions, flagValues } from './flags';
 import { UsageError } from './usage';
 
-export const CONFIG_HELP = `usage: xctl config show [--config FILE] [--json] [agent flags...]
+export const CONFIG_HELP = `usage: xctl config show [--config FILE] [--json] [agent flags...] (xctl agent --help)
        xctl config validate FILE
   show       the effective agent configuration, each value with its source:
              default < config file < environment (XCTL_*) < command-line flag
   validate   check a config file: unknown keys and wrong types are reported as FILE:LINE:COL
 config file: --config FILE, else $XCTL_CONFIG, else /etc/xctl/config.yaml when it exists`;
 
-/** The agent's config flags, shared by agent, config show and doctor. */
-export const CONFIG_FLAG_OPTIONS = {
-  config: { type: 'string' },
-  socket: { type: 'string' },
-  rules: { type: 'string' },
-  'metrics-addr': { type: 'string' },
-  'log-level': { type: 'string' },
-  'log-pretty': { type: 'boolean' },
-  'state-dir': { type: 'string' },
-  'cpu-budget': { type: 'string' },
-  ...PROBE_OPTIONS,
-} as const;
+/** The agent's config flags (one per config key that has a flag) and --config, shared by agent, config show and doctor. */
+export const CONFIG_FLAG_OPTIONS = { config: { type: 'string' }, ...flagOptions(AGENT_FLAG_KEYS) } as const;
 
-export type ConfigFlagValues = ProbeArgs & {
-  config?: string;
-  socket?: string;
-  rules?: string;
-  'metrics-addr'?: string;
-  'log-level'?: string;
-  'log-pretty'?: boolean;
-  'state-dir'?: string;
-  'cpu-budget'?: string;
-};
+export type ConfigFlagValues = Record<string, unknown> & { config?: string };
 
-/** Flag values keyed by config key (undefined ones left out). */
+/** Flag values keyed by config key (absent ones left out). */
 export function configFlags(v: ConfigFlagValues): Record<string, unknown> {
-  const p = probeConfig(v);
-  const out: Record<string, unknown> = {
-    socket: v.socket,
-    rules: v.rules,
-    metrics_addr: v['metrics-addr'],
-    log_level: v['log-level'],
-    log_pretty: v['log-pretty'] ? true : undefined,
-    state_dir: v['state-dir'],
-    families: v.families,
-    'limits.cpu_budget': v['cpu-budget'],
-    'probes.io_min_latency': p.ioMinLatencyNs,
-    'probes.offcpu_min': p.offcpuMinNs,
-    'probes.runq_min': p.runqMinNs,
-    'probes.tcp_flush': p.tcpFlushNs,
-    'probes.include_kthreads': v['include-kthreads'] ? true : undefined,
-  };
-  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
-  return out;
+  return flagValues(v, AGENT_FLAG_KEYS);
+}
+
+/** Help lines of the agent's flags, --config first. */
+export function configFlagHelp(): string {
+  return `  --config FILE        YAML config (default $XCTL_CONFIG, else /etc/xctl/config.yaml if present);
+                       precedence: default < file < environment < flag (see: xctl config show)
+${flagHelp(AGENT_FLAG_KEYS, { env: true })}`;
 }
 
 export function resolveFromFlags(v: ConfigFlagValues): Resolved {

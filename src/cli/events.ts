@@ -4,15 +4,15 @@ import { LiveSource, describeFailures } from '../sources/live';
 import { EventFilter } from '../events/filter';
 import { toEvent, formatText } from '../events/format';
 import { LineWriter, parseSeconds, untilStopped } from './output';
-import { PROBE_HELP, PROBE_OPTIONS, parseFamilies, probeConfig } from './probe-options';
+import { PROBE_OPTIONS, probeHelp, probeSettings } from './probe-options';
 import { UsageError } from './usage';
 
-export const EVENTS_HELP = `usage: xctl events [--pid N]... [--kind K]... [--json] [--duration S] [probe options]
+export const eventsHelp = () => `usage: xctl events [--pid N]... [--kind K]... [--json] [--duration S] [probe options]
   --pid N              only events of process N (repeatable; signals match sender or target)
   --kind K             only kind K: tcp_retransmit, block_io, exec, exit, signal, oom_kill, fork, offcpu
   --json               one JSON object per line
   --duration S         stop after S seconds (default: until Ctrl-C)
-${PROBE_HELP}`;
+${probeHelp()}`;
 
 export async function eventsCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -28,7 +28,7 @@ export async function eventsCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write(EVENTS_HELP + '\n');
+    process.stdout.write(eventsHelp() + '\n');
     return 0;
   }
   const pids = (values.pid ?? []).map((p) => {
@@ -43,7 +43,8 @@ export async function eventsCommand(argv: string[]): Promise<number> {
     throw new UsageError((e as Error).message);
   }
   const seconds = parseSeconds('duration', values.duration);
-  const source = new LiveSource({ families: parseFamilies(values.families), config: probeConfig(values) });
+  const { families, probes } = probeSettings(values);
+  const source = new LiveSource({ families, config: probes });
   const out = new LineWriter();
   const json = values.json === true;
   const status = source.start((batch) => {

@@ -4,6 +4,7 @@
  * Exit codes: 0 ok, 1 "nothing found" where a command defines it, 2 errors.
  */
 import { UsageError } from './usage';
+import { XctlError } from '../errors';
 
 const HELP = `usage: xctl <command> [options]
 
@@ -62,9 +63,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`xctl ${name}: ${err.message}\n`);
       return 2;
     }
-    if (err.name === 'PreflightError' || err.name === 'ProbeError' || err.name === 'ConfigError' || err.name === 'AgentAlreadyRunningError' || err.name === 'SocketPathOccupiedError') {
+    if (e instanceof XctlError && e.userFacing) {
       process.stderr.write(`${err.message}\n`);
-      return 2;
+      return e.exitCode;
     }
     process.stderr.write(`xctl ${name}: ${err.stack ?? err.message}\n`);
     return 2;

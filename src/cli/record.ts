@@ -4,13 +4,13 @@ import * as os from 'node:os';
 import { LiveSource, describeFailures } from '../sources/live';
 import { RecordWriter } from '../record/file';
 import { parseSeconds, untilStopped } from './output';
-import { PROBE_HELP, PROBE_OPTIONS, parseFamilies, probeConfig } from './probe-options';
+import { PROBE_OPTIONS, probeHelp, probeSettings } from './probe-options';
 import { UsageError } from './usage';
 
-export const RECORD_HELP = `usage: xctl record -o FILE [--duration S] [probe options]
+export const recordHelp = () => `usage: xctl record -o FILE [--duration S] [probe options]
   -o, --output FILE    recording to write (replay with: xctl replay FILE)
   --duration S         stop after S seconds (default: until Ctrl-C)
-${PROBE_HELP}`;
+${probeHelp()}`;
 
 export async function recordCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -24,13 +24,12 @@ export async function recordCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write(RECORD_HELP + '\n');
+    process.stdout.write(recordHelp() + '\n');
     return 0;
   }
   if (!values.output) throw new UsageError('-o FILE is required');
   const seconds = parseSeconds('duration', values.duration);
-  const families = parseFamilies(values.families);
-  const config = probeConfig(values);
+  const { families, probes: config } = probeSettings(values);
   const source = new LiveSource({ families, config });
   const writer = new RecordWriter(values.output, {
     bootToWallOffsetNs: source.clock.bootToWallOffsetNs,

@@ -1,4 +1,5 @@
 // Errors of the CLI <-> agent protocol and its transport.
+import { UserError, XctlError } from '../errors';
 
 /** Mirrors `enum ErrorCode` in proto/xctl.proto (a test checks they agree). */
 export const ErrorCode = {
@@ -25,7 +26,7 @@ export function errorCodeName(n: number): ErrorCodeName | undefined {
 }
 
 /** A protocol-level failure with the code the agent puts in its Response. Handlers throw it. */
-export class IpcError extends Error {
+export class IpcError extends XctlError {
   constructor(
     readonly code: Exclude<ErrorCodeName, 'OK'>,
     message: string,
@@ -48,7 +49,7 @@ export class FrameError extends IpcError {
 }
 
 /** Another agent answers on the socket path, so this one must not take it over. */
-export class AgentAlreadyRunningError extends Error {
+export class AgentAlreadyRunningError extends UserError {
   constructor(
     readonly socketPath: string,
     readonly agentPid?: number,
@@ -59,7 +60,7 @@ export class AgentAlreadyRunningError extends Error {
 }
 
 /** Something that is not a socket sits on the socket path; we never delete it. */
-export class SocketPathOccupiedError extends Error {
+export class SocketPathOccupiedError extends UserError {
   constructor(
     readonly socketPath: string,
     what: string,
@@ -70,7 +71,7 @@ export class SocketPathOccupiedError extends Error {
 }
 
 /** The CLI cannot reach the agent (not running, no permission, no answer, connection lost). */
-export class AgentUnavailableError extends Error {
+export class AgentUnavailableError extends XctlError {
   constructor(
     message: string,
     readonly socketPath: string,

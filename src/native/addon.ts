@@ -12,14 +12,22 @@
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 
-export type Family = 'net' | 'io' | 'proc' | 'sched' | 'bench' | 'gpu' | 'cuda';
-export const ALL_FAMILIES: readonly Family[] = ['net', 'io', 'proc', 'sched'];
-/**
- * The agent's default: the kernel families plus 'gpu' (NVML, userspace). On a
- * host without NVML the gpu family shows as not loaded with the reason and
- * nothing else changes.
- */
-export const AGENT_FAMILIES: readonly Family[] = [...ALL_FAMILIES, 'gpu'];
+/** A probe family name: one of families() (the addon's table, native/probe_set.cc). */
+export type Family = string;
+
+/** One row of the addon's probe family table. */
+export interface FamilyInfo {
+  name: Family;
+  /** where its records come from: BPF programs, NVML in userspace threads, uprobes on CUDA/NCCL libraries */
+  source: 'bpf' | 'nvml' | 'uprobe';
+  /** the embedded BPF object (bpf/<name>.bpf.c); absent for nvml */
+  object?: string;
+  /** run when no family list is given (agent, events, record, config) */
+  onByDefault: boolean;
+  /** for benchmarks and tests: accepted, not advertised */
+  internal: boolean;
+  description: string;
+}
 
 /** NVML sampling (family 'gpu'). */
 export interface GpuOptions {
@@ -135,6 +143,8 @@ export interface RecordLayout {
 
 export interface NativeAddon {
   recordLayout(): RecordLayout;
+  /** The probe family table, in load order. */
+  families(): FamilyInfo[];
   open(options: OpenOptions): NativeSession;
   /** Boot-time clock now, ns, as BigInt (the clock records use). */
   bootTimeNs(): bigint;

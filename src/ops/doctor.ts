@@ -8,8 +8,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { effectiveCaps } from '../sources/preflight';
-import { ALL_FAMILIES, loadAddon, type Family } from '../native/addon';
+import { CAP, KERNEL_BTF, TRACEFS_DIR, effectiveCaps, hasCap as has, missingProbeCaps, mountType } from '../sources/preflight';
+import { loadAddon, type Family } from '../native/addon';
+import { defaultFamilies, familyInfo, probeFamilies } from '../native/families';
 import { RECORD_SIZE } from '../events/layout';
 import { formatBytes } from '../events/units-text';
 import { loadRuleDir } from '../rules/loader';
@@ -27,24 +28,7 @@ export interface Check {
 }
 
 const NOTHING = 'nothing to do';
-const CAP = { SYS_ADMIN: 21, PERFMON: 38, BPF: 39 } as const;
 const CONTAINER_CAPS = 'container: --cap-add BPF --cap-add PERFMON --cap-add SYS_ADMIN (Kubernetes: securityContext.capabilities.add, see deploy/kubernetes/daemonset.yaml); systemd: AmbientCapabilities= in deploy/systemd/xctl-agent.service';
-
-function has(caps: bigint, cap: number): boolean {
-  return (caps & (1n << BigInt(cap))) !== 0n;
-}
-
-function mountType(dir: string): string | undefined {
-  try {
-    for (const l of fs.readFileSync('/proc/self/mounts', 'latin1').split('\n')) {
-      const f = l.split(' ');
-      if (f[1] === dir) return f[2];
-    }
-  } catch {
-    /* no procfs */
-  }
-  return undefined;
-}
 
 export function checkKernel(release = os.release()): Check {
   const m = /^(\d+)\.(\d+)/.exec(release);
@@ -56,12 +40,12 @@ export function checkKernel(release = os.release()): Check {
 }
 
 export function checkBtf(): Check {
-  const base = { id: 'btf', title: 'kernel BTF (/sys/kernel/btf/vmlinux)' };
+  const base = { id: 'btf', title: `kernel BTF (${KERNEL_BTF})` };
   try {
-    fs.accessSync('/sys/kernel/btf/vmlinux', fs.constants.R_OK);
-    return { ...base, status: 'ok', detail: `present (${fs.statSync('/sys/kernel/btf/vmlinux').size} bytes)`, fix: NOTHING };
+    fs.accessSync(KERNEL_BTF, fs.constants.R_OK);
+    return { ...base, status: 'ok', detail: `present (${fs.statSync(KERNEL_BTF).size} bytes)`, fix: NOTHING };
   } catch (e) {
-    const exists = fs.existsSync('/sys/kernel/btf/vmlinux');
+    const exists = fs.existsSync(KERNEL_BTF);
     return {
       ...base,
       status: 'fail',
@@ -101,16 +85,16 @@ export function checkCapabilities(caps = effectiveCaps()): Check[] {
 }
 
 export function checkMounts(): Check[] {
-  const tracefs = mountType('/sys/kernel/tracing');
+  const tracefs = mountType(TRACEFS_DIR);
   const bpffs = mountType('/sys/fs/bpf');
   const cg = mountType('/sys/fs/cgroup');
   return [
     {
       id: 'tracefs',
-      title: 'tracefs at /sys/kernel/tracing',
+      title: `tracefs at ${TRACEFS_DIR}`,
       status: tracefs === 'tracefs' ? 'ok' : 'warn',
       detail: tracefs === 'tracefs' ? 'mounted' : 'not mounted: tp_btf/raw_tp probes still attach, but tracepoint discovery and cross-checks need it',
-      fix: tracefs === 'tracefs' ? NOTHING : 'mount -t tracefs nodev /sys/kernel/tracing (container: -v /sys/kernel/tracing:/sys/kernel/tracing)',
+      fix: tracefs === 'tracefs' ? NOTHING : `mount -t tracefs nodev ${TRACEFS_DIR} (container: -v ${TRACEFS_DIR}:${TRACEFS_DIR})`,
     },
     {
       id: 'bpffs',
@@ -129,9 +113,9 @@ export function checkMounts(): Check[] {
   ];
 }
 
-/** Loads and attaches each family for a moment, then detaches. */
-export function checkProbes(families: readonly Family[] = ALL_FAMILIES, caps = effectiveCaps()): Check[] {
-  const canBpf = (has(caps, CAP.BPF) && has(caps, CAP.PERFMON)) || has(caps, CAP.SYS_ADMIN);
+/** Loads and attaches each BPF family for a moment, then detaches (NVML has its own check). */
+export function checkProbes(families: readonly Family[] = defaultFamilies(), caps = effectiveCaps()): Check[] {
+  const canBpf = missingProbeCaps(caps).length === 0;
   let addon: ReturnType<typeof loadAddon> | undefined;
   let loadErr = '';
   try {
@@ -139,7 +123,8 @@ export function checkProbes(families: readonly Family[] = ALL_FAMILIES, caps = e
   } catch (e) {
     loadErr = (e as Error).message;
   }
-  return families.filter((f) => f !== 'gpu' && f !== 'bench').map((family): Check => {
+  const probed = families.filter((f) => familyInfo(f)?.source !== 'nvml' && !familyInfo(f)?.internal);
+  return probed.map((family): Check => {
     const base = { id: `probe_${family}`, title: `probe family ${family} attachable` };
     if (!addon) return { ...base, status: 'fail', detail: `native addon: ${loadErr}`, fix: 'bash scripts/build.sh (or use the container image)' };
     if (!canBpf) return { ...base, status: 'fail', detail: 'not tried: no CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN)', fix: 'run as root or grant the capabilities (see cap_bpf)' };
@@ -191,9 +176,10 @@ export function probeNvml(nvmlLibrary?: string): { loaded: boolean; reason?: str
   try {
     const addon = loadAddon();
     const buffers = [new ArrayBuffer(64 * RECORD_SIZE), new ArrayBuffer(64 * RECORD_SIZE)];
-    const s = addon.open({ families: ['gpu'], buffers, onBatch: () => {}, paused: true, gpu: nvmlLibrary ? { nvmlLibrary } : undefined });
+    const nvml = probeFamilies().find((f) => f.source === 'nvml')!.name;
+    const s = addon.open({ families: [nvml], buffers, onBatch: () => {}, paused: true, gpu: nvmlLibrary ? { nvmlLibrary } : undefined });
     try {
-      const st = s.status().find((f) => f.family === 'gpu');
+      const st = s.status().find((f) => f.family === nvml);
       if (!st) return undefined;
       return st.loaded ? { loaded: true } : { loaded: false, reason: st.error ?? 'not loaded' };
     } finally {

@@ -7,6 +7,7 @@
  * client library. Enabled only by config `kubernetes.node_conditions: true`.
  * RBAC: deploy/kubernetes/daemonset.yaml (nodes/status patch, events create).
  */
+import { XctlError } from '../errors';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -37,7 +38,7 @@ export interface NodeCondition {
   message: string;
 }
 
-export class KubeError extends Error {
+export class KubeError extends XctlError {
   override name = 'KubeError';
   constructor(
     message: string,

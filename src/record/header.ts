@@ -16,6 +16,7 @@
  * as a live session, and layout_hash makes a build refuse records it would
  * misread.
  */
+import { XctlError } from '../errors';
 import * as os from 'node:os';
 import { LAYOUT_HASH, RECORD_SIZE, RECORD_VERSION } from '../events/layout';
 
@@ -28,7 +29,7 @@ export const CHUNK_HEADER_SIZE = 12;
 export const MAX_HEADER_BYTES = 1 << 20;
 
 /** Any problem with a recording's bytes; offset = start of the offending structure. */
-export class RecordingError extends Error {
+export class RecordingError extends XctlError {
   readonly offset: number;
   constructor(message: string, offset: number, options?: { cause?: unknown }) {
     super(message, options);

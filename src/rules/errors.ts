@@ -1,3 +1,5 @@
+import { XctlError } from '../errors';
+
 /** A problem in a rule file, always with the place it was found. */
 export interface SourcePos {
   file: string;
@@ -5,19 +7,21 @@ export interface SourcePos {
   col: number; // 1-based
 }
 
-export class RuleError {
+export class RuleError extends XctlError {
   constructor(
     readonly file: string,
     readonly line: number,
     readonly col: number,
-    readonly message: string,
-  ) {}
+    override readonly message: string,
+  ) {
+    super(message);
+  }
 
   static at(pos: SourcePos, message: string): RuleError {
     return new RuleError(pos.file, pos.line, pos.col, message);
   }
 
-  toString(): string {
+  override toString(): string {
     return `${this.file}:${this.line}:${this.col}: ${this.message}`;
   }
 }

@@ -6,8 +6,10 @@
  * records the kernel could not attribute; it patches the record in place so
  * every consumer (and every recording) sees the resolved owner.
  */
-import { loadAddon, type Family, type FamilyStatus, type GpuOptions, type CudaOptions, type LibraryAttach, type NativeSession, type NativeStats, type ProbeConfig, ALL_FAMILIES } from '../native/addon';
+import { loadAddon, type Family, type FamilyStatus, type GpuOptions, type CudaOptions, type LibraryAttach, type NativeSession, type NativeStats, type ProbeConfig } from '../native/addon';
+import { defaultFamilies } from '../native/families';
 import { RecordBatch } from '../events/decoder';
+import { UserError } from '../errors';
 import { F_NO_OWNER, Kind, OFFSETS, OWNER_USERSPACE, RECORD_SIZE, COMM_LEN } from '../events/layout';
 import { currentBootToWallOffsetNs, type BootClock } from '../events/clock';
 import { SocketOwnerResolver } from './socket-owner';
@@ -32,7 +34,7 @@ export interface LiveOptions {
   onSinkError?: (err: unknown, records: number) => void;
 }
 
-export class ProbeError extends Error {
+export class ProbeError extends UserError {
   override name = 'ProbeError';
   constructor(message: string, readonly status: FamilyStatus[]) {
     super(message);
@@ -63,7 +65,7 @@ export class LiveSource {
   start(sink: BatchSink): FamilyStatus[] {
     const report = preflight();
     this.notes.push(...report.notes);
-    const families = this.opts.families ?? [...ALL_FAMILIES];
+    const families = this.opts.families ?? defaultFamilies();
     const resolve = this.opts.resolveSocketOwners !== false;
     this.session = loadAddon().open({
       families,

@@ -1,26 +1,47 @@
 /**
  * Checks, before loading any BPF, the things whose absence gives obscure
  * kernel errors later: privileges, kernel BTF, tracefs. Each problem names
- * what is wrong and what to do about it.
+ * what is wrong and what to do about it. The primitives (capabilities, BTF,
+ * mounts) are the ones `xctl doctor` reports on (src/ops/doctor.ts).
  */
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { UserError } from '../errors';
 
-export class PreflightError extends Error {
+export class PreflightError extends UserError {
   override name = 'PreflightError';
 }
 
-const CAP_SYS_ADMIN = 21;
-const CAP_PERFMON = 38;
-const CAP_BPF = 39;
+export const CAP = { SYS_ADMIN: 21, PERFMON: 38, BPF: 39 } as const;
+export const KERNEL_BTF = '/sys/kernel/btf/vmlinux';
+export const TRACEFS_DIR = '/sys/kernel/tracing';
 
 export function effectiveCaps(statusText = fs.readFileSync('/proc/self/status', 'latin1')): bigint {
   const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(statusText);
   return m ? BigInt('0x' + m[1]) : 0n;
 }
 
-function hasCap(caps: bigint, cap: number): boolean {
+export function hasCap(caps: bigint, cap: number): boolean {
   return (caps & (1n << BigInt(cap))) !== 0n;
+}
+
+/** What live probing lacks of CAP_BPF + CAP_PERFMON (CAP_SYS_ADMIN covers both). */
+export function missingProbeCaps(caps: bigint): ('BPF' | 'PERFMON')[] {
+  if (hasCap(caps, CAP.SYS_ADMIN)) return [];
+  return (['BPF', 'PERFMON'] as const).filter((c) => !hasCap(caps, CAP[c]));
+}
+
+/** The file system type mounted at dir, or undefined. */
+export function mountType(dir: string): string | undefined {
+  try {
+    for (const l of fs.readFileSync('/proc/self/mounts', 'latin1').split('\n')) {
+      const f = l.split(' ');
+      if (f[1] === dir) return f[2];
+    }
+  } catch {
+    /* no procfs */
+  }
+  return undefined;
 }
 
 export interface PreflightReport {
@@ -31,9 +52,7 @@ export interface PreflightReport {
 export function preflight(opts: { mountTracefs?: boolean } = {}): PreflightReport {
   const notes: string[] = [];
   const caps = effectiveCaps();
-  const missing: string[] = [];
-  if (!hasCap(caps, CAP_BPF) && !hasCap(caps, CAP_SYS_ADMIN)) missing.push('CAP_BPF');
-  if (!hasCap(caps, CAP_PERFMON) && !hasCap(caps, CAP_SYS_ADMIN)) missing.push('CAP_PERFMON');
+  const missing = missingProbeCaps(caps).map((c) => `CAP_${c}`);
   if (missing.length) {
     const who = process.getuid?.() === 0 ? 'root without ' : 'not root: missing ';
     throw new PreflightError(
@@ -41,13 +60,13 @@ export function preflight(opts: { mountTracefs?: boolean } = {}): PreflightRepor
         'Run with sudo, or grant the capabilities (container: --cap-add BPF --cap-add PERFMON --cap-add SYS_ADMIN).',
     );
   }
-  if (!fs.existsSync('/sys/kernel/btf/vmlinux')) {
+  if (!fs.existsSync(KERNEL_BTF)) {
     throw new PreflightError(
       'xctl: kernel BTF missing (/sys/kernel/btf/vmlinux): CO-RE probes need a kernel built with ' +
         'CONFIG_DEBUG_INFO_BTF=y (in a container, mount the host /sys/kernel/btf read-only).',
     );
   }
-  if (!isMounted('/sys/kernel/tracing')) {
+  if (mountType(TRACEFS_DIR) === undefined) {
     // Our tp_btf/raw_tp programs attach without tracefs, but classic tp/ programs,
     // bpftrace cross-checks and `xctl doctor` want it.
     if (opts.mountTracefs !== false && tryMountTracefs()) {
@@ -59,17 +78,9 @@ export function preflight(opts: { mountTracefs?: boolean } = {}): PreflightRepor
   return { notes };
 }
 
-function isMounted(dir: string): boolean {
-  try {
-    return fs.readFileSync('/proc/self/mounts', 'latin1').split('\n').some((l) => l.split(' ')[1] === dir);
-  } catch {
-    return false;
-  }
-}
-
 function tryMountTracefs(): boolean {
   try {
-    execFileSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing'], { stdio: 'ignore' });
+    execFileSync('mount', ['-t', 'tracefs', 'nodev', TRACEFS_DIR], { stdio: 'ignore' });
     return true;
   } catch {
     return false;

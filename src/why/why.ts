@@ -3,6 +3,7 @@
  * several hops), evaluate the rules on every entity reached, and rank what
  * matched as causal chains: each link cites its evidence and window.
  */
+import { XctlError } from '../errors';
 import type { Graph } from '../graph/graph';
 import { ProcessNode, type Edge, type GraphNode } from '../graph/model';
 import { GraphContext, type LiveProviders } from '../graph/eval-context';
@@ -27,7 +28,7 @@ export interface WhyOptions {
   droppedEvents?: number;
 }
 
-export class WhyError extends Error {
+export class WhyError extends XctlError {
   constructor(
     message: string,
     readonly code: 'NOT_FOUND',
