@@ -145,6 +145,19 @@ static __always_inline int handle_state(const struct sock *sk, int newstate, boo
 	return 0;
 }
 
+/* Before 6.3 there is no sock_send_length: the owner is who reads the socket.
+ * tcp_rcv_space_adjust runs from recvmsg in process context, once per call (a
+ * hash lookup when the owner is unchanged, as on_send); with connect() below
+ * and /proc at retransmit time it covers both ends of a connection. */
+SEC("tp_btf/tcp_rcv_space_adjust")
+int BPF_PROG(on_send__fallback, struct sock *sk)
+{
+	if (sk->__sk_common.skc_family != AF_INET && sk->__sk_common.skc_family != AF_INET6)
+		return 0;
+	set_owner_current(sk);
+	return 0;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state, const struct sock *sk, const int oldstate, const int newstate)
 {

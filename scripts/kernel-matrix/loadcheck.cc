@@ -2,7 +2,8 @@
 // maps, `X__fallback` programs, the status reasons) run over every family, as
 // the addon runs it, without node: one line per program and one per family.
 //   KX|PROG|family|program|attached|loaded (attach on demand)|FAILED|reason
-//   KX|FAMILY|family|full|reduced: programs...|LOST: reason
+//   KX|FAMILY|family|full|reduced: programs...|LOST: reason|default|optional
+// (BPF families of native/probe_set.cc's table; NVML's gpu family is not BPF).
 // Built and run by scripts/kernel-matrix.sh (inside each kernel and natively).
 #include <cstdio>
 #include <string>
@@ -26,11 +27,14 @@ bool IsFallbackName(const std::string& n) {
 
 int main() {
   int reduced_or_lost = 0;
-  for (const auto& name : FamilyNames()) {
+  for (const auto& def : Families()) {
+    if (!def.elf || def.internal) continue;
+    const std::string name = def.name;
+    const char* role = def.on_by_default ? "default" : "optional";
     auto fam = LoadFamily(name, DefaultConfig(), 0);
     const FamilyStatus& st = fam->status;
     if (!st.loaded) {
-      printf("KX|FAMILY|%s|LOST: %s\n", name.c_str(), OneLine(st.error).c_str());
+      printf("KX|FAMILY|%s|LOST: %s|%s\n", name.c_str(), OneLine(st.error).c_str(), role);
       reduced_or_lost++;
       continue;
     }
@@ -44,9 +48,9 @@ int main() {
         missing += (missing.empty() ? "" : ", ") + p.name;
     }
     if (missing.empty())
-      printf("KX|FAMILY|%s|full\n", name.c_str());
+      printf("KX|FAMILY|%s|full|%s\n", name.c_str(), role);
     else {
-      printf("KX|FAMILY|%s|reduced: %s\n", name.c_str(), missing.c_str());
+      printf("KX|FAMILY|%s|reduced: %s|%s\n", name.c_str(), missing.c_str(), role);
       reduced_or_lost++;
     }
   }
