@@ -271,7 +271,7 @@ std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg
         bad.push_back(only);
         ProgramStatus ps;
         ps.name = only;
-        ps.error = Reason(r, "load") + "; verifier: " + Excerpt(log.text);
+        ps.error = Reason(r, "load") + "; log: " + Excerpt(log.text);
         fam->status.programs.push_back(ps);
       }
       bpf_object__close(probe);
@@ -304,9 +304,9 @@ std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg
       bpf_object__close(obj);
       return fam;
     }
-    for (auto& ps : fam->status.programs) {
+    for (auto& ps : fam->status.programs) {  // the primaries that failed: which fallback runs instead
       bpf_program* fb = bpf_object__find_program_by_name(obj, (ps.name + kFallbackSuffix).c_str());
-      ps.error = (fb ? std::string("covered by ") + bpf_program__name(fb) : std::string("no fallback")) + "; " + ps.error;
+      if (fb) ps.covered_by = bpf_program__name(fb);
     }
   }
   fam->obj = obj;

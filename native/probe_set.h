@@ -17,6 +17,7 @@ struct ProgramStatus {
   std::string section;
   bool attached = false;
   std::string error;
+  std::string covered_by;  // the `X__fallback` program that runs in its place, if any
   int prog_fd = -1;
 };
 

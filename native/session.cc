@@ -376,6 +376,7 @@ Napi::Value Session::Status(const Napi::CallbackInfo& info) {
       po.Set("section", p.section);
       po.Set("attached", p.attached);
       if (!p.error.empty()) po.Set("error", p.error);
+      if (!p.covered_by.empty()) po.Set("coveredBy", p.covered_by);
       progs.Set(j++, po);
     }
     o.Set("programs", progs);

@@ -141,7 +141,7 @@ for k in labels:
         f = l.split('|')
         if f[1] == 'KERNEL': rel[k] = f[2]
         elif f[1] == 'FAMILY': fam[k][f[2]] = f[3]
-        elif f[1] == 'PROG' and f[4] not in ('attached', 'loaded (attach on demand)') or (f[1] == 'PROG' and f[5].startswith('covered by')):
+        elif f[1] == 'PROG' and f[4] not in ('attached', 'loaded (attach on demand)'):
             progs[k].append(f)
     if 'KX|END' not in lines: fam[k].setdefault('(run)', 'INCOMPLETE: no end marker, see console.log')
 names = []

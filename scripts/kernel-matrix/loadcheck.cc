@@ -1,7 +1,7 @@
 // The project's own loader (native/probe_set.cc LoadFamily: feature-selected
 // maps, `X__fallback` programs, the status reasons) run over every family, as
 // the addon runs it, without node: one line per program and one per family.
-//   KX|PROG|family|program|attached|loaded (attach on demand)|FAILED|reason
+//   KX|PROG|family|program|attached|replaced (by its fallback)|loaded (attach on demand)|FAILED|reason
 //   KX|FAMILY|family|full|reduced: programs...|LOST: reason|default|optional
 // (BPF families of native/probe_set.cc's table; NVML's gpu family is not BPF).
 // Built and run by scripts/kernel-matrix.sh (inside each kernel and natively).
@@ -16,11 +16,6 @@ std::string OneLine(std::string s) {
   for (auto& c : s)
     if (c == '\n' || c == '|') c = ' ';
   return s;
-}
-
-bool IsFallbackName(const std::string& n) {
-  const std::string suffix = "__fallback";
-  return n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -40,11 +35,14 @@ int main() {
     }
     std::string missing;
     for (const auto& p : st.programs) {
-      const char* state = p.attached ? "attached" : p.prog_fd >= 0 ? "loaded (attach on demand)" : "FAILED";
-      printf("KX|PROG|%s|%s|%s|%s\n", name.c_str(), p.name.c_str(), state, OneLine(p.error).c_str());
+      const char* state = p.attached             ? "attached"
+                          : !p.covered_by.empty() ? "replaced"
+                          : p.prog_fd >= 0        ? "loaded (attach on demand)"
+                                                  : "FAILED";
+      std::string why = (p.covered_by.empty() || p.attached ? "" : "by " + p.covered_by + "; ") + p.error;
+      printf("KX|PROG|%s|%s|%s|%s\n", name.c_str(), p.name.c_str(), state, OneLine(why).c_str());
       bool on_demand = !p.attached && p.prog_fd >= 0;
-      bool covered = p.error.rfind("covered by ", 0) == 0;
-      if (!p.attached && !on_demand && !covered && !IsFallbackName(p.name))
+      if (!p.attached && !on_demand && p.covered_by.empty())
         missing += (missing.empty() ? "" : ", ") + p.name;
     }
     if (missing.empty())

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { LiveSource, describeFailures } from '../sources/live';
-import { loadAddon, type FamilyStatus, type GpuOptions, type CudaOptions } from '../native/addon';
+import { loadAddon, programsNotRunning, type FamilyStatus, type GpuOptions, type CudaOptions } from '../native/addon';
 import { GpuLibraryWatcher } from '../sources/gpu-libs';
 import { defaultFamilies, familyInfo } from '../native/families';
 import { ConfigError } from './config';
@@ -220,7 +220,7 @@ export class Agent {
       }
     }
     for (const f of this.status) {
-      if (f.error || f.programs.some((p) => !p.attached)) log.warn({ family: f.family }, `probe problems:\n${describeFailures([f])}`);
+      if (f.error || programsNotRunning(f).length) log.warn({ family: f.family }, `probe problems:\n${describeFailures([f])}`);
     }
     this.sampler.start();
     // with a state dir, remediation state is recovered now (interrupted steps marked); without, on first use

@@ -1,6 +1,7 @@
 /** `xctl events`: the live, decoded event stream. */
 import { parseArgs } from 'node:util';
 import { LiveSource, describeFailures } from '../sources/live';
+import { programsNotRunning } from '../native/addon';
 import { EventFilter } from '../events/filter';
 import { toEvent, formatText } from '../events/format';
 import { LineWriter, parseSeconds, untilStopped } from './output';
@@ -58,8 +59,8 @@ export async function eventsCommand(argv: string[]): Promise<number> {
   for (const n of source.notes) process.stderr.write(`xctl: ${n}\n`);
   const attached = status.filter((f) => f.loaded).map((f) => f.family);
   process.stderr.write(`xctl events: probing ${attached.join(', ')}\n`);
-  const failures = describeFailures(status.filter((f) => f.error || f.programs.some((p) => !p.attached)));
-  if (status.some((f) => f.error || f.programs.some((p) => !p.attached))) {
+  const failures = describeFailures(status.filter((f) => f.error || programsNotRunning(f).length));
+  if (status.some((f) => f.error || programsNotRunning(f).length)) {
     process.stderr.write(`xctl events: some probes are not running:\n${failures}\n`);
   }
   await untilStopped(seconds);

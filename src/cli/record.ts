@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import * as os from 'node:os';
 import { LiveSource, describeFailures } from '../sources/live';
+import { programsNotRunning } from '../native/addon';
 import { RecordWriter } from '../record/file';
 import { parseSeconds, untilStopped } from './output';
 import { PROBE_OPTIONS, probeHelp, probeSettings } from './probe-options';
@@ -38,7 +39,7 @@ export async function recordCommand(argv: string[]): Promise<number> {
   });
   const status = source.start((batch) => writer.writeBatch(batch.buffer, batch.byteOffset, batch.count));
   for (const n of source.notes) process.stderr.write(`xctl: ${n}\n`);
-  const broken = status.filter((f) => f.error || f.programs.some((p) => !p.attached));
+  const broken = status.filter((f) => f.error || programsNotRunning(f).length);
   if (broken.length) process.stderr.write(`xctl record: some probes are not running:\n${describeFailures(broken)}\n`);
   process.stderr.write(`xctl record: writing ${values.output}${seconds ? ` for ${seconds} s` : ' (Ctrl-C to stop)'}\n`);
   await untilStopped(seconds);

@@ -78,6 +78,7 @@ export interface ProgramStatus {
   section: string;       // e.g. tp_btf/tcp_retransmit_skb
   attached: boolean;
   error?: string;        // kernel's reason when not attached
+  coveredBy?: string;    // the X__fallback program attached in its place (older kernels)
 }
 
 export interface FamilyStatus {
@@ -85,6 +86,11 @@ export interface FamilyStatus {
   loaded: boolean;
   error?: string;        // open/load failure: errno text plus verifier log excerpt
   programs: ProgramStatus[];
+}
+
+/** Programs of a family that do not run: not attached, and no fallback runs in their place. */
+export function programsNotRunning(f: FamilyStatus): ProgramStatus[] {
+  return f.programs.filter((p) => !p.attached && !p.coveredBy);
 }
 
 export interface NativeStats {

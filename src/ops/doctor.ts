@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { CAP, KERNEL_BTF, TRACEFS_DIR, effectiveCaps, hasCap as has, missingProbeCaps, mountType } from '../sources/preflight';
-import { loadAddon, type Family } from '../native/addon';
+import { loadAddon, programsNotRunning, type Family } from '../native/addon';
 import { defaultFamilies, familyInfo, probeFamilies } from '../native/families';
 import { RECORD_SIZE } from '../events/layout';
 import { formatBytes } from '../events/units-text';
@@ -135,8 +135,8 @@ export function checkProbes(families: readonly Family[] = defaultFamilies(), cap
         const st = s.status().find((f) => f.family === family);
         const progs = st?.programs ?? [];
         const good = progs.filter((p) => p.attached);
-        // X__fallback loads only when X fails verification: either one attached is fine
-        const bad = progs.filter((p) => !p.attached && !p.name.endsWith('__fallback') && !good.some((g) => g.name === `${p.name}__fallback`));
+        // X__fallback loads only when X fails verification: X is then covered by it
+        const bad = st ? programsNotRunning(st) : [];
         if (!st?.loaded || !good.length) {
           return { ...base, status: 'fail', detail: `${st?.error ?? 'nothing attached'}${bad.length ? '; ' + bad.map((p) => `${p.name}: ${p.error ?? 'not attached'}`).join('; ') : ''}`, fix: 'check dmesg and the verifier log above; a kernel older than 5.15 or without the tracepoint cannot run this family' };
         }

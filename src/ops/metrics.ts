@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as client from 'prom-client';
-import type { FamilyStatus, NativeStats } from '../native/addon';
+import { programsNotRunning, type FamilyStatus, type NativeStats } from '../native/addon';
 
 /** Which probe family produces each record kind. */
 export const KIND_FAMILY: Record<string, string> = {
@@ -101,7 +101,7 @@ export class AgentMetrics {
     this.wakeups = counter('xctl_ring_wakeups_total', 'Ring epoll wakeups');
     this.probeAttached = gauge('xctl_probe_attached', '1 if the BPF program is attached, 0 if it failed', ['family', 'program']);
     this.familyLoaded = gauge('xctl_probe_family_loaded', '1 if the probe family object loaded', ['family']);
-    this.probesFailed = gauge('xctl_probes_failed', 'Requested BPF programs that are not attached');
+    this.probesFailed = gauge('xctl_probes_failed', 'Requested BPF programs that do not run: not attached and no __fallback in their place');
     this.bpfRunTime = counter('xctl_bpf_program_run_time_seconds_total', 'In-kernel run time of each BPF program (needs kernel.bpf_stats_enabled=1, config probes.bpf_stats)', ['family', 'program']);
     this.bpfRuns = counter('xctl_bpf_program_runs_total', 'In-kernel run count of each BPF program (needs kernel.bpf_stats_enabled=1)', ['family', 'program']);
     this.bpfStatsEnabled = gauge('xctl_bpf_stats_enabled', 'Value of kernel.bpf_stats_enabled (in-kernel cost accounting)');
@@ -234,10 +234,8 @@ export class AgentMetrics {
     let failed = 0;
     for (const f of status) {
       this.familyLoaded.set({ family: f.family }, f.loaded ? 1 : 0);
-      for (const p of f.programs) {
-        this.probeAttached.set({ family: f.family, program: p.name }, p.attached ? 1 : 0);
-        if (!p.attached) failed++;
-      }
+      for (const p of f.programs) this.probeAttached.set({ family: f.family, program: p.name }, p.attached ? 1 : 0);
+      failed += programsNotRunning(f).length; // a primary whose fallback runs is not a failure
       if (!f.loaded && !f.programs.length) failed++;
     }
     this.probesFailed.set(failed);

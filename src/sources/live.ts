@@ -6,7 +6,7 @@
  * records the kernel could not attribute; it patches the record in place so
  * every consumer (and every recording) sees the resolved owner.
  */
-import { loadAddon, type Family, type FamilyStatus, type GpuOptions, type CudaOptions, type LibraryAttach, type NativeSession, type NativeStats, type ProbeConfig } from '../native/addon';
+import { loadAddon, programsNotRunning, type Family, type FamilyStatus, type GpuOptions, type CudaOptions, type LibraryAttach, type NativeSession, type NativeStats, type ProbeConfig } from '../native/addon';
 import { defaultFamilies } from '../native/families';
 import { RecordBatch } from '../events/decoder';
 import { UserError } from '../errors';
@@ -171,7 +171,7 @@ export function describeFailures(status: FamilyStatus[]): string {
   const lines: string[] = [];
   for (const f of status) {
     if (f.error) lines.push(`  ${f.family}: ${f.error}`);
-    for (const p of f.programs) if (!p.attached) lines.push(`  ${f.family}/${p.name} (${p.section}): ${p.error ?? 'not attached'}`);
+    for (const p of programsNotRunning(f)) lines.push(`  ${f.family}/${p.name} (${p.section}): ${p.error ?? 'not attached'}`);
   }
   return lines.join('\n') || '  (no families requested)';
 }
