@@ -103,8 +103,13 @@ static __always_inline void fill_task(struct xctl_record *r, struct task_struct 
  * helpers and maps, so one program serves kernels with and without the feature.
  * (A map the loader did not create, see native/probe_set.cc, may only be used
  * under its check: libbpf poisons its references.) */
+#ifndef XCTL_OLD_KERNEL_PATHS
 #define HAVE_CURRENT_TASK_BTF bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf) /* 5.11 */
 #define HAVE_TASK_STORAGE bpf_core_enum_value_exists(enum bpf_map_type, BPF_MAP_TYPE_TASK_STORAGE)          /* 5.11 */
+#else /* scripts/kernel-matrix/variant-cost.sh: the older kernels' paths, measured on this kernel */
+#define HAVE_CURRENT_TASK_BTF 0
+#define HAVE_TASK_STORAGE 0
+#endif
 
 /* current's process start time and process name (not the thread's: records
  * are attributed to processes), through a pointer the verifier trusts where the
