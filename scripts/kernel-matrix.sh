@@ -3,8 +3,9 @@
 # nodes run? Boots Debian kernel images under qemu (TCG: no KVM on our VMs) with
 # a busybox initramfs and runs the project's own loader inside each one
 # (scripts/kernel-matrix/loadcheck.cc = native/probe_set.cc LoadFamily over the
-# BPF objects embedded from build/bpf), then natively on this kernel, and prints
-# a kernel x family table. Run after `bash scripts/build.sh`, as root:
+# BPF objects embedded from build/bpf) and `xctl doctor` (node, the built tree and
+# its runtime node_modules in the initramfs; its text in results/<kernel>/doctor.txt),
+# then the loader natively on this kernel, and prints a kernel x family table. Run after `bash scripts/build.sh`, as root:
 #
 #   bash scripts/kernel-matrix.sh              # 5.10, 6.1, 6.12 and this kernel
 #   bash scripts/kernel-matrix.sh 6.1          # one of them
@@ -79,9 +80,18 @@ boot() { # label deb
   mkdir -p "$root"/{bin,proc,sys,dev,tmp}
   cp "$(command -v busybox)" "$root/bin/busybox"
   cp "$WORK/loadcheck" "$root/bin/loadcheck"
-  for lib in $(ldd "$WORK/loadcheck" | grep -o '/[^ ]*'); do
-    mkdir -p "$root$(dirname "$lib")"
-    cp -L "$lib" "$root$lib"
+  # node and the built tree, for `xctl doctor` inside (runtime dependencies only)
+  mkdir -p "$root/xctl/build/Release" "$root/xctl/node_modules" "$root/usr/bin"
+  cp "$(command -v node)" "$root/usr/bin/node"
+  cp -r "$ROOT"/{bin,dist,rules,proto,package.json} "$root/xctl/"
+  cp "$ROOT/build/Release/xctl.node" "$root/xctl/build/Release/"
+  (cd "$ROOT" && npm ls --omit=dev --parseable --all 2>/dev/null | grep -o 'node_modules/.*' | grep -v -e '@types/' -e undici-types) |
+    while read -r m; do mkdir -p "$root/xctl/$(dirname "$m")"; cp -rL "$ROOT/$m" "$root/xctl/$m"; done
+  for bin in "$WORK/loadcheck" "$(command -v node)" "$ROOT/build/Release/xctl.node"; do
+    for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+      mkdir -p "$root$(dirname "$lib")"
+      cp -L "$lib" "$root$lib"
+    done
   done
   cat >"$root/init" <<'EOF'
 #!/bin/busybox sh
@@ -93,10 +103,16 @@ mount -t tmpfs tmpfs /tmp
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 ulimit -l unlimited
 echo "KX|KERNEL|$(uname -r)"
 [ -e /sys/kernel/btf/vmlinux ] && echo "KX|BTF|present" || echo "KX|BTF|ABSENT"
 /bin/loadcheck
+export HOME=/tmp PATH=/bin:/usr/bin
+/usr/bin/node /xctl/bin/xctl doctor >/tmp/doctor.txt 2>&1
+rc=$?
+sed 's/^/KXD|/' /tmp/doctor.txt
+echo "KX|DOCTOR|exit $rc"
 echo "KX|END"
 poweroff -f
 EOF
@@ -114,6 +130,7 @@ EOF
   fi
   wait "$qpid" || true
   tr -d '\r' <"$out/console.log" | grep -ao 'KX|.*' >"$out/summary.txt" || true
+  tr -d '\r' <"$out/console.log" | grep -ao 'KXD|.*' | cut -c5- >"$out/doctor.txt" || true
   echo "kernel-matrix: $label done in ${t}s ($out)" >&2
 }
 
@@ -121,7 +138,7 @@ for label in "${labels[@]}"; do
   if [[ $label == host ]]; then
     out=$WORK/results/host
     mkdir -p "$out"
-    { echo "KX|KERNEL|$(uname -r)"; "$WORK/loadcheck" || true; echo "KX|END"; } >"$out/summary.txt"
+    { echo "KX|KERNEL|$(uname -r)"; "$WORK/loadcheck" || true; echo "KX|END"; } >"$out/summary.txt" # doctor: run it yourself
     continue
   fi
   [[ -n ${PKG[$label]:-} ]] || { echo "kernel-matrix: unknown kernel '$label' (known: ${!PKG[*]} host)" >&2; exit 2; }
@@ -141,6 +158,7 @@ for k in labels:
         f = l.split('|')
         if f[1] == 'KERNEL': rel[k] = f[2]
         elif f[1] == 'FAMILY': fam[k][f[2]] = f[3]
+        elif f[1] == 'DOCTOR': fam[k]['`xctl doctor`'] = f[2]
         elif f[1] == 'PROG' and f[4] not in ('attached', 'loaded (attach on demand)'):
             progs[k].append(f)
     if 'KX|END' not in lines: fam[k].setdefault('(run)', 'INCOMPLETE: no end marker, see console.log')
@@ -157,7 +175,7 @@ for n in names:
     for k in labels:
         v = fam[k].get(n, 'not run')
         cells.append(v)
-        if v != 'full': bad += 1
+        if v not in ('full', 'exit 0') and not (k == 'host' and n == '`xctl doctor`'): bad += 1
     print(f'| {n} | ' + ' | '.join(cells) + ' |')
 for k in labels:
     for f in progs[k]:

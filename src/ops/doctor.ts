@@ -35,7 +35,7 @@ export function checkKernel(release = os.release()): Check {
   const v = m ? Number(m[1]) * 1000 + Number(m[2]) : 0;
   const base = { id: 'kernel', title: 'kernel version' };
   if (v >= 5015) return { ...base, status: 'ok', detail: `Linux ${release} (BPF ring buffer, tp_btf, bpf_timer, CAP_BPF all available)`, fix: NOTHING };
-  if (v >= 5008) return { ...base, status: 'warn', detail: `Linux ${release}: < 5.15 has no bpf_timer; TCP retransmit aggregation flushes late`, fix: 'upgrade to Linux 5.15 or newer' };
+  if (v >= 5008) return { ...base, status: 'warn', detail: `Linux ${release}: < 5.15 has no bpf_timer; TCP retransmits are reported one record each, not aggregated (the families' own checks below say what runs)`, fix: 'upgrade to Linux 5.15 or newer' };
   return { ...base, status: 'fail', detail: `Linux ${release}: the BPF ring buffer needs 5.8 or newer`, fix: 'upgrade the kernel to 5.15 or newer' };
 }
 
@@ -138,7 +138,7 @@ export function checkProbes(families: readonly Family[] = defaultFamilies(), cap
         // X__fallback loads only when X fails verification: X is then covered by it
         const bad = st ? programsNotRunning(st) : [];
         if (!st?.loaded || !good.length) {
-          return { ...base, status: 'fail', detail: `${st?.error ?? 'nothing attached'}${bad.length ? '; ' + bad.map((p) => `${p.name}: ${p.error ?? 'not attached'}`).join('; ') : ''}`, fix: 'check dmesg and the verifier log above; a kernel older than 5.15 or without the tracepoint cannot run this family' };
+          return { ...base, status: 'fail', detail: `${st?.error ?? 'nothing attached'}${bad.length ? '; ' + bad.map((p) => `${p.name}: ${p.error ?? 'not attached'}`).join('; ') : ''}`, fix: 'check dmesg and the verifier log above (README "Supported kernels": 5.10 and newer)' };
         }
         if (bad.length) {
           return { ...base, status: 'warn', detail: `${good.length} attached; not attached: ${bad.map((p) => `${p.name} (${p.section}): ${p.error ?? '?'}`).join('; ')}`, fix: 'the family works with reduced coverage; see the kernel reason above' };
