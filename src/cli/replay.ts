@@ -1,14 +1,14 @@
 /** `xctl replay FILE`: decode a recording, as text or JSON lines. */
 import { parseArgs } from 'node:util';
 import { EventFilter } from '../events/filter';
-import { formatText, toEvent } from '../events/format';
+import { formatText, toEvent } from '../kinds/format';
+import { kindChoicesText } from '../kinds/registry';
 import { RecordReader, RecordingError, headerClock, type RecordingHeader } from '../record/file';
 
 export const REPLAY_HELP = `usage: xctl replay FILE [--json] [--pid N]... [--kind K]... [--utc]
   --json     one JSON object per line (no summary on stderr)
   --pid N    only events of process N (repeatable; signals match sender or target)
-  --kind K   only kind K (repeatable or comma-separated): tcp_retransmit, block_io,
-             exec, exit, signal, oom_kill, fork, offcpu, bench
+  --kind K   only kind K (repeatable or comma-separated): ${kindChoicesText(58, 13)}
   --utc      text times in UTC instead of local time
 exit status: 0 ok, 2 unreadable/corrupt recording or bad arguments`;
 
