@@ -135,10 +135,11 @@ function main() {
     ts.push(`  '${key}': { off: ${off}, type: '${enc.type}'${enc.len !== undefined ? `, len: ${enc.len}` : ''} },`);
   }
   ts.push('} as const;', '');
+  ts.push("// Frozen, so layout.ts's `export *` copies these as data properties: TypeScript's re-export", '// helper otherwise makes each a getter, a call per read on the ingest hot path.', 'Object.freeze(exports);', '');
   writeIfChanged(path.join(root, 'src', 'events', 'layout.gen.ts'), ts.join('\n'));
 
   const reg = [`// ${banner}`, '// One module per XCTL_KINDS entry: src/kinds/<kind name, \'-\' for \'_\'>.ts exporting `kind`.'];
-  reg.push("import type { EventOf } from './kind';", "import type { UnknownEvent } from './event';");
+  reg.push("import type { RecordBatch } from '../events/decoder';", "import type { EventOf } from './kind';", "import type { UnknownEvent } from './event';", "import type { GraphIngestor } from './ingest';");
   for (const k of kinds) {
     const name = k.NAME.toLowerCase();
     reg.push(`import { kind as ${identOf(name)} } from './${fileOf(name)}';`);
@@ -148,6 +149,10 @@ function main() {
   reg.push('] as const;', '', '/** Any decoded event: the union of every kind module\'s event shape. */', 'export type XEvent =');
   for (const k of kinds) reg.push(`  | EventOf<typeof ${identOf(k.NAME.toLowerCase())}>`);
   reg.push('  | UnknownEvent;', '');
+  reg.push('/**', ' * Record i of b to its kind\'s ingest hook. A switch, not a table of hooks: each call site', ' * sees one function, which V8 inlines (a shared call site through a table cannot be).', ' */');
+  reg.push('export function ingestRecord(ing: GraphIngestor, kind: number, b: RecordBatch, i: number, t: number): void {', '  switch (kind) {');
+  for (const k of kinds) reg.push(`    case ${k.id}:`, `      ${identOf(k.NAME.toLowerCase())}.ingest?.(ing, b, i, t);`, '      return;');
+  reg.push('  }', '}', '');
   writeIfChanged(path.join(root, 'src', 'kinds', 'registry.gen.ts'), reg.join('\n'));
 
   const c = [`/* ${banner} */`, '/* XCTL_FIELD(key, member path) for every named field of struct xctl_record. */'];

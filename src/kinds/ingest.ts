@@ -1,6 +1,6 @@
 /**
  * Record batches -> graph updates. Each record goes to its kind's ingest hook
- * (src/kinds/<kind>.ts) through a table indexed by kind number, reading fields
+ * (src/kinds/<kind>.ts) through the generated dispatch switch, reading fields
  * in place from the batch; the only allocations are new nodes/edges/series and
  * strings for names we have not seen before. Every metric or attribute change
  * is noted in the graph's change log (a bit on the node), so the rule matcher
@@ -10,8 +10,7 @@ import type { RecordBatch } from '../events/decoder';
 import { COMM_LEN, F_KTHREAD, KIND_MAX, OFFSETS as O, RECORD_VERSION } from '../events/layout';
 import type { Graph } from '../graph/graph';
 import type { GraphNode, ProcessNode } from '../graph/model';
-import type { IngestHook } from './kind';
-import { KIND_BY_ID } from './registry';
+import { ingestRecord } from './registry.gen';
 
 export interface IngestStats {
   records: number;
@@ -20,11 +19,6 @@ export interface IngestStats {
   invalid: number;
   unattributed: number;
 }
-
-/** Kinds without graph meaning (bench, ...) are counted and skipped. */
-const skip: IngestHook = () => {};
-/** Indexed by kind number; valid kinds 1..KIND_MAX all have a hook. */
-const HOOKS: readonly IngestHook[] = KIND_BY_ID.map((m) => m?.ingest ?? skip);
 
 export class GraphIngestor {
   readonly stats: IngestStats = { records: 0, byKind: new Array(KIND_MAX + 1).fill(0), invalid: 0, unattributed: 0 };
@@ -40,7 +34,6 @@ export class GraphIngestor {
   ingest(b: RecordBatch): void {
     const n = b.count;
     const byKind = this.stats.byKind;
-    const hooks = HOOKS;
     let invalid = 0;
     let newest = this.graph.nowNs;
     for (let i = 0; i < n; i++) {
@@ -52,7 +45,7 @@ export class GraphIngestor {
       byKind[kind]!++;
       const t = b.u64Number(i, O['hdr.ts_ns']);
       if (t > newest) newest = t;
-      hooks[kind]!(this, b, i, t);
+      ingestRecord(this, kind, b, i, t); // kinds without a hook (bench) are counted only
     }
     // once per batch: per record, these are loads and stores through `this` that the loop does not need
     this.graph.nowNs = newest;
