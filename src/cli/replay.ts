@@ -102,6 +102,7 @@ export async function replayCommand(
     reader = RecordReader.open(path);
     const clock = headerClock(reader.header);
     if (!json) err(summary(path, reader.header));
+    for (const k of reader.changedKinds) err(k.reason);
     for (const { offset, batch } of reader.chunks()) {
       let out = '';
       for (let i = 0; i < batch.count; i++) {
@@ -137,7 +138,8 @@ export async function replayCommand(
     reader?.close();
   }
   if (!json) {
-    err(`${total} records, ${shown} shown${invalid ? `, ${invalid} invalid skipped` : ''}`);
+    const changed = reader.skipped ? `, ${reader.skipped} of changed layout skipped` : '';
+    err(`${total + reader.skipped} records, ${shown} shown${invalid ? `, ${invalid} invalid skipped` : ''}${changed}`);
   }
   return 0;
 }
