@@ -8,7 +8,8 @@
  * addon's field list (native/xctl_fields.gen.h). test/layout.test.ts proves the
  * addon's offsetof() and the generated offsets agree.
  * A kind's layout is hashed on its own (recordings keep per-kind hashes): adding a
- * kind keeps older recordings readable. Change the header => bump XCTL_RECORD_VERSION.
+ * kind keeps older recordings readable, changing one kind's struct makes replay skip
+ * (and name) only that kind. Change struct xctl_hdr => bump XCTL_RECORD_VERSION.
  *
  * Included by BPF programs (with vmlinux.h types) and by C/C++ userspace
  * (with <linux/types.h>), so it uses only __u8/__u16/__u32/__u64/__s32.
