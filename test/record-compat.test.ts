@@ -5,6 +5,7 @@
 import t from 'tap';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { replayCommand, type ReplayIO } from '../src/cli/replay';
 import { KIND_LAYOUT_HASHES, KIND_NAMES, Kind } from '../src/events/layout';
 import { PREAMBLE_SIZE, RecordReader, RecordingError, type RecordingHeader } from '../src/record/file';
@@ -52,6 +53,12 @@ t.test('a recording written by main 5bc0790 replays exactly as that build decode
   t.equal(text.out, fs.readFileSync(path.join(FIXTURES, 'main-5bc0790.txt'), 'utf8'), 'text lines identical');
   const kinds = new Set(JSON.parse(`[${json.out.trim().split('\n').join(',')}]`).map((e: { kind: string }) => e.kind));
   t.same([...kinds].sort(), Object.keys(LEGACY_LAYOUTS.df64623efa184565!).filter((k) => k !== 'hdr').sort(), 'the fixture covers every kind of that build');
+});
+
+t.test('the graph that recording builds is the one main 5bc0790 built (analyze ps)', async (t) => {
+  const r = spawnSync(process.execPath, [path.resolve(__dirname, '../../bin/xctl'), 'analyze', OLD, 'ps', '--json'], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  t.same(JSON.parse(r.stdout), JSON.parse(fs.readFileSync(path.join(FIXTURES, 'main-5bc0790.ps.json'), 'utf8')));
 });
 
 t.test('a kind added since the file was written leaves it readable', async (t) => {
