@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 make -s -C bpf
+# Layout tables, kind registry and the addon's field list, from bpf/xctl_record.h (not in git).
+node scripts/gen-layout.js
 addon=build/Release/xctl.node
 if [[ ! -f $addon ]] || [[ -n $(find native binding.gyp build/bpf -newer "$addon" -type f -print -quit) ]]; then
   [[ -f build/Makefile ]] || npx --no-install node-gyp configure --silent

@@ -9,7 +9,7 @@ import { capture } from './helpers/live';
 import { helperPath } from './fixtures/cbuild';
 import { loopDevice } from './fixtures/loopdev';
 import { blkioThrottle, spawnInCgroup } from './fixtures/cgroup';
-import type { BlockIoEvent } from '../src/events/format';
+import type { BlockIoEvent } from '../src/kinds/block-io';
 
 const finished = (c: ChildProcess) =>
   new Promise<{ code: number | null; out: string }>((resolve) => {

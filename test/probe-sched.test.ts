@@ -4,7 +4,7 @@
 import t from 'tap';
 import { capture, sleep } from './helpers/live';
 import { helperPath, runOnCpu } from './fixtures/cbuild';
-import type { OffcpuEvent } from '../src/events/format';
+import type { OffcpuEvent } from '../src/kinds/offcpu';
 import { pipePair } from './helpers/scenarios';
 
 const cap = capture({ families: ['sched'] });

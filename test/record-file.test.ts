@@ -259,7 +259,7 @@ t.test('header validation', async (t) => {
   t.same(RecordReader.fromBytes(chunkless(good)).header.families, ['io'], 'baseline is valid');
   t.same(RecordReader.fromBytes(chunkless({ ...good, future_field: [1] })).header.future_field, [1], 'unknown keys kept');
 
-  expectError(t, chunkless({ ...good, layout_hash: 'deadbeefdeadbeef' }), 16,
+  expectError(t, chunkless({ ...good, kind_layouts: undefined, layout_hash: 'deadbeefdeadbeef' }), 16,
     `record layout mismatch: file layout hash deadbeefdeadbeef, this build ${LAYOUT_HASH}`, 'layout hash');
   expectError(t, chunkless({ ...good, record_size: 64 }), 16, 'unsupported record size 64 (this xctl reads 128-byte records)', 'record size');
   expectError(t, chunkless({ ...good, record_version: 2 }), 16, 'unsupported record version 2 (this xctl reads 1)', 'record version');

@@ -34,6 +34,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   let reader: RecordReader;
   try {
     reader = RecordReader.open(file);
+    for (const k of reader.changedKinds) process.stderr.write(`xctl analyze: ${k.reason}\n`);
     for (const b of reader.batches()) pipeline.ingest(b);
     reader.close();
   } catch (e) {

@@ -1,14 +1,14 @@
 /** `xctl replay FILE`: decode a recording, as text or JSON lines. */
 import { parseArgs } from 'node:util';
 import { EventFilter } from '../events/filter';
-import { formatText, toEvent } from '../events/format';
+import { formatText, toEvent } from '../kinds/format';
+import { kindChoicesText } from '../kinds/registry';
 import { RecordReader, RecordingError, headerClock, type RecordingHeader } from '../record/file';
 
 export const REPLAY_HELP = `usage: xctl replay FILE [--json] [--pid N]... [--kind K]... [--utc]
   --json     one JSON object per line (no summary on stderr)
   --pid N    only events of process N (repeatable; signals match sender or target)
-  --kind K   only kind K (repeatable or comma-separated): tcp_retransmit, block_io,
-             exec, exit, signal, oom_kill, fork, offcpu, bench
+  --kind K   only kind K (repeatable or comma-separated): ${kindChoicesText(58, 13)}
   --utc      text times in UTC instead of local time
 exit status: 0 ok, 2 unreadable/corrupt recording or bad arguments`;
 
@@ -102,6 +102,7 @@ export async function replayCommand(
     reader = RecordReader.open(path);
     const clock = headerClock(reader.header);
     if (!json) err(summary(path, reader.header));
+    for (const k of reader.changedKinds) err(k.reason);
     for (const { offset, batch } of reader.chunks()) {
       let out = '';
       for (let i = 0; i < batch.count; i++) {
@@ -137,7 +138,8 @@ export async function replayCommand(
     reader?.close();
   }
   if (!json) {
-    err(`${total} records, ${shown} shown${invalid ? `, ${invalid} invalid skipped` : ''}`);
+    const changed = reader.skipped ? `, ${reader.skipped} of changed layout skipped` : '';
+    err(`${total + reader.skipped} records, ${shown} shown${invalid ? `, ${invalid} invalid skipped` : ''}${changed}`);
   }
   return 0;
 }
