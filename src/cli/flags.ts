@@ -53,7 +53,22 @@ export function flagHelp(keys: readonly KeySpec[], opts: { env: boolean }): stri
       const left = `${k.flag}${k.arg ? ' ' + k.arg : ''}`;
       const d = flagDefault(k);
       const env = opts.env && k.env ? `$${k.env} or ` : '';
-      return `  ${left.padEnd(20)} ${k.doc}${d === undefined ? '' : ` (default ${env}${d})`}`;
+      return wrapHelp(`  ${left.padEnd(20)} ${k.doc}${d === undefined ? '' : ` (default ${env}${d})`}`);
     })
     .join('\n');
+}
+
+const HELP_WIDTH = 99;
+/** Breaks a help line past HELP_WIDTH at a space, continuing under the description column. */
+function wrapHelp(line: string): string {
+  const indent = ' '.repeat(23);
+  const out: string[] = [];
+  while (line.length > HELP_WIDTH) {
+    const cut = line.lastIndexOf(' ', HELP_WIDTH);
+    if (cut <= indent.length) break;
+    out.push(line.slice(0, cut));
+    line = indent + line.slice(cut + 1);
+  }
+  out.push(line);
+  return out.join('\n');
 }
