@@ -12,6 +12,7 @@ import { NAME_PATTERN, parseSelector, parseTemplate } from './template';
 import { parseDuration, parseQuantity, type Unit } from './units';
 import { NodeReader, type Fields } from './yaml-reader';
 import { suggest } from './suggest';
+import { attrProblem, metricProblem, selectorProblem } from './names';
 import {
   ACTION_REQUIRED_PARAMS,
   ACTION_TARGET_TYPES,
@@ -55,7 +56,7 @@ class RuleReader {
     const text = this.r.string(node, what);
     if (text === undefined) return undefined;
     const sel = parseSelector(text);
-    if (!sel) return this.r.error(node, `bad ${what} "${text}" (expected self or <${EDGE_KINDS.join('|')}>.<entity type>, e.g. waits_on.peer)`);
+    if (!sel) return this.r.error(node, `bad ${what}: ${selectorProblem(text)}`);
     return sel;
   }
 
@@ -84,6 +85,11 @@ class RuleReader {
     const children = items.map((c) => this.condition(c, `condition under "${kind}"`));
     if (children.some((c) => c === undefined)) return undefined;
     return kind === 'all' ? { kind, children: children as Condition[], pos: f.pos } : { kind: 'any', children: children as Condition[], pos: f.pos };
+  }
+
+  /** The entity type a selector reads: the bound type for self (undefined when either is in error). */
+  private typeOf(on: Selector | undefined): EntityType | undefined {
+    return on === undefined ? undefined : on.kind === 'self' ? this.bind : on.type;
   }
 
   private leafCommon(f: Fields): { on?: Selector; name?: string; ok: boolean } {
@@ -136,7 +142,9 @@ class RuleReader {
     const f = r.fields(node, 'metric condition', METRIC_KEYS, ['metric', 'op', 'value']);
     if (!f) return undefined;
     const common = this.leafCommon(f);
-    const metric = f.has('metric') ? r.string(f.get('metric'), '"metric"') : undefined;
+    let metric = f.has('metric') ? r.string(f.get('metric'), '"metric"') : undefined;
+    const metricError = metric === undefined ? undefined : metricProblem(metric, this.typeOf(common.on));
+    if (metricError) metric = r.error(f.get('metric'), metricError);
     const agg: Agg | undefined = f.has('agg') ? r.oneOf(f.get('agg'), 'aggregate', AGGS) : 'count';
     const op = f.has('op') ? this.metricOp(f.get('op')) : undefined;
     const value = f.has('value') ? this.quantity(f.get('value'), 'value') : undefined;
@@ -193,7 +201,9 @@ class RuleReader {
     const f = r.fields(node, 'attr condition', ATTR_KEYS, ['attr', 'op']);
     if (!f) return undefined;
     const common = this.leafCommon(f);
-    const attr = f.has('attr') ? r.string(f.get('attr'), '"attr"') : undefined;
+    let attr = f.has('attr') ? r.string(f.get('attr'), '"attr"') : undefined;
+    const attrError = attr === undefined ? undefined : attrProblem(attr, this.typeOf(common.on));
+    if (attrError) attr = r.error(f.get('attr'), attrError);
     const op = f.has('op') ? r.oneOf(f.get('op'), 'operator', ATTR_OPS) : undefined;
     let value: ReturnType<RuleReader['attrValue']>;
     if (op === 'exists') {
@@ -212,7 +222,7 @@ class RuleReader {
   template(node: AnyNode, what: string): TemplateSpec | undefined {
     const source = this.r.string(node, what);
     if (source === undefined) return undefined;
-    const { template, problems } = parseTemplate(source, new Set(this.names.keys()), what);
+    const { template, problems } = parseTemplate(source, new Set(this.names.keys()), what, this.bind);
     for (const p of problems) this.r.error(this.r.posInString(node, p.offset), p.message);
     return problems.length ? undefined : template;
   }

@@ -3,7 +3,10 @@
  * constant so that a new scene, action or aggregate is a one-line change and
  * the validator, the docs and `xctl fix` all see the same list.
  */
-import type { Agg, EdgeKind, EntityType } from './context';
+import { AGGS, BIND_TYPES, EDGE_KINDS, ENTITY_TYPES, type Agg, type EntityType } from '../graph/vocabulary';
+
+/** The graph's words (declared in graph/vocabulary.ts), for the rule modules. */
+export { AGGS, BIND_TYPES, EDGE_KINDS, ENTITY_TYPES };
 
 export const SCENES = [
   'network_stall',
@@ -61,15 +64,11 @@ export const ACTION_REQUIRED_PARAMS: Partial<Record<ActionType, readonly string[
   signal: ['signal'],
 };
 
-export const AGGS: readonly Agg[] = ['count', 'sum', 'rate', 'max', 'min', 'avg', 'p50', 'p90', 'p99', 'last'];
 /** Aggregates whose value is 0, not "no data", when the entity has no such series. */
 export const ZERO_WHEN_ABSENT: ReadonlySet<Agg> = new Set<Agg>(['count', 'sum', 'rate']);
 /** Aggregates that read a point value and need no window. */
 export const WINDOWLESS_AGGS: ReadonlySet<Agg> = new Set<Agg>(['last']);
 
-export const BIND_TYPES: readonly EntityType[] = ['process', 'peer', 'device', 'cgroup', 'cpu', 'gpu'];
-export const ENTITY_TYPES: readonly EntityType[] = ['process', 'peer', 'device', 'cgroup', 'cpu', 'error', 'gpu'];
-export const EDGE_KINDS: readonly EdgeKind[] = ['waits_on', 'consumes', 'blocked_by'];
 
 export const COMPARE_OPS = ['==', '!=', '>', '>=', '<', '<='] as const;
 export type CompareOp = (typeof COMPARE_OPS)[number];
