@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MemoryContext } from '../src/rules/memory-context';
-import { loadRuleDir, loadRuleTexts, watchRules } from '../src/rules/loader';
+import { loadRuleDir, loadRuleTexts, shippedScenes, watchRules } from '../src/rules/loader';
 import { defaultRulesDir } from '../src/rules/check';
 import { RuleMatcher } from '../src/rules/matcher';
 import type { RuleSet } from '../src/rules/ruleset';
@@ -419,7 +419,7 @@ t.test('hot reload keeps the old rule set on a bad file and swaps on a good one'
 
   fs.writeFileSync(path.join(dir, 'b.yaml'), rule('second', 'host_oomm'));
   const bad = w.reload();
-  t.same(bad.errors.map(String), [`${path.join(dir, 'b.yaml')}:3:12: unknown scene "host_oomm" (did you mean "host_oom"? expected one of network_stall, storage_slow, storage_io_error, host_oom, process_crash, process_blocked, cpu_starvation, gpu_oom, gpu_xid, gpu_util_low, nccl_hang, gpu_throttled)`]);
+  t.same(bad.errors.map(String), [`${path.join(dir, 'b.yaml')}:3:12: unknown scene "host_oomm" (did you mean "host_oom"? expected one of ${[...shippedScenes().keys()].join(', ')}); declare it under "scenes:" in a rule file`]);
   t.equal(failures.length, 1);
   t.same(w.current!.rules.map((r) => r.id), ['first'], 'the old set stays active');
   t.equal(changes.length, 1);

@@ -5,9 +5,8 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadRuleDir } from '../src/rules/loader';
+import { loadRuleDir, shippedScenes } from '../src/rules/loader';
 import { defaultRulesDir, rulesCheckCommand, rulesCommand } from '../src/rules/check';
-import { SCENES } from '../src/rules/vocabulary';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-rules-schema-'));
 t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -25,7 +24,8 @@ function errorsOf(files: Record<string, string>): string[] {
 
 const OOM = `when: { attr: oom_killed, op: '==', value: true }`;
 const AGGS = 'count, sum, rate, max, min, avg, p50, p90, p99, last';
-const SCENE_LIST = SCENES.join(', ');
+const SCENE_LIST = [...shippedScenes().keys()].join(', ');
+const DECLARE = 'declare it under "scenes:" in a rule file';
 const PLACES = 'attributes are self.<attr> or <waits_on|consumes|blocked_by>.<type>.<attr>';
 
 t.test('YAML syntax errors carry their position', async (t) => {
@@ -46,12 +46,12 @@ t.test('operators YAML would misread get a quoting hint', async (t) => {
 
 t.test('unknown keys are errors, with a suggestion', async (t) => {
   t.same(errorsOf({ 'net.yaml': `rules:\n  - id: a\n    scene: storage_slow\n    prio: 3\n    when:\n      metric: io.latency\n      agg: p90\n      windw: 30s\n      op: '>='\n      value: 100ms\n` }), [
-    'net.yaml:4:5: unknown key "prio" in rule (did you mean "priority"? expected one of id, description, scene, priority, confidence, enabled, bind, when, cause, actions)',
+    'net.yaml:4:5: unknown key "prio" in rule (did you mean "priority"? expected one of id, description, scene, priority, confidence, enabled, bind, when, cause, actions, verify)',
     'net.yaml:6:7: missing required field "window" in metric condition (aggregate "p90" reads a time window)',
     'net.yaml:8:7: unknown key "windw" in metric condition (did you mean "window"? expected one of metric, agg, window, op, value, on, name)',
   ]);
   t.same(errorsOf({ 'a.yaml': `rule:\n  - id: a\n` }), [
-    'a.yaml:1:1: unknown key "rule" in rule file (did you mean "rules"? expected one of rules)',
+    'a.yaml:1:1: unknown key "rule" in rule file (did you mean "rules"? expected one of rules, scenes)',
     'a.yaml:1:1: missing required field "rules" in rule file',
   ]);
 });
@@ -73,7 +73,7 @@ t.test('closed word lists: aggregate, operator, scene, action, bind', async (t) 
 `,
     }),
     [
-      `net.yaml:3:12: unknown scene "net_stall" (expected one of ${SCENE_LIST})`,
+      `net.yaml:3:12: unknown scene "net_stall" (expected one of ${SCENE_LIST}); ${DECLARE}`,
       'net.yaml:4:11: unknown bind type "gpuu" (did you mean "gpu"? expected one of process, peer, device, cgroup, cpu, gpu)',
       `net.yaml:7:43: unknown aggregate "p95" (did you mean "p90"? expected one of ${AGGS})`,
       'net.yaml:8:30: unknown operator "~=" (did you mean "=="? expected one of ==, !=, >, >=, <, <=, in, not_in, exists, matches)',
@@ -143,7 +143,7 @@ t.test('wrong types and missing fields', async (t) => {
       'a.yaml:9:5: missing required field "scene" in rule',
       'a.yaml:9:5: missing required field "when" in rule',
       'a.yaml:10:9: bad rule id "Bad_ID" (use lower-case letters, digits, "_", "." and "-")',
-      `a.yaml:11:12: unknown scene "7" (expected one of ${SCENE_LIST})`,
+      `a.yaml:11:12: unknown scene "7" (expected one of ${SCENE_LIST}); ${DECLARE}`,
     ],
   );
   t.same(errorsOf({ 'a.yaml': `rules:\n  id: a\n` }), ['a.yaml:2:3: "rules" must be a list, got a mapping']);

@@ -6,21 +6,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadRuleDir } from './loader';
+import { defaultRulesDir } from './shipped';
 
 export const RULES_HELP = `usage: xctl rules check [DIR|FILE]
   validates rule files (*.yaml, *.yml); DIR defaults to the rules/ shipped with xctl
   prints each error as file:line:col: message; exit 0 valid, 1 invalid, 2 usage error`;
 
-/** The package's own rules/ directory: next to the package.json above this module. */
-export function defaultRulesDir(from: string = __dirname): string {
-  let dir = from;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return path.join(dir, 'rules');
-    const up = path.dirname(dir);
-    if (up === dir) return path.resolve('rules');
-    dir = up;
-  }
-}
+export { defaultRulesDir };
 
 /** Paths as the user would type them: relative to the working directory when that is shorter. */
 function display(p: string): string {

@@ -1,28 +1,16 @@
 /**
  * The closed word lists of the rule language. Each list is one exported
- * constant so that a new scene, action or aggregate is a one-line change and
- * the validator, the docs and `xctl fix` all see the same list.
+ * constant so that a new action or operator is a one-line change and the
+ * validator, the docs and `xctl fix` all see the same list. Scenes are not
+ * here: rule files declare them (scenes.ts).
  */
 import { AGGS, BIND_TYPES, EDGE_KINDS, ENTITY_TYPES, type Agg, type EntityType } from '../graph/vocabulary';
 
 /** The graph's words (declared in graph/vocabulary.ts), for the rule modules. */
 export { AGGS, BIND_TYPES, EDGE_KINDS, ENTITY_TYPES };
 
-export const SCENES = [
-  'network_stall',
-  'storage_slow',
-  'storage_io_error',
-  'host_oom',
-  'process_crash',
-  'process_blocked',
-  'cpu_starvation',
-  'gpu_oom',
-  'gpu_xid',
-  'gpu_util_low',
-  'nccl_hang',
-  'gpu_throttled',
-] as const;
-export type Scene = (typeof SCENES)[number];
+/** A scene is data: rule files declare them (`scenes:`, see scenes.ts), so a new one needs no code. */
+export type Scene = string;
 
 export const ACTION_TYPES = [
   'manual',
@@ -77,3 +65,8 @@ export type AttrOp = (typeof ATTR_OPS)[number];
 
 export const TEMPLATE_FILTERS = ['ns', 'bytes', 'pct', 'int', 'default'] as const;
 export type TemplateFilter = (typeof TEMPLATE_FILTERS)[number];
+
+/** What `xctl verify` can measure besides a graph metric: a state read from /proc (1 when it holds). */
+export const VERIFY_STATES = ['process.stopped'] as const;
+/** Whose value a verification measures: the process asked about, or the culprit its finding names. */
+export const VERIFY_OF = ['victim', 'culprit'] as const;

@@ -8,6 +8,7 @@ import { ProcessNode, type Edge, type GraphNode } from '../graph/model';
 import { GraphContext, type LiveProviders } from '../graph/eval-context';
 import type { RuleMatcher } from '../rules/matcher';
 import type { PendingMatch } from '../rules/compile';
+import type { VerifySpec } from '../rules/scenes';
 
 import { linkEvidence, ref, type ChainLink, type NodeRef } from './evidence';
 import { LiveInspector } from './live';
@@ -49,6 +50,8 @@ export interface Finding {
   chain: ChainLink[];
   actions: FindingAction[];
   evidence: FindingEvidence[];
+  /** what a fix plan verifies, as the rule (or its scene) declares it */
+  verify?: VerifySpec;
 }
 
 export interface WhyAnswer {
@@ -184,6 +187,7 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
         chain: c.path.map((e) => toLink(e, opts.nowNs, windowNs)),
         actions: m.actions.map((a) => ({ type: a.type, text: a.text, target_spec: a.targetSpec, target: refOf(g, a.target), params: { ...a.params } as FindingAction['params'] })),
         evidence: m.evidence.map((e) => ({ leaf: e.leaf, value: e.value, entity: refOf(g, e.entity) })),
+        ...(m.verify && { verify: m.verify }),
       };
     });
   const top = unique[0];
