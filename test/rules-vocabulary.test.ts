@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { rulesCheckCommand } from '../src/rules/check';
 import { loadRuleTexts } from '../src/rules/loader';
 import { METRIC_NAMES, MI, M, defineMetric, metricId } from '../src/graph/vocabulary';
+import { readmePath, withTables } from '../src/rules/doc-tables';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-rules-vocab-'));
 t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -80,6 +81,14 @@ t.test('template fields are checked against the entity they read', async (t) => 
   t.match(r.err, /5 errors in 1 file/);
 });
 
+t.test("rules/README.md's vocabulary tables are the catalogue's", async (t) => {
+  const text = fs.readFileSync(readmePath(), 'utf8');
+  const fresh = withTables(text);
+  t.ok(fresh, 'the README has the vocabulary markers');
+  t.ok(fresh === text, 'rules/README.md drifted from the catalogue: run `node dist/src/rules/doc-tables.js --write`');
+});
+
+// last: it adds a metric to this process's catalogue
 t.test('a module above the graph adds a metric with one call; the rules can read it at once', async (t) => {
   const before = METRIC_NAMES.length;
   t.equal(MI.ioLatency, metricId(M.ioLatency), 'MI, M and metricId agree');
