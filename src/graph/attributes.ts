@@ -159,12 +159,24 @@ export const ATTRIBUTES: { readonly [T in EntityType]: readonly AttrDef[] } = {
   gpu: GPU as AttrDef[],
 };
 
-/** type -> name -> attribute: a rule evaluation reads attributes by name, with no string built per read. */
-const BY_TYPE = new Map<string, ReadonlyMap<string, AttrDef>>(Object.entries(ATTRIBUTES).map(([type, defs]) => [type, new Map(defs.map((d) => [d.name, d]))]));
+/**
+ * name -> the attributes of that name (most names belong to one entity type):
+ * one hash lookup per read, no string built (a rule evaluation reads attributes by name).
+ */
+const BY_NAME = new Map<string, { type: EntityType; def: AttrDef }[]>();
+for (const [type, defs] of Object.entries(ATTRIBUTES) as [EntityType, readonly AttrDef[]][])
+  for (const def of defs) {
+    const list = BY_NAME.get(def.name);
+    if (list) list.push({ type, def });
+    else BY_NAME.set(def.name, [{ type, def }]);
+  }
 
 /** The attribute `name` of entity type `type`; undefined when the type has no such attribute. */
 export function attributeOf(type: EntityType, name: string): AttrDef | undefined {
-  return BY_TYPE.get(type)?.get(name);
+  const list = BY_NAME.get(name);
+  if (list === undefined) return undefined;
+  for (let i = 0; i < list.length; i++) if (list[i]!.type === type) return list[i]!.def;
+  return undefined;
 }
 
 export function attributeNames(type: EntityType): string[] {

@@ -4,6 +4,7 @@
  * in-memory fake and evaluated against a live graph or a replay alike. It
  * lives here, below the rules, so that the graph never imports the rules.
  */
+import type { AttrDef } from './attributes';
 import type { Agg, EdgeKind, EntityType } from './vocabulary';
 
 export type { Agg, EdgeKind, EntityType };
@@ -22,6 +23,11 @@ export interface EvalContext {
   metric(e: EntityRef, name: string, agg: Agg, windowSec: number): number | undefined;
   /** Entity attribute (the names per entity type are in graph/attributes.ts). undefined if absent. */
   attr(e: EntityRef, name: string): string | number | boolean | undefined;
+  /**
+   * Optional: attr() for an attribute already looked up in the catalogue (of e's type). Rules look
+   * theirs up once, when they compile, so an evaluation reads it with no lookup by name.
+   */
+  attrOf?(e: EntityRef, def: AttrDef): string | number | boolean | undefined;
   /** Neighbours of e over an edge kind, strongest evidence first (e.g. the peer a process waits on). */
   neighbors(e: EntityRef, edge: EdgeKind, type?: EntityType): EntityRef[];
   /** Optional: neighbors(e, edge, type)[0] without ranking them all (rules read the strongest one). */

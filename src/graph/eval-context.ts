@@ -4,7 +4,7 @@
  * and CPU usage; replays (xctl analyze) run without them. Attributes are read
  * through the catalogue's getters (attributes.ts).
  */
-import { attributeOf, type AttrSource } from './attributes';
+import { attributeOf, type AttrDef, type AttrSource } from './attributes';
 import type { Agg, EdgeKind, EntityRef, EntityType, EvalContext } from './context';
 import type { Graph } from './graph';
 import { ProcessNode, type GraphNode, type GpuNode } from './model';
@@ -63,9 +63,17 @@ export class GraphContext implements EvalContext, AttrSource {
 
   attr(e: EntityRef, name: string): string | number | boolean | undefined {
     const def = attributeOf(e.type, name);
-    if (def === undefined) return undefined;
-    // "the CPUs" as a process sees them is a view, not a node
-    const n = e.type === 'cpu' ? this.g.cpu : this.node(e);
+    return def && this.attrOf(e, def);
+  }
+
+  attrOf(e: EntityRef, def: AttrDef): string | number | boolean | undefined {
+    const type = e.type;
+    if (type !== 'cpu' && type !== 'gpu') {
+      const n = this.node(e);
+      return n && def.get(n, this, 0);
+    }
+    // "the CPUs" as a process sees them is a view, not a node; so is a GPU as a process sees it (co_tenant leaves it out)
+    const n = type === 'cpu' ? this.g.cpu : this.node(e);
     return n && def.get(n, this, (e as Partial<GpuView | CpuView>).forPid ?? 0);
   }
 

@@ -103,7 +103,7 @@ function readsOf(spec: RuleSpec): RuleReads {
 }
 
 export function compileRule(spec: RuleSpec): CompiledRule {
-  const { fn: condition, named } = compileCondition(spec.when);
+  const { fn: condition, named } = compileCondition(spec.when, new Map(), spec.bind);
   const guard = compileGuard(spec.when);
   const head: MatchHead = { ruleId: spec.id, scene: spec.scene, priority: spec.priority, confidence: spec.confidence, score: spec.priority * spec.confidence };
   const cause = compileTemplate(spec.cause);
