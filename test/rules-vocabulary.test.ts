@@ -10,6 +10,9 @@ import { rulesCheckCommand } from '../src/rules/check';
 import { loadRuleTexts } from '../src/rules/loader';
 import { METRIC_NAMES, MI, M, defineMetric, metricId } from '../src/graph/vocabulary';
 import { readmePath, withTables } from '../src/rules/doc-tables';
+import { ATTRIBUTES } from '../src/graph/attributes';
+import { Graph } from '../src/graph/graph';
+import { GraphContext } from '../src/graph/eval-context';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-rules-vocab-'));
 t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -79,6 +82,28 @@ t.test('template fields are checked against the entity they read', async (t) => 
   t.match(r.err, `${r.file}:7:84: unknown attribute "com" of a process (did you mean "comm"?`);
   t.match(r.err, `${r.file}:7:97: unknown entity type "peeer" in "waits_on.peeer" (did you mean "peer"?`);
   t.match(r.err, /5 errors in 1 file/);
+});
+
+t.test('GraphContext reads every catalogue attribute through its getter', async (t) => {
+  const g = new Graph();
+  const p = g.process(42, 7e9);
+  p.comm = 'trainer';
+  p.exit = { code: 0, signal: 11, core: true, tNs: 8e9 };
+  const peer = g.peer('10.0.0.2:5001', '10.0.0.2', 5001);
+  const dev = g.device((7 << 20) | 3);
+  const gpu = g.gpu(1);
+  gpu.tempC = 91;
+  const ctx = new GraphContext(g, 10n * 1_000_000_000n, { processState: () => 'sleeping' });
+  const nodes = { process: p, peer, device: dev, cpu: g.cpu, gpu, cgroup: undefined, error: undefined };
+  for (const [type, defs] of Object.entries(ATTRIBUTES))
+    for (const d of defs) {
+      const node = nodes[type as keyof typeof nodes]!;
+      t.doesNotThrow(() => ctx.attr(node, d.name), `${type}.${d.name}`);
+    }
+  t.same(
+    [ctx.attr(p, 'comm'), ctx.attr(p, 'state'), ctx.attr(p, 'exit.signal_name'), ctx.attr(peer, 'endpoint'), ctx.attr(dev, 'dev'), ctx.attr(gpu, 'temp'), ctx.attr(p, 'endpoint')],
+    ['trainer', 'sleeping', 'SIGSEGV', '10.0.0.2:5001', '7:3', 91, undefined],
+  );
 });
 
 t.test("rules/README.md's vocabulary tables are the catalogue's", async (t) => {
