@@ -37,10 +37,6 @@ const LAYERS: readonly string[] = [
  * stale entry fails too, so the list empties as they land.
  */
 const KNOWN: ReadonlyMap<string, string> = new Map([
-  // vocab: EntityType, Agg, EvalContext move to graph's catalogue
-  ['graph/eval-context.ts -> rules/context.ts', 'vocab'],
-  ['graph/model.ts -> rules/context.ts', 'vocab'],
-  ['graph/series.ts -> rules/context.ts', 'vocab'],
   // families: the config key table and EffectiveConfig move to the bottom
   ['ops/doctor.ts -> agent/config.ts', 'families'],
 ]);

@@ -22,7 +22,7 @@ import { Pipeline } from '../engine/pipeline';
 import { AgentMetrics, readBpfStatsEnabled } from '../ops/metrics';
 import { CpuGovernor } from '../ops/governor';
 import { CrashReporter, packageVersion } from '../ops/crash';
-import { KubeClient, NodeConditionPublisher, FATAL_GPU_SCENES } from '../ops/kube';
+import { KubeClient, NodeConditionPublisher } from '../ops/kube';
 import { WhyError, answerWhy } from '../why/why';
 import { FixService, DEFAULT_STATE_DIR } from './fix-service';
 import type { FixConfig } from '../fix/policy';
@@ -255,11 +255,12 @@ export class Agent {
     }
     const active = new Map<string, string>();
     const fatal: { scene: string; cause: string }[] = [];
+    const scenes = this.pipeline.matcher.rules.scenes;
     for (const [id, ms] of this.pipeline.matcher.active) {
       for (const m of ms) {
         if (active.has(`${id}|${m.scene}`)) continue;
         active.set(`${id}|${m.scene}`, m.scene);
-        if (FATAL_GPU_SCENES.has(m.scene)) fatal.push({ scene: m.scene, cause: m.render().cause });
+        if (scenes.get(m.scene)?.fatal) fatal.push({ scene: m.scene, cause: m.render().cause });
       }
     }
     const mstats = this.pipeline.matcher.stats;

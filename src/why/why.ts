@@ -159,6 +159,7 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
         chain: c.path.map((e) => toLink(e, opts.nowNs, windowNs)),
         actions: m.actions.map((a) => ({ type: a.type, text: a.text, target_spec: a.targetSpec, target: refOf(g, a.target), params: { ...a.params } as FindingAction['params'] })),
         evidence: m.evidence.map((e) => ({ leaf: e.leaf, value: e.value, entity: refOf(g, e.entity) })),
+        ...(m.verify && { verify: m.verify }),
       };
     });
   const top = unique[0];
