@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { xctl, ROOT } from './helpers/ops';
 import { loadAddon } from '../src/native/addon';
 import { defaultFamilies, probeFamilies } from '../src/native/families';
-import { CONFIG_KEYS, ConfigError } from '../src/agent/config';
+import { CONFIG_KEYS, ConfigError } from '../src/config/config';
 import { GENERATED, README, generatedSection } from '../src/cli/doc-tables';
 import { XctlError } from '../src/errors';
 import { UsageError } from '../src/cli/usage';

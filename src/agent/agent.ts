@@ -10,7 +10,7 @@ import { LiveSource, describeFailures } from '../sources/live';
 import { loadAddon, type FamilyStatus, type GpuOptions, type CudaOptions } from '../native/addon';
 import { GpuLibraryWatcher } from '../sources/gpu-libs';
 import { defaultFamilies, familyInfo } from '../native/families';
-import { ConfigError } from './config';
+import { ConfigError } from '../config/config';
 import { Kind } from '../events/layout';
 import { watchRules, type RuleWatcher } from '../rules';
 import type { RuleSet } from '../rules/ruleset';

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { Agent } from '../agent/agent';
 import { createLogger } from '../log';
-import { configForReport } from '../agent/config';
+import { configForReport } from '../config/config';
 import { CONFIG_FLAG_OPTIONS, configFlagHelp, resolveFromFlags } from './config';
 import { CrashReporter } from '../ops/crash';
 import { XctlError } from '../errors';

@@ -5,7 +5,7 @@
  * exit 0 when valid, 1 with file:line:col when not, 2 on usage errors.
  */
 import { parseArgs } from 'node:util';
-import { CONFIG_KEYS, resolveConfig, validateConfigFile, type Resolved } from '../agent/config';
+import { CONFIG_KEYS, resolveConfig, validateConfigFile, type Resolved } from '../config/config';
 import { AGENT_FLAG_KEYS, flagHelp, flagOptions, flagValues } from './flags';
 import { UsageError } from './usage';
 

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CONFIG_KEYS, displayValue } from '../agent/config';
+import { CONFIG_KEYS, displayValue } from '../config/config';
 import { probeFamilies } from '../native/families';
 
 const code = (s: string) => '`' + s + '`';

@@ -5,7 +5,7 @@
  * check fails, 2 on usage errors.
  */
 import { parseArgs } from 'node:util';
-import { resolveConfig, type Resolved } from '../agent/config';
+import { resolveConfig, type Resolved } from '../config/config';
 import { runDoctor, type Check } from '../ops/doctor';
 import { CONFIG_FLAG_OPTIONS, configFlags } from './config';
 

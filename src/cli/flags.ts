@@ -1,10 +1,10 @@
 /**
- * Command-line flags generated from the config key table (src/agent/config.ts
+ * Command-line flags generated from the config key table (src/config/config.ts
  * CONFIG_KEYS): parseArgs options, the values by config key, and help lines.
  * A key with `flag` is a flag everywhere its group is accepted; nothing else
  * declares it.
  */
-import { CONFIG_KEYS, type KeySpec } from '../agent/config';
+import { CONFIG_KEYS, type KeySpec } from '../config/config';
 import { UsageError } from './usage';
 
 /** Flags of `xctl agent`, `config show` and `doctor`. */

@@ -15,7 +15,7 @@ import { RECORD_SIZE } from '../events/layout';
 import { formatBytes } from '../events/units-text';
 import { loadRuleDir } from '../rules/loader';
 import { parseListenAddr } from './metrics';
-import type { EffectiveConfig } from '../agent/config';
+import type { EffectiveConfig } from '../config/config';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'unavailable' | 'skip';
 
