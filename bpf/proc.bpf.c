@@ -146,3 +146,46 @@ int BPF_PROG(on_oom_victim, struct task_struct *victim, uid_t uid)
 	submit_record(r);
 	return 0;
 }
+
+/* Direct reclaim: an allocating task reclaims memory itself before it can go on. */
+struct reclaim_start {
+	__u64 ts_ns;
+	__u32 order;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct reclaim_start);
+} reclaims SEC(".maps");
+
+SEC("tp_btf/mm_vmscan_direct_reclaim_begin")
+int BPF_PROG(on_reclaim_begin, int order)
+{
+	struct reclaim_start *s = bpf_task_storage_get(&reclaims, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (s) {
+		s->ts_ns = bpf_ktime_get_boot_ns();
+		s->order = order;
+	}
+	return 0;
+}
+
+SEC("tp_btf/mm_vmscan_direct_reclaim_end")
+int BPF_PROG(on_reclaim_end, unsigned long nr_reclaimed)
+{
+	struct reclaim_start *s = bpf_task_storage_get(&reclaims, bpf_get_current_task_btf(), 0, 0);
+	if (!s || !s->ts_ns)
+		return 0;
+	struct xctl_record *r = reserve_record(XCTL_KIND_RECLAIM_STALL);
+	if (r) {
+		fill_current(r);
+		r->reclaim.duration_ns = bpf_ktime_get_boot_ns() - s->ts_ns;
+		r->reclaim.nr_reclaimed = nr_reclaimed;
+		r->reclaim.order = s->order;
+		r->reclaim._pad = 0;
+		submit_record(r);
+	}
+	s->ts_ns = 0;
+	return 0;
+}
