@@ -45,8 +45,7 @@
 	X(GPU_PROC_MEM, 11, gmem, xctl_gpu_proc_mem)  /* NVML sampler: GPU memory of one process (header = the process) */ \
 	X(GPU_EVENT, 12, gev, xctl_gpu_event)         /* NVML event set: Xid, ECC, GPU unavailable */ \
 	X(CUDA_ALLOC, 13, cuda, xctl_cuda_alloc)      /* uprobe/uretprobe on CUDA allocation calls */ \
-	X(NCCL_CALL, 14, nccl, xctl_nccl_call)        /* uprobe/uretprobe on NCCL collectives */ \
-	X(RECLAIM_STALL, 15, reclaim, xctl_reclaim_stall) /* a task stalled in direct memory reclaim */
+	X(NCCL_CALL, 14, nccl, xctl_nccl_call)        /* uprobe/uretprobe on NCCL collectives */
 
 enum xctl_kind {
 #define XCTL_KIND_ENUM(NAME, num, member, tag) XCTL_KIND_##NAME = num,
@@ -284,13 +283,6 @@ struct xctl_nccl_call {         /* kind NCCL_CALL: header = the calling thread *
 	__u32 datatype;             /* 88 ncclDataType_t */
 	__s32 result;               /* 92 ncclResult_t on exit */
 	__u8 _rsvd[32];             /* 96 */
-};
-
-struct xctl_reclaim_stall {     /* kind RECLAIM_STALL: header = the stalled task */
-	__u64 duration_ns;          /* 56 direct reclaim begin -> end */
-	__u64 nr_reclaimed;         /* 64 pages reclaimed */
-	__u32 order;                /* 72 allocation order that needed the memory */
-	__u32 _pad;                 /* 76 */
 };
 
 struct xctl_record {
