@@ -157,7 +157,7 @@ function main() {
 
   const c = [`/* ${banner} */`, '/* XCTL_FIELD(key, member path) for every named field of struct xctl_record. */'];
   for (const [key, member] of fields) c.push(`XCTL_FIELD("${key}", ${member})`);
-  writeIfChanged(path.join(root, 'native', 'xctl_fields.gen.h'), c.join('\n') + '\n');
+  writeIfChanged(path.join(root, 'native', 'xctl_fields.gen.h'), `${c.join('\n')}\n`);
 }
 
 main();

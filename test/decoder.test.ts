@@ -237,7 +237,7 @@ t.test('block_io', async (t) => {
     latency_ns: 512_300_000, device_ns: 512_300_000, error: 0, waiter: false, sync: false,
   });
   t.notOk('errno' in ev, 'no errno name on success');
-  t.match(formatText(ev), /  dev 7:0 write 524288 B latency 512\.3 ms$/);
+  t.match(formatText(ev), / {2}dev 7:0 write 524288 B latency 512\.3 ms$/);
 
   const failed = one(Kind.BLOCK_IO, {
     'io.dev': (259 << 20) | 3, 'io.bytes': 4096, 'io.latency_ns': 1_500_000_000, 'io.device_ns': 20_000_000,

@@ -40,7 +40,9 @@ t.test('CPU hogs on one CPU: the victim reports run-queue delay', async (t) => {
   const cpu = 1;
   const hog = await helperPath('cpu-hog');
   const hogs = await Promise.all([runOnCpu(cpu, hog, ['3']), runOnCpu(cpu, hog, ['3'])]);
-  t.teardown(() => hogs.forEach((h) => h.kill('SIGKILL')));
+  t.teardown(() => {
+    for (const h of hogs) h.kill('SIGKILL');
+  });
   await sleep(100);
   const victim = await runOnCpu(cpu, hog, ['2']);
   const victimPid = victim.pid!;

@@ -249,7 +249,7 @@ t.test('actions: targets and required parts', async (t) => {
 t.test('duplicate ids across files name the first definition', async (t) => {
   const rule = (id: string) => `rules:\n  - id: ${id}\n    scene: host_oom\n    ${OOM}\n`;
   t.same(errorsOf({ 'a.yaml': rule('x'), 'b.yml': `# second\n${rule('y')}${rule('x').slice('rules:\n'.length)}`, 'notes.txt': 'not a rule file' }), [
-    'b.yml:6:9: duplicate rule id "x" (first defined at ' + path.join(root, String(n - 1), 'a.yaml') + ':2:9)',
+    `b.yml:6:9: duplicate rule id "x" (first defined at ${path.join(root, String(n - 1), 'a.yaml')}:2:9)`,
   ]);
 });
 
@@ -286,8 +286,14 @@ async function capture(f: () => Promise<number>): Promise<{ code: number; out: s
   let err = '';
   const o = process.stdout.write.bind(process.stdout);
   const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+  process.stdout.write = ((s: string) => {
+    out += s;
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => {
+    err += s;
+    return true;
+  }) as typeof process.stderr.write;
   try {
     return { code: await f(), out, err };
   } finally {

@@ -162,7 +162,7 @@ export class Agent {
       watcher.close();
       throw new ConfigError(`no valid rules in ${opts.rulesDir}:\n${firstErrors.join('\n')}`);
     }
-    let agent: Agent | undefined = new Agent(opts, first);
+    const agent: Agent | undefined = new Agent(opts, first);
     agent.rules = watcher;
     await agent.run();
     return agent;

@@ -21,7 +21,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write(agentHelp() + '\n');
+    process.stdout.write(`${agentHelp()}\n`);
     return 0;
   }
   const { config: cfg, file } = resolveFromFlags(values);

@@ -29,7 +29,7 @@ export async function eventsCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write(eventsHelp() + '\n');
+    process.stdout.write(`${eventsHelp()}\n`);
     return 0;
   }
   const pids = (values.pid ?? []).map((p) => {

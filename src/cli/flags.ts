@@ -50,7 +50,7 @@ export function flagDefault(k: KeySpec): string | undefined {
 export function flagHelp(keys: readonly KeySpec[], opts: { env: boolean }): string {
   return keys
     .map((k) => {
-      const left = `${k.flag}${k.arg ? ' ' + k.arg : ''}`;
+      const left = `${k.flag}${k.arg ? ` ${k.arg}` : ''}`;
       const d = flagDefault(k);
       const env = opts.env && k.env ? `$${k.env} or ` : '';
       return wrapHelp(`  ${left.padEnd(20)} ${k.doc}${d === undefined ? '' : ` (default ${env}${d})`}`);

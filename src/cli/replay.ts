@@ -14,7 +14,7 @@ exit status: 0 ok, 2 unreadable/corrupt recording or bad arguments`;
 
 /** Where output goes; process.stdout/stderr fit, tests pass collectors. */
 export interface OutputStream {
-  write(chunk: string): boolean | void;
+  write(chunk: string): unknown;
   once?(event: 'drain', listener: () => void): unknown;
   on?(event: 'error', listener: (e: NodeJS.ErrnoException) => void): unknown;
 }
@@ -60,7 +60,7 @@ export async function replayCommand(
     return 2;
   }
   if (values.help) {
-    io.stdout.write(REPLAY_HELP + '\n');
+    io.stdout.write(`${REPLAY_HELP}\n`);
     return 0;
   }
   const path = positionals[0];
@@ -113,7 +113,7 @@ export async function replayCommand(
         }
         if (!filter.matches(batch, i)) continue;
         const ev = toEvent(batch, i, clock);
-        out += (json ? JSON.stringify(ev) : formatText(ev, { utc })) + '\n';
+        out += `${json ? JSON.stringify(ev) : formatText(ev, { utc })}\n`;
         shown++;
       }
       total += batch.count;

@@ -1,6 +1,7 @@
 /** One block request seen from the device, or a process's wait on one (io.bpf.c). */
 import { OFFSETS as O, F_KTHREAD, IO_F_FLUSH, IO_F_SYNC, IO_F_WAITER, IO_F_WRITE } from '../events/layout';
 import { errnoName } from '../events/names';
+import type { ErrorNode } from '../graph/model';
 import { MI } from '../graph/vocabulary';
 import type { EventBase } from './event';
 import { fmtMs } from '../events/units-text';
@@ -64,7 +65,7 @@ export const kind = defineKind<'block_io', BlockIoEvent>({
       ing.observe(dev, MI.ioLatency, t, b.u64Number(i, O['io.device_ns']) || lat);
       ing.observe(dev, MI.ioBytes, t, bytes);
     }
-    let errNode;
+    let errNode: ErrorNode | undefined;
     const errName = err !== 0 ? (errnoName(-err) ?? `errno ${-err}`) : undefined;
     if (err !== 0) {
       dev.lastError = errName;

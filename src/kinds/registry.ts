@@ -11,7 +11,7 @@ import { KIND_MODULES } from './registry.gen';
 
 export type { XEvent } from './registry.gen';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each module has its own event type
+// biome-ignore lint/suspicious/noExplicitAny: each module has its own event type; the registry holds them all
 type AnyKind = KindModule<KindName, any>;
 
 /** Indexed by kind number; undefined where no kind has that number. */
@@ -39,7 +39,7 @@ export const KIND_FAMILY: Readonly<Record<KindName, Family>> = Object.freeze(
 
 /** The family of a kind name as the agent's counters carry it; undefined for a name no kind has. */
 export function kindFamily(name: string): Family | undefined {
-  return Object.prototype.hasOwnProperty.call(KIND_FAMILY, name) ? KIND_FAMILY[name as KindName] : undefined;
+  return  Object.hasOwn(KIND_FAMILY, name) ? KIND_FAMILY[name as KindName] : undefined;
 }
 
 /** The --kind choices for help text: comma-separated, wrapped before 80 columns, lines after the first indented. */

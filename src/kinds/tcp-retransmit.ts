@@ -2,6 +2,7 @@
 import { AF_INET, AF_INET6, addrText } from '../events/inet';
 import { OFFSETS as O, F_NO_OWNER, OWNER_KERNEL, OWNER_USERSPACE } from '../events/layout';
 import { tcpStateName } from '../events/names';
+import type { PeerNode } from '../graph/model';
 import { MI } from '../graph/vocabulary';
 import type { EventBase } from './event';
 import { defineKind } from './kind';
@@ -62,7 +63,7 @@ export const kind = defineKind<'tcp_retransmit', TcpRetransmitEvent>({
     const port = b.u16(i, O['tcp.dport']);
     const family = b.u16(i, O['tcp.family']);
     const g = ing.graph;
-    let peer;
+    let peer: PeerNode;
     if (family === AF_INET) {
       const key = b.u32(i, O['tcp.daddr']) * 65536 + port;
       peer = g.findPeer(key) ?? g.peer(key, addrText(AF_INET, b.recordBytes(i), O['tcp.daddr']), port);

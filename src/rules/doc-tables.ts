@@ -50,5 +50,5 @@ if (require.main === module) {
     process.exit(1);
   }
   if (process.argv.includes('--write')) fs.writeFileSync(file, next);
-  else process.stdout.write(vocabularyTables() + '\n');
+  else process.stdout.write(`${vocabularyTables()}\n`);
 }

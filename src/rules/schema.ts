@@ -6,7 +6,7 @@
  * All errors of a file are collected; a rule with errors is left out.
  */
 import { LineCounter, parseDocument, type Node } from 'yaml';
-import { RuleError, type SourcePos } from './errors';
+import type { RuleError, SourcePos } from './errors';
 import type { ActionSpec, AttrLeaf, Condition, MetricLeaf, ParamSpec, RuleSpec, Scalar, Selector, TemplateSpec } from './spec';
 import { NAME_PATTERN, parseSelector, parseTemplate } from './template';
 import { parseDuration, parseQuantity, type Unit } from './units';
@@ -173,7 +173,7 @@ class RuleReader {
       if (!items) return undefined;
       const values = items.map((i) => r.scalar(i, `each value for "${op}"`));
       if (values.some((v) => v === undefined || v === null)) {
-        values.forEach((v, i) => v === null && r.error(items[i], `each value for "${op}" must be a string, number or boolean, got nothing`));
+        for (const [i, v] of values.entries()) if (v === null) r.error(items[i], `each value for "${op}" must be a string, number or boolean, got nothing`);
         return undefined;
       }
       return { value: values as Scalar[], valueText: `[${values.join(', ')}]`, unit: 'number' };

@@ -140,7 +140,7 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
       // a cause found further out is discounted a little per hop (direct evidence is
       // surer), and by how much the target really waits along the way: a process
       // that once woke it explains nothing unless the waits on it are substantial
-      const confidence = Number((m.confidence * Math.pow(0.95, d) * pathStrength(path, opts.nowNs)).toFixed(3));
+      const confidence = Number((m.confidence * 0.95 ** d * pathStrength(path, opts.nowNs)).toFixed(3));
       candidates.push({ node, d, m, culprit, path: last ? [...path, last] : path, confidence, score: m.priority * confidence });
     }
   }
