@@ -40,12 +40,17 @@
 	X(OOM_KILL, 6, oom, xctl_oom) \
 	X(FORK, 7, fork, xctl_fork) \
 	X(OFFCPU, 8, off, xctl_offcpu) \
-	X(BENCH, 9, bench, xctl_bench) \
 	X(GPU_SAMPLE, 10, gpu, xctl_gpu_sample)       /* NVML sampler (userspace): one per GPU per interval */ \
 	X(GPU_PROC_MEM, 11, gmem, xctl_gpu_proc_mem)  /* NVML sampler: GPU memory of one process (header = the process) */ \
 	X(GPU_EVENT, 12, gev, xctl_gpu_event)         /* NVML event set: Xid, ECC, GPU unavailable */ \
 	X(CUDA_ALLOC, 13, cuda, xctl_cuda_alloc)      /* uprobe/uretprobe on CUDA allocation calls */ \
 	X(NCCL_CALL, 14, nccl, xctl_nccl_call)        /* uprobe/uretprobe on NCCL collectives */
+
+/* Reserved, never an XCTL_KINDS entry (it was BENCH): synthetic test records, such
+ * as the internal bench family's load generator emits (payload in bench/bench_record.h).
+ * Production code knows no payload for them: they are counted as records of an
+ * unknown kind and never reach the graph; replay skips them. */
+#define XCTL_KIND_SYNTHETIC 9
 
 enum xctl_kind {
 #define XCTL_KIND_ENUM(NAME, num, member, tag) XCTL_KIND_##NAME = num,
@@ -181,12 +186,6 @@ struct xctl_offcpu {            /* kind OFFCPU */
 	__u8 _rsvd[16];             /* 112 */
 };
 
-struct xctl_bench {             /* kind BENCH: synthetic producer for overload tests and benchmarks */
-	__u64 seq;                  /* 56 per-producer sequence number */
-	__u64 value;                /* 64 */
-	__u8 _rsvd[56];             /* 72 */
-};
-
 /* gpu_sample.valid: which fields NVML answered (others are 0) */
 #define XCTL_GPU_V_MEM 0x001
 #define XCTL_GPU_V_UTIL 0x002
@@ -302,8 +301,6 @@ struct xctl_cfg {
 	__u64 runq_min_ns;          /* run-queue delay emitted if >= this (single or per window) */
 	__u64 runq_window_ns;       /* aggregation window for run-queue delay */
 	__u64 tcp_flush_ns;         /* per-socket retransmit aggregation interval */
-	__u32 bench_tgid;           /* bench: only this tgid produces */
-	__u32 bench_batch;          /* bench: records per triggering syscall */
 	__u32 skip_kthreads;        /* sched: ignore kernel threads */
 	__u32 wakeup_bytes;         /* wake the consumer only once this much is queued (else it drains on its timer) */
 };

@@ -22,9 +22,9 @@ fi
 
 # Benchmark and flood-test binaries (tiny; rebuilt when their sources change).
 mkdir -p build/bench
-if [[ ! -x build/bench/producer || bench/producer.c -nt build/bench/producer ]]; then
+if [[ ! -x build/bench/producer || bench/producer.c -nt build/bench/producer || bench/bench_record.h -nt build/bench/producer ]]; then
   cc -O2 -Wall -o build/bench/producer bench/producer.c
 fi
-if [[ ! -x build/bench/ring-consumer || bench/ring-consumer.c -nt build/bench/ring-consumer || build/bpf/bench.skel.h -nt build/bench/ring-consumer ]]; then
+if [[ ! -x build/bench/ring-consumer || bench/ring-consumer.c -nt build/bench/ring-consumer || build/bpf/bench.skel.h -nt build/bench/ring-consumer || bench/bench_record.h -nt build/bench/ring-consumer ]]; then
   cc -O2 -Wall -Ibpf -Ibuild/bpf -o build/bench/ring-consumer bench/ring-consumer.c -lbpf -lelf -lz
 fi

@@ -109,6 +109,9 @@ const identOf = (name) => name.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase()
 function main() {
   const kinds = kindList();
   const consts = constants();
+  const synthetic = Number((consts.find(([n]) => n === 'KIND_SYNTHETIC') ?? [])[1]);
+  const clash = kinds.find((k) => k.id === synthetic);
+  if (clash) throw new Error(`gen-layout: kind ${clash.NAME} uses ${synthetic}, the number reserved for synthetic test records (XCTL_KIND_SYNTHETIC)`);
   const types = btf();
   const record = types.byName.get('xctl_record');
   const hdr = types.byName.get('xctl_hdr');

@@ -6,7 +6,7 @@ import { checkFamilies } from '../src/native/families';
 import { eventsHelp } from '../src/cli/events';
 import { REPLAY_HELP } from '../src/cli/replay';
 import { RecordBatch } from '../src/events/decoder';
-import { KIND_MAX, KIND_NAMES, KIND_TABLE, RECORD_VERSION } from '../src/events/layout';
+import { KIND_IDS, KIND_MAX, KIND_NAMES, KIND_SYNTHETIC, KIND_TABLE, RECORD_VERSION } from '../src/events/layout';
 import { Graph } from '../src/graph/graph';
 import { GraphIngestor } from '../src/kinds/ingest';
 import { KIND_BY_ID, KIND_CHOICES, KIND_FAMILY } from '../src/kinds/registry';
@@ -23,7 +23,7 @@ t.test('every XCTL_KINDS entry has its module, by number and by name', async (t)
 
 t.test('xctl_events_total has a real family label for every kind (GPU kinds were family="other")', async (t) => {
   const m = new AgentMetrics();
-  m.update({ byKind: Object.fromEntries(KIND_CHOICES.map((k, i) => [k, i + 1])) });
+  m.update({ byKind: Object.fromEntries(KIND_CHOICES.map((k) => [k, KIND_IDS[k]])) });
   const text = await m.registry.metrics();
   const series = [...text.matchAll(/^xctl_events_total\{family="([^"]*)",kind="([^"]*)"\} (\d+)$/gm)];
   t.equal(series.length, KIND_CHOICES.length, 'one series per kind');
@@ -59,4 +59,17 @@ t.test('decoder and ingest bounds come from the kind table', async (t) => {
   t.equal(ing.stats.byKind.length, KIND_MAX + 1);
   t.equal(ing.stats.byKind[KIND_MAX], 1);
   t.equal(RECORD_VERSION, b.version(0));
+});
+
+t.test('synthetic test records (XCTL_KIND_SYNTHETIC, the bench family) are counted and never reach the graph', async (t) => {
+  t.equal(KIND_NAMES[KIND_SYNTHETIC], undefined, 'no kind has the reserved number');
+  t.equal(KIND_BY_ID[KIND_SYNTHETIC], undefined, 'no kind module');
+  const g = new Graph();
+  const ing = new GraphIngestor(g);
+  ing.ingest(RecordBatch.fromBytes(pack([makeRecord(KIND_SYNTHETIC, { 'hdr.pid': 4242, 'hdr.ts_ns': 5n })])));
+  t.equal(ing.stats.records, 1);
+  t.equal(ing.stats.invalid, 0);
+  t.equal(ing.stats.byKind[KIND_SYNTHETIC], 1);
+  t.equal(g.findProcess(4242), undefined, 'no process node for its pid');
+  t.same(g.size, { processes: 0, retired: 0, peers: 0, devices: 0, errors: 0, edges: 0 });
 });

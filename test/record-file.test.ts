@@ -46,7 +46,7 @@ function synthRecords(n: number): Buffer {
         'hdr.comm': `proc${i}`,
         'hdr.cpu': i % 64,
         ...(kind === Kind.TCP_RETRANSMIT ? { 'tcp.saddr': ipv4Bytes('10.0.0.1'), 'tcp.count': i } : {}),
-        ...(kind === Kind.BENCH ? { 'bench.seq': i, 'bench.value': 0xffff_ffff_ffff_ffffn } : {}),
+        ...(kind === Kind.OFFCPU ? { 'off.duration_ns': i, 'off.max_ns': 0xffff_ffff_ffff_ffffn } : {}),
         ...(kind === Kind.EXIT ? { 'exit.exit_code': -1, 'exit.signal': 11 } : {}),
       }),
     );

@@ -152,7 +152,7 @@ t.test('standalone entry point writes to real stdout, survives a closed pipe', a
 
   // enough output to fill the pipe, read by a consumer that quits after one line
   const many: Buffer[] = [];
-  for (let i = 0; i < 20000; i++) many.push(makeRecord(Kind.BENCH, { 'hdr.pid': i, 'bench.seq': i }));
+  for (let i = 0; i < 20000; i++) many.push(makeRecord(Kind.EXIT, { 'hdr.pid': i, 'exit.exit_code': i }));
   const big = writeRecording('big.xrec', many, 8192);
   const sh = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${main}" "${big}" --json | head -n 1`], { encoding: 'utf8' });
   t.equal(sh.status, 0, `exit 0 under head: ${sh.stderr}`);

@@ -45,7 +45,7 @@ export class GraphIngestor {
       byKind[kind]!++;
       const t = b.u64Number(i, O['hdr.ts_ns']);
       if (t > newest) newest = t;
-      ingestRecord(this, kind, b, i, t); // kinds without a hook (bench) are counted only
+      ingestRecord(this, kind, b, i, t); // kinds without a hook, and XCTL_KIND_SYNTHETIC, are counted only
     }
     // once per batch: per record, these are loads and stores through `this` that the loop does not need
     this.graph.nowNs = newest;
