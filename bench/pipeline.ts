@@ -97,6 +97,7 @@ const DRAIN_RING = 256 << 20;
 /** The decode work the drain benchmarks time: kind and seq of every record, accumulated in locals. */
 function benchDecoder(): { sink: (b: RecordBatch) => void; delivered(): number } {
   let delivered = 0;
+  // biome-ignore lint/correctness/noUnusedVariables: written, never read: the decode cannot be optimised away
   let seqSum = 0;
   return {
     sink(b) {
@@ -145,7 +146,7 @@ async function jsCycles(cycles: number, batch: number): Promise<Run> {
   let buf = '';
   child.stdout!.on('data', (d: Buffer) => {
     buf += d.toString();
-    let nl;
+    let nl: number;
     while ((nl = buf.indexOf('\n')) >= 0) {
       lines.push(buf.slice(0, nl));
       buf = buf.slice(nl + 1);
