@@ -160,7 +160,6 @@ export function loadAddon(): NativeAddon {
   ].filter((p): p is string => !!p);
   for (const p of candidates) {
     if (fs.existsSync(p)) {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       cached = require(p) as NativeAddon;
       return cached;
     }
