@@ -34,7 +34,7 @@ async function nvmlCost(): Promise<void> {
     const file = path.join(dir, 'state');
     const lines = [`gpus=${gpus}`];
     for (let i = 0; i < gpus; i++) lines.push(`gpu${i}.mem_used=${(10 + i) * 2 ** 30}`, `gpu${i}.util=90`, `gpu${i}.procs=${1000 + i}:${2 ** 30},${2000 + i}:${2 ** 31}`);
-    fs.writeFileSync(file, lines.join('\n') + '\n');
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
     process.env.FAKE_NVML_STATE = file;
   }
   const bufs = [new ArrayBuffer(4096 * RECORD_SIZE), new ArrayBuffer(4096 * RECORD_SIZE)];

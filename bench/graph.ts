@@ -46,7 +46,7 @@ function ruleDir(n: number): string {
       `    cause: "bench variant ${i}"`,
     );
   }
-  if (lines.length > 1) fs.writeFileSync(path.join(dir, 'zz-bench.yaml'), lines.join('\n') + '\n');
+  if (lines.length > 1) fs.writeFileSync(path.join(dir, 'zz-bench.yaml'), `${lines.join('\n')}\n`);
   return dir;
 }
 
@@ -54,7 +54,8 @@ function ruleDir(n: number): string {
  * The machine's speed right now: ms for a fixed integer loop. This VM shares its host, and its speed
  * varies by up to 2x between runs; figures taken at different calibrations do not compare.
  */
-let calibrationSink = 0; // keeps the loop's result alive, so the loop is not optimised away
+// biome-ignore lint/correctness/noUnusedVariables: written, never read: keeps the loop's result alive, so the loop is not optimised away
+let calibrationSink = 0;
 function calibration(): string {
   const t0 = process.hrtime.bigint();
   let x = 1;
@@ -276,7 +277,7 @@ function whyBench(procs: number, edges: number) {
     session.connect();
     session.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as object);
     for (let i = 0; i < 200; i++) answerWhy(p, 1000 + Math.floor(rnd() * procs));
-    session.post('HeapProfiler.stopSampling', (err, r) => fs.writeFileSync(process.env.XCTL_BENCH_HEAPPROF!, JSON.stringify(r.profile)));
+    session.post('HeapProfiler.stopSampling', (_err, r) => fs.writeFileSync(process.env.XCTL_BENCH_HEAPPROF!, JSON.stringify(r.profile)));
   }
   const queries = Number(process.env.XCTL_BENCH_QUERIES ?? 2000);
   for (let i = 0; i < queries; i++) {

@@ -1,8 +1,10 @@
-/* producer <calls> [wait] [interval_us] | producer 0 cycles: the trigger for the bench BPF program.
+/* producer <calls> <batch> [wait [interval_us]] | producer 0 <batch> cycles: the trigger
+ * for the bench BPF program. Each call is a raw getpgid(XCTL_BENCH_TRIGGER(batch)),
+ * which asks the loaded bench family for <batch> records (bench/bench_record.h).
  * With interval_us, sleeps that long between calls (a paced load). With "wait",
  * prints "ready <pid>" and blocks until a line arrives on stdin, so the
- * consumer can arm the probe for this pid first. Then makes <calls> raw
- * getpgid(0) syscalls as fast as it can and prints "calls <n> elapsed_ns <ns>". */
+ * consumer can load the probe first. Then makes <calls> calls as fast as it
+ * can and prints "calls <n> elapsed_ns <ns>". */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +13,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_record.h"
+
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 1000000;
-	if (argc > 2 && !strcmp(argv[2], "cycles")) {
+	long batch = argc > 2 ? atol(argv[2]) : 1;
+	if (batch < 0 || batch > XCTL_BENCH_BATCH_MAX) {
+		fprintf(stderr, "producer: batch must be 0..%u\n", XCTL_BENCH_BATCH_MAX);
+		return 2;
+	}
+	long trigger = XCTL_BENCH_TRIGGER(batch);
+	if (argc > 3 && !strcmp(argv[3], "cycles")) {
 		/* repeated fills for drain benchmarks: each stdin line "N" = N calls, then "done" */
 		char line[32];
 		printf("ready %d\n", getpid());
@@ -22,13 +32,13 @@ int main(int argc, char **argv)
 		while (fgets(line, sizeof(line), stdin)) {
 			long k = atol(line);
 			for (long i = 0; i < k; i++)
-				syscall(SYS_getpgid, 0);
+				syscall(SYS_getpgid, trigger);
 			printf("done\n");
 			fflush(stdout);
 		}
 		return 0;
 	}
-	if (argc > 2 && !strcmp(argv[2], "wait")) {
+	if (argc > 3 && !strcmp(argv[3], "wait")) {
 		char line[16];
 		printf("ready %d\n", getpid());
 		fflush(stdout);
@@ -37,10 +47,10 @@ int main(int argc, char **argv)
 	}
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	long interval_us = argc > 3 ? atol(argv[3]) : 0;
+	long interval_us = argc > 4 ? atol(argv[4]) : 0;
 	struct timespec next = a;
 	for (long i = 0; i < n; i++) {
-		syscall(SYS_getpgid, 0);
+		syscall(SYS_getpgid, trigger);
 		if (interval_us > 0) {
 			/* absolute deadlines: the rate does not drift with call cost */
 			next.tv_nsec += interval_us * 1000;

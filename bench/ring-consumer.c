@@ -11,7 +11,7 @@
  * cycles: <calls> fill -> drain cycles of a ring that holds one fill, timing
  *       only the drains (the ring data is cache-warm, as in a live agent).
  *
- * Forks the producer (which waits), arms the probe for its pid, lets it go,
+ * Forks the producer (which waits), loads the probe, lets the producer go,
  * consumes with ring_buffer__poll() until the producer has exited and the ring
  * is empty. Prints one JSON line: delivered, drops, produced, elapsed_ns. */
 #define _GNU_SOURCE
@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "xctl_record.h"
+#include "bench_record.h"
 #include "bench.skel.h"
 
 #define TV_NS(tv) ((tv).tv_sec * 1000000000ULL + (tv).tv_usec * 1000ULL)
@@ -43,10 +43,10 @@ static unsigned long long now_ns(void)
 
 static int on_record(void *ctx, void *data, size_t len)
 {
-	const struct xctl_record *r = data;
+	const struct xctl_bench_record *r = data;
 	if (!first_ns)
 		first_ns = now_ns();
-	seq_sum += r->bench.seq; /* touch the record like a decoder would */
+	seq_sum += r->seq; /* touch the record like a decoder would */
 	delivered++;
 	return 0;
 }
@@ -75,9 +75,9 @@ int main(int argc, char **argv)
 		close(from_child[0]);
 		close(from_child[1]);
 		if (cycles)
-			execl(argv[4], argv[4], "0", "cycles", (char *)NULL);
+			execl(argv[4], argv[4], "0", argv[2], "cycles", (char *)NULL);
 		else
-			execl(argv[4], argv[4], argv[1], "wait", (char *)NULL);
+			execl(argv[4], argv[4], argv[1], argv[2], "wait", (char *)NULL);
 		_exit(127);
 	}
 	close(to_child[0]);
@@ -92,8 +92,6 @@ int main(int argc, char **argv)
 	if (!skel)
 		return 1;
 	bpf_map__set_max_entries(skel->maps.events, ring_bytes);
-	skel->data_cfg->cfg.bench_tgid = pid;
-	skel->data_cfg->cfg.bench_batch = batch;
 	if (xskel_bench__load(skel) || xskel_bench__attach(skel)) {
 		fprintf(stderr, "load/attach failed\n");
 		return 1;

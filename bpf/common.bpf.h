@@ -36,8 +36,6 @@ struct xctl_cfg cfg SEC(".data.cfg") = {
 	.runq_min_ns = 10000000ULL,
 	.runq_window_ns = 1000000000ULL,
 	.tcp_flush_ns = 1000000000ULL,
-	.bench_tgid = 0,
-	.bench_batch = 1,
 	.skip_kthreads = 1,
 	.wakeup_bytes = 256 * 1024,
 };

@@ -2,9 +2,14 @@
  *
  * The single definition of what crosses kernel -> addon -> JS -> recording files.
  * Every record is exactly XCTL_RECORD_SIZE bytes: a common header followed by a
- * per-kind payload. src/events/layout.ts mirrors these offsets; the addon exports
- * offsetof() of every field and test/layout.test.ts proves the two agree.
- * Change anything here => bump XCTL_RECORD_VERSION and the TS mirror together.
+ * per-kind payload. XCTL_KINDS below lists every kind once; scripts/gen-layout.js
+ * reads this header's BTF at build time and generates the TypeScript field tables
+ * (src/events/layout.gen.ts), the kind registry (src/kinds/registry.gen.ts) and the
+ * addon's field list (native/xctl_fields.gen.h). test/layout.test.ts proves the
+ * addon's offsetof() and the generated offsets agree.
+ * A kind's layout is hashed on its own (recordings keep per-kind hashes): adding a
+ * kind keeps older recordings readable, changing one kind's struct makes replay skip
+ * (and name) only that kind. Change struct xctl_hdr => bump XCTL_RECORD_VERSION.
  *
  * Included by BPF programs (with vmlinux.h types) and by C/C++ userspace
  * (with <linux/types.h>), so it uses only __u8/__u16/__u32/__u64/__s32.
@@ -21,22 +26,36 @@
 #define XCTL_COMM_LEN 16
 #define XCTL_FILENAME_LEN 64
 
+/* Every record kind, once: X(NAME, number, union member, struct tag).
+ * Expanded into enum xctl_kind, the union in struct xctl_record, the addon's kind
+ * table and (by scripts/gen-layout.js) the TypeScript kind list, whose kind name is
+ * NAME in lower case and whose module is src/kinds/<name with '-' for '_'>.ts.
+ * Numbers are ABI (recordings keep them): never reuse one. */
+#define XCTL_KINDS(X) \
+	X(TCP_RETRANSMIT, 1, tcp, xctl_tcp) \
+	X(BLOCK_IO, 2, io, xctl_block_io) \
+	X(EXEC, 3, exec, xctl_exec) \
+	X(EXIT, 4, exit, xctl_exit) \
+	X(SIGNAL, 5, sig, xctl_signal) \
+	X(OOM_KILL, 6, oom, xctl_oom) \
+	X(FORK, 7, fork, xctl_fork) \
+	X(OFFCPU, 8, off, xctl_offcpu) \
+	X(GPU_SAMPLE, 10, gpu, xctl_gpu_sample)       /* NVML sampler (userspace): one per GPU per interval */ \
+	X(GPU_PROC_MEM, 11, gmem, xctl_gpu_proc_mem)  /* NVML sampler: GPU memory of one process (header = the process) */ \
+	X(GPU_EVENT, 12, gev, xctl_gpu_event)         /* NVML event set: Xid, ECC, GPU unavailable */ \
+	X(CUDA_ALLOC, 13, cuda, xctl_cuda_alloc)      /* uprobe/uretprobe on CUDA allocation calls */ \
+	X(NCCL_CALL, 14, nccl, xctl_nccl_call)        /* uprobe/uretprobe on NCCL collectives */
+
+/* Reserved, never an XCTL_KINDS entry (it was BENCH): synthetic test records, such
+ * as the internal bench family's load generator emits (payload in bench/bench_record.h).
+ * Production code knows no payload for them: they are counted as records of an
+ * unknown kind and never reach the graph; replay skips them. */
+#define XCTL_KIND_SYNTHETIC 9
+
 enum xctl_kind {
-	XCTL_KIND_TCP_RETRANSMIT = 1,
-	XCTL_KIND_BLOCK_IO = 2,
-	XCTL_KIND_EXEC = 3,
-	XCTL_KIND_EXIT = 4,
-	XCTL_KIND_SIGNAL = 5,
-	XCTL_KIND_OOM_KILL = 6,
-	XCTL_KIND_FORK = 7,
-	XCTL_KIND_OFFCPU = 8,
-	XCTL_KIND_BENCH = 9,
-	XCTL_KIND_GPU_SAMPLE = 10,   /* NVML sampler (userspace): one per GPU per interval */
-	XCTL_KIND_GPU_PROC_MEM = 11, /* NVML sampler: GPU memory of one process (header = the process) */
-	XCTL_KIND_GPU_EVENT = 12,    /* NVML event set: Xid, ECC, GPU unavailable */
-	XCTL_KIND_CUDA_ALLOC = 13,   /* uprobe/uretprobe on CUDA allocation calls */
-	XCTL_KIND_NCCL_CALL = 14,    /* uprobe/uretprobe on NCCL collectives */
-	XCTL_KIND_MAX = 14,
+#define XCTL_KIND_ENUM(NAME, num, member, tag) XCTL_KIND_##NAME = num,
+	XCTL_KINDS(XCTL_KIND_ENUM)
+#undef XCTL_KIND_ENUM
 };
 
 /* header.flags */
@@ -167,12 +186,6 @@ struct xctl_offcpu {            /* kind OFFCPU */
 	__u8 _rsvd[16];             /* 112 */
 };
 
-struct xctl_bench {             /* kind BENCH: synthetic producer for overload tests and benchmarks */
-	__u64 seq;                  /* 56 per-producer sequence number */
-	__u64 value;                /* 64 */
-	__u8 _rsvd[56];             /* 72 */
-};
-
 /* gpu_sample.valid: which fields NVML answered (others are 0) */
 #define XCTL_GPU_V_MEM 0x001
 #define XCTL_GPU_V_UTIL 0x002
@@ -274,20 +287,9 @@ struct xctl_nccl_call {         /* kind NCCL_CALL: header = the calling thread *
 struct xctl_record {
 	struct xctl_hdr h;
 	union {
-		struct xctl_tcp tcp;
-		struct xctl_block_io io;
-		struct xctl_exec exec;
-		struct xctl_exit exit;
-		struct xctl_signal sig;
-		struct xctl_oom oom;
-		struct xctl_fork fork;
-		struct xctl_offcpu off;
-		struct xctl_bench bench;
-		struct xctl_gpu_sample gpu;
-		struct xctl_gpu_proc_mem gmem;
-		struct xctl_gpu_event gev;
-		struct xctl_cuda_alloc cuda;
-		struct xctl_nccl_call nccl;
+#define XCTL_KIND_MEMBER(NAME, num, member, tag) struct tag member;
+		XCTL_KINDS(XCTL_KIND_MEMBER)
+#undef XCTL_KIND_MEMBER
 	};
 };
 
@@ -299,8 +301,6 @@ struct xctl_cfg {
 	__u64 runq_min_ns;          /* run-queue delay emitted if >= this (single or per window) */
 	__u64 runq_window_ns;       /* aggregation window for run-queue delay */
 	__u64 tcp_flush_ns;         /* per-socket retransmit aggregation interval */
-	__u32 bench_tgid;           /* bench: only this tgid produces */
-	__u32 bench_batch;          /* bench: records per triggering syscall */
 	__u32 skip_kthreads;        /* sched: ignore kernel threads */
 	__u32 wakeup_bytes;         /* wake the consumer only once this much is queued (else it drains on its timer) */
 };

@@ -192,7 +192,6 @@ xctl_cfg DefaultConfig() {
   c.runq_min_ns = 10'000'000ULL;
   c.runq_window_ns = 1'000'000'000ULL;
   c.tcp_flush_ns = 1'000'000'000ULL;
-  c.bench_batch = 1;
   c.skip_kthreads = 1;
   c.wakeup_bytes = 256 * 1024;
   return c;
@@ -221,14 +220,6 @@ bool LoadedFamily::WriteConfig(const xctl_cfg& cfg) {
   if (cfg_fd < 0) return false;
   uint32_t zero = 0;
   return bpf_map_update_elem(cfg_fd, &zero, &cfg, BPF_ANY) == 0;
-}
-
-uint64_t LoadedFamily::BenchProduced() const {
-  if (produced_fd < 0) return 0;
-  uint32_t zero = 0;
-  uint64_t v = 0;
-  bpf_map_lookup_elem(produced_fd, &zero, &v);
-  return v;
 }
 
 std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg& cfg,
@@ -320,8 +311,6 @@ std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg
       fam->ring_bytes = bpf_map__max_entries(m);
     } else if (!strcmp(n, "drops")) {
       fam->drops_fd = bpf_map__fd(m);
-    } else if (!strcmp(n, "produced")) {
-      fam->produced_fd = bpf_map__fd(m);
     } else if (strstr(n, ".data.cfg")) {
       fam->cfg_fd = bpf_map__fd(m);
     }

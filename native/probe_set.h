@@ -56,11 +56,9 @@ class LoadedFamily {
   uint32_t ring_bytes = 0;
   int drops_fd = -1;
   int cfg_fd = -1;
-  int produced_fd = -1;  // bench only
 
   uint64_t KernelDrops() const;
   bool WriteConfig(const xctl_cfg& cfg);
-  uint64_t BenchProduced() const;
 };
 
 // The family table, in load order.

@@ -35,8 +35,6 @@ void ReadConfig(Napi::Object o, xctl_cfg* c) {
   c->runq_min_ns = Ns(o, "runqMinNs", c->runq_min_ns);
   c->runq_window_ns = Ns(o, "runqWindowNs", c->runq_window_ns);
   c->tcp_flush_ns = Ns(o, "tcpFlushNs", c->tcp_flush_ns);
-  c->bench_tgid = static_cast<uint32_t>(Ns(o, "benchTgid", c->bench_tgid));
-  c->bench_batch = static_cast<uint32_t>(Ns(o, "benchBatch", c->bench_batch));
   if (o.Has("skipKthreads")) c->skip_kthreads = o.Get("skipKthreads").ToBoolean() ? 1 : 0;
   c->wakeup_bytes = static_cast<uint32_t>(Ns(o, "wakeupBytes", c->wakeup_bytes));
 }
@@ -49,7 +47,6 @@ Napi::Function Session::Define(Napi::Env env) {
                                      InstanceMethod("stats", &Session::Stats),
                                      InstanceMethod("setConfig", &Session::SetConfig),
                                      InstanceMethod("drain", &Session::Drain),
-                                     InstanceMethod("benchProduced", &Session::BenchProduced),
                                      InstanceMethod("programStats", &Session::ProgramStats),
                                      InstanceMethod("stop", &Session::Stop),
                                      InstanceMethod("pause", &Session::Pause),
@@ -436,12 +433,6 @@ Napi::Value Session::SetConfig(const Napi::CallbackInfo& info) {
 
 Napi::Value Session::Drain(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(DrainAll(info.Env(), false, SIZE_MAX)));
-}
-
-Napi::Value Session::BenchProduced(const Napi::CallbackInfo& info) {
-  uint64_t n = 0;
-  for (const auto& f : families_) n += f->BenchProduced();
-  return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
 Napi::Value Session::ProgramStats(const Napi::CallbackInfo& info) {

@@ -34,7 +34,6 @@ class Session : public Napi::ObjectWrap<Session> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value SetConfig(const Napi::CallbackInfo& info);
   Napi::Value Drain(const Napi::CallbackInfo& info);
-  Napi::Value BenchProduced(const Napi::CallbackInfo& info);
   Napi::Value ProgramStats(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);

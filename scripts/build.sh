@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 make -s -C bpf
+# Layout tables, kind registry and the addon's field list, from bpf/xctl_record.h (not in git).
+node scripts/gen-layout.js
 addon=build/Release/xctl.node
 if [[ ! -f $addon ]] || [[ -n $(find native binding.gyp build/bpf -newer "$addon" -type f -print -quit) ]]; then
   [[ -f build/Makefile ]] || npx --no-install node-gyp configure --silent
@@ -20,9 +22,9 @@ fi
 
 # Benchmark and flood-test binaries (tiny; rebuilt when their sources change).
 mkdir -p build/bench
-if [[ ! -x build/bench/producer || bench/producer.c -nt build/bench/producer ]]; then
+if [[ ! -x build/bench/producer || bench/producer.c -nt build/bench/producer || bench/bench_record.h -nt build/bench/producer ]]; then
   cc -O2 -Wall -o build/bench/producer bench/producer.c
 fi
-if [[ ! -x build/bench/ring-consumer || bench/ring-consumer.c -nt build/bench/ring-consumer || build/bpf/bench.skel.h -nt build/bench/ring-consumer ]]; then
+if [[ ! -x build/bench/ring-consumer || bench/ring-consumer.c -nt build/bench/ring-consumer || build/bpf/bench.skel.h -nt build/bench/ring-consumer || bench/bench_record.h -nt build/bench/ring-consumer ]]; then
   cc -O2 -Wall -Ibpf -Ibuild/bpf -o build/bench/ring-consumer bench/ring-consumer.c -lbpf -lelf -lz
 fi

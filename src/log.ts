@@ -46,7 +46,7 @@ export function formatPrettyLine(line: string): string {
   try {
     rec = JSON.parse(line) as Record<string, unknown>;
   } catch {
-    return line.endsWith('\n') ? line : line + '\n';
+    return line.endsWith('\n') ? line : `${line}\n`;
   }
   const label = (pino.levels.labels[rec.level as number] ?? String(rec.level)).toUpperCase();
   const parts = [clock(typeof rec.time === 'number' ? rec.time : Date.now()), label.padEnd(5), String(rec.msg ?? '')];
@@ -57,10 +57,10 @@ export function formatPrettyLine(line: string): string {
     if (v && typeof v === 'object' && typeof (v as { stack?: unknown }).stack === 'string') {
       const err = v as { message?: unknown; stack: string };
       parts.push(`${k}=${formatValue(String(err.message ?? ''))}`);
-      stack += '\n    ' + err.stack.split('\n').join('\n    ');
+      stack += `\n    ${err.stack.split('\n').join('\n    ')}`;
       continue;
     }
     parts.push(`${k}=${formatValue(v)}`);
   }
-  return parts.join(' ') + stack + '\n';
+  return `${parts.join(' ') + stack}\n`;
 }

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { xctl, ROOT } from './helpers/ops';
 import { loadAddon } from '../src/native/addon';
 import { defaultFamilies, probeFamilies } from '../src/native/families';
-import { CONFIG_KEYS, ConfigError } from '../src/agent/config';
+import { CONFIG_KEYS, ConfigError } from '../src/config/config';
 import { GENERATED, README, generatedSection } from '../src/cli/doc-tables';
 import { XctlError } from '../src/errors';
 import { UsageError } from '../src/cli/usage';
@@ -53,7 +53,7 @@ t.test('every --help that shows the families default shows the effective default
   let checked = 0;
   for (const cmd of [['agent'], ['events'], ['record'], ['doctor'], ['config', 'show'], ['why'], ['analyze'], ['fix']]) {
     const r = await xctl([...cmd, '--help'], { env });
-    const m = /--families LIST\s+.*\(default (?:\$XCTL_FAMILIES or )?([\w,]+)/.exec(r.stdout);
+    const m = /--families LIST\s+[^(]*\(default\s+(?:\$XCTL_FAMILIES\s+or\s+)?([\w,]+)/.exec(r.stdout); // help wraps long lines
     if (!/--families/.test(r.stdout)) continue;
     checked++;
     t.ok(m, `${cmd.join(' ')} --help states the default`);

@@ -3,7 +3,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { resolveConfig, validateConfigFile } from '../src/agent/config';
+import { resolveConfig, validateConfigFile } from '../src/config/config';
 import { DEFAULT_POLICY } from '../src/fix/policy';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-fixcfg-'));

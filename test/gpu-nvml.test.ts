@@ -131,7 +131,9 @@ t.test('with the test NVML', async (t) => {
     // a process starved of CPU by two hogs on its CPU, holding GPU 3
     const cpuHog = await helperPath('cpu-hog');
     const hogs = await Promise.all([runOnCpu(1, cpuHog, ['8']), runOnCpu(1, cpuHog, ['8'])]);
-    t.teardown(() => hogs.forEach((h) => h.kill('SIGKILL')));
+    t.teardown(() => {
+    for (const h of hogs) h.kill('SIGKILL');
+  });
     const starved = await runOnCpu(1, cpuHog, ['8']);
     t.teardown(() => void starved.kill('SIGKILL'));
     gpus[3]!.procs = [[starved.pid!, 4 * GiB]];

@@ -157,10 +157,10 @@ t.test('logger: JSON lines by default, a compact human format with pretty', asyn
   lines.length = 0;
   const pretty = createLogger({ level: 'info', pretty: true, destination: sink });
   pretty.warn({ code: 'MALFORMED_FRAME', reason: 'bad wire type', n: 2 }, 'protocol error');
-  t.match(lines[0], /^\d\d:\d\d:\d\d\.\d{3} WARN  protocol error code=MALFORMED_FRAME reason="bad wire type" n=2\n$/);
+  t.match(lines[0], /^\d\d:\d\d:\d\d\.\d{3} WARN {2}protocol error code=MALFORMED_FRAME reason="bad wire type" n=2\n$/);
   lines.length = 0;
   pretty.error({ err: new Error('kaboom') }, 'handler failed');
-  t.match(lines[0], /^\d\d:\d\d:\d\d\.\d{3} ERROR handler failed err=kaboom\n    Error: kaboom\n {8}at /);
+  t.match(lines[0], /^\d\d:\d\d:\d\d\.\d{3} ERROR handler failed err=kaboom\n {4}Error: kaboom\n {8}at /);
 
   t.equal(formatPrettyLine('not json'), 'not json\n');
   t.throws(() => createLogger({ level: 'loud' }), { message: /invalid log level "loud" \(expected one of .*debug.*silent\)/ });

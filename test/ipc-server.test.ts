@@ -13,8 +13,8 @@ import { callAgent } from '../src/ipc/client';
 import { AgentAlreadyRunningError, AgentUnavailableError, IpcError, SocketPathOccupiedError } from '../src/ipc/errors';
 import { FrameDecoder } from '../src/ipc/framing';
 import { createLogger } from '../src/log';
-import { IpcRequest, IpcResponse, PROTOCOL_VERSION, decodeRequest, decodeResponse, encodeRequestFrame } from '../src/ipc/protocol';
-import { IpcHandler, IpcServer, IpcServerOptions, startIpcServer } from '../src/ipc/server';
+import { type IpcRequest, type IpcResponse, PROTOCOL_VERSION, decodeRequest, decodeResponse, encodeRequestFrame } from '../src/ipc/protocol';
+import { type IpcHandler, type IpcServer, type IpcServerOptions, startIpcServer } from '../src/ipc/server';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-ipc-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -1,5 +1,6 @@
-// The C record layout (offsetof from the compiler, exported by the addon) and
-// the TypeScript mirror must agree field by field, kind by kind.
+// The C record layout (offsetof from the host compiler, exported by the addon)
+// and the TypeScript tables (generated from the header's BPF-target BTF by
+// scripts/gen-layout.js) must agree field by field, kind by kind.
 import t from 'tap';
 import { loadAddon } from '../src/native/addon';
 import { KIND_IDS, LAYOUT_HASH, OFFSETS, RECORD_SIZE, RECORD_VERSION, layoutHash } from '../src/events/layout';

@@ -4,7 +4,7 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { resolveConfig, loadAgentConfig, validateConfigFile, ConfigError } from '../src/agent/config';
+import { resolveConfig, loadAgentConfig, validateConfigFile, ConfigError } from '../src/config/config';
 import { xctl } from './helpers/ops';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-config-'));

@@ -42,7 +42,10 @@ const server = https.createServer({ key: fs.readFileSync(path.join(dir, 'key.pem
   });
 });
 let port = 0;
-t.before(() => new Promise<void>((r) => server.listen(0, '127.0.0.1', () => ((port = (server.address() as { port: number }).port), r()))));
+t.before(() => new Promise<void>((r) => server.listen(0, '127.0.0.1', () => {
+  port = (server.address() as { port: number }).port;
+  r();
+})));
 t.teardown(() => server.close());
 
 t.test('in-cluster config and the PATCH body', async (t) => {

@@ -4,12 +4,12 @@
 // them to a kworker, so the right pid and the latency the process saw come
 // from the waiter record (the completion waking the task in io_schedule()).
 import t from 'tap';
-import { type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { capture } from './helpers/live';
 import { helperPath } from './fixtures/cbuild';
 import { loopDevice } from './fixtures/loopdev';
 import { blkioThrottle, spawnInCgroup } from './fixtures/cgroup';
-import type { BlockIoEvent } from '../src/events/format';
+import type { BlockIoEvent } from '../src/kinds/block-io';
 
 const finished = (c: ChildProcess) =>
   new Promise<{ code: number | null; out: string }>((resolve) => {

@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { capture, sleep } from './helpers/live';
 import { lossyLink, type LossyLink } from '../src/faults/netns';
-import type { TcpRetransmitEvent } from '../src/events/format';
+import type { TcpRetransmitEvent } from '../src/kinds/tcp-retransmit';
 
 const HELPERS = path.resolve(__dirname, '../../test/helpers');
 

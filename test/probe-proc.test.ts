@@ -5,7 +5,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { capture } from './helpers/live';
 import { helperPath } from './fixtures/cbuild';
 import { memoryLimit, spawnInCgroup } from './fixtures/cgroup';
-import type { ExecEvent, ExitEvent, ForkEvent, OomKillEvent, SignalEvent } from '../src/events/format';
+import type { ExecEvent } from '../src/kinds/exec';
+import type { ExitEvent } from '../src/kinds/exit';
+import type { ForkEvent } from '../src/kinds/fork';
+import type { OomKillEvent } from '../src/kinds/oom-kill';
+import type { SignalEvent } from '../src/kinds/signal';
 
 const exited = (c: ChildProcess) =>
   new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => c.on('exit', (code, signal) => resolve({ code, signal })));

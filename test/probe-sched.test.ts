@@ -4,7 +4,7 @@
 import t from 'tap';
 import { capture, sleep } from './helpers/live';
 import { helperPath, runOnCpu } from './fixtures/cbuild';
-import type { OffcpuEvent } from '../src/events/format';
+import type { OffcpuEvent } from '../src/kinds/offcpu';
 import { pipePair } from './helpers/scenarios';
 
 const cap = capture({ families: ['sched'] });
@@ -40,7 +40,9 @@ t.test('CPU hogs on one CPU: the victim reports run-queue delay', async (t) => {
   const cpu = 1;
   const hog = await helperPath('cpu-hog');
   const hogs = await Promise.all([runOnCpu(cpu, hog, ['3']), runOnCpu(cpu, hog, ['3'])]);
-  t.teardown(() => hogs.forEach((h) => h.kill('SIGKILL')));
+  t.teardown(() => {
+    for (const h of hogs) h.kill('SIGKILL');
+  });
   await sleep(100);
   const victim = await runOnCpu(cpu, hog, ['2']);
   const victimPid = victim.pid!;

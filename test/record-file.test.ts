@@ -46,7 +46,7 @@ function synthRecords(n: number): Buffer {
         'hdr.comm': `proc${i}`,
         'hdr.cpu': i % 64,
         ...(kind === Kind.TCP_RETRANSMIT ? { 'tcp.saddr': ipv4Bytes('10.0.0.1'), 'tcp.count': i } : {}),
-        ...(kind === Kind.BENCH ? { 'bench.seq': i, 'bench.value': 0xffff_ffff_ffff_ffffn } : {}),
+        ...(kind === Kind.OFFCPU ? { 'off.duration_ns': i, 'off.max_ns': 0xffff_ffff_ffff_ffffn } : {}),
         ...(kind === Kind.EXIT ? { 'exit.exit_code': -1, 'exit.signal': 11 } : {}),
       }),
     );
@@ -259,7 +259,7 @@ t.test('header validation', async (t) => {
   t.same(RecordReader.fromBytes(chunkless(good)).header.families, ['io'], 'baseline is valid');
   t.same(RecordReader.fromBytes(chunkless({ ...good, future_field: [1] })).header.future_field, [1], 'unknown keys kept');
 
-  expectError(t, chunkless({ ...good, layout_hash: 'deadbeefdeadbeef' }), 16,
+  expectError(t, chunkless({ ...good, kind_layouts: undefined, layout_hash: 'deadbeefdeadbeef' }), 16,
     `record layout mismatch: file layout hash deadbeefdeadbeef, this build ${LAYOUT_HASH}`, 'layout hash');
   expectError(t, chunkless({ ...good, record_size: 64 }), 16, 'unsupported record size 64 (this xctl reads 128-byte records)', 'record size');
   expectError(t, chunkless({ ...good, record_version: 2 }), 16, 'unsupported record version 2 (this xctl reads 1)', 'record version');

@@ -104,7 +104,7 @@ t.test('corrupt and unreadable files exit 2 with the reason', async (t) => {
   const r = await run([bad, '--json']);
   t.equal(r.code, 2);
   t.equal(lines(r.out).length, 2, 'the chunk before the damage is still printed');
-  t.equal(r.err, `xctl replay: corrupt chunk at byte ${second}: crc32 mismatch` + r.err.slice(r.err.indexOf(' (stored')));
+  t.equal(r.err, `xctl replay: corrupt chunk at byte ${second}: crc32 mismatch${r.err.slice(r.err.indexOf(' (stored'))}`);
 
   const missing = await run([path.join(dir, 'nope.xrec')]);
   t.equal(missing.code, 2);
@@ -152,7 +152,7 @@ t.test('standalone entry point writes to real stdout, survives a closed pipe', a
 
   // enough output to fill the pipe, read by a consumer that quits after one line
   const many: Buffer[] = [];
-  for (let i = 0; i < 20000; i++) many.push(makeRecord(Kind.BENCH, { 'hdr.pid': i, 'bench.seq': i }));
+  for (let i = 0; i < 20000; i++) many.push(makeRecord(Kind.EXIT, { 'hdr.pid': i, 'exit.exit_code': i }));
   const big = writeRecording('big.xrec', many, 8192);
   const sh = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${main}" "${big}" --json | head -n 1`], { encoding: 'utf8' });
   t.equal(sh.status, 0, `exit 0 under head: ${sh.stderr}`);

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MemoryContext } from '../src/rules/memory-context';
-import { loadRuleDir, loadRuleTexts, watchRules } from '../src/rules/loader';
+import { loadRuleDir, loadRuleTexts, shippedScenes, watchRules } from '../src/rules/loader';
 import { defaultRulesDir } from '../src/rules/check';
 import { RuleMatcher } from '../src/rules/matcher';
 import type { RuleSet } from '../src/rules/ruleset';
@@ -204,18 +204,18 @@ rules:
     when:
       all:
         - { metric: offcpu.runq, agg: sum, window: 30s, op: '>=', value: 0ms, name: wait }
-        - { metric: mem.rss, agg: last, op: '>=', value: 1MiB, name: rss }
+        - { metric: gpu.mem_used, agg: last, op: '>=', value: 1MiB, name: rss }
         - { metric: cpu.usage, agg: avg, window: 10s, op: '>', value: 50%, name: usage }
-    cause: "{{wait | ns}} / {{rss | bytes}} / {{usage | pct}} / {{usage | int}} / {{usage}} / {{self.comm}} / {{self.nope}} / {{self.nope | default: n/a}} / {{waits_on.peer.addr | default: 'no peer'}}"
+    cause: "{{wait | ns}} / {{rss | bytes}} / {{usage | pct}} / {{usage | int}} / {{usage}} / {{self.comm}} / {{self.exe}} / {{self.exe | default: n/a}} / {{waits_on.peer.addr | default: 'no peer'}}"
 `);
   const ctx = new MemoryContext();
   ctx.nowNs = 100n * S;
   const p = ent('process', 'p:1:1');
-  ctx.set(p, { comm: 'app' }).sample(p, 'offcpu.runq', 512_300_000, 99n * S).sample(p, 'mem.rss', 64 * 2 ** 20, 1n * S).sample(p, 'cpu.usage', 0.9345, 99n * S);
+  ctx.set(p, { comm: 'app' }).sample(p, 'offcpu.runq', 512_300_000, 99n * S).sample(p, 'gpu.mem_used', 64 * 2 ** 20, 1n * S).sample(p, 'cpu.usage', 0.9345, 99n * S);
   const m = rs.rules[0]!.evaluate(ctx, p);
   t.equal(m?.cause, '512.3 ms / 64.0 MiB / 93 % / 1 / 0.935 / app / ? / n/a / no peer');
   t.same(m?.values, { wait: 512_300_000, rss: 64 * 2 ** 20, usage: 0.9345 });
-  t.same(m?.evidence.map((e) => e.leaf), ['sum(offcpu.runq over 30s) = 512.3 ms >= 0ms', 'last(mem.rss) = 64.0 MiB >= 1MiB', 'avg(cpu.usage over 10s) = 93 % > 50%']);
+  t.same(m?.evidence.map((e) => e.leaf), ['sum(offcpu.runq over 30s) = 512.3 ms >= 0ms', 'last(gpu.mem_used) = 64.0 MiB >= 1MiB', 'avg(cpu.usage over 10s) = 93 % > 50%']);
 });
 
 t.test('not / any and the evidence that explains them', async (t) => {
@@ -285,10 +285,10 @@ const MATCHER_RULES = `
 rules:
   - id: reads_a
     scene: network_stall
-    when: { metric: a, agg: sum, window: 10s, op: '>=', value: 3 }
+    when: { metric: offcpu.sleep, agg: sum, window: 10s, op: '>=', value: 3 }
   - id: reads_b
     scene: storage_slow
-    when: { metric: b, agg: max, window: 10s, op: '>', value: 5 }
+    when: { metric: offcpu.blocked, agg: max, window: 10s, op: '>', value: 5 }
   - id: attr_only
     scene: process_crash
     priority: 90
@@ -308,12 +308,12 @@ t.test('incremental matcher: a change set evaluates the union of its metrics onc
   const m = new RuleMatcher(rs);
   const p = ent('process', 'p:1');
   const q = ent('process', 'p:2');
-  const ab = m.changeSet('process', ['a', 'b']);
+  const ab = m.changeSet('process', ['offcpu.sleep', 'offcpu.blocked']);
   t.same(ab.self.map((r) => r.id).sort(), ['reads_a', 'reads_b']);
-  t.same(m.changeSet('peer', ['a']).self, [], 'no rule reads "a" on a peer');
-  const onlyA = m.changeSet('process', ['a']);
+  t.same(m.changeSet('peer', ['offcpu.sleep']).self, [], 'no rule reads "a" on a peer');
+  const onlyA = m.changeSet('process', ['offcpu.sleep']);
   m.touchedSet(q, onlyA);
-  m.touched(q, 'b'); // merges into q's due list: a copy, not the shared one
+  m.touched(q, 'offcpu.blocked'); // merges into q's due list: a copy, not the shared one
   t.same(onlyA.self.map((r) => r.id), ['reads_a'], 'the shared list was not modified');
   m.touchedSet(p, ab);
   m.touchedSet(p, ab);
@@ -323,22 +323,22 @@ t.test('incremental matcher: a change set evaluates the union of its metrics onc
 
 t.test('incremental matcher: only rules reading the touched metric are evaluated', async (t) => {
   const rs = rulesFrom(MATCHER_RULES);
-  t.same([...rs.byMetric.keys()].sort(), ['a', 'b', 'io.latency']);
+  t.same([...rs.byMetric.keys()].sort(), ['io.latency', 'offcpu.blocked', 'offcpu.sleep']);
   const ctx = new MemoryContext();
   ctx.nowNs = 100n * S;
   const m = new RuleMatcher(rs);
   const p = ent('process', 'p:1');
   const evals = () => Object.fromEntries(m.stats.evaluationsByRule);
 
-  ctx.sample(p, 'a', 2);
-  m.touched(p, 'a');
+  ctx.sample(p, 'offcpu.sleep', 2);
+  m.touched(p, 'offcpu.sleep');
   t.same(m.flush(ctx).evaluated, 1);
   t.same(evals(), { reads_a: 1 }, 'touching a evaluates reads_a only');
   t.same(m.matchesFor(p), []);
 
-  ctx.sample(p, 'a', 2);
-  m.touched(p, 'a');
-  m.touched(p, 'a'); // several touches before a flush: one evaluation
+  ctx.sample(p, 'offcpu.sleep', 2);
+  m.touched(p, 'offcpu.sleep');
+  m.touched(p, 'offcpu.sleep'); // several touches before a flush: one evaluation
   m.touched(p, 'unrelated.metric');
   const f = m.flush(ctx);
   t.same(evals(), { reads_a: 2 });
@@ -349,7 +349,7 @@ t.test('incremental matcher: only rules reading the touched metric are evaluated
   t.same(m.flush(ctx), { evaluated: 1, started: [], ended: [] }, 'an active match is re-evaluated on every flush');
   t.same(evals(), { reads_a: 3 });
 
-  m.touched(ent('peer', 'x'), 'a');
+  m.touched(ent('peer', 'x'), 'offcpu.sleep');
   m.flush(ctx);
   t.same(evals(), { reads_a: 4 }, 'a peer touching "a" does not evaluate process rules (only the active one re-runs)');
 
@@ -368,8 +368,8 @@ t.test('incremental matcher: active matches expire when the window passes', asyn
   ctx.nowNs = 100n * S;
   const m = new RuleMatcher(rs);
   const p = ent('process', 'p:1');
-  ctx.sample(p, 'a', 5, 95n * S);
-  m.touched(p, 'a');
+  ctx.sample(p, 'offcpu.sleep', 5, 95n * S);
+  m.touched(p, 'offcpu.sleep');
   t.same(m.flush(ctx).started.map((x) => x.ruleId), ['reads_a']);
   ctx.nowNs = 104n * S;
   t.same(m.flush(ctx).ended, [], 'still inside the 10 s window');
@@ -420,7 +420,7 @@ t.test('hot reload keeps the old rule set on a bad file and swaps on a good one'
 
   fs.writeFileSync(path.join(dir, 'b.yaml'), rule('second', 'host_oomm'));
   const bad = w.reload();
-  t.same(bad.errors.map(String), [`${path.join(dir, 'b.yaml')}:3:12: unknown scene "host_oomm" (did you mean "host_oom"? expected one of network_stall, storage_slow, storage_io_error, host_oom, process_crash, process_blocked, cpu_starvation, gpu_oom, gpu_xid, gpu_util_low, nccl_hang, gpu_throttled)`]);
+  t.same(bad.errors.map(String), [`${path.join(dir, 'b.yaml')}:3:12: unknown scene "host_oomm" (did you mean "host_oom"? expected one of ${[...shippedScenes().keys()].join(', ')}); declare it under "scenes:" in a rule file`]);
   t.equal(failures.length, 1);
   t.same(w.current!.rules.map((r) => r.id), ['first'], 'the old set stays active');
   t.equal(changes.length, 1);

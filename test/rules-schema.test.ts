@@ -5,9 +5,8 @@ import t from 'tap';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadRuleDir } from '../src/rules/loader';
+import { loadRuleDir, shippedScenes } from '../src/rules/loader';
 import { defaultRulesDir, rulesCheckCommand, rulesCommand } from '../src/rules/check';
-import { SCENES } from '../src/rules/vocabulary';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-rules-schema-'));
 t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -25,7 +24,8 @@ function errorsOf(files: Record<string, string>): string[] {
 
 const OOM = `when: { attr: oom_killed, op: '==', value: true }`;
 const AGGS = 'count, sum, rate, max, min, avg, p50, p90, p99, last';
-const SCENE_LIST = SCENES.join(', ');
+const SCENE_LIST = [...shippedScenes().keys()].join(', ');
+const DECLARE = 'declare it under "scenes:" in a rule file';
 const PLACES = 'attributes are self.<attr> or <waits_on|consumes|blocked_by>.<type>.<attr>';
 
 t.test('YAML syntax errors carry their position', async (t) => {
@@ -38,7 +38,7 @@ t.test('YAML syntax errors carry their position', async (t) => {
 });
 
 t.test('operators YAML would misread get a quoting hint', async (t) => {
-  t.same(errorsOf({ 'a.yaml': `rules:\n  - id: a\n    scene: host_oom\n    when: { attr: oom_killed, op: !=, value: true }\n  - id: b\n    scene: host_oom\n    when:\n      attr: x\n      op: >=\n      value: 1\n` }), [
+  t.same(errorsOf({ 'a.yaml': `rules:\n  - id: a\n    scene: host_oom\n    when: { attr: oom_killed, op: !=, value: true }\n  - id: b\n    scene: host_oom\n    when:\n      attr: pid\n      op: >=\n      value: 1\n` }), [
     `a.yaml:4:35: "!=" must be quoted in YAML ('!='), unquoted it is read as a tag`,
     `a.yaml:9:11: ">=" must be quoted in YAML ('>='), unquoted it starts a folded block`,
   ]);
@@ -46,12 +46,12 @@ t.test('operators YAML would misread get a quoting hint', async (t) => {
 
 t.test('unknown keys are errors, with a suggestion', async (t) => {
   t.same(errorsOf({ 'net.yaml': `rules:\n  - id: a\n    scene: storage_slow\n    prio: 3\n    when:\n      metric: io.latency\n      agg: p90\n      windw: 30s\n      op: '>='\n      value: 100ms\n` }), [
-    'net.yaml:4:5: unknown key "prio" in rule (expected one of id, description, scene, priority, confidence, enabled, bind, when, cause, actions)',
+    'net.yaml:4:5: unknown key "prio" in rule (did you mean "priority"? expected one of id, description, scene, priority, confidence, enabled, bind, when, cause, actions, verify)',
     'net.yaml:6:7: missing required field "window" in metric condition (aggregate "p90" reads a time window)',
     'net.yaml:8:7: unknown key "windw" in metric condition (did you mean "window"? expected one of metric, agg, window, op, value, on, name)',
   ]);
   t.same(errorsOf({ 'a.yaml': `rule:\n  - id: a\n` }), [
-    'a.yaml:1:1: unknown key "rule" in rule file (did you mean "rules"? expected one of rules)',
+    'a.yaml:1:1: unknown key "rule" in rule file (did you mean "rules"? expected one of rules, scenes)',
     'a.yaml:1:1: missing required field "rules" in rule file',
   ]);
 });
@@ -67,17 +67,17 @@ t.test('closed word lists: aggregate, operator, scene, action, bind', async (t) 
       all:
         - { metric: tcp.retransmits, agg: p95, window: 30s, op: '>=', value: 3 }
         - { attr: state, op: '~=', value: x }
-        - { metric: m, agg: last, op: matches, value: 1 }
+        - { metric: io.errors, agg: last, op: matches, value: 1 }
     actions:
       - type: reboot
 `,
     }),
     [
-      `net.yaml:3:12: unknown scene "net_stall" (expected one of ${SCENE_LIST})`,
+      `net.yaml:3:12: unknown scene "net_stall" (expected one of ${SCENE_LIST}); ${DECLARE}`,
       'net.yaml:4:11: unknown bind type "gpuu" (did you mean "gpu"? expected one of process, peer, device, cgroup, cpu, gpu)',
       `net.yaml:7:43: unknown aggregate "p95" (did you mean "p90"? expected one of ${AGGS})`,
       'net.yaml:8:30: unknown operator "~=" (did you mean "=="? expected one of ==, !=, >, >=, <, <=, in, not_in, exists, matches)',
-      'net.yaml:9:39: operator "matches" is not valid for a metric (expected one of ==, !=, >, >=, <, <=)',
+      'net.yaml:9:47: operator "matches" is not valid for a metric (expected one of ==, !=, >, >=, <, <=)',
       'net.yaml:11:15: unknown action "reboot" (expected one of manual, signal, terminate, sigcont, renice, ionice, cgroup_cpu_limit, cgroup_io_limit, drop_caches, gpu_reset, cordon_node, checkpoint)',
     ],
   );
@@ -95,11 +95,11 @@ t.test('durations, sizes and values', async (t) => {
         - { metric: io.latency, agg: p90, window: 30s, op: '>=', value: 100 msec }
         - { metric: io.latency, agg: sum, window: 0s, op: '>', value: 1 }
         - { metric: io.latency, agg: sum, window: 30, op: '>', value: 1 }
-        - { attr: x, op: in, value: 3 }
-        - { attr: x, op: '>', value: abc }
-        - { attr: x, op: '==' }
-        - { attr: x, op: exists, value: 3 }
-        - { attr: x, op: matches, value: "([a-z" }
+        - { attr: pid, op: in, value: 3 }
+        - { attr: pid, op: '>', value: abc }
+        - { attr: pid, op: '==' }
+        - { attr: pid, op: exists, value: 3 }
+        - { attr: pid, op: matches, value: "([a-z" }
 `,
     }),
     [
@@ -107,11 +107,11 @@ t.test('durations, sizes and values', async (t) => {
       'a.yaml:7:73: bad value "100 msec" (expected a number, a duration like 500ms, a size like 64MiB or a percentage like 90%)',
       'a.yaml:8:51: bad duration "0s" for "window" (expected a number and a unit (ns, us, ms, s, m, h, d), e.g. 30s or 500ms)',
       'a.yaml:9:51: bad duration "30" for "window" (expected a number and a unit (ns, us, ms, s, m, h, d), e.g. 30s or 500ms)',
-      'a.yaml:10:37: value for "in" must be a list, got a number (3)',
-      'a.yaml:11:38: bad value "abc" (expected a number, a duration like 500ms, a size like 64MiB or a percentage like 90%)',
+      'a.yaml:10:39: value for "in" must be a list, got a number (3)',
+      'a.yaml:11:40: bad value "abc" (expected a number, a duration like 500ms, a size like 64MiB or a percentage like 90%)',
       'a.yaml:12:11: missing required field "value" in attr condition (operator "==" compares with a value)',
-      'a.yaml:13:41: operator "exists" takes no value',
-      'a.yaml:14:42: bad regular expression "([a-z": Invalid regular expression: /([a-z/: Unterminated character class',
+      'a.yaml:13:43: operator "exists" takes no value',
+      'a.yaml:14:44: bad regular expression "([a-z": Invalid regular expression: /([a-z/: Unterminated character class',
     ],
   );
 });
@@ -143,7 +143,7 @@ t.test('wrong types and missing fields', async (t) => {
       'a.yaml:9:5: missing required field "scene" in rule',
       'a.yaml:9:5: missing required field "when" in rule',
       'a.yaml:10:9: bad rule id "Bad_ID" (use lower-case letters, digits, "_", "." and "-")',
-      `a.yaml:11:12: unknown scene "7" (expected one of ${SCENE_LIST})`,
+      `a.yaml:11:12: unknown scene "7" (expected one of ${SCENE_LIST}); ${DECLARE}`,
     ],
   );
   t.same(errorsOf({ 'a.yaml': `rules:\n  id: a\n` }), ['a.yaml:2:3: "rules" must be a list, got a mapping']);
@@ -156,7 +156,7 @@ t.test('condition shapes', async (t) => {
       'a.yaml': `rules:
   - id: a
     scene: host_oom
-    when: { attr: x, metric: y, op: exists }
+    when: { attr: pid, metric: io.errors, op: exists }
   - id: b
     scene: host_oom
     when: { atr: x, op: exists }
@@ -165,25 +165,25 @@ t.test('condition shapes', async (t) => {
     when: { all: [] }
   - id: d
     scene: host_oom
-    when: { not: { attr: x, op: exists }, op: exists }
+    when: { not: { attr: pid, op: exists }, op: exists }
   - id: e
     scene: host_oom
     when:
       all:
-        - { attr: x, op: exists, on: waits_on.pear }
-        - { attr: x, op: exists, name: self }
-        - { attr: x, op: exists, name: n }
-        - { attr: y, op: exists, name: n }
+        - { attr: pid, op: exists, on: waits_on.pear }
+        - { attr: pid, op: exists, name: self }
+        - { attr: pid, op: exists, name: n }
+        - { attr: comm, op: exists, name: n }
 `,
     }),
     [
       'a.yaml:4:11: "when" needs exactly one of all, any, not, metric, attr (found metric and attr)',
       'a.yaml:7:11: "when" needs exactly one of all, any, not, metric, attr (found keys atr, op) (did you mean "attr"? expected one of all, any, not, metric, attr)',
       'a.yaml:10:18: "all" needs at least one condition',
-      'a.yaml:13:43: unknown key "op" in "not" condition (expected one of not)',
-      'a.yaml:18:38: bad "on" "waits_on.pear" (expected self or <waits_on|consumes|blocked_by>.<entity type>, e.g. waits_on.peer)',
-      'a.yaml:19:40: bad name "self" (a name is letters, digits and _, not self or an edge kind)',
-      'a.yaml:21:40: duplicate condition name "n" (first used at line 20:40)',
+      'a.yaml:13:45: unknown key "op" in "not" condition (expected one of not)',
+      'a.yaml:18:40: bad "on": unknown entity type "pear" in "waits_on.pear" (did you mean "peer"? expected one of process, peer, device, cgroup, cpu, error, gpu)',
+      'a.yaml:19:42: bad name "self" (a name is letters, digits and _, not self or an edge kind)',
+      'a.yaml:21:43: duplicate condition name "n" (first used at line 20:42)',
     ],
   );
 });
@@ -240,7 +240,7 @@ t.test('actions: targets and required parts', async (t) => {
       'a.yaml:10:9: action "gpu_reset" acts on a gpu, but its target is a process',
       `a.yaml:10:43: unknown placeholder "{{nope}}" in param "id" (no condition has a "name:"; ${PLACES})`,
       'a.yaml:10:54: param "x" has no value',
-      'a.yaml:11:34: bad action target "waits_for.process" (expected self or <waits_on|consumes|blocked_by>.<entity type>, e.g. waits_on.peer)',
+      'a.yaml:11:34: bad action target: unknown edge kind "waits_for" in "waits_for.process" (did you mean "waits_on"? expected one of waits_on, consumes, blocked_by)',
       'a.yaml:12:35: unknown key "colour" in action (expected one of type, text, target, params)',
     ],
   );
@@ -249,18 +249,18 @@ t.test('actions: targets and required parts', async (t) => {
 t.test('duplicate ids across files name the first definition', async (t) => {
   const rule = (id: string) => `rules:\n  - id: ${id}\n    scene: host_oom\n    ${OOM}\n`;
   t.same(errorsOf({ 'a.yaml': rule('x'), 'b.yml': `# second\n${rule('y')}${rule('x').slice('rules:\n'.length)}`, 'notes.txt': 'not a rule file' }), [
-    'b.yml:6:9: duplicate rule id "x" (first defined at ' + path.join(root, String(n - 1), 'a.yaml') + ':2:9)',
+    `b.yml:6:9: duplicate rule id "x" (first defined at ${path.join(root, String(n - 1), 'a.yaml')}:2:9)`,
   ]);
 });
 
 t.test('all errors of all files are reported, in file and position order', async (t) => {
   const errs = errorsOf({
     'b.yaml': `rules:\n  - id: b\n    scene: nope\n    ${OOM}\n  - id: c\n    scene: host_oom\n    priority: 101\n    ${OOM}\n`,
-    'a.yaml': `rules:\n  - id: a\n    scene: host_oom\n    when: { metric: m, agg: p95, window: 1x, op: '>', value: 1 }\n`,
+    'a.yaml': `rules:\n  - id: a\n    scene: host_oom\n    when: { metric: io.errors, agg: p95, window: 1x, op: '>', value: 1 }\n`,
   });
   t.same(
     errs.map((e) => e.split(': ')[0]),
-    ['a.yaml:4:29', 'a.yaml:4:42', 'b.yaml:3:12', 'b.yaml:7:15'],
+    ['a.yaml:4:37', 'a.yaml:4:50', 'b.yaml:3:12', 'b.yaml:7:15'],
   );
 });
 
@@ -286,8 +286,14 @@ async function capture(f: () => Promise<number>): Promise<{ code: number; out: s
   let err = '';
   const o = process.stdout.write.bind(process.stdout);
   const e = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+  process.stdout.write = ((s: string) => {
+    out += s;
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => {
+    err += s;
+    return true;
+  }) as typeof process.stderr.write;
   try {
     return { code: await f(), out, err };
   } finally {
@@ -305,10 +311,10 @@ t.test('xctl rules check', async (t) => {
 
   const dir = path.join(root, 'check');
   fs.mkdirSync(dir);
-  fs.writeFileSync(path.join(dir, 'x.yaml'), `rules:\n  - id: x\n    scene: host_oom\n    when: { metric: m, agg: p95, window: 1m, op: '>', value: 1 }\n`);
+  fs.writeFileSync(path.join(dir, 'x.yaml'), `rules:\n  - id: x\n    scene: host_oom\n    when: { metric: io.errors, agg: p95, window: 1m, op: '>', value: 1 }\n`);
   const bad = await capture(() => rulesCheckCommand([dir]));
   t.same([bad.code, bad.out], [1, '']);
-  t.equal(bad.err, `${path.join(dir, 'x.yaml')}:4:29: unknown aggregate "p95" (did you mean "p90"? expected one of ${AGGS})\n1 error in 1 file\n`);
+  t.equal(bad.err, `${path.join(dir, 'x.yaml')}:4:37: unknown aggregate "p95" (did you mean "p90"? expected one of ${AGGS})\n1 error in 1 file\n`);
 
   const one = await capture(() => rulesCommand(['check', path.join(defaultRulesDir(), 'memory.yaml')]));
   t.same([one.code, one.out], [0, '1 rule in 1 file OK\n'], 'a single file can be checked');

@@ -111,7 +111,9 @@ t.test('A waits on B, B waits on a slow device: storage_slow through two hops', 
 t.test('CPU hogs: cpu_starvation naming the competitors', async (t) => {
   const hog = await helperPath('cpu-hog');
   const hogs = await Promise.all([runOnCpu(1, hog, ['6']), runOnCpu(1, hog, ['6'])]);
-  t.teardown(() => hogs.forEach((h) => h.kill('SIGKILL')));
+  t.teardown(() => {
+    for (const h of hogs) h.kill('SIGKILL');
+  });
   const victim = await runOnCpu(1, hog, ['6']);
   t.teardown(() => void victim.kill('SIGKILL'));
   await sleep(4500); // two CPU samples and several run-queue windows

@@ -10,7 +10,7 @@ import { LiveSource, describeFailures } from '../sources/live';
 import { loadAddon, programsNotRunning, type FamilyStatus, type GpuOptions, type CudaOptions } from '../native/addon';
 import { GpuLibraryWatcher } from '../sources/gpu-libs';
 import { defaultFamilies, familyInfo } from '../native/families';
-import { ConfigError } from './config';
+import { ConfigError } from '../config/config';
 import { Kind } from '../events/layout';
 import { watchRules, type RuleWatcher } from '../rules';
 import type { RuleSet } from '../rules/ruleset';
@@ -22,7 +22,7 @@ import { Pipeline } from '../engine/pipeline';
 import { AgentMetrics, readBpfStatsEnabled } from '../ops/metrics';
 import { CpuGovernor } from '../ops/governor';
 import { CrashReporter, packageVersion } from '../ops/crash';
-import { KubeClient, NodeConditionPublisher, FATAL_GPU_SCENES } from '../ops/kube';
+import { KubeClient, NodeConditionPublisher } from '../ops/kube';
 import { WhyError, answerWhy } from '../why/why';
 import { FixService, DEFAULT_STATE_DIR } from './fix-service';
 import type { FixConfig } from '../fix/policy';
@@ -162,7 +162,7 @@ export class Agent {
       watcher.close();
       throw new ConfigError(`no valid rules in ${opts.rulesDir}:\n${firstErrors.join('\n')}`);
     }
-    let agent: Agent | undefined = new Agent(opts, first);
+    const agent: Agent | undefined = new Agent(opts, first);
     agent.rules = watcher;
     await agent.run();
     return agent;
@@ -255,11 +255,12 @@ export class Agent {
     }
     const active = new Map<string, string>();
     const fatal: { scene: string; cause: string }[] = [];
+    const scenes = this.pipeline.matcher.rules.scenes;
     for (const [id, ms] of this.pipeline.matcher.active) {
       for (const m of ms) {
         if (active.has(`${id}|${m.scene}`)) continue;
         active.set(`${id}|${m.scene}`, m.scene);
-        if (FATAL_GPU_SCENES.has(m.scene)) fatal.push({ scene: m.scene, cause: m.render().cause });
+        if (scenes.get(m.scene)?.fatal) fatal.push({ scene: m.scene, cause: m.render().cause });
       }
     }
     const mstats = this.pipeline.matcher.stats;

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { IpcError } from '../ipc/errors';
 import type { PeerCred } from '../ipc/server';
 import type { Pipeline } from '../engine/pipeline';
+import type { WhyAnswer } from '../engine/answer';
 import { WhyError, answerWhy } from '../why/why';
 import { AuditLog } from '../fix/audit';
 import { executePlan } from '../fix/execute';
@@ -85,7 +86,7 @@ export class FixService {
         this.audit.append({ plan_id: '-', step: -1, phase: 'refused', caller_uid: caller.uid, caller_pid: caller.pid, action: 'fix', target: { type: 'process', pid }, result: 'refused', error: prot, code: 'protected' });
         throw new IpcError('FORBIDDEN', `refused: ${prot}`);
       }
-      let answer;
+      let answer: WhyAnswer;
       try {
         answer = answerWhy(this.o.pipeline, pid, 300e9);
       } catch (e) {

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { Agent } from '../agent/agent';
 import { createLogger } from '../log';
-import { configForReport } from '../agent/config';
+import { configForReport } from '../config/config';
 import { CONFIG_FLAG_OPTIONS, configFlagHelp, resolveFromFlags } from './config';
 import { CrashReporter } from '../ops/crash';
 import { XctlError } from '../errors';
@@ -21,7 +21,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write(agentHelp() + '\n');
+    process.stdout.write(`${agentHelp()}\n`);
     return 0;
   }
   const { config: cfg, file } = resolveFromFlags(values);

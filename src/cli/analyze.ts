@@ -20,7 +20,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     allowPositionals: true,
   });
   if (values.help) {
-    process.stdout.write(ANALYZE_HELP + '\n');
+    process.stdout.write(`${ANALYZE_HELP}\n`);
     return 0;
   }
   const [file, sub, pidText] = positionals;
@@ -34,6 +34,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   let reader: RecordReader;
   try {
     reader = RecordReader.open(file);
+    for (const k of reader.changedKinds) process.stderr.write(`xctl analyze: ${k.reason}\n`);
     for (const b of reader.batches()) pipeline.ingest(b);
     reader.close();
   } catch (e) {
@@ -45,14 +46,14 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   }
   if (sub === 'ps') {
     const rows = pipeline.ps();
-    process.stdout.write((values.json ? JSON.stringify(rows) : renderPs(rows)) + '\n');
+    process.stdout.write(`${values.json ? JSON.stringify(rows) : renderPs(rows)}\n`);
     return 0;
   }
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`why needs a pid, got "${pidText ?? ''}"`);
   try {
     const answer = answerWhy(pipeline, pid);
-    process.stdout.write((values.json ? JSON.stringify(answer) : renderWhy(answer)) + '\n');
+    process.stdout.write(`${values.json ? JSON.stringify(answer) : renderWhy(answer)}\n`);
     return answer.scene === 'healthy' ? 1 : 0;
   } catch (e) {
     if (e instanceof WhyError) {

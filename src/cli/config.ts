@@ -5,7 +5,7 @@
  * exit 0 when valid, 1 with file:line:col when not, 2 on usage errors.
  */
 import { parseArgs } from 'node:util';
-import { CONFIG_KEYS, resolveConfig, validateConfigFile, type Resolved } from '../agent/config';
+import { CONFIG_KEYS, resolveConfig, validateConfigFile, type Resolved } from '../config/config';
 import { AGENT_FLAG_KEYS, flagHelp, flagOptions, flagValues } from './flags';
 import { UsageError } from './usage';
 
@@ -42,26 +42,26 @@ export function formatConfigShow(r: Resolved): string {
   const w0 = Math.max(...rows.map((x) => x[0]!.length));
   const w1 = Math.min(48, Math.max(...rows.map((x) => x[1]!.length)));
   const head = r.file ? `# config file: ${r.file}\n` : '# no config file (defaults, environment, flags)\n';
-  return head + rows.map(([k, v, s]) => `${k!.padEnd(w0)}  ${v!.padEnd(w1)}  ${s}`).join('\n') + '\n';
+  return `${head + rows.map(([k, v, s]) => `${k!.padEnd(w0)}  ${v!.padEnd(w1)}  ${s}`).join('\n')}\n`;
 }
 
 export async function configCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (!sub || sub === '--help' || sub === '-h' || sub === 'help') {
-    process.stdout.write(CONFIG_HELP + '\n');
+    process.stdout.write(`${CONFIG_HELP}\n`);
     return sub ? 0 : 2;
   }
   if (sub === 'show') {
     const { values } = parseArgs({ args: rest, options: { ...CONFIG_FLAG_OPTIONS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
     if (values.help) {
-      process.stdout.write(CONFIG_HELP + '\n');
+      process.stdout.write(`${CONFIG_HELP}\n`);
       return 0;
     }
     const r = resolveFromFlags(values);
     if (values.json) {
       const config: Record<string, { value: unknown; source: string; env?: string; flag?: string }> = {};
       for (const k of CONFIG_KEYS) config[k.key] = { value: r.values[k.key], source: r.sources[k.key] ?? 'default', ...(k.env ? { env: k.env } : {}), ...(k.flag ? { flag: k.flag } : {}) };
-      process.stdout.write(JSON.stringify({ file: r.file ?? null, config }, null, 2) + '\n');
+      process.stdout.write(`${JSON.stringify({ file: r.file ?? null, config }, null, 2)}\n`);
     } else process.stdout.write(formatConfigShow(r));
     return 0;
   }
@@ -71,7 +71,7 @@ export async function configCommand(argv: string[]): Promise<number> {
     const file = positionals[0]!;
     const err = validateConfigFile(file);
     if (err) {
-      process.stderr.write(err + '\n');
+      process.stderr.write(`${err}\n`);
       return 1;
     }
     process.stdout.write(`${file}: OK\n`);

@@ -11,7 +11,8 @@ import { parseArgs } from 'node:util';
 import { LiveSource } from '../sources/live';
 import { lossyLink } from '../faults/netns';
 import { faultProgram } from '../faults/programs';
-import { toEvent, formatText, type TcpRetransmitEvent } from '../events/format';
+import { toEvent, formatText } from '../kinds/format';
+import type { TcpRetransmitEvent } from '../kinds/tcp-retransmit';
 import { Kind } from '../events/layout';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -35,7 +36,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     options: { loss: { type: 'string' }, seconds: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
-    process.stdout.write(DEMO_HELP + '\n');
+    process.stdout.write(`${DEMO_HELP}\n`);
     return 0;
   }
   const loss = Number(values.loss ?? '0.2');
@@ -66,7 +67,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
         continue;
       }
       seen.push(ev);
-      process.stdout.write((values.json ? JSON.stringify(ev) : formatText(ev)) + '\n');
+      process.stdout.write(`${values.json ? JSON.stringify(ev) : formatText(ev)}\n`);
     }
   });
   say(`probes attached (net, proc); creating two network namespaces with ${Math.round(loss * 100)} % packet loss between them`);
@@ -106,7 +107,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       return 2;
     }
     const answer = reply.body as WhyAnswer;
-    process.stdout.write((values.json ? JSON.stringify(answer) : renderWhy(answer)) + '\n');
+    process.stdout.write(`${values.json ? JSON.stringify(answer) : renderWhy(answer)}\n`);
     return seen.length > 0 && attributed === seen.length && answer.scene === 'network_stall' ? 0 : 1;
   } finally {
     source.stop();

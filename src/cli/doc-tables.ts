@@ -5,10 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CONFIG_KEYS, displayValue } from '../agent/config';
+import { CONFIG_KEYS, displayValue } from '../config/config';
 import { probeFamilies } from '../native/families';
 
-const code = (s: string) => '`' + s + '`';
+const code = (s: string) => `\`${s}\``;
 
 export function familiesTable(): string {
   const rows = probeFamilies()
@@ -21,7 +21,7 @@ export function configKeysTable(): string {
   const rows = CONFIG_KEYS.map((k) => {
     const v = displayValue(k, k.default());
     const d = k.defaultText ? k.defaultText() : typeof v === 'string' ? v : JSON.stringify(v);
-    return `| ${code(k.key)} | ${k.env ? code(k.env) : ''} | ${k.flag ? code(k.flag + (k.arg ? ' ' + k.arg : '')) : ''} | ${code(d)} | ${k.doc.replace(/\|/g, '\\|')} |`;
+    return `| ${code(k.key)} | ${k.env ? code(k.env) : ''} | ${k.flag ? code(k.flag + (k.arg ? ` ${k.arg}` : '')) : ''} | ${code(d)} | ${k.doc.replace(/\|/g, '\\|')} |`;
   });
   return ['| key | env | flag | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }
@@ -44,7 +44,7 @@ export function rewrite(text: string): string {
     const i = out.indexOf(begin(name));
     const j = out.indexOf(end(name));
     if (i < 0 || j < i) throw new Error(`README: markers for "${name}" missing`);
-    out = out.slice(0, i + begin(name).length) + '\n' + table() + '\n' + out.slice(j);
+    out = `${out.slice(0, i + begin(name).length)}\n${table()}\n${out.slice(j)}`;
   }
   return out;
 }

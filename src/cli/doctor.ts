@@ -5,7 +5,7 @@
  * check fails, 2 on usage errors.
  */
 import { parseArgs } from 'node:util';
-import { resolveConfig, type Resolved } from '../agent/config';
+import { resolveConfig, type Resolved } from '../config/config';
 import { runDoctor, type Check } from '../ops/doctor';
 import { CONFIG_FLAG_OPTIONS, configFlags } from './config';
 
@@ -20,7 +20,7 @@ const MARK: Record<Check['status'], string> = { ok: ' ok ', warn: 'warn', fail: 
 export async function doctorCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { ...CONFIG_FLAG_OPTIONS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
-    process.stdout.write(DOCTOR_HELP + '\n');
+    process.stdout.write(`${DOCTOR_HELP}\n`);
     return 0;
   }
   let resolved: Resolved;
@@ -34,11 +34,11 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   const checks = await runDoctor({ config: resolved.config, configError, configFile: resolved.file });
   const failed = checks.filter((c) => c.status === 'fail');
   if (values.json) {
-    process.stdout.write(JSON.stringify({ ok: failed.length === 0, checks }, null, 2) + '\n');
+    process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, checks }, null, 2)}\n`);
   } else {
     const w = Math.max(...checks.map((c) => c.title.length));
     for (const c of checks) {
-      process.stdout.write(`[${MARK[c.status]}] ${c.title.padEnd(w)}  ${c.detail.replace(/\n/g, '\n' + ' '.repeat(w + 9))}\n`);
+      process.stdout.write(`[${MARK[c.status]}] ${c.title.padEnd(w)}  ${c.detail.replace(/\n/g, `\n${' '.repeat(w + 9)}`)}\n`);
       if (c.status !== 'ok') process.stdout.write(`${' '.repeat(w + 9)}fix: ${c.fix}\n`);
     }
     process.stdout.write(failed.length ? `\n${failed.length} check(s) failed: ${failed.map((c) => c.id).join(', ')}\n` : '\nno failed checks\n');

@@ -3,14 +3,15 @@ import { parseArgs } from 'node:util';
 import { LiveSource, describeFailures } from '../sources/live';
 import { programsNotRunning } from '../native/addon';
 import { EventFilter } from '../events/filter';
-import { toEvent, formatText } from '../events/format';
+import { toEvent, formatText } from '../kinds/format';
+import { kindChoicesText } from '../kinds/registry';
 import { LineWriter, parseSeconds, untilStopped } from './output';
 import { PROBE_OPTIONS, probeHelp, probeSettings } from './probe-options';
 import { UsageError } from './usage';
 
 export const eventsHelp = () => `usage: xctl events [--pid N]... [--kind K]... [--json] [--duration S] [probe options]
   --pid N              only events of process N (repeatable; signals match sender or target)
-  --kind K             only kind K: tcp_retransmit, block_io, exec, exit, signal, oom_kill, fork, offcpu
+  --kind K             only kind K: ${kindChoicesText(35, 23)}
   --json               one JSON object per line
   --duration S         stop after S seconds (default: until Ctrl-C)
 ${probeHelp()}`;
@@ -29,7 +30,7 @@ export async function eventsCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write(eventsHelp() + '\n');
+    process.stdout.write(`${eventsHelp()}\n`);
     return 0;
   }
   const pids = (values.pid ?? []).map((p) => {

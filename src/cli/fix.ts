@@ -51,7 +51,10 @@ export function renderPlan(p: Plan): string {
 
 function confirm(question: string): Promise<boolean> {
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
-  return new Promise((resolve) => rl.question(question, (a) => (rl.close(), resolve(/^y(es)?$/i.test(a.trim())))));
+  return new Promise((resolve) => rl.question(question, (a) => {
+      rl.close();
+      resolve(/^y(es)?$/i.test(a.trim()));
+    }));
 }
 
 export async function fixCommand(argv: string[]): Promise<number> {
@@ -61,7 +64,7 @@ export async function fixCommand(argv: string[]): Promise<number> {
     allowPositionals: true,
   });
   if (values.help) {
-    process.stdout.write(FIX_HELP + '\n');
+    process.stdout.write(`${FIX_HELP}\n`);
     return 0;
   }
   const pid = values.plan ? 0 : Number(positionals[0]);
@@ -79,7 +82,7 @@ export async function fixCommand(argv: string[]): Promise<number> {
     planId = plan.plan_id;
     const needsYes = plan.steps.some((s) => s.executable && !s.refused && s.policy === 'ask');
     if (needsYes) {
-      process.stderr.write(renderPlan(plan) + '\n');
+      process.stderr.write(`${renderPlan(plan)}\n`);
       if (!process.stdin.isTTY) {
         process.stderr.write(`xctl fix: refusing to apply plan ${planId} without confirmation: stdin is not a terminal; pass --yes\n`);
         return 2;
@@ -101,13 +104,13 @@ export async function fixCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const r = reply.body as FixReply;
-  if (values.json) process.stdout.write(JSON.stringify(r) + '\n');
+  if (values.json) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {
     const lines = [renderPlan(r.plan)];
     if (r.applied) for (const s of r.results) lines.push(`  step ${s.step + 1} ${s.action}: ${s.status}: ${s.detail}`);
     else lines.push(`  dry run: nothing executed; apply with: xctl fix --plan ${r.plan_id} --apply`);
     lines.push(`  then: xctl verify ${r.plan_id} --wait`);
-    process.stdout.write(lines.join('\n') + '\n');
+    process.stdout.write(`${lines.join('\n')}\n`);
   }
   if (r.plan.steps.length === 0) return 1;
   return r.applied && r.results.some((s) => s.status === 'refused' || s.status === 'failed') ? 2 : 0;
@@ -120,7 +123,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     allowPositionals: true,
   });
   if (values.help) {
-    process.stdout.write(VERIFY_HELP + '\n');
+    process.stdout.write(`${VERIFY_HELP}\n`);
     return 0;
   }
   const id = positionals[0];
@@ -131,7 +134,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const r = reply.body as { plan_id: string; outcome: string; record: { before?: number; after?: number; threshold?: number; window_s?: number; metric?: string; ready_in_s?: number }; plan: Plan };
-  if (values.json) process.stdout.write(JSON.stringify({ plan_id: r.plan_id, outcome: r.outcome, ...r.record }) + '\n');
+  if (values.json) process.stdout.write(`${JSON.stringify({ plan_id: r.plan_id, outcome: r.outcome, ...r.record })}\n`);
   else {
     const u = r.plan.verification.unit;
     const rec = r.record;

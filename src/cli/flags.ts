@@ -1,10 +1,10 @@
 /**
- * Command-line flags generated from the config key table (src/agent/config.ts
+ * Command-line flags generated from the config key table (src/config/config.ts
  * CONFIG_KEYS): parseArgs options, the values by config key, and help lines.
  * A key with `flag` is a flag everywhere its group is accepted; nothing else
  * declares it.
  */
-import { CONFIG_KEYS, type KeySpec } from '../agent/config';
+import { CONFIG_KEYS, type KeySpec } from '../config/config';
 import { UsageError } from './usage';
 
 /** Flags of `xctl agent`, `config show` and `doctor`. */
@@ -50,10 +50,25 @@ export function flagDefault(k: KeySpec): string | undefined {
 export function flagHelp(keys: readonly KeySpec[], opts: { env: boolean }): string {
   return keys
     .map((k) => {
-      const left = `${k.flag}${k.arg ? ' ' + k.arg : ''}`;
+      const left = `${k.flag}${k.arg ? ` ${k.arg}` : ''}`;
       const d = flagDefault(k);
       const env = opts.env && k.env ? `$${k.env} or ` : '';
-      return `  ${left.padEnd(20)} ${k.doc}${d === undefined ? '' : ` (default ${env}${d})`}`;
+      return wrapHelp(`  ${left.padEnd(20)} ${k.doc}${d === undefined ? '' : ` (default ${env}${d})`}`);
     })
     .join('\n');
+}
+
+const HELP_WIDTH = 99;
+/** Breaks a help line past HELP_WIDTH at a space, continuing under the description column. */
+function wrapHelp(line: string): string {
+  const indent = ' '.repeat(23);
+  const out: string[] = [];
+  while (line.length > HELP_WIDTH) {
+    const cut = line.lastIndexOf(' ', HELP_WIDTH);
+    if (cut <= indent.length) break;
+    out.push(line.slice(0, cut));
+    line = indent + line.slice(cut + 1);
+  }
+  out.push(line);
+  return out.join('\n');
 }

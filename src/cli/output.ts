@@ -22,7 +22,7 @@ export class LineWriter {
       this.lines = [];
       return;
     }
-    this.stream.write(this.lines.join('\n') + '\n');
+    this.stream.write(`${this.lines.join('\n')}\n`);
     this.lines = [];
   }
 }

@@ -1,6 +1,6 @@
 /** Command-line options shared by every command that runs the live probes (generated from the config keys). */
 import type { Family, ProbeConfig } from '../native/addon';
-import { resolveProbeFlags } from '../agent/config';
+import { resolveProbeFlags } from '../config/config';
 import { PROBE_FLAG_KEYS, flagHelp, flagOptions, flagValues } from './flags';
 
 export const PROBE_OPTIONS = flagOptions(PROBE_FLAG_KEYS);

@@ -25,7 +25,7 @@ export async function recordCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write(recordHelp() + '\n');
+    process.stdout.write(`${recordHelp()}\n`);
     return 0;
   }
   if (!values.output) throw new UsageError('-o FILE is required');

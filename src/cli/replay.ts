@@ -1,20 +1,20 @@
 /** `xctl replay FILE`: decode a recording, as text or JSON lines. */
 import { parseArgs } from 'node:util';
 import { EventFilter } from '../events/filter';
-import { formatText, toEvent } from '../events/format';
+import { formatText, toEvent } from '../kinds/format';
+import { kindChoicesText } from '../kinds/registry';
 import { RecordReader, RecordingError, headerClock, type RecordingHeader } from '../record/file';
 
 export const REPLAY_HELP = `usage: xctl replay FILE [--json] [--pid N]... [--kind K]... [--utc]
   --json     one JSON object per line (no summary on stderr)
   --pid N    only events of process N (repeatable; signals match sender or target)
-  --kind K   only kind K (repeatable or comma-separated): tcp_retransmit, block_io,
-             exec, exit, signal, oom_kill, fork, offcpu, bench
+  --kind K   only kind K (repeatable or comma-separated): ${kindChoicesText(58, 13)}
   --utc      text times in UTC instead of local time
 exit status: 0 ok, 2 unreadable/corrupt recording or bad arguments`;
 
 /** Where output goes; process.stdout/stderr fit, tests pass collectors. */
 export interface OutputStream {
-  write(chunk: string): boolean | void;
+  write(chunk: string): unknown;
   once?(event: 'drain', listener: () => void): unknown;
   on?(event: 'error', listener: (e: NodeJS.ErrnoException) => void): unknown;
 }
@@ -60,7 +60,7 @@ export async function replayCommand(
     return 2;
   }
   if (values.help) {
-    io.stdout.write(REPLAY_HELP + '\n');
+    io.stdout.write(`${REPLAY_HELP}\n`);
     return 0;
   }
   const path = positionals[0];
@@ -102,6 +102,7 @@ export async function replayCommand(
     reader = RecordReader.open(path);
     const clock = headerClock(reader.header);
     if (!json) err(summary(path, reader.header));
+    for (const k of reader.changedKinds) err(k.reason);
     for (const { offset, batch } of reader.chunks()) {
       let out = '';
       for (let i = 0; i < batch.count; i++) {
@@ -112,7 +113,7 @@ export async function replayCommand(
         }
         if (!filter.matches(batch, i)) continue;
         const ev = toEvent(batch, i, clock);
-        out += (json ? JSON.stringify(ev) : formatText(ev, { utc })) + '\n';
+        out += `${json ? JSON.stringify(ev) : formatText(ev, { utc })}\n`;
         shown++;
       }
       total += batch.count;
@@ -137,7 +138,8 @@ export async function replayCommand(
     reader?.close();
   }
   if (!json) {
-    err(`${total} records, ${shown} shown${invalid ? `, ${invalid} invalid skipped` : ''}`);
+    const changed = reader.skipped ? `, ${reader.skipped} of changed layout skipped` : '';
+    err(`${total + reader.skipped} records, ${shown} shown${invalid ? `, ${invalid} invalid skipped` : ''}${changed}`);
   }
   return 0;
 }

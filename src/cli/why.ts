@@ -30,7 +30,7 @@ export async function whyCommand(argv: string[]): Promise<number> {
     allowPositionals: true,
   });
   if (values.help) {
-    process.stdout.write(WHY_HELP + '\n');
+    process.stdout.write(`${WHY_HELP}\n`);
     return 0;
   }
   const pid = Number(positionals[0]);
@@ -43,7 +43,7 @@ export async function whyCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const answer = reply.body as WhyAnswer;
-  process.stdout.write((values.json ? JSON.stringify(answer) : renderWhy(answer)) + '\n');
+  process.stdout.write(`${values.json ? JSON.stringify(answer) : renderWhy(answer)}\n`);
   return answer.scene === 'healthy' ? 1 : 0;
 }
 
@@ -55,6 +55,6 @@ export async function psCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const rows = reply.body as PsRow[];
-  process.stdout.write((values.json ? JSON.stringify(rows) : renderPs(rows)) + '\n');
+  process.stdout.write(`${values.json ? JSON.stringify(rows) : renderPs(rows)}\n`);
   return 0;
 }

@@ -3,6 +3,7 @@
  * socket, `analyze` prints it, fix plans are built from it. Nodes appear as
  * references (type, id, label), never as live graph objects.
  */
+import type { VerifySpec } from '../rules/scenes';
 
 export interface NodeRef {
   type: string;
@@ -58,6 +59,8 @@ export interface Finding {
   chain: ChainLink[];
   actions: FindingAction[];
   evidence: FindingEvidence[];
+  /** what a fix plan verifies, as the rule (or its scene) declares it */
+  verify?: VerifySpec;
 }
 
 export interface WhyAnswer {

@@ -6,9 +6,9 @@
  */
 import type { RecordBatch } from '../events/decoder';
 import { Graph, type GraphCaps } from '../graph/graph';
-import { GraphIngestor } from '../graph/ingest';
+import { GraphIngestor } from '../kinds/ingest';
 import { GraphContext, type LiveProviders } from '../graph/eval-context';
-import { ProcessNode } from '../graph/model';
+import type { ProcessNode } from '../graph/model';
 import { RuleMatcher, type ChangeSet } from '../rules/matcher';
 import type { RuleSet } from '../rules/ruleset';
 import type { EntityType } from '../rules/context';

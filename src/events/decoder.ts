@@ -6,7 +6,7 @@
  *   for (let i = 0; i < b.count; i++) if (b.kind(i) === Kind.EXIT) ...
  * Only string accessors allocate (the string itself).
  */
-import { COMM_LEN, KIND_MAX, OFFSETS, RECORD_SIZE, RECORD_VERSION } from './layout';
+import { COMM_LEN, OFFSETS, RECORD_SIZE, RECORD_VERSION, kindName } from './layout';
 
 const TWO_32 = 4294967296;
 
@@ -158,7 +158,7 @@ export class RecordBatch {
     const v = this.version(i);
     if (v !== RECORD_VERSION) return `record ${i}: unsupported record version ${v} (expected ${RECORD_VERSION})`;
     const k = this.kind(i);
-    if (k < 1 || k > KIND_MAX) return `record ${i}: unknown kind ${k}`;
+    if (kindName(k) === undefined) return `record ${i}: unknown kind ${k}`;
     return null;
   }
 }

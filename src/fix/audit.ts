@@ -87,7 +87,7 @@ export class AuditLog {
 
   append(rec: Omit<AuditRecord, 'ts'>): AuditRecord {
     const full = { ts: new Date().toISOString(), ...rec } as AuditRecord;
-    const line = Buffer.from(JSON.stringify(full) + '\n');
+    const line = Buffer.from(`${JSON.stringify(full)}\n`);
     // O_APPEND + one write of the whole line: a line is either all there or (crash) a trailing fragment
     let off = 0;
     while (off < line.length) off += fs.writeSync(this.fd, line, off, line.length - off);

@@ -3,7 +3,7 @@
  * audit log: for every executable step, policy -> identity re-check (pid +
  * start time) -> `before` record -> action -> `after` record.
  */
-import { ACTIONS, PROCESS_ACTIONS, type ActionContext } from './actions';
+import { ACTIONS, PROCESS_ACTIONS, type ActionContext, type ActionResult } from './actions';
 import type { AuditLog } from './audit';
 import type { Plan, StepResult } from './plan';
 import type { Policy } from './policy';
@@ -55,7 +55,7 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<StepRe
     }
     o.audit.append({ ...base(step.index), phase: 'before', params: step.params });
     if (o.pauseAfterBeforeMs) await new Promise((r) => setTimeout(r, o.pauseAfterBeforeMs));
-    let r;
+    let r: ActionResult;
     try {
       // re-check once more right before the syscall: the pause above (or a slow step) is a window for pid reuse
       const id = PROCESS_ACTIONS.has(step.action) ? checkIdentity({ pid: step.target.pid ?? 0, start_ns: step.target.start_ns ?? 0 }) : ({ ok: true } as const);

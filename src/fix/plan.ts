@@ -9,6 +9,8 @@ import { readProcIdentity } from '../procfs/process';
 import type { Finding, FindingAction, WhyAnswer } from '../engine/answer';
 import type { PolicyMode } from './policy';
 import { protectedReason } from './safety';
+import { metricDef } from '../graph/vocabulary';
+import { VERIFY_STATES } from '../rules/vocabulary';
 
 export interface StepTarget {
   type: 'process' | 'cgroup' | 'device' | 'node' | 'gpu' | 'host' | 'peer' | 'none';
@@ -20,14 +22,16 @@ export interface StepTarget {
 
 /** What verify measures: one metric of one entity over a window, against a threshold. */
 export interface Verification {
-  metric: 'offcpu.runq' | 'process.stopped' | 'tcp.retransmits' | 'offcpu.waits_on_process' | 'none';
+  /** a graph metric (summed over the window), a state of VERIFY_STATES, or 'none' (judge by hand) */
+  metric: string;
   /** whose metric: a process (pid + start) or a peer id */
   entity: { type: 'process'; pid: number; start_ns: number; label: string } | { type: 'peer'; id: string; label: string };
   agg: 'sum' | 'state';
   window_s: number;
   /** good when value <= threshold */
   threshold: number;
-  unit: 'ns' | 'segments' | 'bool';
+  /** the metric's unit in the catalogue; 'bool' for a state */
+  unit: string;
   /** the value when the plan was made */
   before?: number;
   text: string;
@@ -129,8 +133,6 @@ function allowedCpus(pid: number): number[] | undefined {
 }
 
 const WINDOW_S = 10;
-/** cpu.runqueue_starvation fires at 300 ms per 30 s: the same level over 10 s is 100 ms */
-const RUNQ_FLOOR_NS = 100e6;
 
 export function newPlanId(): string {
   const d = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -165,26 +167,27 @@ function victimEntity(answer: WhyAnswer): Verification['entity'] {
   return { type: 'process', pid: answer.pid, start_ns: answer.start_ns, label: `${answer.comm} (${answer.pid})` };
 }
 
-/** The metric that judges the finding as a whole (used by manual steps and as the plan's verdict). */
+/** What a verification says it measures, by metric; other metrics get a plain "<metric> of <who>". */
+const VERIFY_TEXT: Record<string, (label: string) => string> = {
+  'offcpu.runq': (who) => `run-queue delay of ${who} over ${WINDOW_S} s`,
+  'tcp.retransmits': (who) => `TCP segments ${who} retransmitted over ${WINDOW_S} s (0 = fixed)`,
+  'offcpu.waits_on_process': (who) => `time ${who} waited on other processes over ${WINDOW_S} s`,
+  'process.stopped': (who) => `whether ${who} is stopped (1) or running (0)`,
+};
+
+/**
+ * The metric that judges the finding as a whole (used by manual steps and as the plan's verdict):
+ * the `verify:` its rule or scene declares, measured on the victim or on the culprit the finding names.
+ */
 function findingVerification(f: Finding, answer: WhyAnswer): Verification {
   const who = victimEntity(answer);
-  switch (f.scene) {
-    case 'cpu_starvation':
-      return { metric: 'offcpu.runq', entity: who, agg: 'sum', window_s: WINDOW_S, threshold: RUNQ_FLOOR_NS, unit: 'ns', text: `run-queue delay of ${who.label} over ${WINDOW_S} s` };
-    case 'network_stall':
-      return { metric: 'tcp.retransmits', entity: who, agg: 'sum', window_s: WINDOW_S, threshold: 0, unit: 'segments', text: `TCP segments ${who.label} retransmitted over ${WINDOW_S} s (0 = fixed)` };
-    case 'process_blocked': {
-      const c = f.culprit;
-      const m = /^p:(\d+):(\d+)$/.exec(c.id);
-      if (f.rule.includes('stopped') && m) {
-        const ent = { type: 'process' as const, pid: Number(m[1]), start_ns: Number(m[2]), label: c.label };
-        return { metric: 'process.stopped', entity: ent, agg: 'state', window_s: WINDOW_S, threshold: 0, unit: 'bool', text: `whether ${c.label} is stopped (1) or running (0)` };
-      }
-      return { metric: 'offcpu.waits_on_process', entity: who, agg: 'sum', window_s: WINDOW_S, threshold: 1e9, unit: 'ns', text: `time ${who.label} waited on other processes over ${WINDOW_S} s` };
-    }
-    default:
-      return { metric: 'none', entity: who, agg: 'sum', window_s: WINDOW_S, threshold: 0, unit: 'bool', text: `no automatic measure for ${f.scene}: judge by hand` };
-  }
+  const spec = f.verify;
+  if (!spec) return { metric: 'none', entity: who, agg: 'sum', window_s: WINDOW_S, threshold: 0, unit: 'bool', text: `no automatic measure for ${f.scene}: judge by hand` };
+  const m = spec.of === 'culprit' ? /^p:(\d+):(\d+)$/.exec(f.culprit.id) : null;
+  const entity = m ? { type: 'process' as const, pid: Number(m[1]), start_ns: Number(m[2]), label: f.culprit.label } : who;
+  const state = (VERIFY_STATES as readonly string[]).includes(spec.metric);
+  const text = VERIFY_TEXT[spec.metric]?.(entity.label) ?? `${spec.metric} of ${entity.label} over ${WINDOW_S} s`;
+  return { metric: spec.metric, entity, agg: state ? 'state' : 'sum', window_s: WINDOW_S, threshold: spec.max, unit: state ? 'bool' : (metricDef(spec.metric)?.unit ?? 'number'), text };
 }
 
 const EFFECT: Record<string, string> = {
@@ -236,10 +239,12 @@ export function buildPlan(answer: WhyAnswer, ctx: PlanContext): Plan {
   verdict.before = ctx.measure(verdict);
   if (verdict.metric === 'offcpu.runq' && verdict.before !== undefined) {
     // a host that is busy anyway never gets to 0: a quarter of the starvation we saw also counts as fixed
-    verdict.threshold = Math.max(RUNQ_FLOOR_NS, Math.round(verdict.before * 0.25));
+    verdict.threshold = Math.max(verdict.threshold, Math.round(verdict.before * 0.25)); // the declared max is the floor
   }
   const evidence = f.evidence.map((e) => `${e.leaf} = ${String(e.value)} (${e.entity.label})`).concat(f.chain.map((l) => `${l.from.label} ${l.edge} ${l.to.label}: ${l.evidence.text}`));
-  const rival = f.scene === 'cpu_starvation' ? cpuCompetitor(answer.pid, ctx) : undefined;
+  // an action on "the CPUs" acts on the competitor that takes them: found once, from the victim's CPUs
+  const onCpus = f.actions.some((a) => a.target_spec === 'waits_on.cpu' && (a.type === 'renice' || a.type === 'cgroup_cpu_limit'));
+  const rival = onCpus ? cpuCompetitor(answer.pid, ctx) : undefined;
   const steps: PlanStep[] = f.actions.map((a, i) => {
     const params = { ...a.params };
     if (rival !== undefined && (a.type === 'renice' || a.type === 'cgroup_cpu_limit')) params.pid = rival;

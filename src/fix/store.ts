@@ -22,7 +22,7 @@ export class PlanStore {
     const tmp = `${f}.tmp-${process.pid}`;
     const fd = fs.openSync(tmp, 'w', 0o600);
     try {
-      fs.writeSync(fd, JSON.stringify(plan, null, 1) + '\n');
+      fs.writeSync(fd, `${JSON.stringify(plan, null, 1)}\n`);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

@@ -1,14 +1,13 @@
 /**
- * The rule engine's view of the graph (rules/context.ts). Live agents add
+ * The rule engine's view of the graph (context.ts). Live agents add
  * providers for what only the host knows now: the /proc state of a process
- * and CPU usage; replays (xctl analyze) run without them.
+ * and CPU usage; replays (xctl analyze) run without them. Attributes are read
+ * through the catalogue's getters (attributes.ts).
  */
-import type { Agg, EdgeKind, EntityRef, EntityType, EvalContext } from '../rules/context';
-import { signalName } from '../events/names';
-import { formatBytes } from '../events/units-text';
+import { attributeOf, type AttrDef, type AttrSource } from './attributes';
+import type { Agg, EdgeKind, EntityRef, EntityType, EvalContext } from './context';
 import type { Graph } from './graph';
-import { ProcessNode, type GraphNode, PeerNode, DeviceNode, GpuNode } from './model';
-import { xidInfo } from './xid-catalog';
+import { ProcessNode, type GraphNode, type GpuNode } from './model';
 import { M } from './vocabulary';
 
 export interface LiveProviders {
@@ -26,15 +25,6 @@ interface GpuView extends EntityRef {
   forPid: number;
 }
 
-/** Names of the clock event reason bits (nvmlClocksEventReason*) that slow a GPU down. */
-const CLOCK_REASON_NAMES: readonly [number, string][] = [
-  [0x40, 'HW thermal slowdown'],
-  [0x20, 'SW thermal slowdown'],
-  [0x80, 'HW power brake'],
-  [0x8, 'HW slowdown'],
-  [0x4, 'SW power cap'],
-];
-
 /** Edges ranked by their evidence over this window (strongest first). */
 const RANK_WINDOW_S = 300;
 
@@ -44,7 +34,7 @@ interface CpuView extends EntityRef {
   forPid: number;
 }
 
-export class GraphContext implements EvalContext {
+export class GraphContext implements EvalContext, AttrSource {
   /** nowNs in seconds, as the series read it */
   private readonly nowSec: number;
 
@@ -72,23 +62,19 @@ export class GraphContext implements EvalContext {
   }
 
   attr(e: EntityRef, name: string): string | number | boolean | undefined {
-    if (e.type === 'cpu') return this.cpuAttr(e as CpuView, name);
-    const n = this.node(e);
-    if (n instanceof ProcessNode) return this.processAttr(n, name);
-    if (n instanceof PeerNode) {
-      if (name === 'addr') return n.addr;
-      if (name === 'port') return n.port;
-      if (name === 'endpoint') return n.endpoint;
-      return undefined;
+    const def = attributeOf(e.type, name);
+    return def && this.attrOf(e, def);
+  }
+
+  attrOf(e: EntityRef, def: AttrDef): string | number | boolean | undefined {
+    const type = e.type;
+    if (type !== 'cpu' && type !== 'gpu') {
+      const n = this.node(e);
+      return n && def.get(n, this, 0);
     }
-    if (n instanceof GpuNode) return this.gpuAttr(n, (e as Partial<GpuView>).forPid ?? 0, name);
-    if (n instanceof DeviceNode) {
-      if (name === 'dev') return n.dev;
-      if (name === 'name') return n.name || undefined;
-      if (name === 'last_error') return n.lastError;
-      return undefined;
-    }
-    return undefined;
+    // "the CPUs" as a process sees them is a view, not a node; so is a GPU as a process sees it (co_tenant leaves it out)
+    const n = type === 'cpu' ? this.g.cpu : this.node(e);
+    return n && def.get(n, this, (e as Partial<GpuView | CpuView>).forPid ?? 0);
   }
 
   neighbors(e: EntityRef, edge: EdgeKind, type?: EntityType): EntityRef[] {
@@ -143,116 +129,16 @@ export class GraphContext implements EvalContext {
     return n.inn.filter((x) => x.kind === edge && x.from.type === type).map((x) => x.from as EntityRef);
   }
 
-  private processAttr(p: ProcessNode, name: string): string | number | boolean | undefined {
-    switch (name) {
-      case 'pid':
-        return p.pid;
-      case 'comm':
-        return p.comm || undefined;
-      case 'exe':
-        return p.exe;
-      case 'cgroup':
-        return p.cgroupId || undefined;
-      case 'state': {
-        if (p.state === 'exited') return 'exited';
-        const live = this.live.processState?.(p);
-        if (live) return live;
-        return p.state;
-      }
-      case 'exit.code':
-        return p.exit?.code;
-      case 'exit.signal':
-        return p.exit ? p.exit.signal : undefined;
-      case 'exit.signal_name':
-        return p.exit?.signal ? signalName(p.exit.signal) : undefined;
-      case 'exit.core_dumped':
-        return p.exit?.core;
-      case 'io.last_error':
-        return p.lastIoError;
-      case 'oom_killed':
-        return p.oom !== undefined;
-      case 'oom.anon_rss_kb':
-        return p.oom?.anonRssKb;
-      case 'stopped_by.pid':
-        return p.stoppedBy?.pid;
-      case 'stopped_by.comm':
-        return p.stoppedBy?.comm;
-      case 'killed_by.pid':
-        return p.killedBy?.pid;
-      case 'killed_by.comm':
-        return p.killedBy?.comm;
-      case 'killed_by.signal_name':
-        return p.killedBy?.signal ? signalName(p.killedBy.signal) : undefined;
-      case 'cuda.last_fn':
-        return p.cudaFailure?.fn;
-      case 'cuda.last_size':
-        return p.cudaFailure?.size;
-      case 'cuda.last_error':
-        return p.cudaFailure?.result;
-      case 'nccl.fn':
-        return p.ncclInflight?.fn;
-      case 'nccl.inflight_ns':
-        return p.ncclInflight?.ns;
-    }
-    return undefined;
+  liveProcessState(p: ProcessNode): string | undefined {
+    return this.live.processState?.(p);
   }
 
-  private gpuAttr(g: GpuNode, forPid: number, name: string): string | number | boolean | undefined {
-    switch (name) {
-      case 'index':
-        return g.index;
-      case 'uuid':
-        return g.uuid ? `GPU-${g.uuid}` : undefined;
-      case 'name':
-        return g.name || undefined;
-      case 'mem_used':
-        return g.memUsed;
-      case 'mem_total':
-        return g.memTotal || undefined;
-      case 'temp':
-        return g.tempC;
-      case 'power_w':
-        return g.powerW;
-      case 'lost':
-        return g.lost !== undefined;
-      case 'throttle_reasons': {
-        const names = CLOCK_REASON_NAMES.filter(([bit]) => g.clockReasons & bit).map(([, n]) => n);
-        return names.length ? names.join(', ') : undefined;
-      }
-      case 'others': {
-        // the other GPUs of the host, to compare against (stragglers)
-        const rest = [...this.g.gpus.values()].filter((o) => o !== g);
-        if (!rest.length) return undefined;
-        return rest
-          .map((o) => `GPU ${o.index} ${o.tempC} C ${o.powerW.toFixed(0)} W ${CLOCK_REASON_NAMES.some(([bit]) => o.clockReasons & bit) ? 'also throttled' : 'not throttled'}`)
-          .join(', ');
-      }
-      case 'xid':
-        return g.lastXid?.xid;
-      case 'xid.meaning':
-        return g.lastXid ? (xidInfo(g.lastXid.xid)?.meaning ?? 'not in the Xid catalog (rules/xid-catalog.yaml)') : undefined;
-      case 'xid.action':
-        return g.lastXid ? (xidInfo(g.lastXid.xid)?.action ?? 'look the Xid up in NVIDIA\'s Xid catalog') : undefined;
-      case 'xid.app_error':
-        return g.lastXid ? (xidInfo(g.lastXid.xid)?.app_error ?? false) : undefined;
-      case 'co_tenant':
-      case 'co_tenant.pid':
-      case 'co_tenant.comm':
-      case 'co_tenant.bytes': {
-        const top = this.coTenant(g, forPid);
-        if (!top) return undefined;
-        if (name === 'co_tenant.pid') return top.proc.pid;
-        if (name === 'co_tenant.comm') return top.proc.comm || undefined;
-        if (name === 'co_tenant.bytes') return top.bytes;
-        const frac = g.memTotal ? ` (${Math.round((top.bytes / g.memTotal) * 100)} % of the GPU)` : '';
-        return `${top.proc.label()} holds ${formatBytes(top.bytes)}${frac}`;
-      }
-    }
-    return undefined;
+  gpus(): Iterable<GpuNode> {
+    return this.g.gpus.values();
   }
 
   /** The other process holding the most memory on this GPU in the latest samples. */
-  private coTenant(g: GpuNode, forPid: number): { bytes: number; proc: ProcessNode } | undefined {
+  coTenant(g: GpuNode, forPid: number): { bytes: number; proc: ProcessNode } | undefined {
     let newest = 0;
     for (const m of g.procMem.values()) if (m.tNs > newest) newest = m.tNs;
     let best: { bytes: number; proc: ProcessNode } | undefined;
@@ -263,21 +149,8 @@ export class GraphContext implements EvalContext {
     return best;
   }
 
-  private cpuAttr(e: CpuView, name: string): string | number | undefined {
-    const rivals = this.competitors(e.forPid ?? 0);
-    switch (name) {
-      case 'competitors':
-        return rivals.length ? rivals.slice(0, 3).map((r) => r.text).join(', ') : undefined;
-      case 'top.pid':
-        return rivals[0]?.pid;
-      case 'top.comm':
-        return rivals[0]?.comm;
-    }
-    return undefined;
-  }
-
   /** Live: the busiest processes now. Replay: the processes that waited for the CPU in the same window. */
-  private competitors(pid: number): { pid: number; comm: string; text: string }[] {
+  competitors(pid: number): { pid: number; comm: string; text: string }[] {
     const live = this.live.cpuCompetitors?.(pid);
     if (live?.length) return live.map((c) => ({ pid: c.pid, comm: c.comm, text: `${c.comm} (${c.pid}) ${Math.round(c.usage * 100)} %` }));
     return this.cpuWaiters().filter((w) => w.pid !== pid).slice(0, 3);

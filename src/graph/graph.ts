@@ -9,7 +9,7 @@
  * a cap is exceeded. Every eviction is counted.
  */
 import { CpuNode, DeviceNode, ErrorNode, GpuNode, GraphStore, PeerNode, ProcessNode, type GraphNode } from './model';
-import { ATTR_CHANGED, METRIC_NAMES, metricId } from './vocabulary';
+import { ATTR_CHANGED, metricId } from './vocabulary';
 
 export interface GraphCaps {
   maxProcesses: number;

@@ -3,10 +3,9 @@
  * EntityRef ({type, id}), so evaluating a rule allocates no reference objects.
  * Times are boot-clock ns as doubles (exact to the µs for years of uptime).
  */
-import type { EntityType } from '../rules/context';
 import { HEAD_WIDTH, Series, SeriesStore } from './series';
 import { Slab } from './slab';
-import { METRIC_NAMES, metricId } from './vocabulary';
+import { MAX_METRICS, METRIC_NAMES, metricId, type EntityType } from './vocabulary';
 
 export type EdgeKindName = 'consumes' | 'waits_on' | 'blocked_by';
 export type EvidenceUnit = 'ns' | 'segments' | 'bytes' | 'events';
@@ -36,7 +35,7 @@ const B_LAST_NS = 1;
 const B_START_NS = 2;
 const B_SERIES = 8; // int32 index of the series slots within a block (after 4 doubles)
 const NODE_BLOCK = new Float64Array(16);
-if (METRIC_NAMES.length > NODE_BLOCK.length * 2 - B_SERIES) throw new Error('node blocks have no slot for every metric id');
+if (MAX_METRICS > NODE_BLOCK.length * 2 - B_SERIES) throw new Error('node blocks have no slot for every metric id');
 
 /** Where a graph keeps its per-event numbers: series heads and node blocks (see slab.ts). */
 export class GraphStore {

@@ -16,7 +16,7 @@
  * Percentiles are over the most recent RESERVOIR observations inside the
  * window (exact for sparse series, recent-biased for very busy ones).
  */
-import type { Agg } from '../rules/context';
+import type { Agg } from './vocabulary';
 import { Slab } from './slab';
 
 const MAX_BUCKETS = 64;

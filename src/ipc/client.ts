@@ -1,6 +1,6 @@
 // The CLI side: one request per connection to the agent's Unix socket.
 import * as net from 'node:net';
-import { AgentUnavailableError, ErrorCodeName, IpcError } from './errors';
+import { AgentUnavailableError, type ErrorCodeName, IpcError } from './errors';
 import { FrameDecoder } from './framing';
 import { CONNECTION_ERROR_ID, PROTOCOL_VERSION, decodeResponse, encodeRequestFrame } from './protocol';
 
@@ -94,7 +94,7 @@ export function callAgent(socketPath: string, call: AgentCall, opts: CallOptions
     socket.on('data', (chunk: Buffer) => {
       try {
         for (const payload of decoder.push(chunk)) {
-          let res;
+          let res: ReturnType<typeof decodeResponse>;
           try {
             res = decodeResponse(payload);
           } catch (e) {

@@ -1,9 +1,9 @@
 // One client connection on the agent side: frames in, handler calls, responses out.
 import type * as net from 'node:net';
 import type { Logger } from 'pino';
-import { ErrorCodeName, FrameError, IpcError } from './errors';
+import { type ErrorCodeName, FrameError, IpcError } from './errors';
 import { FrameDecoder } from './framing';
-import { CONNECTION_ERROR_ID, IpcRequest, PROTOCOL_VERSION, decodeRequest, encodeResponseFrame } from './protocol';
+import { CONNECTION_ERROR_ID, type IpcRequest, PROTOCOL_VERSION, decodeRequest, encodeResponseFrame } from './protocol';
 
 export interface PeerCred {
   pid: number;
@@ -78,14 +78,16 @@ export class Connection {
       } catch (e) {
         // the frame boundaries may be off: nothing after this frame can be trusted
         this.fail('MALFORMED_FRAME', `cannot decode request: ${(e as Error).message}`);
-        return this.pump();
+        this.pump();
+        return;
       }
       this.queue.push(req);
       this.awaitingReply++;
     }
     if (frameError) {
       this.fail(frameError.code, frameError.message);
-      return this.pump();
+      this.pump();
+      return;
     }
     this.updateFrameTimer(frames.length > 0);
     this.pump();

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
-import { ErrorCode, ErrorCodeName, errorCodeName } from './errors';
+import { ErrorCode, type ErrorCodeName, errorCodeName } from './errors';
 
 /** Bumped on incompatible changes; the agent rejects other versions with UNSUPPORTED_VERSION. */
 export const PROTOCOL_VERSION = 1;

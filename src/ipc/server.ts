@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { Logger } from 'pino';
-import { Connection, IpcHandler, PeerCred } from './connection';
+import { Connection, type IpcHandler, type PeerCred } from './connection';
 import { DEFAULT_MAX_FRAME_BYTES } from './framing';
 import { CONNECTION_ERROR_ID, PROTOCOL_VERSION, encodeResponseFrame } from './protocol';
 import { claimSocketPath } from './socket-file';

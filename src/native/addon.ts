@@ -66,8 +66,6 @@ export interface ProbeConfig {
   runqMinNs?: bigint;
   runqWindowNs?: bigint;
   tcpFlushNs?: bigint;
-  benchTgid?: number;
-  benchBatch?: number;
   skipKthreads?: boolean;
   /** wake the consumer once this many bytes are queued (default 256 KiB) */
   wakeupBytes?: number;
@@ -124,8 +122,6 @@ export interface NativeSession {
   setConfig(config: ProbeConfig): void;
   /** Drain synchronously now (also used on stop so nothing is lost). */
   drain(): number;
-  /** Counter of bench records attempted (bench family only). */
-  benchProduced(): number;
   /** Run-time cost of each attached program from kernel.bpf_stats_enabled. */
   programStats(): { family: string; name: string; runCount: number; runTimeNs: number }[];
   /** Stop draining on the loop (rings fill, then the kernel counts drops); drain() still works. */
@@ -170,7 +166,6 @@ export function loadAddon(): NativeAddon {
   ].filter((p): p is string => !!p);
   for (const p of candidates) {
     if (fs.existsSync(p)) {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       cached = require(p) as NativeAddon;
       return cached;
     }

@@ -75,7 +75,7 @@ export class CrashReporter {
     try {
       fs.mkdirSync(this.stateDir, { recursive: true, mode: 0o750 });
       const file = path.join(this.stateDir, `crash-${report.time.replace(/[:.]/g, '-')}-${process.pid}.json`);
-      fs.writeFileSync(file, JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? String(v) : v), 2) + '\n', { mode: 0o640 });
+      fs.writeFileSync(file, `${JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? String(v) : v), 2)}\n`, { mode: 0o640 });
       this.onWritten?.(file);
       return file;
     } catch (we) {

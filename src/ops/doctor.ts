@@ -15,7 +15,7 @@ import { RECORD_SIZE } from '../events/layout';
 import { formatBytes } from '../events/units-text';
 import { loadRuleDir } from '../rules/loader';
 import { parseListenAddr } from './metrics';
-import type { EffectiveConfig } from '../agent/config';
+import type { EffectiveConfig } from '../config/config';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'unavailable' | 'skip';
 
@@ -138,7 +138,7 @@ export function checkProbes(families: readonly Family[] = defaultFamilies(), cap
         // X__fallback loads only when X fails verification: X is then covered by it
         const bad = st ? programsNotRunning(st) : [];
         if (!st?.loaded || !good.length) {
-          return { ...base, status: 'fail', detail: `${st?.error ?? 'nothing attached'}${bad.length ? '; ' + bad.map((p) => `${p.name}: ${p.error ?? 'not attached'}`).join('; ') : ''}`, fix: 'check dmesg and the verifier log above (README "Supported kernels": 5.10 and newer)' };
+          return { ...base, status: 'fail', detail: `${st?.error ?? 'nothing attached'}${bad.length ? `; ${bad.map((p) => `${p.name}: ${p.error ?? 'not attached'}`).join('; ')}` : ''}`, fix: 'check dmesg and the verifier log above (README "Supported kernels": 5.10 and newer)' };
         }
         if (bad.length) {
           return { ...base, status: 'warn', detail: `${good.length} attached; not attached: ${bad.map((p) => `${p.name} (${p.section}): ${p.error ?? '?'}`).join('; ')}`, fix: 'the family works with reduced coverage; see the kernel reason above' };
@@ -253,9 +253,14 @@ export async function checkSocket(socketPath: string): Promise<Check> {
     const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
     const connected = await new Promise<string | null>((resolve) => {
       const c = net.connect(socketPath);
-      const t = setTimeout(() => (c.destroy(), resolve('timed out')), 1000);
-      c.once('connect', () => (clearTimeout(t), c.destroy(), resolve(null)));
-      c.once('error', (e) => (clearTimeout(t), resolve((e as Error).message)));
+      const done = (result: string | null) => {
+        clearTimeout(t);
+        c.destroy();
+        resolve(result);
+      };
+      const t = setTimeout(() => done('timed out'), 1000);
+      c.once('connect', () => done(null));
+      c.once('error', (e) => done((e as Error).message));
     });
     if (connected === null) return { ...base, status: 'ok', detail: `agent listening; mode ${mode}, owner ${st.uid}:${st.gid}`, fix: NOTHING };
     if (/EACCES|EPERM/.test(connected))

@@ -17,8 +17,6 @@ import type { AgentMetrics } from './metrics';
 
 export const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 export const CONDITION_TYPE = 'XctlGpuFatal';
-/** Scenes that make a node unfit for GPU work. */
-export const FATAL_GPU_SCENES = new Set(['gpu_xid']);
 
 export interface KubeClientOptions {
   /** https://host:port (http:// only when allowInsecureHttp, for tests) */
@@ -167,7 +165,7 @@ export class NodeConditionPublisher {
     return this.published;
   }
 
-  /** `fatal`: the active findings in FATAL_GPU_SCENES (scene and cause). */
+  /** `fatal`: the active findings whose scene is declared `fatal: true` (scene and cause). */
   async update(fatal: { scene: string; cause: string }[]): Promise<void> {
     const want = fatal.length ? 'True' : 'False';
     if (this.inFlight || want === this.published || (want === 'False' && this.published === undefined)) return;

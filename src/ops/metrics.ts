@@ -13,19 +13,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as client from 'prom-client';
 import { programsNotRunning, type FamilyStatus, type NativeStats } from '../native/addon';
-
-/** Which probe family produces each record kind. */
-export const KIND_FAMILY: Record<string, string> = {
-  tcp_retransmit: 'net',
-  block_io: 'io',
-  exec: 'proc',
-  exit: 'proc',
-  signal: 'proc',
-  oom_kill: 'proc',
-  fork: 'proc',
-  offcpu: 'sched',
-  bench: 'bench',
-};
+import { kindFamily } from '../kinds/registry';
 
 /** What the agent hands update() once a second. */
 export interface MetricsSnapshot {
@@ -205,7 +193,7 @@ export class AgentMetrics {
       this.advance(this.bytes, {}, s.stats.bytes);
       this.advance(this.wakeups, {}, s.stats.wakeups);
     }
-    for (const [kind, n] of Object.entries(s.byKind ?? {})) this.advance(this.events, { family: KIND_FAMILY[kind] ?? 'other', kind }, n);
+    for (const [kind, n] of Object.entries(s.byKind ?? {})) this.advance(this.events, { family: kindFamily(kind) ?? 'other', kind }, n);
     if (s.graphSize) for (const [k, v] of Object.entries(s.graphSize)) this.graphNodes.set({ kind: k }, v);
     for (const [k, v] of Object.entries(s.evicted ?? {})) this.advance(this.evictions, { kind: k }, v);
     for (const [rule, n] of s.evaluationsByRule ?? []) this.advance(this.ruleEvaluations, { rule }, n);

@@ -37,7 +37,7 @@ const NO_PIDS: ReadonlySet<number> = new Set();
  * next process once `deadline` (performance.now() ms) has passed and returns
  * true then (the pass is incomplete).
  */
-export function scanFdLinks(visit: (pid: number, fd: string, link: string) => boolean | void, skip: ReadonlySet<number> = NO_PIDS, deadline = Infinity): boolean {
+export function scanFdLinks(visit: (pid: number, fd: string, link: string) => unknown, skip: ReadonlySet<number> = NO_PIDS, deadline = Infinity): boolean {
   for (const pid of listPids()) {
     if (skip.has(pid)) continue;
     if (performance.now() > deadline) return true;
@@ -102,7 +102,7 @@ export interface PipePeers {
  */
 export function pipePeers(pid: number, opts: Omit<FdScanOptions, 'exclude'> = {}): PipePeers | null {
   const blocked = inspectProcess(pid)?.blockedOn;
-  if (!blocked || blocked.kind !== 'pipe' || blocked.inode === undefined || blocked.target === undefined) return null;
+  if (blocked?.kind !== 'pipe' || blocked.inode === undefined || blocked.target === undefined) return null;
   // A pipe fd is opened O_RDONLY or O_WRONLY, so the fd's own mode says which end it is.
   const ownMode = fdinfoMode(readText(`/proc/${pid}/fdinfo/${blocked.fd}`));
   const role = ownMode === 'r' || (ownMode !== 'w' && READS_FROM_FD.has(blocked.syscall)) ? 'reader' : 'writer';

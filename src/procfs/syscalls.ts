@@ -9,7 +9,7 @@
 
 export type SyscallArch = 'x64' | 'arm64';
 
-// prettier-ignore
+// biome-ignore format: a table, laid out by hand
 const X86_64: Readonly<Record<number, string>> = {
   0: 'read', 1: 'write', 2: 'open', 3: 'close', 4: 'stat', 5: 'fstat',
   6: 'lstat', 7: 'poll', 8: 'lseek', 9: 'mmap', 10: 'mprotect', 11: 'munmap',
@@ -43,7 +43,7 @@ const X86_64: Readonly<Record<number, string>> = {
 };
 
 // aarch64 uses the asm-generic table: no open/poll/select/pipe/epoll_wait, only their *at/p* forms.
-// prettier-ignore
+// biome-ignore format: a table, laid out by hand
 const AARCH64: Readonly<Record<number, string>> = {
   0: 'io_setup', 1: 'io_destroy', 2: 'io_submit', 3: 'io_cancel', 4: 'io_getevents', 19: 'eventfd2',
   20: 'epoll_create1', 21: 'epoll_ctl', 22: 'epoll_pwait', 23: 'dup', 24: 'dup3', 25: 'fcntl',

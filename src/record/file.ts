@@ -9,6 +9,7 @@ export {
   FORMAT_VERSION,
   MAX_HEADER_BYTES,
   PREAMBLE_SIZE,
+  type ChangedKind,
   type HeaderInput,
   type RecordingHeader,
   RecordingError,

@@ -13,12 +13,16 @@
  *
  * All integers are little-endian (so the chunk magic reads "TABX" in a hex
  * dump). Records are stored raw: a recording replays through the same decoder
- * as a live session, and layout_hash makes a build refuse records it would
- * misread.
+ * as a live session. kind_layouts (one layout hash for the common header and
+ * one per kind) makes a build skip the records of a kind whose layout changed,
+ * naming it, and refuse a file whose header layout changed; adding a kind
+ * leaves older recordings readable. Files from before kind_layouts carry only
+ * layout_hash, read through LEGACY_LAYOUTS.
  */
 import { XctlError } from '../errors';
 import * as os from 'node:os';
-import { LAYOUT_HASH, RECORD_SIZE, RECORD_VERSION } from '../events/layout';
+import { KIND_IDS, KIND_LAYOUT_HASHES, KIND_TABLE, LAYOUT_HASH, RECORD_SIZE, RECORD_VERSION } from '../events/layout';
+import { LEGACY_LAYOUTS } from './legacy-layouts';
 
 export const FILE_MAGIC: Buffer = Buffer.from('XCTLREC\0', 'latin1');
 export const FORMAT_VERSION = 1;
@@ -41,7 +45,10 @@ export class RecordingError extends XctlError {
 export interface RecordingHeader {
   record_version: number;
   record_size: number;
+  /** One hash over the whole layout (what builds before kind_layouts checked). */
   layout_hash: string;
+  /** Layout hash of the common header ('hdr') and of each kind, by kind name. */
+  kind_layouts?: Record<string, string>;
   boot_to_wall_offset_ns: string; // bigint as decimal
   host: string;
   kernel: string;
@@ -62,6 +69,7 @@ export function makeHeader(input: HeaderInput): RecordingHeader {
     record_version: RECORD_VERSION,
     record_size: RECORD_SIZE,
     layout_hash: LAYOUT_HASH,
+    kind_layouts: { ...KIND_LAYOUT_HASHES },
     boot_to_wall_offset_ns: input.bootToWallOffsetNs.toString(),
     host: os.hostname(),
     kernel: os.release(),
@@ -163,9 +171,10 @@ export function parseHeader(json: Buffer): RecordingHeader {
   }
   const hash = o.layout_hash;
   if (typeof hash !== 'string') throw bad('missing layout_hash');
-  if (hash !== LAYOUT_HASH) {
+  const kindLayouts = fileKindLayouts(o.kind_layouts, hash);
+  if (kindLayouts.hdr !== KIND_LAYOUT_HASHES.hdr) {
     throw new RecordingError(
-      `record layout mismatch: file layout hash ${hash}, this build ${LAYOUT_HASH}`,
+      `record header layout mismatch: file header hash ${kindLayouts.hdr ?? '(none)'}, this build ${KIND_LAYOUT_HASHES.hdr}`,
       PREAMBLE_SIZE,
     );
   }
@@ -185,6 +194,7 @@ export function parseHeader(json: Buffer): RecordingHeader {
     record_version: version,
     record_size: size,
     layout_hash: hash,
+    kind_layouts: kindLayouts,
     boot_to_wall_offset_ns: offset,
     host: optString(o, 'host'),
     kernel: optString(o, 'kernel'),
@@ -192,6 +202,51 @@ export function parseHeader(json: Buffer): RecordingHeader {
     families: families as string[],
     meta: meta as Record<string, unknown>,
   };
+}
+
+/** The file's per-part layout hashes: its kind_layouts, or those of a known pre-kind_layouts layout. */
+function fileKindLayouts(raw: unknown, hash: string): Record<string, string> {
+  if (raw !== undefined) {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !Object.values(raw).every((v) => typeof v === 'string')) {
+      throw bad('kind_layouts must be an object of strings');
+    }
+    return raw as Record<string, string>;
+  }
+  if (hash === LAYOUT_HASH) return { ...KIND_LAYOUT_HASHES };
+  const legacy = LEGACY_LAYOUTS[hash];
+  if (legacy === undefined) {
+    throw new RecordingError(`record layout mismatch: file layout hash ${hash}, this build ${LAYOUT_HASH}`, PREAMBLE_SIZE);
+  }
+  return { ...legacy };
+}
+
+/** A kind this build decodes differently from the build that wrote the file. */
+export interface ChangedKind {
+  id: number;
+  name: string;
+  /** Why its records are skipped, naming the kind. */
+  reason: string;
+}
+
+/**
+ * Kinds whose layout differs between the file and this build: their records
+ * would be misread, so the reader skips them. A kind the file does not list
+ * (added since) has no records in it; one this build does not know decodes
+ * as 'unknown'.
+ */
+export function changedKinds(h: RecordingHeader): ChangedKind[] {
+  const file = h.kind_layouts ?? {};
+  const changed: ChangedKind[] = [];
+  for (const { name } of KIND_TABLE) {
+    const theirs = file[name];
+    if (theirs === undefined || theirs === KIND_LAYOUT_HASHES[name]) continue;
+    changed.push({
+      id: KIND_IDS[name],
+      name,
+      reason: `kind ${name}: record layout changed since this recording was made (file ${theirs}, this build ${KIND_LAYOUT_HASHES[name]}); its records are skipped`,
+    });
+  }
+  return changed;
 }
 
 /** The header's clock, for toEvent(). */

@@ -6,14 +6,16 @@
  */
 import * as fs from 'node:fs';
 import { RecordBatch } from '../events/decoder';
-import { RECORD_SIZE } from '../events/layout';
+import { KIND_MAX, OFFSETS, RECORD_SIZE } from '../events/layout';
 import { crc32 } from './crc32';
 import {
   CHUNK_HEADER_SIZE,
   CHUNK_MAGIC,
   PREAMBLE_SIZE,
+  type ChangedKind,
   type RecordingHeader,
   RecordingError,
+  changedKinds,
   checkPreamble,
   parseHeader,
 } from './header';
@@ -95,7 +97,13 @@ export class RecordReader implements Iterable<RecordBatch> {
   readonly header: RecordingHeader;
   /** Byte offset of the first chunk. */
   readonly dataOffset: number;
+  /** Kinds whose layout changed since the file was written: their records are skipped (see `skipped`). */
+  readonly changedKinds: readonly ChangedKind[];
+  /** Records of changed kinds dropped so far. */
+  skipped = 0;
   private readonly src: Source;
+  /** skipKind[k] === 1: drop records of kind k; null when no kind changed. */
+  private readonly skipKind: Uint8Array | null;
 
   private constructor(src: Source) {
     this.src = src;
@@ -103,6 +111,9 @@ export class RecordReader implements Iterable<RecordBatch> {
       const len = checkPreamble(src.read(0, PREAMBLE_SIZE), src.size);
       this.header = parseHeader(src.read(PREAMBLE_SIZE, len));
       this.dataOffset = PREAMBLE_SIZE + len;
+      this.changedKinds = changedKinds(this.header);
+      this.skipKind = this.changedKinds.length ? new Uint8Array(KIND_MAX + 1) : null;
+      for (const k of this.changedKinds) this.skipKind![k.id] = 1;
     } catch (e) {
       src.close();
       throw e instanceof RecordingError ? e : new RecordingError(`unreadable header: ${String(e)}`, 0, { cause: e });
@@ -167,9 +178,24 @@ export class RecordReader implements Iterable<RecordBatch> {
           pos,
         );
       }
-      yield { offset: pos, batch: new RecordBatch(payload.buffer as ArrayBuffer, payload.byteOffset, count) };
+      const kept = this.skipKind ? this.dropSkipped(payload, count) : count;
+      yield { offset: pos, batch: new RecordBatch(payload.buffer as ArrayBuffer, payload.byteOffset, kept) };
       pos += CHUNK_HEADER_SIZE + bytes;
     }
+  }
+
+  /** Moves the records of unchanged kinds to the front of payload (a fresh buffer); returns how many. */
+  private dropSkipped(payload: Buffer, count: number): number {
+    const skip = this.skipKind!;
+    let kept = 0;
+    for (let i = 0; i < count; i++) {
+      const at = i * RECORD_SIZE;
+      if (skip[payload.readUInt16LE(at + OFFSETS['hdr.kind'])] === 1) continue;
+      if (kept !== i) payload.copy(payload, kept * RECORD_SIZE, at, at + RECORD_SIZE);
+      kept++;
+    }
+    this.skipped += count - kept;
+    return kept;
   }
 
   *batches(): Generator<RecordBatch, void, undefined> {

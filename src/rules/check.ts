@@ -19,16 +19,18 @@ function display(p: string): string {
   return rel && !rel.startsWith('..') && rel.length < p.length ? rel : p;
 }
 
+const parseCheckArgs = (argv: string[]) => parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
+
 export async function rulesCheckCommand(argv: string[]): Promise<number> {
-  let parsed;
+  let parsed: ReturnType<typeof parseCheckArgs>;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
+    parsed = parseCheckArgs(argv);
   } catch (e) {
     process.stderr.write(`xctl rules check: ${(e as Error).message}\n${RULES_HELP}\n`);
     return 2;
   }
   if (parsed.values.help) {
-    process.stdout.write(RULES_HELP + '\n');
+    process.stdout.write(`${RULES_HELP}\n`);
     return 0;
   }
   if (parsed.positionals.length > 1) {
@@ -54,7 +56,7 @@ export async function rulesCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'check') return rulesCheckCommand(rest);
   if (sub === '--help' || sub === '-h' || sub === 'help') {
-    process.stdout.write(RULES_HELP + '\n');
+    process.stdout.write(`${RULES_HELP}\n`);
     return 0;
   }
   process.stderr.write(`xctl rules: ${sub ? `unknown subcommand "${sub}"` : 'missing subcommand'}\n${RULES_HELP}\n`);

@@ -11,6 +11,7 @@ import { compileCondition, EvalScope, leavesOf, type LeafValue } from './conditi
 import { compileGuard } from './guard';
 import { compileTemplate, compileValueTemplate, templateSelectors, type TemplateScope, type TemplateValue } from './template';
 import { ACTION_TARGET_TYPES, type ActionType, type Scene } from './vocabulary';
+import type { VerifySpec } from './scenes';
 
 export interface Evidence {
   leaf: string; // e.g. "sum(tcp.retransmits over 30s) = 42 >= 3"
@@ -39,6 +40,8 @@ export interface RuleMatch {
   bindings: Record<string, EntityRef>;
   evidence: Evidence[];
   actions: RenderedAction[];
+  /** what a fix plan verifies (the rule's or its scene's `verify:`) */
+  verify?: VerifySpec;
 }
 
 /** What a rule reads, by entity: the matcher's index of which changes can affect it. */
@@ -100,7 +103,7 @@ function readsOf(spec: RuleSpec): RuleReads {
 }
 
 export function compileRule(spec: RuleSpec): CompiledRule {
-  const { fn: condition, named } = compileCondition(spec.when);
+  const { fn: condition, named } = compileCondition(spec.when, new Map(), spec.bind);
   const guard = compileGuard(spec.when);
   const head: MatchHead = { ruleId: spec.id, scene: spec.scene, priority: spec.priority, confidence: spec.confidence, score: spec.priority * spec.confidence };
   const cause = compileTemplate(spec.cause);
@@ -144,7 +147,7 @@ export function compileRule(spec: RuleSpec): CompiledRule {
       if (a.text) r.text = a.text(scope);
       renderedActions.push(r);
     }
-    return {
+    const match: RuleMatch = {
       ...head,
       entity: s.self,
       atNs: s.ctx.nowNs,
@@ -154,6 +157,8 @@ export function compileRule(spec: RuleSpec): CompiledRule {
       evidence: s.results().map((r) => ({ leaf: r.leaf.describe(r), value: r.value, entity: r.entity ?? s.self })),
       actions: renderedActions,
     };
+    if (spec.verify) match.verify = spec.verify;
+    return match;
   };
 
   // the scope of the last evaluation that did not match, reused by the next one (of any context)

@@ -6,7 +6,8 @@
  * the failing child's, any-true only the succeeding child's, any-false every
  * child's, not keeps its child's. Text for the trail is only built for matches.
  */
-import type { Agg, EntityRef, EvalContext } from './context';
+import type { Agg, EntityRef, EntityType, EvalContext } from './context';
+import { attributeOf } from '../graph/attributes';
 import type { Condition, Leaf, Scalar, Selector } from './spec';
 import { formatInUnit } from './units';
 import { formatNumber } from '../events/units-text';
@@ -210,7 +211,8 @@ export function readMetric(ctx: EvalContext, entity: EntityRef, metric: string, 
   return value;
 }
 
-function compileLeaf(leaf: Leaf): CompiledLeaf {
+/** `bind`: the type `self` is (the catalogue entry of a self attribute depends on it). */
+function compileLeaf(leaf: Leaf, bind: EntityType | undefined): CompiledLeaf {
   const on = leaf.on;
   const where = on.kind === 'self' ? '' : ` on ${on.key}`;
   if (leaf.kind === 'metric') {
@@ -231,13 +233,18 @@ function compileLeaf(leaf: Leaf): CompiledLeaf {
     };
   }
   const { attr } = leaf;
+  // looked up in the catalogue once, here: the graph reads it with no lookup by name
+  const type = on.kind === 'self' ? bind : on.type;
+  const def = type === undefined ? undefined : attributeOf(type, attr);
   const lhs = on.kind === 'self' ? attr : `${on.key}.${attr}`;
   const show = (v: LeafValue) => (v === undefined ? '(absent)' : typeof v === 'string' ? `"${v}"` : typeof v === 'number' ? formatNumber(v) : String(v));
   return {
     spec: leaf,
     read(s) {
       const entity = s.resolve(on);
-      return entity ? s.ctx.attr(entity, attr) : undefined;
+      if (entity === undefined) return undefined;
+      const ctx = s.ctx;
+      return def !== undefined && ctx.attrOf !== undefined ? ctx.attrOf(entity, def) : ctx.attr(entity, attr);
     },
     describe(r) {
       if (!r.entity) return `${lhs}: no ${on.key}`;
@@ -261,7 +268,11 @@ export function leavesOf(c: Condition): Leaf[] {
 }
 
 /** Compiles a condition tree; named leaves are returned so a match can report all their values. */
-export function compileCondition(c: Condition, named: Map<string, CompiledLeaf> = new Map()): { fn: ConditionFn; named: Map<string, CompiledLeaf> } {
+export function compileCondition(
+  c: Condition,
+  named: Map<string, CompiledLeaf> = new Map(),
+  bind?: EntityType,
+): { fn: ConditionFn; named: Map<string, CompiledLeaf> } {
   const build = (c: Condition): ConditionFn => {
     if (c.kind === 'not') {
       const child = build(c.child);
@@ -295,7 +306,7 @@ export function compileCondition(c: Condition, named: Map<string, CompiledLeaf> 
         return false;
       };
     }
-    const leaf = compileLeaf(c);
+    const leaf = compileLeaf(c, bind);
     const test = leafTest(c);
     const name = c.name;
     if (name !== undefined) named.set(name, leaf);

@@ -11,6 +11,10 @@ import { RuleError } from './errors';
 import { parseRuleFile } from './schema';
 import { buildRuleSet, duplicateIds, type RuleSet } from './ruleset';
 import type { RuleSpec } from './spec';
+import { resolveScenes, type SceneRef, type SceneSpec } from './scenes';
+import { defaultRulesDir } from '../package-paths';
+// Kind modules declare their own graph metrics when they load: rules are checked against all of them.
+import '../kinds/registry';
 
 export interface RuleText {
   file: string;
@@ -33,17 +37,23 @@ const DATA_FILE = /-catalog\.ya?ml$/;
 export function loadRuleTexts(inputs: readonly RuleText[]): LoadResult {
   const errors: RuleError[] = [];
   const specs: RuleSpec[] = [];
+  const declared: SceneSpec[] = [];
+  const refs: SceneRef[] = [];
   for (const input of inputs) {
     const parsed = parseRuleFile(input.text, input.file);
     errors.push(...parsed.errors);
     specs.push(...parsed.rules);
+    declared.push(...parsed.scenes);
+    refs.push(...parsed.sceneRefs);
   }
   errors.push(...duplicateIds(specs));
+  const { scenes, errors: sceneErrors } = resolveScenes(specs, refs, declared, shippedScenes());
+  errors.push(...sceneErrors);
   const files = inputs.map((i) => i.file);
   errors.sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file) || a.line - b.line || a.col - b.col);
   if (errors.length) return { errors, files, ruleCount: specs.length };
   const source = inputs.map((i) => ({ file: i.file, mtimeMs: i.mtimeMs ?? 0 }));
-  return { ruleSet: buildRuleSet(specs, source), errors, files, ruleCount: specs.length };
+  return { ruleSet: buildRuleSet(specs, source, scenes), errors, files, ruleCount: specs.length };
 }
 
 /** Reads rule files; a directory gives its *.yaml / *.yml files, sorted by name. */
@@ -71,6 +81,17 @@ export function readRuleTexts(target: string): { inputs: RuleText[]; errors: Rul
     }
   }
   return { inputs, errors };
+}
+
+let shipped: Map<string, SceneSpec> | undefined;
+
+/** The scenes the shipped rule files declare, read once: every rule set may name them. */
+export function shippedScenes(): ReadonlyMap<string, SceneSpec> {
+  if (shipped) return shipped;
+  shipped = new Map();
+  const { inputs } = readRuleTexts(defaultRulesDir()); // unreadable: only declared scenes count
+  for (const i of inputs) for (const s of parseRuleFile(i.text, i.file).scenes) if (!shipped.has(s.name)) shipped.set(s.name, s);
+  return shipped;
 }
 
 /** Loads every rule file of a directory (or one file). */

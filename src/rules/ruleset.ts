@@ -7,6 +7,7 @@ import type { Agg, EntityType } from './context';
 import { formatPos, RuleError } from './errors';
 import { compileRule, type CompiledRule } from './compile';
 import type { RuleSpec } from './spec';
+import type { SceneSpec } from './scenes';
 import { leavesOf } from './conditions';
 
 const PERCENTILES: ReadonlySet<Agg> = new Set<Agg>(['p50', 'p90', 'p99']);
@@ -25,6 +26,8 @@ export interface RuleSet {
   percentileMetrics: Set<string>;
   source: RuleSource[];
   disabled: string[]; // ids of rules with enabled: false
+  /** the scenes its rules may name (declared in its files, then the shipped ones) */
+  scenes: ReadonlyMap<string, SceneSpec>;
 }
 
 /** Duplicate ids across all files, reported at the later definition. */
@@ -46,8 +49,8 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 }
 
 /** Compiles validated specs (ids already unique) into a RuleSet. */
-export function buildRuleSet(specs: readonly RuleSpec[], source: RuleSource[] = []): RuleSet {
-  const rs: RuleSet = { rules: [], byId: new Map(), byMetric: new Map(), byBind: new Map(), percentileMetrics: new Set(), source, disabled: [] };
+export function buildRuleSet(specs: readonly RuleSpec[], source: RuleSource[] = [], scenes: ReadonlyMap<string, SceneSpec> = new Map()): RuleSet {
+  const rs: RuleSet = { rules: [], byId: new Map(), byMetric: new Map(), byBind: new Map(), percentileMetrics: new Set(), source, disabled: [], scenes };
   for (const spec of specs) {
     if (!spec.enabled) {
       rs.disabled.push(spec.id);

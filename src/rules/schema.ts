@@ -6,12 +6,14 @@
  * All errors of a file are collected; a rule with errors is left out.
  */
 import { LineCounter, parseDocument, type Node } from 'yaml';
-import { RuleError, type SourcePos } from './errors';
+import type { RuleError, SourcePos } from './errors';
 import type { ActionSpec, AttrLeaf, Condition, MetricLeaf, ParamSpec, RuleSpec, Scalar, Selector, TemplateSpec } from './spec';
 import { NAME_PATTERN, parseSelector, parseTemplate } from './template';
 import { parseDuration, parseQuantity, type Unit } from './units';
 import { NodeReader, type Fields } from './yaml-reader';
 import { suggest } from './suggest';
+import { readScenes, readVerify, type SceneRef, type SceneSpec } from './scenes';
+import { attrProblem, metricProblem, selectorProblem } from './names';
 import {
   ACTION_REQUIRED_PARAMS,
   ACTION_TARGET_TYPES,
@@ -21,7 +23,6 @@ import {
   BIND_TYPES,
   COMPARE_OPS,
   EDGE_KINDS,
-  SCENES,
   WINDOWLESS_AGGS,
   type ActionType,
   type AttrOp,
@@ -31,8 +32,8 @@ import type { Agg, EntityType } from './context';
 
 type AnyNode = Node | null | undefined;
 
-const FILE_KEYS = ['rules'];
-const RULE_KEYS = ['id', 'description', 'scene', 'priority', 'confidence', 'enabled', 'bind', 'when', 'cause', 'actions'];
+const FILE_KEYS = ['rules', 'scenes'];
+const RULE_KEYS = ['id', 'description', 'scene', 'priority', 'confidence', 'enabled', 'bind', 'when', 'cause', 'actions', 'verify'];
 const METRIC_KEYS = ['metric', 'agg', 'window', 'op', 'value', 'on', 'name'];
 const ATTR_KEYS = ['attr', 'op', 'value', 'on', 'name'];
 const CONDITION_KINDS = ['all', 'any', 'not', 'metric', 'attr'];
@@ -55,7 +56,7 @@ class RuleReader {
     const text = this.r.string(node, what);
     if (text === undefined) return undefined;
     const sel = parseSelector(text);
-    if (!sel) return this.r.error(node, `bad ${what} "${text}" (expected self or <${EDGE_KINDS.join('|')}>.<entity type>, e.g. waits_on.peer)`);
+    if (!sel) return this.r.error(node, `bad ${what}: ${selectorProblem(text)}`);
     return sel;
   }
 
@@ -84,6 +85,11 @@ class RuleReader {
     const children = items.map((c) => this.condition(c, `condition under "${kind}"`));
     if (children.some((c) => c === undefined)) return undefined;
     return kind === 'all' ? { kind, children: children as Condition[], pos: f.pos } : { kind: 'any', children: children as Condition[], pos: f.pos };
+  }
+
+  /** The entity type a selector reads: the bound type for self (undefined when either is in error). */
+  private typeOf(on: Selector | undefined): EntityType | undefined {
+    return on === undefined ? undefined : on.kind === 'self' ? this.bind : on.type;
   }
 
   private leafCommon(f: Fields): { on?: Selector; name?: string; ok: boolean } {
@@ -136,7 +142,9 @@ class RuleReader {
     const f = r.fields(node, 'metric condition', METRIC_KEYS, ['metric', 'op', 'value']);
     if (!f) return undefined;
     const common = this.leafCommon(f);
-    const metric = f.has('metric') ? r.string(f.get('metric'), '"metric"') : undefined;
+    let metric = f.has('metric') ? r.string(f.get('metric'), '"metric"') : undefined;
+    const metricError = metric === undefined ? undefined : metricProblem(metric, this.typeOf(common.on));
+    if (metricError) metric = r.error(f.get('metric'), metricError);
     const agg: Agg | undefined = f.has('agg') ? r.oneOf(f.get('agg'), 'aggregate', AGGS) : 'count';
     const op = f.has('op') ? this.metricOp(f.get('op')) : undefined;
     const value = f.has('value') ? this.quantity(f.get('value'), 'value') : undefined;
@@ -165,7 +173,7 @@ class RuleReader {
       if (!items) return undefined;
       const values = items.map((i) => r.scalar(i, `each value for "${op}"`));
       if (values.some((v) => v === undefined || v === null)) {
-        values.forEach((v, i) => v === null && r.error(items[i], `each value for "${op}" must be a string, number or boolean, got nothing`));
+        for (const [i, v] of values.entries()) if (v === null) r.error(items[i], `each value for "${op}" must be a string, number or boolean, got nothing`);
         return undefined;
       }
       return { value: values as Scalar[], valueText: `[${values.join(', ')}]`, unit: 'number' };
@@ -193,7 +201,9 @@ class RuleReader {
     const f = r.fields(node, 'attr condition', ATTR_KEYS, ['attr', 'op']);
     if (!f) return undefined;
     const common = this.leafCommon(f);
-    const attr = f.has('attr') ? r.string(f.get('attr'), '"attr"') : undefined;
+    let attr = f.has('attr') ? r.string(f.get('attr'), '"attr"') : undefined;
+    const attrError = attr === undefined ? undefined : attrProblem(attr, this.typeOf(common.on));
+    if (attrError) attr = r.error(f.get('attr'), attrError);
     const op = f.has('op') ? r.oneOf(f.get('op'), 'operator', ATTR_OPS) : undefined;
     let value: ReturnType<RuleReader['attrValue']>;
     if (op === 'exists') {
@@ -212,7 +222,7 @@ class RuleReader {
   template(node: AnyNode, what: string): TemplateSpec | undefined {
     const source = this.r.string(node, what);
     if (source === undefined) return undefined;
-    const { template, problems } = parseTemplate(source, new Set(this.names.keys()), what);
+    const { template, problems } = parseTemplate(source, new Set(this.names.keys()), what, this.bind);
     for (const p of problems) this.r.error(this.r.posInString(node, p.offset), p.message);
     return problems.length ? undefined : template;
   }
@@ -273,14 +283,19 @@ class RuleReader {
   }
 }
 
-function readRule(r: NodeReader, node: AnyNode): RuleSpec | undefined {
+function readRule(r: NodeReader, node: AnyNode, sceneRefs: SceneRef[]): RuleSpec | undefined {
   const before = r.errors.length;
   const f = r.fields(node, 'rule', RULE_KEYS, ['id', 'scene', 'when']);
   if (!f) return undefined;
   const id = f.has('id') ? r.string(f.get('id'), '"id"') : undefined;
   if (id !== undefined && !ID_PATTERN.test(id)) r.error(f.get('id'), `bad rule id "${id}" (use lower-case letters, digits, "_", "." and "-")`);
   const description = f.has('description') ? r.string(f.get('description'), '"description"') : '';
-  const scene = f.has('scene') ? r.oneOf(f.get('scene'), 'scene', SCENES) : undefined;
+  // a scene name is checked against the declared scenes once every file is read (scenes.ts)
+  const sceneValue = f.has('scene') ? r.scalar(f.get('scene'), '"scene"') : undefined;
+  const scene = sceneValue === undefined || sceneValue === null ? undefined : String(sceneValue);
+  if (sceneValue === null) r.error(f.get('scene'), '"scene" has no value');
+  if (scene !== undefined) sceneRefs.push({ name: scene, pos: r.posOf(f.get('scene')) });
+  const verify = f.has('verify') ? readVerify(r, f.get('verify')) : undefined;
   const priority = f.has('priority') ? r.number(f.get('priority'), '"priority"', 0, 100, true) : 50;
   const confidence = f.has('confidence') ? r.number(f.get('confidence'), '"confidence"', 0, 1) : 0.7;
   const enabled = f.has('enabled') ? r.boolean(f.get('enabled'), '"enabled"') : true;
@@ -291,7 +306,7 @@ function readRule(r: NodeReader, node: AnyNode): RuleSpec | undefined {
   const cause = f.has('cause') ? rr.template(f.get('cause'), 'cause') : { source: description || scene || '', parts: [description || scene || ''] };
   const actions = f.has('actions') ? (r.list(f.get('actions'), '"actions"') ?? []).map((a) => rr.action(a)) : [];
   if (r.errors.length > before) return undefined;
-  return {
+  const spec: RuleSpec = {
     id: id!,
     description: description!,
     scene: scene!,
@@ -305,6 +320,8 @@ function readRule(r: NodeReader, node: AnyNode): RuleSpec | undefined {
     pos: f.pos,
     idPos: r.posOf(f.get('id')),
   };
+  if (verify) spec.verify = verify;
+  return spec;
 }
 
 /** YAML's own messages, with a hint for the operator spellings YAML reads as syntax. */
@@ -317,6 +334,10 @@ function yamlMessage(code: string, message: string, word: string): string | unde
 export interface ParsedRuleFile {
   file: string;
   rules: RuleSpec[];
+  /** the scenes the file declares (`scenes:`) */
+  scenes: SceneSpec[];
+  /** every scene a rule names, the rules with errors included (checked once all files are read) */
+  sceneRefs: SceneRef[];
   errors: RuleError[];
 }
 
@@ -334,16 +355,18 @@ export function parseRuleFile(text: string, file: string): ParsedRuleFile {
     r.error(r.posAt(hint ? start : e.pos[0]), hint ?? `YAML: ${e.message}`);
   }
   // a syntax error makes the tree unreliable: report YAML's errors only
-  if (doc.errors.length) return { file, rules: [], errors: sortByPosition(r.errors) };
+  if (doc.errors.length) return { file, rules: [], scenes: [], sceneRefs: [], errors: sortByPosition(r.errors) };
   const f = r.fields(doc.contents as AnyNode, 'rule file', FILE_KEYS, ['rules']);
   const rules: RuleSpec[] = [];
+  const scenes = f?.has('scenes') ? readScenes(r, f.get('scenes')) : [];
+  const sceneRefs: SceneRef[] = [];
   if (f?.has('rules')) {
     for (const item of r.list(f.get('rules'), '"rules"') ?? []) {
-      const rule = readRule(r, item);
+      const rule = readRule(r, item, sceneRefs);
       if (rule) rules.push(rule);
     }
   }
-  return { file, rules, errors: sortByPosition(r.errors) };
+  return { file, rules, scenes, sceneRefs, errors: sortByPosition(r.errors) };
 }
 
 function sortByPosition(errors: RuleError[]): RuleError[] {

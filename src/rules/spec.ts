@@ -6,6 +6,7 @@
 import type { Agg, EdgeKind, EntityType } from './context';
 import type { SourcePos } from './errors';
 import type { ActionType, AttrOp, CompareOp, Scene, TemplateFilter } from './vocabulary';
+import type { VerifySpec } from './scenes';
 import type { Unit } from './units';
 
 export type Scalar = string | number | boolean;
@@ -78,4 +79,6 @@ export interface RuleSpec {
   actions: ActionSpec[];
   pos: SourcePos; // the rule's mapping
   idPos: SourcePos;
+  /** what a fix plan verifies: the rule's own `verify:`, else its scene's (filled in when the set loads) */
+  verify?: VerifySpec;
 }

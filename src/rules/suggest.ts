@@ -15,6 +15,18 @@ function distance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/** The longest candidate that starts the word ("comm" for "comm_typo"), or that the word starts. */
+function prefixOf(word: string, candidates: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
+  let best: string | undefined;
+  for (const c of candidates) {
+    const lc = c.toLowerCase();
+    if (Math.min(lc.length, w.length) < 3 || !(w.startsWith(lc) || lc.startsWith(w))) continue;
+    if (best === undefined || c.length > best.length) best = c;
+  }
+  return best;
+}
+
 /** ` (did you mean "x"? expected one of ...)`: the close candidate, when there is one, and the full list. */
 export function suggest(word: string, candidates: readonly string[]): string {
   let best: string | undefined;
@@ -23,6 +35,7 @@ export function suggest(word: string, candidates: readonly string[]): string {
     const d = distance(word.toLowerCase(), c.toLowerCase());
     if (d < bestD) [best, bestD] = [c, d];
   }
-  const close = best !== undefined && bestD <= Math.max(1, Math.floor(word.length / 3)) ? `did you mean "${best}"? ` : '';
+  if (best === undefined || bestD > Math.max(1, Math.floor(word.length / 3))) best = prefixOf(word, candidates);
+  const close = best !== undefined ? `did you mean "${best}"? ` : '';
   return ` (${close}expected one of ${candidates.join(', ')})`;
 }

@@ -8,6 +8,7 @@ import type { Placeholder, Scalar, Selector, TemplateSpec } from './spec';
 import { EDGE_KINDS, ENTITY_TYPES, TEMPLATE_FILTERS, type TemplateFilter } from './vocabulary';
 import { formatBytes, formatNs, formatNumber, formatPct } from '../events/units-text';
 import { suggest } from './suggest';
+import { attrProblem, selectorProblem } from './names';
 import type { EdgeKind, EntityType } from './context';
 
 export interface TemplateProblem {
@@ -25,7 +26,8 @@ export function parseSelector(text: string): Selector | undefined {
   return { kind: 'neighbor', edge: edge as EdgeKind, type: type as EntityType, key: text };
 }
 
-function parsePlaceholder(inner: string, names: ReadonlySet<string>, where: string): Placeholder | string {
+/** `bind`: the type `self` is (undefined when the rule's bind is in error: self's attributes go unchecked). */
+function parsePlaceholder(inner: string, names: ReadonlySet<string>, where: string, bind: EntityType | undefined): Placeholder | string {
   const [pathText = '', ...filterTexts] = inner.split('|').map((s) => s.trim());
   const filters: Placeholder['filters'] = [];
   for (const f of filterTexts) {
@@ -41,17 +43,32 @@ function parsePlaceholder(inner: string, names: ReadonlySet<string>, where: stri
   if (segs.length === 1 && NAME_PATTERN.test(pathText)) {
     if (names.has(pathText)) return { text: inner, ref: { kind: 'value', name: pathText }, filters };
   } else if (segs[0] === 'self' && segs.length >= 2 && segs.every(Boolean)) {
-    return { text: inner, ref: { kind: 'attr', on: { kind: 'self', key: 'self' }, attr: segs.slice(1).join('.') }, filters };
+    const attr = segs.slice(1).join('.');
+    const problem = attrProblem(attr, bind);
+    if (problem) return `${problem} in "{{${inner}}}" in ${where}`;
+    return { text: inner, ref: { kind: 'attr', on: { kind: 'self', key: 'self' }, attr }, filters };
   } else if (segs.length >= 3 && segs.every(Boolean)) {
-    const on = parseSelector(`${segs[0]}.${segs[1]}`);
-    if (on) return { text: inner, ref: { kind: 'attr', on, attr: segs.slice(2).join('.') }, filters };
+    const selector = `${segs[0]}.${segs[1]}`;
+    const on = parseSelector(selector);
+    if (!on && (EDGE_KINDS as readonly string[]).includes(segs[0]!)) return `${selectorProblem(selector)} in "{{${inner}}}" in ${where}`;
+    if (on?.kind === 'neighbor') {
+      const attr = segs.slice(2).join('.');
+      const problem = attrProblem(attr, on.type);
+      if (problem) return `${problem} in "{{${inner}}}" in ${where}`;
+      return { text: inner, ref: { kind: 'attr', on, attr }, filters };
+    }
   }
   const named = names.size ? suggest(pathText, [...names]).slice(2, -1).replace('expected one of', 'named values:') : 'no condition has a "name:"';
   return `unknown placeholder "{{${inner}}}" in ${where} (${named}; attributes are self.<attr> or <waits_on|consumes|blocked_by>.<type>.<attr>)`;
 }
 
 /** Splits a template into text and checked placeholders; every problem is reported, not just the first. */
-export function parseTemplate(source: string, names: ReadonlySet<string>, where = 'template'): { template: TemplateSpec; problems: TemplateProblem[] } {
+export function parseTemplate(
+  source: string,
+  names: ReadonlySet<string>,
+  where = 'template',
+  bind?: EntityType,
+): { template: TemplateSpec; problems: TemplateProblem[] } {
   const parts: TemplateSpec['parts'] = [];
   const problems: TemplateProblem[] = [];
   let at = 0;
@@ -64,7 +81,7 @@ export function parseTemplate(source: string, names: ReadonlySet<string>, where 
       break;
     }
     if (open > at) parts.push(source.slice(at, open));
-    const p = parsePlaceholder(source.slice(open + 2, close).trim(), names, where);
+    const p = parsePlaceholder(source.slice(open + 2, close).trim(), names, where, bind);
     if (typeof p === 'string') problems.push({ offset: open, message: p });
     else parts.push(p);
     at = close + 2;

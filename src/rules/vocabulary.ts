@@ -1,25 +1,16 @@
 /**
  * The closed word lists of the rule language. Each list is one exported
- * constant so that a new scene, action or aggregate is a one-line change and
- * the validator, the docs and `xctl fix` all see the same list.
+ * constant so that a new action or operator is a one-line change and the
+ * validator, the docs and `xctl fix` all see the same list. Scenes are not
+ * here: rule files declare them (scenes.ts).
  */
-import type { Agg, EdgeKind, EntityType } from './context';
+import { AGGS, BIND_TYPES, EDGE_KINDS, ENTITY_TYPES, type Agg, type EntityType } from '../graph/vocabulary';
 
-export const SCENES = [
-  'network_stall',
-  'storage_slow',
-  'storage_io_error',
-  'host_oom',
-  'process_crash',
-  'process_blocked',
-  'cpu_starvation',
-  'gpu_oom',
-  'gpu_xid',
-  'gpu_util_low',
-  'nccl_hang',
-  'gpu_throttled',
-] as const;
-export type Scene = (typeof SCENES)[number];
+/** The graph's words (declared in graph/vocabulary.ts), for the rule modules. */
+export { AGGS, BIND_TYPES, EDGE_KINDS, ENTITY_TYPES };
+
+/** A scene is data: rule files declare them (`scenes:`, see scenes.ts), so a new one needs no code. */
+export type Scene = string;
 
 export const ACTION_TYPES = [
   'manual',
@@ -61,15 +52,11 @@ export const ACTION_REQUIRED_PARAMS: Partial<Record<ActionType, readonly string[
   signal: ['signal'],
 };
 
-export const AGGS: readonly Agg[] = ['count', 'sum', 'rate', 'max', 'min', 'avg', 'p50', 'p90', 'p99', 'last'];
 /** Aggregates whose value is 0, not "no data", when the entity has no such series. */
 export const ZERO_WHEN_ABSENT: ReadonlySet<Agg> = new Set<Agg>(['count', 'sum', 'rate']);
 /** Aggregates that read a point value and need no window. */
 export const WINDOWLESS_AGGS: ReadonlySet<Agg> = new Set<Agg>(['last']);
 
-export const BIND_TYPES: readonly EntityType[] = ['process', 'peer', 'device', 'cgroup', 'cpu', 'gpu'];
-export const ENTITY_TYPES: readonly EntityType[] = ['process', 'peer', 'device', 'cgroup', 'cpu', 'error', 'gpu'];
-export const EDGE_KINDS: readonly EdgeKind[] = ['waits_on', 'consumes', 'blocked_by'];
 
 export const COMPARE_OPS = ['==', '!=', '>', '>=', '<', '<='] as const;
 export type CompareOp = (typeof COMPARE_OPS)[number];
@@ -78,3 +65,8 @@ export type AttrOp = (typeof ATTR_OPS)[number];
 
 export const TEMPLATE_FILTERS = ['ns', 'bytes', 'pct', 'int', 'default'] as const;
 export type TemplateFilter = (typeof TEMPLATE_FILTERS)[number];
+
+/** What `xctl verify` can measure besides a graph metric: a state read from /proc (1 when it holds). */
+export const VERIFY_STATES = ['process.stopped'] as const;
+/** Whose value a verification measures: the process asked about, or the culprit its finding names. */
+export const VERIFY_OF = ['victim', 'culprit'] as const;

@@ -112,10 +112,6 @@ export class LiveSource {
     return this.session?.programStats() ?? [];
   }
 
-  benchProduced(): number {
-    return this.session?.benchProduced() ?? 0;
-  }
-
   pause(): void {
     this.session?.pause();
   }

@@ -18,7 +18,7 @@ export const TRACEFS_DIR = '/sys/kernel/tracing';
 
 export function effectiveCaps(statusText = fs.readFileSync('/proc/self/status', 'latin1')): bigint {
   const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(statusText);
-  return m ? BigInt('0x' + m[1]) : 0n;
+  return m ? BigInt(`0x${m[1]}`) : 0n;
 }
 
 export function hasCap(caps: bigint, cap: number): boolean {

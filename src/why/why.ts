@@ -140,7 +140,7 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
       // a cause found further out is discounted a little per hop (direct evidence is
       // surer), and by how much the target really waits along the way: a process
       // that once woke it explains nothing unless the waits on it are substantial
-      const confidence = Number((m.confidence * Math.pow(0.95, d) * pathStrength(path, opts.nowNs)).toFixed(3));
+      const confidence = Number((m.confidence * 0.95 ** d * pathStrength(path, opts.nowNs)).toFixed(3));
       candidates.push({ node, d, m, culprit, path: last ? [...path, last] : path, confidence, score: m.priority * confidence });
     }
   }
@@ -159,6 +159,7 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
         chain: c.path.map((e) => toLink(e, opts.nowNs, windowNs)),
         actions: m.actions.map((a) => ({ type: a.type, text: a.text, target_spec: a.targetSpec, target: refOf(g, a.target), params: { ...a.params } as FindingAction['params'] })),
         evidence: m.evidence.map((e) => ({ leaf: e.leaf, value: e.value, entity: refOf(g, e.entity) })),
+        ...(m.verify && { verify: m.verify }),
       };
     });
   const top = unique[0];

@@ -98,10 +98,10 @@ export class FakeNvmlState {
   event(gpu: number, type: number, data: number): void {
     const line = `event=${gpu}:${type}:${data}`;
     this.events.push(line);
-    appendFileSync(this.file, line + '\n');
+    appendFileSync(this.file, `${line}\n`);
   }
   private flush(): void {
-    writeFileSync(this.file + '.tmp', [...this.lines, ...this.events].join('\n') + '\n');
-    renameSync(this.file + '.tmp', this.file);
+    writeFileSync(`${this.file}.tmp`, `${[...this.lines, ...this.events].join('\n')}\n`);
+    renameSync(`${this.file}.tmp`, this.file);
   }
 }

@@ -1,7 +1,7 @@
 // Runs the real probes for a test and keeps every decoded event, so tests can
 // wait for what a real fault should produce and assert on values.
 import { LiveSource, type LiveOptions } from '../../src/sources/live';
-import { toEvent, type XEvent } from '../../src/events/format';
+import { toEvent, type XEvent } from '../../src/kinds/format';
 
 export interface Capture {
   source: LiveSource;

@@ -3,7 +3,7 @@
  * with their declared widths, so tests exercise the same offsets the decoder
  * reads (and the addon exports).
  */
-import { FIELDS, type FieldName, Kind, RECORD_SIZE, RECORD_VERSION } from '../../src/events/layout';
+import { FIELDS, type FieldName, type Kind, RECORD_SIZE, RECORD_VERSION } from '../../src/events/layout';
 
 export type FieldValue = number | bigint | string | Uint8Array | readonly number[];
 export type RecordFields = Partial<Record<FieldName, FieldValue>>;

@@ -255,7 +255,7 @@ function parseConfigFile(file: string): FileValues {
       const valNode = reader.resolve(value);
       if (reader.errors.length) throw firstError();
       if (!prefix && SECTIONS.includes(name)) {
-        walk(value ?? (keyNode as YamlNode), name + '.');
+        walk(value ?? (keyNode as YamlNode), `${name}.`);
         continue;
       }
       const spec = SPEC.get(full);
@@ -263,7 +263,7 @@ function parseConfigFile(file: string): FileValues {
         const known = prefix
           ? CONFIG_KEYS.filter((k) => k.key.startsWith(prefix)).map((k) => k.key.slice(prefix.length))
           : topKeys;
-        throw new ConfigError(`${where(keyNode)}: unknown config key "${full}" (${prefix ? prefix.slice(0, -1) + ' keys' : 'keys'}: ${known.join(', ')})`);
+        throw new ConfigError(`${where(keyNode)}: unknown config key "${full}" (${prefix ? `${prefix.slice(0, -1)} keys` : 'keys'}: ${known.join(', ')})`);
       }
       if ((isMap(valNode) && spec.kind !== 'policy') || (isSeq(valNode) && spec.kind !== 'families' && spec.kind !== 'ids'))
         throw new ConfigError(`${where(value)}: "${full}" must be a ${spec.kind === 'families' || spec.kind === 'ids' ? 'list' : 'single value'}`);

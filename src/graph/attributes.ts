@@ -1,0 +1,182 @@
+/**
+ * The attributes each entity type offers the rules: name, type, what it is,
+ * and the getter that reads it from the graph. GraphContext.attr() dispatches
+ * through these tables, the rule loader rejects names not in them, and
+ * rules/README.md's attribute table is generated from them.
+ */
+import { signalName } from '../events/names';
+import { formatBytes } from '../events/units-text';
+import type { CpuNode, DeviceNode, GpuNode, GraphNode, PeerNode, ProcessNode } from './model';
+import type { EntityType } from './vocabulary';
+import { xidInfo } from './xid-catalog';
+
+export type AttrValue = string | number | boolean | undefined;
+
+/** What a getter may ask beyond its node: live host state and other entities, for a given asking process. */
+export interface AttrSource {
+  /** current /proc state of a process, when the agent runs live */
+  liveProcessState(p: ProcessNode): string | undefined;
+  /** every GPU of the host */
+  gpus(): Iterable<GpuNode>;
+  /** the other process holding the most memory on `g` in the latest samples */
+  coTenant(g: GpuNode, forPid: number): { bytes: number; proc: ProcessNode } | undefined;
+  /** who takes the CPUs from `forPid`, busiest first */
+  competitors(forPid: number): { pid: number; comm: string; text: string }[];
+}
+
+export interface AttrDef<N extends GraphNode = GraphNode> {
+  name: string;
+  type: 'string' | 'number' | 'boolean';
+  doc: string;
+  /** `forPid`: the process that reads the entity as a neighbour (0 when bound to it directly) */
+  get(n: N, src: AttrSource, forPid: number): AttrValue;
+}
+
+/** Names of the clock event reason bits (nvmlClocksEventReason*) that slow a GPU down. */
+const CLOCK_REASON_NAMES: readonly [number, string][] = [
+  [0x40, 'HW thermal slowdown'],
+  [0x20, 'SW thermal slowdown'],
+  [0x80, 'HW power brake'],
+  [0x8, 'HW slowdown'],
+  [0x4, 'SW power cap'],
+];
+
+
+const PROCESS: AttrDef<ProcessNode>[] = [
+  { name: 'pid', type: 'number', doc: 'process id', get: (p) => p.pid },
+  { name: 'comm', type: 'string', doc: 'command name', get: (p) => p.comm || undefined },
+  { name: 'exe', type: 'string', doc: 'executable path', get: (p) => p.exe },
+  { name: 'cgroup', type: 'string', doc: 'cgroup id', get: (p) => p.cgroupId || undefined },
+  {
+    name: 'state',
+    type: 'string',
+    doc: '`running`, `sleeping`, `blocked`, `stopped`, `exited` (live: /proc, replay: the events)',
+    get: (p, src) => (p.state === 'exited' ? 'exited' : (src.liveProcessState(p) || p.state)),
+  },
+  { name: 'exit.code', type: 'number', doc: 'exit code', get: (p) => p.exit?.code },
+  { name: 'exit.signal', type: 'number', doc: 'the signal it died of (0: none)', get: (p) => (p.exit ? p.exit.signal : undefined) },
+  { name: 'exit.signal_name', type: 'string', doc: 'e.g. `SIGSEGV`', get: (p) => (p.exit?.signal ? signalName(p.exit.signal) : undefined) },
+  { name: 'exit.core_dumped', type: 'boolean', doc: 'whether it dumped core', get: (p) => p.exit?.core },
+  { name: 'io.last_error', type: 'string', doc: 'errno name of the newest failed I/O it waited for', get: (p) => p.lastIoError },
+  { name: 'oom_killed', type: 'boolean', doc: 'whether the OOM killer killed it', get: (p) => p.oom !== undefined },
+  { name: 'oom.anon_rss_kb', type: 'number', doc: 'anonymous RSS when OOM-killed, KiB', get: (p) => p.oom?.anonRssKb },
+  { name: 'stopped_by.pid', type: 'number', doc: 'who stopped it (SIGSTOP, SIGTSTP, ...)', get: (p) => p.stoppedBy?.pid },
+  { name: 'stopped_by.comm', type: 'string', doc: 'who stopped it', get: (p) => p.stoppedBy?.comm },
+  { name: 'killed_by.pid', type: 'number', doc: 'who sent it a fatal signal', get: (p) => p.killedBy?.pid },
+  { name: 'killed_by.comm', type: 'string', doc: 'who sent it a fatal signal', get: (p) => p.killedBy?.comm },
+  { name: 'killed_by.signal_name', type: 'string', doc: 'the fatal signal sent', get: (p) => (p.killedBy?.signal ? signalName(p.killedBy.signal) : undefined) },
+  { name: 'cuda.last_fn', type: 'string', doc: 'function of the newest failed CUDA allocation', get: (p) => p.cudaFailure?.fn },
+  { name: 'cuda.last_size', type: 'number', doc: 'bytes of the newest failed CUDA allocation', get: (p) => p.cudaFailure?.size },
+  { name: 'cuda.last_error', type: 'number', doc: 'result of the newest failed CUDA allocation', get: (p) => p.cudaFailure?.result },
+  { name: 'nccl.fn', type: 'string', doc: 'the newest NCCL collective reported in flight', get: (p) => p.ncclInflight?.fn },
+  { name: 'nccl.inflight_ns', type: 'number', doc: 'how long it has been in flight, ns', get: (p) => p.ncclInflight?.ns },
+];
+
+const PEER: AttrDef<PeerNode>[] = [
+  { name: 'addr', type: 'string', doc: 'remote address', get: (n) => n.addr },
+  { name: 'port', type: 'number', doc: 'remote port', get: (n) => n.port },
+  { name: 'endpoint', type: 'string', doc: 'e.g. `10.0.0.2:5001`', get: (n) => n.endpoint },
+];
+
+const DEVICE: AttrDef<DeviceNode>[] = [
+  { name: 'dev', type: 'string', doc: 'major:minor, e.g. `7:0`', get: (n) => n.dev },
+  { name: 'name', type: 'string', doc: 'e.g. `loop0`', get: (n) => n.name || undefined },
+  { name: 'last_error', type: 'string', doc: 'errno name of the newest failed I/O', get: (n) => n.lastError },
+];
+
+const CPU: AttrDef<CpuNode>[] = [
+  { name: 'competitors', type: 'string', doc: 'e.g. `cpu-hog (4242) 98 %, ...` (live: the busiest processes; replay: the other CPU waiters)', get: (_n, src, pid) => topText(src.competitors(pid)) },
+  { name: 'top.pid', type: 'number', doc: 'the top competitor', get: (_n, src, pid) => src.competitors(pid)[0]?.pid },
+  { name: 'top.comm', type: 'string', doc: 'the top competitor', get: (_n, src, pid) => src.competitors(pid)[0]?.comm },
+];
+
+function topText(rivals: { text: string }[]): string | undefined {
+  return rivals.length ? rivals.slice(0, 3).map((r) => r.text).join(', ') : undefined;
+}
+
+const NOT_IN_CATALOG = 'not in the Xid catalog (rules/xid-catalog.yaml)';
+
+const GPU: AttrDef<GpuNode>[] = [
+  { name: 'index', type: 'number', doc: 'NVML index', get: (g) => g.index },
+  { name: 'uuid', type: 'string', doc: 'e.g. `GPU-fa4e0001` (first 8 hex digits)', get: (g) => (g.uuid ? `GPU-${g.uuid}` : undefined) },
+  { name: 'name', type: 'string', doc: 'product name', get: (g) => g.name || undefined },
+  { name: 'mem_used', type: 'number', doc: 'bytes', get: (g) => g.memUsed },
+  { name: 'mem_total', type: 'number', doc: 'bytes', get: (g) => g.memTotal || undefined },
+  { name: 'temp', type: 'number', doc: 'degrees C', get: (g) => g.tempC },
+  { name: 'power_w', type: 'number', doc: 'W', get: (g) => g.powerW },
+  { name: 'lost', type: 'boolean', doc: 'NVML says GPU_IS_LOST / reset required', get: (g) => g.lost !== undefined },
+  {
+    name: 'throttle_reasons',
+    type: 'string',
+    doc: 'e.g. `HW thermal slowdown, ...`',
+    get: (g) => {
+      const names = CLOCK_REASON_NAMES.filter(([bit]) => g.clockReasons & bit).map(([, n]) => n);
+      return names.length ? names.join(', ') : undefined;
+    },
+  },
+  {
+    name: 'others',
+    type: 'string',
+    doc: 'the other GPUs of the host with temperature, power and throttling, for comparison',
+    get: (g, src) => {
+      const rest = [...src.gpus()].filter((o) => o !== g);
+      if (!rest.length) return undefined;
+      return rest
+        .map((o) => `GPU ${o.index} ${o.tempC} C ${o.powerW.toFixed(0)} W ${CLOCK_REASON_NAMES.some(([bit]) => o.clockReasons & bit) ? 'also throttled' : 'not throttled'}`)
+        .join(', ');
+    },
+  },
+  { name: 'xid', type: 'number', doc: 'the newest Xid', get: (g) => g.lastXid?.xid },
+  { name: 'xid.meaning', type: 'string', doc: 'from `xid-catalog.yaml`', get: (g) => (g.lastXid ? (xidInfo(g.lastXid.xid)?.meaning ?? NOT_IN_CATALOG) : undefined) },
+  { name: 'xid.action', type: 'string', doc: 'from `xid-catalog.yaml`', get: (g) => (g.lastXid ? (xidInfo(g.lastXid.xid)?.action ?? "look the Xid up in NVIDIA's Xid catalog") : undefined) },
+  { name: 'xid.app_error', type: 'boolean', doc: 'from `xid-catalog.yaml`', get: (g) => (g.lastXid ? (xidInfo(g.lastXid.xid)?.app_error ?? false) : undefined) },
+  {
+    name: 'co_tenant',
+    type: 'string',
+    doc: 'e.g. `python (4242) holds 72.0 GiB (90 % of the GPU)`: the *other* process with the most memory on it, relative to the process asking',
+    get: (g, src, pid) => {
+      const top = src.coTenant(g, pid);
+      if (!top) return undefined;
+      const frac = g.memTotal ? ` (${Math.round((top.bytes / g.memTotal) * 100)} % of the GPU)` : '';
+      return `${top.proc.label()} holds ${formatBytes(top.bytes)}${frac}`;
+    },
+  },
+  { name: 'co_tenant.pid', type: 'number', doc: 'see co_tenant', get: (g, src, pid) => src.coTenant(g, pid)?.proc.pid },
+  { name: 'co_tenant.comm', type: 'string', doc: 'see co_tenant', get: (g, src, pid) => src.coTenant(g, pid)?.proc.comm || undefined },
+  { name: 'co_tenant.bytes', type: 'number', doc: 'see co_tenant', get: (g, src, pid) => src.coTenant(g, pid)?.bytes },
+];
+
+/** The attribute tables, by entity type (cgroup and error entities have none). */
+export const ATTRIBUTES: { readonly [T in EntityType]: readonly AttrDef[] } = {
+  process: PROCESS as AttrDef[],
+  peer: PEER as AttrDef[],
+  device: DEVICE as AttrDef[],
+  cgroup: [],
+  cpu: CPU as AttrDef[],
+  error: [],
+  gpu: GPU as AttrDef[],
+};
+
+/**
+ * name -> the attributes of that name (most names belong to one entity type):
+ * one hash lookup per read, no string built (a rule evaluation reads attributes by name).
+ */
+const BY_NAME = new Map<string, { type: EntityType; def: AttrDef }[]>();
+for (const [type, defs] of Object.entries(ATTRIBUTES) as [EntityType, readonly AttrDef[]][])
+  for (const def of defs) {
+    const list = BY_NAME.get(def.name);
+    if (list) list.push({ type, def });
+    else BY_NAME.set(def.name, [{ type, def }]);
+  }
+
+/** The attribute `name` of entity type `type`; undefined when the type has no such attribute. */
+export function attributeOf(type: EntityType, name: string): AttrDef | undefined {
+  const list = BY_NAME.get(name);
+  if (list === undefined) return undefined;
+  for (let i = 0; i < list.length; i++) if (list[i]!.type === type) return list[i]!.def;
+  return undefined;
+}
+
+export function attributeNames(type: EntityType): string[] {
+  return ATTRIBUTES[type].map((d) => d.name);
+}
