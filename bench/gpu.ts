@@ -33,23 +33,39 @@ async function nvmlCost(): Promise<void> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-bench-'));
     const file = path.join(dir, 'state');
     const lines = [`gpus=${gpus}`];
-    for (let i = 0; i < gpus; i++) lines.push(`gpu${i}.mem_used=${(10 + i) * 2 ** 30}`, `gpu${i}.util=90`, `gpu${i}.procs=${1000 + i}:${2 ** 30},${2000 + i}:${2 ** 31}`);
+    for (let i = 0; i < gpus; i++)
+      lines.push(
+        `gpu${i}.mem_used=${(10 + i) * 2 ** 30}`,
+        `gpu${i}.util=90`,
+        `gpu${i}.procs=${1000 + i}:${2 ** 30},${2000 + i}:${2 ** 31}`,
+      );
     fs.writeFileSync(file, `${lines.join('\n')}\n`);
     process.env.FAKE_NVML_STATE = file;
   }
   const bufs = [new ArrayBuffer(4096 * RECORD_SIZE), new ArrayBuffer(4096 * RECORD_SIZE)];
   let records = 0;
   const cpu0 = process.cpuUsage();
-  const s = addon.open({ families: ['gpu'], gpu: { nvmlLibrary: lib, intervalMs: 100 }, buffers: bufs, onBatch: (_i, n) => void (records += n) });
+  const s = addon.open({
+    families: ['gpu'],
+    gpu: { nvmlLibrary: lib, intervalMs: 100 },
+    buffers: bufs,
+    onBatch: (_i, n) => void (records += n),
+  });
   const st = s.status()[0]!;
   if (!st.loaded) throw new Error(st.error);
   await sleep(seconds * 1000);
   const g = s.stats().gpu!;
   const cpu = process.cpuUsage(cpu0);
   s.stop();
-  console.log(`NVML sampling (${fake ? 'test double test/gpu/fake-nvml.c, which re-reads its control file on every call' : lib}, driver ${g.driver}):`);
-  console.log(`  ${g.gpus} GPUs, ${g.samples} GPU samples in ${seconds} s at 100 ms: ${(g.sampleNs / g.samples / 1000).toFixed(1)} us per GPU per sample (10 NVML calls + running processes)`);
-  console.log(`  records delivered to JS: ${records}; process CPU (sampler + drain + JS) ${((cpu.user + cpu.system) / 1000 / seconds / 10).toFixed(2)} % of a core`);
+  console.log(
+    `NVML sampling (${fake ? 'test double test/gpu/fake-nvml.c, which re-reads its control file on every call' : lib}, driver ${g.driver}):`,
+  );
+  console.log(
+    `  ${g.gpus} GPUs, ${g.samples} GPU samples in ${seconds} s at 100 ms: ${(g.sampleNs / g.samples / 1000).toFixed(1)} us per GPU per sample (10 NVML calls + running processes)`,
+  );
+  console.log(
+    `  records delivered to JS: ${records}; process CPU (sampler + drain + JS) ${((cpu.user + cpu.system) / 1000 / seconds / 10).toFixed(2)} % of a core`,
+  );
 }
 
 async function uprobeCost(): Promise<void> {
@@ -78,7 +94,9 @@ async function uprobeCost(): Promise<void> {
     const drops = s.stats().kernelDrops;
     const progs = s.programStats().filter((p) => p.name.startsWith('cuda_malloc_') && p.runCount > 0);
     console.log(`uprobe overhead, cudaMalloc (test double) in a tight loop, ${calls} calls, best of 3:`);
-    console.log(`  without probes ${base.toFixed(1)} ns/call; with uprobe + uretprobe ${probed.toFixed(1)} ns/call: +${(probed - base).toFixed(0)} ns per call (${(probed / base).toFixed(1)}x)`);
+    console.log(
+      `  without probes ${base.toFixed(1)} ns/call; with uprobe + uretprobe ${probed.toFixed(1)} ns/call: +${(probed - base).toFixed(0)} ns per call (${(probed / base).toFixed(1)}x)`,
+    );
     for (const p of progs) console.log(`  in-kernel ${p.name}: ${(p.runTimeNs / p.runCount).toFixed(0)} ns per run (${p.runCount} runs)`);
     console.log(`  records delivered: ${records} of ${3 * calls} calls (one cuda_alloc per call), ring drops ${drops}`);
   } finally {

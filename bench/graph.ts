@@ -27,7 +27,8 @@ const S = 1e9;
 /** The shipped rules plus generated variants (other thresholds/windows) up to `n`. */
 function ruleDir(n: number): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-bench-rules-'));
-  for (const f of fs.readdirSync(defaultRulesDir())) if (f.endsWith('.yaml')) fs.copyFileSync(path.join(defaultRulesDir(), f), path.join(dir, f));
+  for (const f of fs.readdirSync(defaultRulesDir()))
+    if (f.endsWith('.yaml')) fs.copyFileSync(path.join(defaultRulesDir(), f), path.join(dir, f));
   const shipped = loadRuleDir(dir).ruleSet!.rules.length;
   // signals that are abnormal for a healthy process (sleeping is not)
   const metrics = ['tcp.retransmits', 'io.latency', 'offcpu.runq', 'offcpu.waits_on_process', 'offcpu.blocked', 'io.errors'];
@@ -198,7 +199,8 @@ function ingestBench(events: number, rules: number, procs: number, spread: Sprea
       }
       p.ingest(new RecordBatch(buf, 0, perBatch));
       n += perBatch;
-      if (process.env.XCTL_BENCH_DEBUG && n % (32 * perBatch) === 0) console.error(`${n} ingest batch ${Number(process.hrtime.bigint() - tm) / 1e6} ms`);
+      if (process.env.XCTL_BENCH_DEBUG && n % (32 * perBatch) === 0)
+        console.error(`${n} ingest batch ${Number(process.hrtime.bigint() - tm) / 1e6} ms`);
       // the agent flushes on a 250 ms timer; at ~2 M events/s that is every ~500 batches
       if (n >= nextFlush) {
         tm = process.hrtime.bigint();
@@ -214,7 +216,9 @@ function ingestBench(events: number, rules: number, procs: number, spread: Sprea
   const sec = Number(process.hrtime.bigint() - t0) / 1e9 - harnessNs / 1e9;
   const cpu = process.cpuUsage(cpu0);
   const cpuSec = (cpu.user + cpu.system) / 1e6 - harnessNs / 1e9;
-  console.log(`\n## 1. Ingest (${spread}): ${n.toLocaleString('en')} records, ${rs.rules.length} rules, ${procs.toLocaleString('en')} processes`);
+  console.log(
+    `\n## 1. Ingest (${spread}): ${n.toLocaleString('en')} records, ${rs.rules.length} rules, ${procs.toLocaleString('en')} processes`,
+  );
   console.log(
     `${(n / sec / 1e6).toFixed(2)} M events/s (wall), ${(n / cpuSec / 1e6).toFixed(2)} M events/s per CPU-second; ` +
       `harness time left out ${(harnessNs / 1e6).toFixed(0)} ms; rule evaluations ${p.matcher.stats.evaluations.toLocaleString('en')} in ${p.flushes} flushes (${((flushNs / 1e9 / sec) * 100).toFixed(0)} % of the time); target >= 2 M/s`,
@@ -225,7 +229,9 @@ function ingestBench(events: number, rules: number, procs: number, spread: Sprea
     console.error([...by].sort((a, b) => b[1] - a[1]).slice(0, 8));
   }
   const sz = p.graph.size;
-  console.log(`graph after ingest: ${sz.processes} processes, ${sz.peers} peers, ${sz.devices} devices, ${sz.edges} edges; RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB; ${calibration()}`);
+  console.log(
+    `graph after ingest: ${sz.processes} processes, ${sz.peers} peers, ${sz.devices} devices, ${sz.edges} edges; RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB; ${calibration()}`,
+  );
 }
 
 function whyBench(procs: number, edges: number) {
@@ -275,7 +281,11 @@ function whyBench(procs: number, edges: number) {
     // where the answers allocate: a sampling heap profile that keeps collected objects
     const session = new inspector.Session();
     session.connect();
-    session.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as object);
+    session.post('HeapProfiler.startSampling', {
+      samplingInterval: 1024,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    } as object);
     for (let i = 0; i < 200; i++) answerWhy(p, 1000 + Math.floor(rnd() * procs));
     session.post('HeapProfiler.stopSampling', (_err, r) => fs.writeFileSync(process.env.XCTL_BENCH_HEAPPROF!, JSON.stringify(r.profile)));
   }
@@ -288,14 +298,22 @@ function whyBench(procs: number, edges: number) {
   }
   if (process.env.XCTL_BENCH_DEBUG) {
     const st = p.matcher.stats;
-    console.error(`per query: ${(st.evaluations / (queries + 500)).toFixed(0)} rule evaluations, ${([...st.matchesByRule.values()].reduce((a, b) => a + b, 0) / (queries + 500)).toFixed(1)} matches`);
+    console.error(
+      `per query: ${(st.evaluations / (queries + 500)).toFixed(0)} rule evaluations, ${([...st.matchesByRule.values()].reduce((a, b) => a + b, 0) / (queries + 500)).toFixed(1)} matches`,
+    );
   }
   lat.sort((x, y) => x - y);
   const q = (f: number) => lat[Math.min(lat.length - 1, Math.floor(f * lat.length))]!;
-  console.log(`\n## 2. why latency: ${procs.toLocaleString('en')} processes, ${g.size.edges.toLocaleString('en')} edges, ${queries} queries after 500 warm-up ones (walk depth 4, all rules evaluated per reached entity)`);
+  console.log(
+    `\n## 2. why latency: ${procs.toLocaleString('en')} processes, ${g.size.edges.toLocaleString('en')} edges, ${queries} queries after 500 warm-up ones (walk depth 4, all rules evaluated per reached entity)`,
+  );
   if (process.env.XCTL_BENCH_DEBUG) console.error(`p90 ${q(0.9).toFixed(2)} p95 ${q(0.95).toFixed(2)} p98 ${q(0.98).toFixed(2)}`);
-  console.log(`p50 ${q(0.5).toFixed(2)} ms, p99 ${q(0.99).toFixed(2)} ms, max ${lat[lat.length - 1]!.toFixed(2)} ms; target p99 <= 5 ms; ${calibration()}`);
-  console.log(`\n## 3. Memory: RSS ${(rss / 2 ** 20).toFixed(0)} MiB at ${procs.toLocaleString('en')} processes / ${g.size.edges.toLocaleString('en')} edges (caps: ${g.caps.maxProcesses.toLocaleString('en')} processes)`);
+  console.log(
+    `p50 ${q(0.5).toFixed(2)} ms, p99 ${q(0.99).toFixed(2)} ms, max ${lat[lat.length - 1]!.toFixed(2)} ms; target p99 <= 5 ms; ${calibration()}`,
+  );
+  console.log(
+    `\n## 3. Memory: RSS ${(rss / 2 ** 20).toFixed(0)} MiB at ${procs.toLocaleString('en')} processes / ${g.size.edges.toLocaleString('en')} edges (caps: ${g.caps.maxProcesses.toLocaleString('en')} processes)`,
+  );
 }
 
 const { values } = parseArgs({
@@ -322,7 +340,10 @@ if (values.only === 'ingest-case') {
   // Each case runs in a fresh process: a heap left by the previous case would
   // otherwise add its garbage collection to the next one's figures.
   const run = (args: string[]): string => {
-    const r = spawnSync(process.execPath, [...process.execArgv, __filename, ...args], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [...process.execArgv, __filename, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+    });
     process.stdout.write(r.stdout);
     if (r.status !== 0) process.exitCode = r.status ?? 1;
     return r.stdout;
@@ -337,15 +358,30 @@ if (values.only === 'ingest-case') {
       for (const spread of ['skewed', 'uniform']) {
         const rates: number[] = [];
         for (let i = 0; i < repeat; i++) {
-          const out = run(['--only', 'ingest-case', '--procs', procs, '--spread', spread, '--events', String(events), '--rules', String(rules)]);
+          const out = run([
+            '--only',
+            'ingest-case',
+            '--procs',
+            procs,
+            '--spread',
+            spread,
+            '--events',
+            String(events),
+            '--rules',
+            String(rules),
+          ]);
           const m = /([\d.]+) M events\/s per CPU-second/.exec(out);
           if (m) rates.push(Number(m[1]));
         }
         rates.sort((a, b) => a - b);
-        summary.push(`| ${Number(procs).toLocaleString('en')} | ${spread} | ${rates[rates.length - 1]?.toFixed(2)} | ${rates[Math.floor(rates.length / 2)]?.toFixed(2)} | ${rates.length} |`);
+        summary.push(
+          `| ${Number(procs).toLocaleString('en')} | ${spread} | ${rates[rates.length - 1]?.toFixed(2)} | ${rates[Math.floor(rates.length / 2)]?.toFixed(2)} | ${rates.length} |`,
+        );
       }
     }
-    console.log('\n## Ingest summary (M events/s per CPU-second; target >= 2)\n| processes | spread | best | median | runs |\n|---|---|---|---|---|');
+    console.log(
+      '\n## Ingest summary (M events/s per CPU-second; target >= 2)\n| processes | spread | best | median | runs |\n|---|---|---|---|---|',
+    );
     console.log(summary.join('\n'));
   }
   if (!values.only) run(['--only', 'why', '--procs', String(values.procs ?? 100_000), '--edges', String(values.edges ?? 1_000_000)]);

@@ -132,7 +132,13 @@ async function jsDrainOnly(calls: number, batch: number): Promise<Run> {
   const cpu = process.cpuUsage(cpu0);
   const stats = source.stats()!;
   source.stop();
-  return { delivered: counted.delivered(), drops: stats.kernelDrops, produced: calls * batch, elapsedNs, cpuNs: (cpu.user + cpu.system) * 1000 };
+  return {
+    delivered: counted.delivered(),
+    drops: stats.kernelDrops,
+    produced: calls * batch,
+    elapsedNs,
+    cpuNs: (cpu.user + cpu.system) * 1000,
+  };
 }
 
 /** Fill -> drain cycles of a ring that holds one fill: drains of cache-warm data. */
@@ -153,10 +159,11 @@ async function jsCycles(cycles: number, batch: number): Promise<Run> {
     }
     waiter?.();
   });
-  const nextLine = () => new Promise<string>((resolve) => {
-    const take = () => (lines.length ? resolve(lines.shift()!) : (waiter = take));
-    take();
-  });
+  const nextLine = () =>
+    new Promise<string>((resolve) => {
+      const take = () => (lines.length ? resolve(lines.shift()!) : (waiter = take));
+      take();
+    });
   await nextLine(); // ready
   const fillCalls = Math.floor(RING_BYTES / 136 / batch);
   let drainNs = 0;
@@ -180,17 +187,24 @@ async function jsCycles(cycles: number, batch: number): Promise<Run> {
 
 async function warmDrain(batch: number, rounds: number) {
   const cycles = 100;
-  console.log(`\n## 1a. Drain rate, cache-warm: ${cycles} cycles of (fill a ${RING_BYTES >> 20} MiB ring with ~${Math.floor(RING_BYTES / 136 / batch) * batch} records, then drain it), only drains timed; ${rounds} rounds (median)`);
+  console.log(
+    `\n## 1a. Drain rate, cache-warm: ${cycles} cycles of (fill a ${RING_BYTES >> 20} MiB ring with ~${Math.floor(RING_BYTES / 136 / batch) * batch} records, then drain it), only drains timed; ${rounds} rounds (median)`,
+  );
   const c: Run[] = [];
   const js: Run[] = [];
   for (let r = 0; r < rounds; r++) {
     c.push(cConsumer(cycles, batch, 'cycles'));
     js.push(await jsCycles(cycles, batch));
   }
-  for (const [name, runs] of [['C libbpf ring_buffer__consume', c], ['xctl addon + JS decode', js]] as const) {
+  for (const [name, runs] of [
+    ['C libbpf ring_buffer__consume', c],
+    ['xctl addon + JS decode', js],
+  ] as const) {
     const last = runs[runs.length - 1]!;
     console.log(
-      `${name.padEnd(30)} ${fmtRate(median(runs.map(rate))).padStart(10)}  cpu ${median(runs.map((x) => x.cpuNs / x.delivered)).toFixed(1).padStart(5)} ns/record  ` +
+      `${name.padEnd(30)} ${fmtRate(median(runs.map(rate))).padStart(10)}  cpu ${median(runs.map((x) => x.cpuNs / x.delivered))
+        .toFixed(1)
+        .padStart(5)} ns/record  ` +
         `records ${last.delivered}, drops ${last.drops}, delivered+drops==produced: ${last.delivered + last.drops === last.produced}`,
     );
   }
@@ -200,25 +214,33 @@ async function warmDrain(batch: number, rounds: number) {
 async function drainCeiling(batch: number, rounds: number) {
   // 1.8 M records of 136 ring bytes each fit in the 256 MiB ring: nothing dropped
   const calls = 28000;
-  console.log(`\n## 1b. Drain rate, cache-cold: ${calls * batch} records pre-filled in a ${DRAIN_RING >> 20} MiB ring, then drained; ${rounds} rounds (median)`);
+  console.log(
+    `\n## 1b. Drain rate, cache-cold: ${calls * batch} records pre-filled in a ${DRAIN_RING >> 20} MiB ring, then drained; ${rounds} rounds (median)`,
+  );
   const c: Run[] = [];
   const js: Run[] = [];
   for (let r = 0; r < rounds; r++) {
     c.push(cConsumer(calls, batch, 'drain', DRAIN_RING));
     js.push(await jsDrainOnly(calls, batch));
   }
-  for (const [name, runs] of [['C libbpf ring_buffer__consume', c], ['xctl addon + JS decode', js]] as const) {
+  for (const [name, runs] of [
+    ['C libbpf ring_buffer__consume', c],
+    ['xctl addon + JS decode', js],
+  ] as const) {
     const last = runs[runs.length - 1]!;
     console.log(
-      `${name.padEnd(30)} ${fmtRate(median(runs.map(rate))).padStart(10)}  cpu ${median(runs.map((x) => x.cpuNs / x.delivered)).toFixed(1).padStart(5)} ns/record  ` +
-        `records ${last.delivered}, drops ${last.drops}`,
+      `${name.padEnd(30)} ${fmtRate(median(runs.map(rate))).padStart(10)}  cpu ${median(runs.map((x) => x.cpuNs / x.delivered))
+        .toFixed(1)
+        .padStart(5)} ns/record  ` + `records ${last.delivered}, drops ${last.drops}`,
     );
   }
   console.log(`ratio xctl / C (cache-cold drain): ${(median(js.map(rate)) / median(c.map(rate))).toFixed(2)}  (target >= 0.70)`);
 }
 
 async function ceiling(calls: number, batch: number, rounds: number) {
-  console.log(`\n## 1c. Live producer -> consumer (producer-bound: shows delivered rate and drops with each consumer's wakeup pattern): 128-byte records, ${batch} per producer syscall, ${calls} syscalls, ring ${RING_BYTES >> 20} MiB, ${rounds} rounds (median)`);
+  console.log(
+    `\n## 1c. Live producer -> consumer (producer-bound: shows delivered rate and drops with each consumer's wakeup pattern): 128-byte records, ${batch} per producer syscall, ${calls} syscalls, ring ${RING_BYTES >> 20} MiB, ${rounds} rounds (median)`,
+  );
   const c: Run[] = [];
   const spin: Run[] = [];
   const js: Run[] = [];
@@ -227,10 +249,16 @@ async function ceiling(calls: number, batch: number, rounds: number) {
     spin.push(cConsumer(calls, batch, 'spin'));
     js.push(await jsPipeline(calls, batch));
   }
-  for (const [name, runs] of [['C libbpf ring_buffer__poll', c], ['C libbpf consume, busy spin', spin], ['xctl addon + JS decode', js]] as const) {
+  for (const [name, runs] of [
+    ['C libbpf ring_buffer__poll', c],
+    ['C libbpf consume, busy spin', spin],
+    ['xctl addon + JS decode', js],
+  ] as const) {
     const last = runs[runs.length - 1]!;
     console.log(
-      `${name.padEnd(28)} ${fmtRate(median(runs.map(rate))).padStart(10)}  cpu ${(median(runs.map((x) => x.cpuNs / x.delivered))).toFixed(0).padStart(4)} ns/record  ` +
+      `${name.padEnd(28)} ${fmtRate(median(runs.map(rate))).padStart(10)}  cpu ${median(runs.map((x) => x.cpuNs / x.delivered))
+        .toFixed(0)
+        .padStart(4)} ns/record  ` +
         `delivered+drops==produced: ${last.delivered + last.drops === last.produced} (drops ${(median(runs.map((x) => x.drops / x.produced)) * 100).toFixed(2)} %)`,
     );
   }
@@ -254,10 +282,17 @@ function workload(seconds: number): Promise<void> {
     done
     rm -f /tmp/xctl-bench-io`;
   const c = spawn('sh', ['-c', script], { stdio: 'ignore' });
-  const tcp = spawn(process.execPath, ['-e', `
+  const tcp = spawn(
+    process.execPath,
+    [
+      '-e',
+      `
     const net=require('net'); const s=net.createServer(c=>c.resume()).listen(0,'127.0.0.1',()=>{
       const c=net.connect(s.address().port,'127.0.0.1'); const buf=Buffer.alloc(65536);
-      const end=Date.now()+${seconds * 1000}; (function pump(){ while(Date.now()<end){ if(!c.write(buf)) return c.once('drain',pump);} c.end(); s.close(); })(); });`], { stdio: 'ignore' });
+      const end=Date.now()+${seconds * 1000}; (function pump(){ while(Date.now()<end){ if(!c.write(buf)) return c.once('drain',pump);} c.end(); s.close(); })(); });`,
+    ],
+    { stdio: 'ignore' },
+  );
   return Promise.all([new Promise((r) => c.on('exit', r)), new Promise((r) => tcp.on('exit', r))]).then(() => undefined);
 }
 
@@ -287,7 +322,9 @@ async function pacedLoad() {
   const perCall = 100;
   const intervalUs = 1000; // 1000 calls/s x 100 records = 100k events/s
   const seconds = 5;
-  console.log(`\n## 3. Pipeline CPU and RSS at 100k events/s (${perCall} records every ${intervalUs} us, ${seconds} s, all families attached)`);
+  console.log(
+    `\n## 3. Pipeline CPU and RSS at 100k events/s (${perCall} records every ${intervalUs} us, ${seconds} s, all families attached)`,
+  );
   const source = new LiveSource({ families: ['net', 'io', 'proc', 'sched', 'bench'] });
   let n = 0;
   let sum = 0;
@@ -320,11 +357,15 @@ async function pacedLoad() {
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { calls: { type: 'string' }, batch: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { calls: { type: 'string' }, batch: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' } },
+  });
   const calls = Number(values.calls ?? 40000);
   const batch = Number(values.batch ?? 64);
   const rounds = Number(values.rounds ?? 3);
-  console.log(`# xctl sensing-layer benchmark  (node ${process.version}, kernel ${fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, ${require('node:os').cpus().length} CPUs)`);
+  console.log(
+    `# xctl sensing-layer benchmark  (node ${process.version}, kernel ${fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, ${require('node:os').cpus().length} CPUs)`,
+  );
   const only = values.only?.split(',');
   if (!only || only.includes('warm')) await warmDrain(batch, rounds);
   if (!only || only.includes('drain')) await drainCeiling(batch, rounds);

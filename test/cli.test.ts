@@ -16,13 +16,27 @@ t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
 function xctl(args: string[], opts: { uidNobody?: boolean } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const [cmd, argv] = opts.uidNobody
     ? // env -i: tap injects NODE_OPTIONS hooks into children, which would try to write files as nobody
-      ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', 'env', '-i', 'PATH=/usr/bin:/bin', process.execPath, XCTL, ...args]]
+      [
+        'setpriv',
+        [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          '--inh-caps=-all',
+          'env',
+          '-i',
+          'PATH=/usr/bin:/bin',
+          process.execPath,
+          XCTL,
+          ...args,
+        ],
+      ]
     : [process.execPath, [XCTL, ...args]];
   return new Promise((resolve) => {
     // a plain environment: tap's NODE_OPTIONS hooks would write files as the child's uid
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/' };
     execFile(cmd, argv as string[], { timeout: 30_000, env }, (err, stdout, stderr) => {
-      const code = err ? ((err as NodeJS.ErrnoException & { code?: number }).code as unknown as number) ?? 1 : 0;
+      const code = err ? (((err as NodeJS.ErrnoException & { code?: number }).code as unknown as number) ?? 1) : 0;
       resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
     });
   });
@@ -37,14 +51,24 @@ const runExit3 = async (delayMs: number) => {
 };
 
 t.test('xctl events --json prints the exit of a real process', async (t) => {
-  const [res, pid] = await Promise.all([xctl(['events', '--json', '--kind', 'exit', '--duration', '3', '--families', 'proc']), runExit3(1200)]);
+  const [res, pid] = await Promise.all([
+    xctl(['events', '--json', '--kind', 'exit', '--duration', '3', '--families', 'proc']),
+    runExit3(1200),
+  ]);
   t.equal(res.code, 0, res.stderr);
-  const lines = res.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const lines = res.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   const mine = lines.find((e) => e.pid === pid);
   t.ok(mine, `found the exit of ${pid} among ${lines.length} exit events`);
   t.match(mine, { kind: 'exit', comm: 'exit-code', exit_code: 3, signal: 0 });
   t.match(mine.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'wall-clock ISO timestamp');
-  t.ok(lines.every((e) => e.kind === 'exit'), '--kind filters');
+  t.ok(
+    lines.every((e) => e.kind === 'exit'),
+    '--kind filters',
+  );
   t.match(res.stderr, /probing proc/);
 });
 
@@ -55,9 +79,19 @@ t.test('xctl record then xctl replay', async (t) => {
   t.match(rec.stderr, /\d+ records, \d+ bytes; kernel drops 0, user drops 0/);
   const rep = await xctl(['replay', file, '--json', '--pid', String(pid)]);
   t.equal(rep.code, 0, rep.stderr);
-  const evs = rep.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  t.match(evs.find((e) => e.kind === 'exit'), { pid, exit_code: 3 }, 'the exit replays with its code');
-  t.ok(evs.some((e) => e.kind === 'exec' && e.pid === pid), 'and its exec');
+  const evs = rep.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.match(
+    evs.find((e) => e.kind === 'exit'),
+    { pid, exit_code: 3 },
+    'the exit replays with its code',
+  );
+  t.ok(
+    evs.some((e) => e.kind === 'exec' && e.pid === pid),
+    'and its exec',
+  );
   // corrupt it: replay must name the byte offset, not crash
   const bytes = fs.readFileSync(file);
   fs.writeFileSync(file, bytes.subarray(0, bytes.length - 7));

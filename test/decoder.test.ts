@@ -188,9 +188,12 @@ t.test('tcp_retransmit ipv4', async (t) => {
     owner: 'kernel',
     sock_ino: 987654,
     first_ts_ns: '999995000000',
-    skaddr: (0xffff_8881_0a2b_3c00n).toString(),
+    skaddr: 0xffff_8881_0a2b_3c00n.toString(),
   });
-  t.match(formatText(ev, { utc: true }), /^03:04:05\.678 +4242 +python3 +tcp_retransmit +10\.1\.2\.3:40000 -> 10\.1\.2\.4:5001 ESTABLISHED x3 \(5 segs\)$/);
+  t.match(
+    formatText(ev, { utc: true }),
+    /^03:04:05\.678 +4242 +python3 +tcp_retransmit +10\.1\.2\.3:40000 -> 10\.1\.2\.4:5001 ESTABLISHED x3 \(5 segs\)$/,
+  );
 });
 
 t.test('tcp_retransmit ipv6, unowned', async (t) => {
@@ -207,7 +210,10 @@ t.test('tcp_retransmit ipv6, unowned', async (t) => {
     'tcp.sock_ino': 55,
   });
   t.match(ev, { family: 'ipv6', saddr: '2001:db8::1', daddr: 'fe80::1ff:fe23:4567:890a', state: 'SYN_SENT', owner: 'none' });
-  t.match(formatText(ev), /\[2001:db8::1\]:22 -> \[fe80::1ff:fe23:4567:890a\]:51000 SYN_SENT x1 \(1 segs\) owner unresolved \(socket inode 55\)$/);
+  t.match(
+    formatText(ev),
+    /\[2001:db8::1\]:22 -> \[fe80::1ff:fe23:4567:890a\]:51000 SYN_SENT x1 \(1 segs\) owner unresolved \(socket inode 55\)$/,
+  );
 });
 
 t.test('ipv6 text follows RFC 5952', async (t) => {
@@ -235,15 +241,27 @@ t.test('block_io', async (t) => {
     'io.flags': IO_F_WRITE,
   });
   t.match(ev, {
-    kind: 'block_io', dev: '7:0', op: 'write', bytes: 524288, sector: 2048,
-    latency_ns: 512_300_000, device_ns: 512_300_000, error: 0, waiter: false, sync: false,
+    kind: 'block_io',
+    dev: '7:0',
+    op: 'write',
+    bytes: 524288,
+    sector: 2048,
+    latency_ns: 512_300_000,
+    device_ns: 512_300_000,
+    error: 0,
+    waiter: false,
+    sync: false,
   });
   t.notOk('errno' in ev, 'no errno name on success');
   t.match(formatText(ev), / {2}dev 7:0 write 524288 B latency 512\.3 ms$/);
 
   const failed = one(Kind.BLOCK_IO, {
-    'io.dev': (259 << 20) | 3, 'io.bytes': 4096, 'io.latency_ns': 1_500_000_000, 'io.device_ns': 20_000_000,
-    'io.error': -28, 'io.flags': IO_F_WRITE | IO_F_WAITER,
+    'io.dev': (259 << 20) | 3,
+    'io.bytes': 4096,
+    'io.latency_ns': 1_500_000_000,
+    'io.device_ns': 20_000_000,
+    'io.error': -28,
+    'io.flags': IO_F_WRITE | IO_F_WAITER,
   }).ev;
   t.match(failed, { dev: '259:3', error: -28, errno: 'ENOSPC', waiter: true, op: 'write' });
   t.match(formatText(failed), /dev 259:3 write 4096 B latency 1500\.0 ms \(waiter, device 20\.0 ms\) error ENOSPC$/);
@@ -275,12 +293,27 @@ t.test('exit', async (t) => {
 
 t.test('signal', async (t) => {
   const { ev } = one(Kind.SIGNAL, {
-    'sig.target_pid': 777, 'sig.target_tid': 778, 'sig.sig': 9, 'sig.result': 0, 'sig.code': 0,
-    'sig.handled': 0, 'sig.target_comm': 'trainer', 'sig.target_start_ns': 55n,
+    'sig.target_pid': 777,
+    'sig.target_tid': 778,
+    'sig.sig': 9,
+    'sig.result': 0,
+    'sig.code': 0,
+    'sig.handled': 0,
+    'sig.target_comm': 'trainer',
+    'sig.target_start_ns': 55n,
   });
   t.match(ev, {
-    kind: 'signal', pid: 4242, target_pid: 777, target_tid: 778, target_comm: 'trainer', target_start_ns: '55',
-    sig: 9, signal_name: 'SIGKILL', handled: false, result: 0, code: 0,
+    kind: 'signal',
+    pid: 4242,
+    target_pid: 777,
+    target_tid: 778,
+    target_comm: 'trainer',
+    target_start_ns: '55',
+    sig: 9,
+    signal_name: 'SIGKILL',
+    handled: false,
+    result: 0,
+    code: 0,
   });
   t.match(formatText(ev), /SIGKILL -> 777 trainer$/);
   const term = one(Kind.SIGNAL, { 'sig.sig': 15, 'sig.handled': 1, 'sig.result': 2, 'sig.code': -6 }).ev;
@@ -290,29 +323,61 @@ t.test('signal', async (t) => {
 
 t.test('oom_kill', async (t) => {
   const { ev } = one(Kind.OOM_KILL, {
-    'oom.trigger_pid': 9000, 'oom.trigger_comm': 'alloc', 'oom.uid': 1000, 'oom.total_vm_kb': 32 * 1024 * 1024,
-    'oom.anon_rss_kb': 30 * 1024 * 1024, 'oom.file_rss_kb': 2048, 'oom.shmem_rss_kb': 0, 'oom.oom_score_adj': -500,
+    'oom.trigger_pid': 9000,
+    'oom.trigger_comm': 'alloc',
+    'oom.uid': 1000,
+    'oom.total_vm_kb': 32 * 1024 * 1024,
+    'oom.anon_rss_kb': 30 * 1024 * 1024,
+    'oom.file_rss_kb': 2048,
+    'oom.shmem_rss_kb': 0,
+    'oom.oom_score_adj': -500,
   });
   t.match(ev, {
-    kind: 'oom_kill', trigger_pid: 9000, trigger_comm: 'alloc', uid: 1000, total_vm_kb: 33554432,
-    anon_rss_kb: 31457280, file_rss_kb: 2048, shmem_rss_kb: 0, oom_score_adj: -500,
+    kind: 'oom_kill',
+    trigger_pid: 9000,
+    trigger_comm: 'alloc',
+    uid: 1000,
+    total_vm_kb: 33554432,
+    anon_rss_kb: 31457280,
+    file_rss_kb: 2048,
+    shmem_rss_kb: 0,
+    oom_score_adj: -500,
   });
   t.match(formatText(ev), /oom-killed anon-rss 30\.0 GiB file-rss 2\.0 MiB .*oom_score_adj -500 \(trigger 9000 alloc\)$/);
 });
 
 t.test('offcpu', async (t) => {
   const { ev } = one(Kind.OFFCPU, {
-    'off.duration_ns': 2_500_000_000, 'off.max_ns': 2_500_000_000, 'off.count': 1, 'off.state': OFFCPU_BLOCKED,
-    'off.flags': OFFCPU_F_IOWAIT, 'off.waker_pid': 321, 'off.waker_tid': 322, 'off.waker_comm': 'kworker/u16:2',
+    'off.duration_ns': 2_500_000_000,
+    'off.max_ns': 2_500_000_000,
+    'off.count': 1,
+    'off.state': OFFCPU_BLOCKED,
+    'off.flags': OFFCPU_F_IOWAIT,
+    'off.waker_pid': 321,
+    'off.waker_tid': 322,
+    'off.waker_comm': 'kworker/u16:2',
     'off.waker_start_ns': 99n,
   });
   t.match(ev, {
-    kind: 'offcpu', state: 'blocked', duration_ns: 2.5e9, max_ns: 2.5e9, count: 1, iowait: true, aggregate: false,
-    waker_pid: 321, waker_tid: 322, waker_comm: 'kworker/u16:2', waker_start_ns: '99', waker_irq: false,
+    kind: 'offcpu',
+    state: 'blocked',
+    duration_ns: 2.5e9,
+    max_ns: 2.5e9,
+    count: 1,
+    iowait: true,
+    aggregate: false,
+    waker_pid: 321,
+    waker_tid: 322,
+    waker_comm: 'kworker/u16:2',
+    waker_start_ns: '99',
+    waker_irq: false,
   });
   t.match(formatText(ev), /blocked iowait 2500\.0 ms woken by 321 kworker\/u16:2$/);
   const runq = one(Kind.OFFCPU, {
-    'off.duration_ns': 40_000_000, 'off.max_ns': 9_000_000, 'off.count': 12, 'off.state': OFFCPU_RUNQ,
+    'off.duration_ns': 40_000_000,
+    'off.max_ns': 9_000_000,
+    'off.count': 12,
+    'off.state': OFFCPU_RUNQ,
     'off.flags': OFFCPU_F_AGGREGATE | OFFCPU_F_WAKER_IRQ,
   }).ev;
   t.match(runq, { state: 'runq', aggregate: true, waker_irq: true, count: 12 });
@@ -328,12 +393,7 @@ t.test('synthetic test records (the reserved kind) decode as unknown', async (t)
 });
 
 t.test('validate', async (t) => {
-  const buf = pack([
-    makeRecord(Kind.EXIT, {}),
-    makeRecord(Kind.EXIT, { 'hdr.version': 2 }),
-    makeRecord(0, {}),
-    makeRecord(42, {}),
-  ]);
+  const buf = pack([makeRecord(Kind.EXIT, {}), makeRecord(Kind.EXIT, { 'hdr.version': 2 }), makeRecord(0, {}), makeRecord(42, {})]);
   const b = RecordBatch.fromBytes(buf);
   t.equal(b.validate(0), null);
   t.match(b.validate(1), /unsupported record version 2/);

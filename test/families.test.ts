@@ -38,8 +38,18 @@ t.test('the family table: one row per BPF object, object = family', async (t) =>
     t.equal(f.object, f.source === 'nvml' ? undefined : `${f.name}.bpf.o`, `${f.name}: object`);
     t.ok(f.description.length > 10, `${f.name} has a description`);
   }
-  const sources = fs.readdirSync(path.join(ROOT, 'bpf')).filter((n) => n.endsWith('.bpf.c')).map((n) => n.replace(/\.bpf\.c$/, '.bpf.o'));
-  t.same(sources.sort(), table.filter((f) => f.object).map((f) => f.object!).sort(), 'every bpf/*.bpf.c is a family and every BPF family has its source');
+  const sources = fs
+    .readdirSync(path.join(ROOT, 'bpf'))
+    .filter((n) => n.endsWith('.bpf.c'))
+    .map((n) => n.replace(/\.bpf\.c$/, '.bpf.o'));
+  t.same(
+    sources.sort(),
+    table
+      .filter((f) => f.object)
+      .map((f) => f.object!)
+      .sort(),
+    'every bpf/*.bpf.c is a family and every BPF family has its source',
+  );
   t.same(defaultFamilies(), ['net', 'io', 'proc', 'sched', 'gpu']);
 });
 
@@ -81,15 +91,46 @@ t.test('README tables are generated from their declarations', async (t) => {
   const text = fs.readFileSync(README, 'utf8');
   for (const [name, table] of Object.entries(GENERATED))
     t.equal(generatedSection(text, name), table(), `README "${name}" table is current (run: node dist/src/cli/doc-tables.js)`);
-  t.ok(CONFIG_KEYS.every((k) => generatedSection(text, 'config-keys')!.includes(`| \`${k.key}\` |`)), 'every key is in the README');
+  t.ok(
+    CONFIG_KEYS.every((k) => generatedSection(text, 'config-keys')!.includes(`| \`${k.key}\` |`)),
+    'every key is in the README',
+  );
 });
 
 t.test('every error class extends XctlError; the CLI decides with instanceof', async (t) => {
-  const classes = [UsageError, ConfigError, RuleError, PreflightError, ProbeError, IpcError, FrameError, AgentAlreadyRunningError, SocketPathOccupiedError, AgentUnavailableError, KubeError, ExecError, RecordingError, WhyError];
+  const classes = [
+    UsageError,
+    ConfigError,
+    RuleError,
+    PreflightError,
+    ProbeError,
+    IpcError,
+    FrameError,
+    AgentAlreadyRunningError,
+    SocketPathOccupiedError,
+    AgentUnavailableError,
+    KubeError,
+    ExecError,
+    RecordingError,
+    WhyError,
+  ];
   for (const c of classes) t.ok(c.prototype instanceof XctlError, `${c.name} extends XctlError`);
-  const forUsers = [new UsageError('m'), new ConfigError('m'), new PreflightError('m'), new ProbeError('m', []), new AgentAlreadyRunningError('/s'), new SocketPathOccupiedError('/s', 'a file')];
+  const forUsers = [
+    new UsageError('m'),
+    new ConfigError('m'),
+    new PreflightError('m'),
+    new ProbeError('m', []),
+    new AgentAlreadyRunningError('/s'),
+    new SocketPathOccupiedError('/s', 'a file'),
+  ];
   for (const e of forUsers) t.same([e.userFacing, e.exitCode], [true, 2], `${e.constructor.name} is for users, exit 2`);
-  const faults = [new RuleError('f', 1, 2, 'm'), new IpcError('INTERNAL' as never, 'm'), new AgentUnavailableError('m', '/s'), new KubeError('m'), new RecordingError('m', 0)];
+  const faults = [
+    new RuleError('f', 1, 2, 'm'),
+    new IpcError('INTERNAL' as never, 'm'),
+    new AgentUnavailableError('m', '/s'),
+    new KubeError('m'),
+    new RecordingError('m', 0),
+  ];
   for (const e of faults) t.equal(e.userFacing, false, `${e.constructor.name} is handled by its caller or is a fault`);
   t.ok(new RuleError('f', 1, 2, 'm') instanceof Error, 'RuleError is an Error');
   t.equal(String(new RuleError('f', 1, 2, 'm')), 'f:1:2: m');

@@ -15,7 +15,10 @@ const write = (name: string, text: string) => {
 };
 
 t.test('fix: policy, callers and rate limit reach the effective config with their source', async (t) => {
-  const f = write('ok.yaml', 'fix:\n  policy:\n    terminate: deny\n    renice: ask\n  allowed_uids: [0, 1000]\n  rate_limit: 3\n  rate_window: 30s\n');
+  const f = write(
+    'ok.yaml',
+    'fix:\n  policy:\n    terminate: deny\n    renice: ask\n  allowed_uids: [0, 1000]\n  rate_limit: 3\n  rate_window: 30s\n',
+  );
   const r = resolveConfig({ file: f, env: {} });
   t.equal(r.config.fix.policy?.terminate, 'deny');
   t.equal(r.config.fix.policy?.renice, 'ask');
@@ -27,7 +30,10 @@ t.test('fix: policy, callers and rate limit reach the effective config with thei
 });
 
 t.test('bad policy entries are named with file:line:col', async (t) => {
-  t.equal(validateConfigFile(write('a.yaml', 'fix:\n  policy:\n    renice: sometimes\n')), `${dir}/a.yaml:3:5: "fix.policy.renice" must be one of allow, ask, deny, got "sometimes"`);
+  t.equal(
+    validateConfigFile(write('a.yaml', 'fix:\n  policy:\n    renice: sometimes\n')),
+    `${dir}/a.yaml:3:5: "fix.policy.renice" must be one of allow, ask, deny, got "sometimes"`,
+  );
   t.match(validateConfigFile(write('b.yaml', 'fix:\n  policy:\n    reboot: allow\n')) ?? '', /unknown action type "reboot"/);
   t.match(validateConfigFile(write('c.yaml', 'fix:\n  allowed_uids: [root]\n')) ?? '', /must be a list of numeric ids/);
 });

@@ -16,7 +16,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function startAgent(dir: string, env: Record<string, string> = {}): Promise<ChildProcess> {
   const sock = path.join(dir, 'xctl.sock');
   fs.rmSync(sock, { force: true }); // the SIGKILLed agent's stale socket
-  const a = spawn(process.execPath, [XCTL, 'agent', '--socket', sock, '--metrics-addr', 'off', '--state-dir', path.join(dir, 'state')], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  const a = spawn(process.execPath, [XCTL, 'agent', '--socket', sock, '--metrics-addr', 'off', '--state-dir', path.join(dir, 'state')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   for (let i = 0; i < 150; i++) {
     if (fs.existsSync(sock)) return a;
     await sleep(100);
@@ -46,7 +49,11 @@ t.test('agent SIGKILLed between before and after: intact log, step interrupted',
   await sleep(1000);
   process.kill(writer, 'SIGSTOP');
   await sleep(1500);
-  const fix = spawn(process.execPath, [XCTL, 'fix', String(reader), '--apply', '--yes', '--json', '--socket', path.join(dir, 'xctl.sock')], { stdio: 'ignore' });
+  const fix = spawn(
+    process.execPath,
+    [XCTL, 'fix', String(reader), '--apply', '--yes', '--json', '--socket', path.join(dir, 'xctl.sock')],
+    { stdio: 'ignore' },
+  );
   t.teardown(() => void fix.kill('SIGKILL'));
   let before: { plan_id: string; step: number } | undefined;
   for (let i = 0; i < 100 && !before; i++) {
@@ -64,11 +71,21 @@ t.test('agent SIGKILLed between before and after: intact log, step interrupted',
   await sleep(300);
   const text = fs.readFileSync(auditFile, 'utf8');
   t.ok(text.endsWith('\n'), 'no partial line at the end');
-  const recs = text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const recs = text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   t.pass(`all ${recs.length} audit lines parse as JSON`);
-  t.notOk(recs.some((r) => r.plan_id === 'torn'), 'the torn line was cut away');
+  t.notOk(
+    recs.some((r) => r.plan_id === 'torn'),
+    'the torn line was cut away',
+  );
   const mine = recs.filter((r) => r.plan_id === before!.plan_id && r.step === before!.step);
-  t.same(mine.map((r) => r.phase), ['before', 'interrupted'], 'before + interrupted, no after');
+  t.same(
+    mine.map((r) => r.phase),
+    ['before', 'interrupted'],
+    'before + interrupted, no after',
+  );
   t.equal(mine[1].action, 'sigcont');
   t.equal(mine[1].caller_uid, 0);
   const plan = JSON.parse(fs.readFileSync(path.join(dir, 'state', 'plans', `${before!.plan_id}.json`), 'utf8'));

@@ -18,7 +18,6 @@ import { pipePair } from './helpers/scenarios';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
 let agent: Agent;
 let dir: string;
 let socket: string;
@@ -26,7 +25,22 @@ let stateDir: string;
 const cli = (args: string[], opts: { asNobody?: boolean } = {}) =>
   new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     const [file, argv] = opts.asNobody
-      ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-i', 'PATH=/usr/bin:/bin', process.execPath, XCTL, ...args, '--socket', socket]]
+      ? [
+          'setpriv',
+          [
+            '--reuid=65534',
+            '--regid=65534',
+            '--clear-groups',
+            'env',
+            '-i',
+            'PATH=/usr/bin:/bin',
+            process.execPath,
+            XCTL,
+            ...args,
+            '--socket',
+            socket,
+          ],
+        ]
       : [process.execPath, [XCTL, ...args, '--socket', socket]];
     execFile(file, argv, { timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 99) : 0;
@@ -87,11 +101,17 @@ t.test('CPU hog: renice the competitor, run-queue delay drops -> resolved; the d
   const recs = audit().filter((a) => a.plan_id === out.plan_id);
   t.ok(recs.some((a) => a.phase === 'before' && a.action === 'renice' && a.caller_uid === 0 && a.target.pid === hog.pid));
   t.ok(recs.some((a) => a.phase === 'after' && a.action === 'renice' && a.result === 'ok'));
-  t.ok(recs.some((a) => a.phase === 'refused' && a.action === 'cgroup_cpu_limit' && a.code === 'denied'), 'the denied action is audited');
+  t.ok(
+    recs.some((a) => a.phase === 'refused' && a.action === 'cgroup_cpu_limit' && a.code === 'denied'),
+    'the denied action is audited',
+  );
   const v = await cli(['verify', out.plan_id, '--wait', '--json']);
   const vo = JSON.parse(v.stdout);
   // resolved on a quiet host; other load on this shared host's CPU 1 (which no local fix of the hog removes) can leave it at partial
-  t.ok(['resolved', 'partial'].includes(vo.outcome), `${vo.outcome}: before ${vo.before / 1e6} ms, after ${vo.after / 1e6} ms, threshold ${vo.threshold / 1e6} ms`);
+  t.ok(
+    ['resolved', 'partial'].includes(vo.outcome),
+    `${vo.outcome}: before ${vo.before / 1e6} ms, after ${vo.after / 1e6} ms, threshold ${vo.threshold / 1e6} ms`,
+  );
   t.ok(vo.after < vo.before * 0.5, 'the run-queue delay at least halved');
   t.equal(v.code, vo.outcome === 'resolved' ? 0 : 1);
   // persisted in the state dir
@@ -123,12 +143,19 @@ t.test('reader blocked on a SIGSTOPped writer: SIGCONT -> resolved; stopped agai
   t.equal(v.before, 1);
   t.equal(v.after, 0);
   // the reader's waits end: it is woken by the writer again
-  const waited = agent.pipeline.graph.findProcess(reader)?.series('offcpu.waits_on_process')?.aggregate('count', agent.pipeline.nowNs() / 1e9, 5) ?? 0;
+  const waited =
+    agent.pipeline.graph
+      .findProcess(reader)
+      ?.series('offcpu.waits_on_process')
+      ?.aggregate('count', agent.pipeline.nowNs() / 1e9, 5) ?? 0;
   t.ok(waited > 0, `the reader was woken ${waited} times in the last 5 s`);
   // periodic re-check detects recurrence
   process.kill(writer, 'SIGSTOP');
   await sleep(200);
-  const rec = agent.fixService().recheck().find((o) => o.metric === 'process.stopped');
+  const rec = agent
+    .fixService()
+    .recheck()
+    .find((o) => o.metric === 'process.stopped');
   t.equal(rec?.outcome, 'recurred');
   const v2 = JSON.parse((await cli(['verify', out.plan_id, '--json'])).stdout);
   t.equal(v2.outcome, 'recurred');
@@ -139,10 +166,14 @@ t.test('packet loss: a manual step; verify reports failed while the loss continu
   const port = 5021;
   const link = await lossyLink({ lossProbability: 0.2, port });
   t.teardown(() => link.cleanup());
-  const sink = link.spawnIn(link.nsB, process.execPath, [faultProgram('tcp-sink.js'), link.addrB, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sink = link.spawnIn(link.nsB, process.execPath, [faultProgram('tcp-sink.js'), link.addrB, String(port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   t.teardown(() => void sink.kill('SIGKILL'));
   await waitForLine(sink, /listening/, 'sink');
-  const sender = link.spawnIn(link.nsA, process.execPath, [faultProgram('tcp-sender.js'), link.addrB, String(port), '30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sender = link.spawnIn(link.nsA, process.execPath, [faultProgram('tcp-sender.js'), link.addrB, String(port), '30'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   t.teardown(() => void sender.kill('SIGKILL'));
   const m = await waitForLine(sender, /pid (\d+)/, 'sender');
   await sleep(3000);
@@ -150,7 +181,10 @@ t.test('packet loss: a manual step; verify reports failed while the loss continu
   t.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   t.equal(out.plan.scene, 'network_stall', `plan: ${JSON.stringify(out.plan).slice(0, 600)}`);
-  t.ok(out.plan.steps.every((s: { action: string }) => s.action === 'manual'), 'only manual steps: nothing can be fixed locally');
+  t.ok(
+    out.plan.steps.every((s: { action: string }) => s.action === 'manual'),
+    'only manual steps: nothing can be fixed locally',
+  );
   t.ok(out.plan.steps[0].evidence.length > 0, 'printed with its evidence');
   t.equal(out.results[0].status, 'manual');
   t.equal(out.plan.verification.metric, 'tcp.retransmits');
@@ -169,8 +203,14 @@ t.test('refusals: pid 1, a kernel thread, a reused pid, a wrong uid; each audite
   const r2 = await cli(['fix', '2', '--apply', '--yes']);
   t.equal(r2.code, 2);
   t.match(r2.stderr, /pid 2 is a kernel thread/);
-  t.ok(audit().some((a) => a.phase === 'refused' && a.target.pid === 1 && /init/.test(a.error)), 'pid 1 refusal audited');
-  t.ok(audit().some((a) => a.phase === 'refused' && a.target.pid === 2), 'kthread refusal audited');
+  t.ok(
+    audit().some((a) => a.phase === 'refused' && a.target.pid === 1 && /init/.test(a.error)),
+    'pid 1 refusal audited',
+  );
+  t.ok(
+    audit().some((a) => a.phase === 'refused' && a.target.pid === 2),
+    'kthread refusal audited',
+  );
 
   // reused pid: plan for a stopped process, the process dies, a new process gets the same pid
   const s = spawn('sleep', ['60'], { stdio: 'ignore' });
@@ -197,7 +237,10 @@ t.test('refusals: pid 1, a kernel thread, a reused pid, a wrong uid; each audite
   const res3 = o3.results.find((x: { action: string }) => x.action === 'sigcont');
   t.equal(res3.status, 'refused');
   t.match(res3.detail, new RegExp(`pid ${pid} was reused`));
-  t.ok(audit().some((a) => a.plan_id === plan.plan_id && a.phase === 'refused' && a.code === 'reused'), 'reuse refusal audited');
+  t.ok(
+    audit().some((a) => a.plan_id === plan.plan_id && a.phase === 'refused' && a.code === 'reused'),
+    'reuse refusal audited',
+  );
 
   // wrong uid: nobody can reach the socket but may not apply
   fs.chmodSync(dir, 0o777);
@@ -205,12 +248,18 @@ t.test('refusals: pid 1, a kernel thread, a reused pid, a wrong uid; each audite
   const r4 = await cli(['fix', '--plan', plan.plan_id, '--apply', '--yes'], { asNobody: true });
   t.equal(r4.code, 2, r4.stderr);
   t.match(r4.stderr, /FORBIDDEN: refused: uid 65534 gid 65534 \(pid \d+\) may not apply remediation/);
-  t.ok(audit().some((a) => a.phase === 'refused' && a.code === 'forbidden' && a.caller_uid === 65534), 'the wrong uid is audited');
+  t.ok(
+    audit().some((a) => a.phase === 'refused' && a.code === 'forbidden' && a.caller_uid === 65534),
+    'the wrong uid is audited',
+  );
   // dry runs are fine for any caller that can reach the socket
   const r5 = await cli(['fix', '--plan', plan.plan_id, '--json'], { asNobody: true });
   t.equal(JSON.parse(r5.stdout).applied, false);
 
   // non-TTY without --yes on a plan with an "ask" step: refused by the CLI
   const all = audit();
-  t.ok(all.every((a) => typeof a.ts === 'string' && typeof a.plan_id === 'string'), 'every audit line parses');
+  t.ok(
+    all.every((a) => typeof a.ts === 'string' && typeof a.plan_id === 'string'),
+    'every audit line parses',
+  );
 });

@@ -57,9 +57,13 @@ async function leftovers(): Promise<Record<string, string[]>> {
     .split('\n')
     .filter((l) => l.includes(`/${ours}`));
   const cgroups = ['blkio', 'memory', 'cpuset'].flatMap((c) =>
-    readdirSync(join(CGROUP_ROOT, c)).filter((n) => n.startsWith(ours)).map((n) => `${c}/${n}`),
+    readdirSync(join(CGROUP_ROOT, c))
+      .filter((n) => n.startsWith(ours))
+      .map((n) => `${c}/${n}`),
   );
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(`/${ours}`));
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(`/${ours}`));
   const tmp = readdirSync(tmpdir()).filter((n) => n.startsWith(ours));
   return { netns, loops, cgroups, mounts, tmp };
 }
@@ -88,7 +92,7 @@ t.test('C helpers build and behave', async (t) => {
   const hogDone = finish(hog, 'cpu-hog on cpu 0');
   await new Promise((r) => setTimeout(r, 100));
   const status = readFileSync(`/proc/${hog.pid}/status`, 'utf8');
-  t.match(status, /^Cpus_allowed_list:\s+0$/m, 'runOnCpu pins the exec\'d program to CPU 0');
+  t.match(status, /^Cpus_allowed_list:\s+0$/m, "runOnCpu pins the exec'd program to CPU 0");
   t.equal((await hogDone).code, 0, 'cpu-hog exits 0');
 
   const gp = await finish(spawn(await helperPath('getpgid-loop'), ['200000']), 'getpgid-loop');
@@ -120,7 +124,10 @@ t.test('lossy veth link makes the sender retransmit', async (t) => {
   const sink6 = link.spawnIn(link.nsB, node, [faultProgram('tcp-sink.js'), link.addr6B ?? '', String(port)]);
   await waitForLine(sink6, /^listening$/m, 'tcp-sink on IPv6');
   const before6 = await link.snmpRetransSegs(link.nsA);
-  const res6 = await finish(link.spawnIn(link.nsA, node, [faultProgram('tcp-sender.js'), link.addr6B ?? '', String(port), '1']), 'tcp-sender (IPv6, 1 s)');
+  const res6 = await finish(
+    link.spawnIn(link.nsA, node, [faultProgram('tcp-sender.js'), link.addr6B ?? '', String(port), '1']),
+    'tcp-sender (IPv6, 1 s)',
+  );
   t.equal(res6.code, 0, 'IPv6 sender exits 0');
   const delta6 = (await link.snmpRetransSegs(link.nsA)) - before6;
   t.ok(delta6 > 0, `IPv6 RetransSegs delta ${delta6}`);
@@ -174,7 +181,10 @@ t.test('blkio throttle slows O_DIRECT writes to a loop device', async (t) => {
 t.test('loop device on a full tmpfs fails writes', async (t) => {
   const dev = await loopDevice({ sizeMiB: 16, backing: 'full-tmpfs' });
   t.teardown(() => dev.cleanup());
-  const res = await finish(spawn(await helperPath('direct-write'), [dev.device, '4', String(256 << 10)]), 'direct-write to full-tmpfs loop');
+  const res = await finish(
+    spawn(await helperPath('direct-write'), [dev.device, '4', String(256 << 10)]),
+    'direct-write to full-tmpfs loop',
+  );
   const errno = Number(/^error (\d+)$/m.exec(res.stdout)?.[1]);
   t.equal(res.code, 1, 'direct-write exits 1');
   t.ok(errno === 28 || errno === 5, `write failed with errno ${errno} (${errno === 28 ? 'ENOSPC' : errno === 5 ? 'EIO' : '?'})`);
@@ -199,12 +209,16 @@ t.test('cpuset cgroup confines a spawned program', async (t) => {
   const hog = spawnInCgroup([cg.path], await helperPath('cpu-hog'), ['0.3']);
   const done = finish(hog, 'cpu-hog in cpuset 0');
   await new Promise((r) => setTimeout(r, 100));
-  t.same(cg.pids(), [hog.pid], 'the exec\'d program (same pid as the wrapper) is the only member');
+  t.same(cg.pids(), [hog.pid], "the exec'd program (same pid as the wrapper) is the only member");
   t.match(readFileSync(`/proc/${hog.pid}/status`, 'utf8'), /^Cpus_allowed_list:\s+0$/m, 'allowed CPUs = 0');
   t.equal((await done).code, 0, 'cpu-hog exits 0');
   await cg.cleanup();
 });
 
 t.test('nothing is left behind', async (t) => {
-  t.same(await leftovers(), { netns: [], loops: [], cgroups: [], mounts: [], tmp: [] }, 'no netns, loop devices, cgroups, mounts or temp dirs');
+  t.same(
+    await leftovers(),
+    { netns: [], loops: [], cgroups: [], mounts: [], tmp: [] },
+    'no netns, loop devices, cgroups, mounts or temp dirs',
+  );
 });

@@ -35,7 +35,12 @@ function gpuStatus(library: string, stateText: string) {
   const prev = process.env.FAKE_NVML_STATE;
   process.env.FAKE_NVML_STATE = file;
   try {
-    const s = loadAddon().open({ families: ['gpu'], gpu: { nvmlLibrary: library }, buffers: [new ArrayBuffer(64 * RECORD_SIZE)], onBatch: () => {} });
+    const s = loadAddon().open({
+      families: ['gpu'],
+      gpu: { nvmlLibrary: library },
+      buffers: [new ArrayBuffer(64 * RECORD_SIZE)],
+      onBatch: () => {},
+    });
     const st = s.status();
     s.stop();
     return st[0]!;
@@ -54,7 +59,13 @@ t.test('NVML failures leave the gpu family unavailable with the exact reason', a
   t.match(gpuStatus(lib, 'gpus=0\n').error, /no GPU/);
   const ok = gpuStatus(lib, 'gpus=2\n');
   t.equal(ok.loaded, true);
-  t.same(ok.programs.map((p) => [p.name, p.attached]), [['nvml_sampler', true], ['nvml_events', true]]);
+  t.same(
+    ok.programs.map((p) => [p.name, p.attached]),
+    [
+      ['nvml_sampler', true],
+      ['nvml_events', true],
+    ],
+  );
 });
 
 t.test('with the test NVML', async (t) => {
@@ -68,7 +79,17 @@ t.test('with the test NVML', async (t) => {
   const total = 80 * GiB;
   const idleHolder = idle(); // on GPU 4: idle GPU, nothing explains it
   const gpus: FakeGpu[] = [
-    { mem_total: total, mem_used: 78 * GiB, util: 95, temp: 60, power_mw: 400_000, procs: [[victim, 6 * GiB], [hog, 72 * GiB]] },
+    {
+      mem_total: total,
+      mem_used: 78 * GiB,
+      util: 95,
+      temp: 60,
+      power_mw: 400_000,
+      procs: [
+        [victim, 6 * GiB],
+        [hog, 72 * GiB],
+      ],
+    },
     { mem_total: total, mem_used: 20 * GiB, util: 90, temp: 55, power_mw: 350_000, procs: [[onLost, 20 * GiB]] },
     { mem_total: total, mem_used: 10 * GiB, util: 93, temp: 91, power_mw: 690_000, clock_reasons: 0x40, procs: [[onHot, 10 * GiB]] },
     { mem_total: total, mem_used: 4 * GiB, util: 2, temp: 40, power_mw: 90_000 }, // its process comes later
@@ -92,7 +113,10 @@ t.test('with the test NVML', async (t) => {
     t.match(answer.summary, /reboot/);
     t.equal(answer.culprit.id, 'gpu:1');
     t.equal(answer.chain[0].edge, 'consumes');
-    t.ok(answer.actions.some((a: { type: string }) => a.type === 'gpu_reset'), 'gpu_reset offered');
+    t.ok(
+      answer.actions.some((a: { type: string }) => a.type === 'gpu_reset'),
+      'gpu_reset offered',
+    );
   });
 
   t.test('GPU memory full: gpu_oom naming the co-tenant', async (t) => {
@@ -132,8 +156,8 @@ t.test('with the test NVML', async (t) => {
     const cpuHog = await helperPath('cpu-hog');
     const hogs = await Promise.all([runOnCpu(1, cpuHog, ['8']), runOnCpu(1, cpuHog, ['8'])]);
     t.teardown(() => {
-    for (const h of hogs) h.kill('SIGKILL');
-  });
+      for (const h of hogs) h.kill('SIGKILL');
+    });
     const starved = await runOnCpu(1, cpuHog, ['8']);
     t.teardown(() => void starved.kill('SIGKILL'));
     gpus[3]!.procs = [[starved.pid!, 4 * GiB]];
@@ -144,8 +168,14 @@ t.test('with the test NVML', async (t) => {
     t.equal(answer.scene, 'gpu_util_low', answer.summary);
     t.equal(answer.findings[0].rule, 'gpu.util_low_cpu');
     t.match(answer.summary, /GPU 3 of cpu-hog .* is idle \(2 % busy\) because the process is starved of CPU/);
-    t.ok(hogs.some((h) => answer.summary.includes(`(${h.pid})`)), 'a competing hog is named');
-    t.ok(answer.findings.some((f: { scene: string }) => f.scene === 'cpu_starvation'), 'the CPU finding is there too, ranked below');
+    t.ok(
+      hogs.some((h) => answer.summary.includes(`(${h.pid})`)),
+      'a competing hog is named',
+    );
+    t.ok(
+      answer.findings.some((f: { scene: string }) => f.scene === 'cpu_starvation'),
+      'the CPU finding is there too, ranked below',
+    );
   });
 
   t.test('a GPU that starts answering GPU_IS_LOST: one gpu_event, and gpu_xid (gpu.lost) for its process', async (t) => {
@@ -175,7 +205,10 @@ t.test('no NVML: the agent runs, the gpu family says why, non-GPU scenes still a
   const gpu = ta.agent.status.find((f) => f.family === 'gpu');
   t.equal(gpu?.loaded, false);
   t.match(gpu?.error, /^NVML unavailable: .*libnvidia-ml\.so\.1: cannot open shared object file: No such file or directory/);
-  t.ok(ta.agent.status.filter((f) => f.family !== 'gpu').every((f) => f.loaded), 'the kernel families are loaded');
+  t.ok(
+    ta.agent.status.filter((f) => f.family !== 'gpu').every((f) => f.loaded),
+    'the kernel families are loaded',
+  );
   const c = spawn('sleep', ['300'], { stdio: 'ignore' });
   children.push(c);
   await sleep(300);

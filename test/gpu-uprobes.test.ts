@@ -65,16 +65,32 @@ t.teardown(() => ta.stop());
 t.test('cuda family loaded; its uprobes attach on demand', async (t) => {
   const cuda = ta.agent.status.find((f) => f.family === 'cuda');
   t.equal(cuda?.loaded, true);
-  t.ok(cuda?.programs.some((p) => p.name === 'cuda_malloc_exit'), 'programs listed');
+  t.ok(
+    cuda?.programs.some((p) => p.name === 'cuda_malloc_exit'),
+    'programs listed',
+  );
 });
 
 t.test('cudaMalloc fails past the limit: gpu_oom at the call, with size and co-tenant', async (t) => {
-  const c = spawn(app, ['alloc', '4', String(GiB)], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, FAKE_CUDA_MEM_LIMIT: String(3 * GiB) } });
+  const c = spawn(app, ['alloc', '4', String(GiB)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, FAKE_CUDA_MEM_LIMIT: String(3 * GiB) },
+  });
   children.push(c);
   const pid = Number((await waitLine(c, /ready (\d+)/, 'app'))[1]);
   const hog = spawn('sleep', ['300'], { stdio: 'ignore' });
   children.push(hog);
-  state.set([{ mem_total: 80 * GiB, mem_used: 76 * GiB, util: 90, procs: [[pid, 3 * GiB], [hog.pid!, 70 * GiB]] }]);
+  state.set([
+    {
+      mem_total: 80 * GiB,
+      mem_used: 76 * GiB,
+      util: 90,
+      procs: [
+        [pid, 3 * GiB],
+        [hog.pid!, 70 * GiB],
+      ],
+    },
+  ]);
   await attachedTo(ta, cudart, pid);
   t.pass(`uprobes attached to ${cudart} (found in /proc/${pid}/maps)`);
   c.stdin!.write('go\n');
@@ -92,12 +108,17 @@ t.test('a rank stuck in ncclAllReduce while TCP to its peer is lost: nccl_hang, 
   const port = 5071;
   const link = await lossyLink({ lossProbability: 0.3, port });
   t.teardown(() => link.cleanup());
-  const sink = link.spawnIn(link.nsB, process.execPath, [faultProgram('tcp-sink.js'), link.addrB, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sink = link.spawnIn(link.nsB, process.execPath, [faultProgram('tcp-sink.js'), link.addrB, String(port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(sink);
   await waitLine(sink, /listening/, 'sink');
   fs.writeFileSync(hangFile, '');
   t.teardown(() => fs.rmSync(hangFile, { force: true }));
-  const c = link.spawnIn(link.nsA, app, ['allreduce-net', '3', link.addrB, String(port)], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, FAKE_NCCL_HANG: hangFile } });
+  const c = link.spawnIn(link.nsA, app, ['allreduce-net', '3', link.addrB, String(port)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, FAKE_NCCL_HANG: hangFile },
+  });
   children.push(c);
   const pid = Number((await waitLine(c, /ready (\d+)/, 'rank'))[1]);
   await attachedTo(ta, nccl, pid);

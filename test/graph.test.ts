@@ -68,7 +68,7 @@ t.test('pid reuse: a new start time is a new process, the old one keeps its evid
   t.equal(old.comm, 'old');
   t.equal(old.exit?.signal, 11);
   t.equal(p.graph.evicted.pidReuse, 1);
-  t.equal(answerWhy(p, 200).scene, 'healthy', 'the new process is not blamed for the old one\'s crash');
+  t.equal(answerWhy(p, 200).scene, 'healthy', "the new process is not blamed for the old one's crash");
 });
 
 t.test('A woken by B: waits_on edge to the waker with wait time', async (t) => {
@@ -107,9 +107,28 @@ t.test('throttled IO waiter records: storage_slow on the process, not the kworke
   const recs = [];
   for (let k = 0; k < 4; k++) {
     // the request as issued by a kworker...
-    recs.push(makeRecord(Kind.BLOCK_IO, { ...hdr(41, 1, 10 * S + k * S, 'kworker/1:1'), 'hdr.flags': 1, 'io.dev': dev, 'io.latency_ns': 1e6, 'io.device_ns': 1e6, 'io.bytes': 262144, 'io.flags': 1 }));
+    recs.push(
+      makeRecord(Kind.BLOCK_IO, {
+        ...hdr(41, 1, 10 * S + k * S, 'kworker/1:1'),
+        'hdr.flags': 1,
+        'io.dev': dev,
+        'io.latency_ns': 1e6,
+        'io.device_ns': 1e6,
+        'io.bytes': 262144,
+        'io.flags': 1,
+      }),
+    );
     // ...and as the waiting writer saw it
-    recs.push(makeRecord(Kind.BLOCK_IO, { ...hdr(400, 1 * S, 10 * S + k * S, 'writer'), 'io.dev': dev, 'io.latency_ns': 0.25 * S, 'io.device_ns': 1e6, 'io.bytes': 262144, 'io.flags': 1 | 2 }));
+    recs.push(
+      makeRecord(Kind.BLOCK_IO, {
+        ...hdr(400, 1 * S, 10 * S + k * S, 'writer'),
+        'io.dev': dev,
+        'io.latency_ns': 0.25 * S,
+        'io.device_ns': 1e6,
+        'io.bytes': 262144,
+        'io.flags': 1 | 2,
+      }),
+    );
   }
   p.ingest(batch(...recs));
   t.notOk(p.graph.findProcess(41), 'the kworker is not a node');
@@ -122,12 +141,26 @@ t.test('throttled IO waiter records: storage_slow on the process, not the kworke
 
 t.test('SIGSTOP from another process: stopped_by, and SIGCONT clears it', async (t) => {
   const p = new Pipeline(rules());
-  p.ingest(batch(makeRecord(Kind.SIGNAL, { ...hdr(500, 1 * S, 5 * S, 'ops'), 'sig.sig': 19, 'sig.target_pid': 501, 'sig.target_start_ns': 2 * S, 'sig.target_comm': 'worker' })));
+  p.ingest(
+    batch(
+      makeRecord(Kind.SIGNAL, {
+        ...hdr(500, 1 * S, 5 * S, 'ops'),
+        'sig.sig': 19,
+        'sig.target_pid': 501,
+        'sig.target_start_ns': 2 * S,
+        'sig.target_comm': 'worker',
+      }),
+    ),
+  );
   const w = p.graph.findProcess(501)!;
   t.equal(w.state, 'stopped');
   t.equal(w.stoppedBy?.pid, 500);
   t.equal(answerWhy(p, 501).scene, 'process_blocked');
-  p.ingest(batch(makeRecord(Kind.SIGNAL, { ...hdr(500, 1 * S, 6 * S, 'ops'), 'sig.sig': 18, 'sig.target_pid': 501, 'sig.target_start_ns': 2 * S })));
+  p.ingest(
+    batch(
+      makeRecord(Kind.SIGNAL, { ...hdr(500, 1 * S, 6 * S, 'ops'), 'sig.sig': 18, 'sig.target_pid': 501, 'sig.target_start_ns': 2 * S }),
+    ),
+  );
   t.equal(w.state, 'running');
   t.equal(w.stoppedBy, undefined);
 });
@@ -137,7 +170,13 @@ t.test('kernel SIGKILL (OOM) does not blame the allocating task', async (t) => {
   p.ingest(
     batch(
       makeRecord(Kind.OOM_KILL, { ...hdr(600, 1 * S, 5 * S, 'hog'), 'oom.anon_rss_kb': 32000, 'oom.trigger_pid': 601 }),
-      makeRecord(Kind.SIGNAL, { ...hdr(601, 1 * S, 5 * S, 'other'), 'sig.sig': 9, 'sig.code': 0x80, 'sig.target_pid': 600, 'sig.target_start_ns': 1 * S }),
+      makeRecord(Kind.SIGNAL, {
+        ...hdr(601, 1 * S, 5 * S, 'other'),
+        'sig.sig': 9,
+        'sig.code': 0x80,
+        'sig.target_pid': 600,
+        'sig.target_start_ns': 1 * S,
+      }),
       makeRecord(Kind.EXIT, { ...hdr(600, 1 * S, 5.1 * S, 'hog'), 'exit.signal': 9 }),
     ),
   );
@@ -193,7 +232,10 @@ t.test('changes reach the matcher at flush, once per node; evicted nodes leave t
   t.equal(p.matcher.active.size, 0, 'nothing is evaluated before the flush');
   const f = p.flush();
   t.equal(proc.changes, 0, 'the flush took the marks');
-  t.same(f.started.map((m) => [m.entity.id, m.scene]).filter(([id]) => id === proc.id), [[proc.id, 'network_stall']]);
+  t.same(
+    f.started.map((m) => [m.entity.id, m.scene]).filter(([id]) => id === proc.id),
+    [[proc.id, 'network_stall']],
+  );
   t.ok(p.matcher.active.has(proc.id));
   // 2 minutes without events: past the idle TTL, the process, the peer and their matches go
   p.graph.nowNs = 135 * S;
@@ -238,7 +280,12 @@ t.test('raw samples are kept only for metrics a rule reads as a percentile, and 
   const node = p.graph.findProcess(300)!;
   t.equal(node.series('offcpu.sleep')!.aggregate('p90', 12, 10), undefined, 'no samples: no percentile');
   t.equal(node.series('offcpu.sleep')!.aggregate('max', 12, 10), 50e6, 'the buckets are there all the same');
-  const reload = loadRuleTexts([{ file: 'p.yaml', text: "rules:\n  - id: long_sleeps\n    scene: process_blocked\n    when: { metric: offcpu.sleep, agg: p90, window: 30s, op: '>=', value: 1s }\n    cause: x\n" }]);
+  const reload = loadRuleTexts([
+    {
+      file: 'p.yaml',
+      text: "rules:\n  - id: long_sleeps\n    scene: process_blocked\n    when: { metric: offcpu.sleep, agg: p90, window: 30s, op: '>=', value: 1s }\n    cause: x\n",
+    },
+  ]);
   p.setRules(reload.ruleSet!);
   p.ingest(batch(sleep(12 * S)));
   t.equal(node.series('offcpu.sleep')!.aggregate('p90', 13, 10), 50e6, 'sampled from the reload on');

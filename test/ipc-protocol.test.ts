@@ -47,7 +47,12 @@ t.test('requests round-trip, and frames are protobufjs encodeDelimited', async (
 t.test('responses round-trip; an unknown error code becomes INTERNAL and says so', async (t) => {
   const res = { id: 7, version: 1, ok: false, code: 'NOT_FOUND' as const, error: 'no process 12', body: '' };
   t.same(decodeResponse(encodeResponseFrame(res).subarray(1)), res);
-  const future = protobuf.Writer.create().uint32((4 << 3) | 0).uint32(77).uint32((5 << 3) | 2).string('new thing').finish();
+  const future = protobuf.Writer.create()
+    .uint32((4 << 3) | 0)
+    .uint32(77)
+    .uint32((5 << 3) | 2)
+    .string('new thing')
+    .finish();
   const d = decodeResponse(future);
   t.equal(d.code, 'INTERNAL');
   t.equal(d.error, '(agent error code 77) new thing');
@@ -85,7 +90,11 @@ t.test('FrameDecoder: byte by byte, every split point, several frames per chunk'
 
 t.test('FrameDecoder: an oversized length is refused before any body is buffered', async (t) => {
   const d = new FrameDecoder();
-  const fiftyMiB = Buffer.from(protobuf.Writer.create().uint32(50 * 1024 * 1024).finish());
+  const fiftyMiB = Buffer.from(
+    protobuf.Writer.create()
+      .uint32(50 * 1024 * 1024)
+      .finish(),
+  );
   const good = frameOf(Buffer.from('ok'));
   let err: unknown;
   try {
@@ -110,7 +119,9 @@ t.test('FrameDecoder: a varint longer than 5 bytes is MALFORMED_FRAME', async (t
   const d = new FrameDecoder({ maxFrameBytes: 2 ** 40 });
   t.throws(() => d.push(Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x01])), { code: 'MALFORMED_FRAME', message: /longer than 5 bytes/ });
   // a 5-byte varint is legal: 0xffffffff
-  t.throws(() => new FrameDecoder().push(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f])), { message: 'frame of 4294967295 bytes exceeds the 1048576-byte limit' });
+  t.throws(() => new FrameDecoder().push(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f])), {
+    message: 'frame of 4294967295 bytes exceeds the 1048576-byte limit',
+  });
 });
 
 t.test('FrameDecoder: memory stays bounded by one frame while a big frame trickles in', async (t) => {

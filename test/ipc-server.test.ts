@@ -13,7 +13,14 @@ import { callAgent } from '../src/ipc/client';
 import { AgentAlreadyRunningError, AgentUnavailableError, IpcError, SocketPathOccupiedError } from '../src/ipc/errors';
 import { FrameDecoder } from '../src/ipc/framing';
 import { createLogger } from '../src/log';
-import { type IpcRequest, type IpcResponse, PROTOCOL_VERSION, decodeRequest, decodeResponse, encodeRequestFrame } from '../src/ipc/protocol';
+import {
+  type IpcRequest,
+  type IpcResponse,
+  PROTOCOL_VERSION,
+  decodeRequest,
+  decodeResponse,
+  encodeRequestFrame,
+} from '../src/ipc/protocol';
 import { type IpcHandler, type IpcServer, type IpcServerOptions, startIpcServer } from '../src/ipc/server';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-ipc-'));
@@ -154,8 +161,15 @@ t.test('pipelined requests on one connection are all answered, each with its id'
     ]),
   );
   const got = [await raw.next(), await raw.next(), await raw.next()];
-  t.same(got.map((r) => r.id), [13, 12, 11], 'answered in order of completion');
-  t.same(got.map((r) => JSON.parse(r.body)), [{ id: 13, pid: 5, args: {}, peer: null }, { slept: 20 }, { slept: 150 }]);
+  t.same(
+    got.map((r) => r.id),
+    [13, 12, 11],
+    'answered in order of completion',
+  );
+  t.same(
+    got.map((r) => JSON.parse(r.body)),
+    [{ id: 13, pid: 5, args: {}, peer: null }, { slept: 20 }, { slept: 150 }],
+  );
   raw.socket.destroy();
 });
 
@@ -206,7 +220,10 @@ t.test('a garbage frame closes only its own connection; another client keeps wor
   t.equal(after.id, 2, 'after, on the same connection');
   t.same(JSON.parse(after.body), { id: 2, pid: 8, args: {}, peer: null });
   t.equal((await callAgent(server.address, { method: 'echo' })).ok, true, 'new connections work too');
-  t.ok(logs.some((l) => l.level === 40 && l.code === 'MALFORMED_FRAME' && /cannot decode request/.test(l.msg)), 'logged at warn with the reason');
+  t.ok(
+    logs.some((l) => l.level === 40 && l.code === 'MALFORMED_FRAME' && /cannot decode request/.test(l.msg)),
+    'logged at warn with the reason',
+  );
   good.socket.destroy();
 });
 
@@ -251,7 +268,11 @@ t.test('clients vanishing mid-frame or mid-request leave the server healthy', as
   const reply = await callAgent(server.address, { method: 'echo', pid: 1 });
   t.equal(reply.ok, true);
   t.match(reply.body, { pid: 1 });
-  t.same(logs.filter((l) => l.level >= 50), [], 'nothing logged at error');
+  t.same(
+    logs.filter((l) => l.level >= 50),
+    [],
+    'nothing logged at error',
+  );
 });
 
 t.test('a wrong protocol version gets UNSUPPORTED_VERSION and the connection stays usable', async (t) => {
@@ -278,8 +299,18 @@ t.test('handler errors: IpcError keeps its code, anything else is INTERNAL and l
   const logged = logs.find((l) => l.level === 50);
   t.match(logged, { method: 'boom', err: { message: 'kaboom', stack: /Error: kaboom\n\s+at / } });
 
-  t.same(await callAgent(server.address, { method: 'missing', pid: 99 }), { ok: false, code: 'NOT_FOUND', error: 'no process 99', body: undefined });
-  t.same(await callAgent(server.address, { method: 'nope' }), { ok: false, code: 'UNKNOWN_METHOD', error: "unknown method 'nope'", body: undefined });
+  t.same(await callAgent(server.address, { method: 'missing', pid: 99 }), {
+    ok: false,
+    code: 'NOT_FOUND',
+    error: 'no process 99',
+    body: undefined,
+  });
+  t.same(await callAgent(server.address, { method: 'nope' }), {
+    ok: false,
+    code: 'UNKNOWN_METHOD',
+    error: "unknown method 'nope'",
+    body: undefined,
+  });
   const big = await callAgent(server.address, { method: 'bigint' });
   t.equal(big.code, 'INTERNAL');
   t.match(big.error, /^cannot serialise the result of 'bigint' as JSON/);
@@ -330,9 +361,13 @@ t.test('socket file is 0660 and a missing directory is created 0755', async (t) 
 function staleSocket(socketPath: string): Promise<void> {
   // a listener killed with SIGKILL leaves its socket file behind
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => console.log('up'))`], {
-      env: { PATH: process.env.PATH ?? '' },
-    });
+    const child = spawn(
+      process.execPath,
+      ['-e', `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => console.log('up'))`],
+      {
+        env: { PATH: process.env.PATH ?? '' },
+      },
+    );
     child.stdout.once('data', () => child.kill('SIGKILL'));
     child.on('exit', () => (fs.existsSync(socketPath) ? resolve() : reject(new Error('no stale socket left'))));
   });
@@ -371,7 +406,10 @@ t.test('a regular file at the socket path is left alone, with a clear error', as
   fs.writeFileSync(socketPath, 'precious');
   const err = await startServer(t, { socketPath }).catch((e: Error) => e);
   t.type(err, SocketPathOccupiedError);
-  t.equal((err as Error).message, `refusing to replace ${socketPath}: it is a regular file, not a socket; move it away or choose another socket path`);
+  t.equal(
+    (err as Error).message,
+    `refusing to replace ${socketPath}: it is a regular file, not a socket; move it away or choose another socket path`,
+  );
   t.equal(fs.readFileSync(socketPath, 'utf8'), 'precious');
 });
 
@@ -385,27 +423,44 @@ t.test('client errors say what to do', async (t) => {
 
   const { server } = await startServer(t);
   const start = Date.now();
-  await t.rejects(callAgent(server.address, { method: 'hang' }), { name: 'AgentUnavailableError', message: 'the agent did not answer within 5 s' });
+  await t.rejects(callAgent(server.address, { method: 'hang' }), {
+    name: 'AgentUnavailableError',
+    message: 'the agent did not answer within 5 s',
+  });
   t.ok(Date.now() - start >= 4900, 'default timeout is 5 s');
   await t.rejects(callAgent(server.address, { method: 'hang' }, { timeoutMs: 200 }), { message: 'the agent did not answer within 0.2 s' });
 });
 
-t.test('a client without permission on the socket is told so', { skip: process.getuid?.() !== 0 || !fs.existsSync('/usr/bin/setpriv') ? 'needs root and setpriv' : false }, async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-ipc-perm-'));
-  fs.chmodSync(dir, 0o755);
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const { server } = await startServer(t, { socketPath: path.join(dir, 'xctl.sock') });
-  const script = `require(${JSON.stringify(path.resolve(__dirname, '../src/ipc/client.js'))}).callAgent(${JSON.stringify(server.address)}, { method: 'status' }).then(() => console.log('connected'), (e) => console.log(e.message))`;
-  const out = await new Promise<string>((resolve) =>
-    execFile(
-      'setpriv',
-      ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, process.execPath, '-e', script],
-      { timeout: 20_000 },
-      (_err, stdout, stderr) => resolve(stdout + stderr),
-    ),
-  );
-  t.equal(out.trim(), `permission denied on ${server.address}: run as root or a member of the socket's group`);
-});
+t.test(
+  'a client without permission on the socket is told so',
+  { skip: process.getuid?.() !== 0 || !fs.existsSync('/usr/bin/setpriv') ? 'needs root and setpriv' : false },
+  async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-ipc-perm-'));
+    fs.chmodSync(dir, 0o755);
+    t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const { server } = await startServer(t, { socketPath: path.join(dir, 'xctl.sock') });
+    const script = `require(${JSON.stringify(path.resolve(__dirname, '../src/ipc/client.js'))}).callAgent(${JSON.stringify(server.address)}, { method: 'status' }).then(() => console.log('connected'), (e) => console.log(e.message))`;
+    const out = await new Promise<string>((resolve) =>
+      execFile(
+        'setpriv',
+        [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          'env',
+          '-i',
+          `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`,
+          process.execPath,
+          '-e',
+          script,
+        ],
+        { timeout: 20_000 },
+        (_err, stdout, stderr) => resolve(stdout + stderr),
+      ),
+    );
+    t.equal(out.trim(), `permission denied on ${server.address}: run as root or a member of the socket's group`);
+  },
+);
 
 t.test('slow-loris: an incomplete frame older than the limit closes the connection, even while bytes trickle in', async (t) => {
   const { server, logs } = await startServer(t, { frameTimeoutMs: 200 });

@@ -6,7 +6,11 @@ import { loadAddon } from '../src/native/addon';
 
 const addon = loadAddon();
 const fdCount = () => fs.readdirSync('/proc/self/fd').length;
-const bpfMappings = () => fs.readFileSync('/proc/self/maps', 'latin1').split('\n').filter((l) => l.includes('bpf')).length;
+const bpfMappings = () =>
+  fs
+    .readFileSync('/proc/self/maps', 'latin1')
+    .split('\n')
+    .filter((l) => l.includes('bpf')).length;
 
 t.test('five open/stop cycles of every family leak nothing', async (t) => {
   const buffers = [new ArrayBuffer(128 * 64), new ArrayBuffer(128 * 64)];
@@ -16,7 +20,10 @@ t.test('five open/stop cycles of every family leak nothing', async (t) => {
   const maps = bpfMappings();
   for (let i = 0; i < 5; i++) {
     const s = addon.open({ families: ['net', 'io', 'proc', 'sched', 'bench'], buffers, onBatch: () => {} });
-    const attached = s.status().flatMap((f) => f.programs).filter((p) => p.attached).length;
+    const attached = s
+      .status()
+      .flatMap((f) => f.programs)
+      .filter((p) => p.attached).length;
     t.ok(attached >= 15, `cycle ${i}: ${attached} programs attached`);
     t.ok(fdCount() > fds, 'while open, the session holds fds');
     s.stop();
@@ -29,8 +36,14 @@ t.test('five open/stop cycles of every family leak nothing', async (t) => {
 t.test('bad options are named', async (t) => {
   t.throws(() => addon.open({} as never), /onBatch must be a function/);
   t.throws(() => addon.open({ onBatch: () => {}, buffers: [] } as never), /buffers must be a non-empty array/);
-  t.throws(() => addon.open({ onBatch: () => {}, buffers: [new ArrayBuffer(8)], families: [] }), /buffers\[0\] must be an ArrayBuffer of at least one record/);
-  t.throws(() => addon.open({ onBatch: () => {}, buffers: [new ArrayBuffer(128)], families: [], ringBytes: 1000 }), /ringBytes must be a power of two/);
+  t.throws(
+    () => addon.open({ onBatch: () => {}, buffers: [new ArrayBuffer(8)], families: [] }),
+    /buffers\[0\] must be an ArrayBuffer of at least one record/,
+  );
+  t.throws(
+    () => addon.open({ onBatch: () => {}, buffers: [new ArrayBuffer(128)], families: [], ringBytes: 1000 }),
+    /ringBytes must be a power of two/,
+  );
   const s = addon.open({ onBatch: () => {}, buffers: [new ArrayBuffer(128)], families: ['nope' as never] });
   t.match(s.status(), [{ family: 'nope', loaded: false, error: /unknown probe family 'nope'/ }]);
   s.stop();
@@ -51,10 +64,14 @@ t.test('raw addon: a throwing consumer surfaces as uncaughtException, is counted
   const saved = process.listeners('uncaughtException');
   process.removeAllListeners('uncaughtException');
   process.on('uncaughtException', onUncaught);
-  const s = addon.open({ families: ['proc'], buffers, onBatch: () => {
-    calls++;
-    throw new Error('consumer bug');
-  } });
+  const s = addon.open({
+    families: ['proc'],
+    buffers,
+    onBatch: () => {
+      calls++;
+      throw new Error('consumer bug');
+    },
+  });
   try {
     await runTrue();
     await new Promise((r) => setTimeout(r, 400)); // a loop wakeup or the 200 ms timer delivers
@@ -64,7 +81,10 @@ t.test('raw addon: a throwing consumer surfaces as uncaughtException, is counted
     process.removeListener('uncaughtException', onUncaught);
     for (const l of saved) process.on('uncaughtException', l as (e: Error) => void);
   }
-  t.ok(caught.length >= 2 && caught.every((e) => /consumer bug/.test(e.message)), `${caught.length} consumer errors surfaced, one per failed batch`);
+  t.ok(
+    caught.length >= 2 && caught.every((e) => /consumer bug/.test(e.message)),
+    `${caught.length} consumer errors surfaced, one per failed batch`,
+  );
   t.ok(calls >= 2, 'and later batches were still delivered');
   t.ok(s.stats().userDrops >= 2, `their records counted as user drops (${s.stats().userDrops})`);
   s.stop();

@@ -18,7 +18,10 @@ const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k
 
 t.test('errors name file:line:col', async (t) => {
   const badKey = write('bad-key.yaml', 'socket: /tmp/a.sock\nmetrics_adr: 127.0.0.1:1\n');
-  t.throws(() => loadAgentConfig(badKey), { name: 'ConfigError', message: new RegExp(`^${badKey}:2:1: unknown config key "metrics_adr" \\(keys: socket, rules, metrics_addr, .*kubernetes.*\\)$`) });
+  t.throws(() => loadAgentConfig(badKey), {
+    name: 'ConfigError',
+    message: new RegExp(`^${badKey}:2:1: unknown config key "metrics_adr" \\(keys: socket, rules, metrics_addr, .*kubernetes.*\\)$`),
+  });
   t.ok(new ConfigError('x') instanceof Error);
   const badNested = write('bad-nested.yaml', 'probes:\n  offcpu_min: 5ms\n  runq_minimum: 5ms\n');
   t.throws(() => loadAgentConfig(badNested), { message: new RegExp(`^${badNested}:3:3: unknown config key "probes.runq_minimum"`) });
@@ -35,27 +38,30 @@ t.test('errors name file:line:col', async (t) => {
 });
 
 t.test('a full valid file', async (t) => {
-  const f = write('ok.yaml', [
-    'socket: /tmp/xctl-test.sock',
-    'metrics_addr: 127.0.0.1:19464',
-    'log_level: debug',
-    'state_dir: /tmp/xctl-state',
-    'families: [net, proc]',
-    'probes:',
-    '  io_min_latency: 20ms',
-    '  offcpu_min: 50ms',
-    '  bpf_stats: true',
-    'graph:',
-    '  max_processes: 1000',
-    '  idle_ttl: 10m',
-    'limits:',
-    '  ring_bytes: 8MiB',
-    '  cpu_budget: 10%',
-    'kubernetes:',
-    '  node_conditions: true',
-    '  node_name: gpu-node-7',
-    '',
-  ].join('\n'));
+  const f = write(
+    'ok.yaml',
+    [
+      'socket: /tmp/xctl-test.sock',
+      'metrics_addr: 127.0.0.1:19464',
+      'log_level: debug',
+      'state_dir: /tmp/xctl-state',
+      'families: [net, proc]',
+      'probes:',
+      '  io_min_latency: 20ms',
+      '  offcpu_min: 50ms',
+      '  bpf_stats: true',
+      'graph:',
+      '  max_processes: 1000',
+      '  idle_ttl: 10m',
+      'limits:',
+      '  ring_bytes: 8MiB',
+      '  cpu_budget: 10%',
+      'kubernetes:',
+      '  node_conditions: true',
+      '  node_name: gpu-node-7',
+      '',
+    ].join('\n'),
+  );
   t.equal(validateConfigFile(f), null);
   const c = loadAgentConfig(f);
   t.same(c.probes, { ioMinLatencyNs: 20_000_000n, offcpuMinNs: 50_000_000n });
@@ -87,7 +93,9 @@ t.test('precedence: default < file < env < flag', async (t) => {
   t.equal(r.config.stateDir, '/tmp/env-state');
   t.equal(r.sources.state_dir, 'env XCTL_STATE_DIR');
   t.equal(r.sources.log_pretty, 'default');
-  t.throws(() => resolveConfig({ env: { XCTL_CPU_BUDGET: 'lots' } }), { message: /^env XCTL_CPU_BUDGET="lots": "limits.cpu_budget" must be/ });
+  t.throws(() => resolveConfig({ env: { XCTL_CPU_BUDGET: 'lots' } }), {
+    message: /^env XCTL_CPU_BUDGET="lots": "limits.cpu_budget" must be/,
+  });
   t.throws(() => resolveConfig({ env: {}, flags: { metrics_addr: 'nonsense' } }), { message: /^--metrics-addr: / });
 });
 
@@ -108,7 +116,8 @@ t.test('xctl config show --json reports the source of each value', async (t) => 
   t.equal(j.config['probes.offcpu_min']!.source, 'flag --offcpu-min-ms');
   t.equal(j.config['limits.cpu_budget']!.source, 'default');
   t.equal(j.config['limits.cpu_budget']!.value, 0.05);
-  for (const [k, v] of Object.entries(j.config)) t.match(v.source, /^(default|file:.+:\d+|env XCTL_\w+|flag --[\w-]+)$/, `${k} has a source`);
+  for (const [k, v] of Object.entries(j.config))
+    t.match(v.source, /^(default|file:.+:\d+|env XCTL_\w+|flag --[\w-]+)$/, `${k} has a source`);
   const text = await xctl(['config', 'show', '--config', f], { env });
   t.match(text.stdout, /^metrics_addr\s+"127\.0\.0\.1:2222"\s+env XCTL_METRICS_ADDR$/m);
   const viaEnv = await xctl(['config', 'show', '--json'], { env: { ...env, XCTL_CONFIG: f } });

@@ -38,7 +38,11 @@ export function validateDaemonSet(ds: Obj): string[] {
     need(sources.length === 1, `volume ${v.name}: exactly one source`);
     if (v.hostPath) {
       need(isStr(v.hostPath.path) && v.hostPath.path.startsWith('/'), `volume ${v.name}: hostPath.path absolute`);
-      need(v.hostPath.type === undefined || ['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice'].includes(v.hostPath.type), `volume ${v.name}: hostPath.type`);
+      need(
+        v.hostPath.type === undefined ||
+          ['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice'].includes(v.hostPath.type),
+        `volume ${v.name}: hostPath.type`,
+      );
     }
   }
   for (const c of pod.containers ?? []) {
@@ -50,10 +54,15 @@ export function validateDaemonSet(ds: Obj): string[] {
     }
     const sc = c.securityContext ?? {};
     need(sc.privileged !== true, `container ${c.name}: privileged: true is not allowed`);
-    for (const cap of sc.capabilities?.add ?? []) need(ALLOWED_CAPS.has(cap), `container ${c.name}: capability ${cap} is not in the allowed set`);
-    need(!(sc.allowPrivilegeEscalation === false && (sc.capabilities?.add ?? []).includes('SYS_ADMIN')), 'allowPrivilegeEscalation: false cannot be combined with CAP_SYS_ADMIN');
+    for (const cap of sc.capabilities?.add ?? [])
+      need(ALLOWED_CAPS.has(cap), `container ${c.name}: capability ${cap} is not in the allowed set`);
+    need(
+      !(sc.allowPrivilegeEscalation === false && (sc.capabilities?.add ?? []).includes('SYS_ADMIN')),
+      'allowPrivilegeEscalation: false cannot be combined with CAP_SYS_ADMIN',
+    );
     const ports = new Map<string, Obj>((c.ports ?? []).map((p: Obj) => [p.name, p]));
-    for (const p of ports.values()) need(Number.isInteger(p.containerPort) && p.containerPort > 0 && p.containerPort < 65536, `port ${p.name}`);
+    for (const p of ports.values())
+      need(Number.isInteger(p.containerPort) && p.containerPort > 0 && p.containerPort < 65536, `port ${p.name}`);
     const rp = c.readinessProbe?.httpGet;
     need(rp?.path === '/readyz', `container ${c.name}: readinessProbe.httpGet.path must be /readyz`);
     need(Number.isInteger(rp?.port) || ports.has(rp?.port), `container ${c.name}: readinessProbe port must be a number or a named port`);
@@ -79,7 +88,10 @@ t.test('the DaemonSet validates', async (t) => {
   t.same(validateDaemonSet(ds), [], 'no schema problems');
   const c = ds.spec.template.spec.containers[0];
   t.same(c.securityContext.capabilities.drop, ['ALL'], 'drops everything else');
-  t.ok(c.env.some((e: Obj) => e.name === 'NODE_NAME' && e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName'), 'node name from the downward API');
+  t.ok(
+    c.env.some((e: Obj) => e.name === 'NODE_NAME' && e.valueFrom?.fieldRef?.fieldPath === 'spec.nodeName'),
+    'node name from the downward API',
+  );
   t.equal(ds.spec.template.spec.serviceAccountName, 'xctl-agent');
 });
 
@@ -100,7 +112,10 @@ t.test('RBAC grants exactly what the node-condition client uses', async (t) => {
   const rules = role.rules as { resources: string[]; verbs: string[] }[];
   t.ok(rules.some((r) => r.resources.includes('nodes/status') && r.verbs.includes('patch')));
   t.ok(rules.some((r) => r.resources.includes('events') && r.verbs.includes('create')));
-  t.notOk(rules.some((r) => r.verbs.includes('*') || r.resources.includes('*')), 'no wildcards');
+  t.notOk(
+    rules.some((r) => r.verbs.includes('*') || r.resources.includes('*')),
+    'no wildcards',
+  );
   const binding = docs.find((d) => d.kind === 'ClusterRoleBinding')!;
   t.equal(binding.roleRef.name, role.metadata.name);
   t.equal(binding.subjects[0].name, 'xctl-agent');
@@ -109,7 +124,17 @@ t.test('RBAC grants exactly what the node-condition client uses', async (t) => {
 t.test('the systemd unit', async (t) => {
   const unit = path.join(ROOT, 'deploy/systemd/xctl-agent.service');
   const text = fs.readFileSync(unit, 'utf8');
-  for (const re of [/^ExecStart=.*xctl agent$/m, /^AmbientCapabilities=.*CAP_BPF.*CAP_PERFMON/m, /^CapabilityBoundingSet=/m, /^NoNewPrivileges=yes$/m, /^ProtectSystem=strict$/m, /^StateDirectory=xctl$/m, /^RuntimeDirectory=xctl$/m, /^Restart=on-failure$/m, /^WantedBy=multi-user.target$/m])
+  for (const re of [
+    /^ExecStart=.*xctl agent$/m,
+    /^AmbientCapabilities=.*CAP_BPF.*CAP_PERFMON/m,
+    /^CapabilityBoundingSet=/m,
+    /^NoNewPrivileges=yes$/m,
+    /^ProtectSystem=strict$/m,
+    /^StateDirectory=xctl$/m,
+    /^RuntimeDirectory=xctl$/m,
+    /^Restart=on-failure$/m,
+    /^WantedBy=multi-user.target$/m,
+  ])
     t.match(text, re);
   const caps = /^CapabilityBoundingSet=(.*)$/m.exec(text)![1]!.split(/\s+/);
   for (const c of caps) t.ok(ALLOWED_CAPS.has(c.replace(/^CAP_/, '')), `${c} allowed`);

@@ -23,11 +23,28 @@ t.test('doctor --json as root', async (t) => {
     t.ok(typeof c.fix === 'string' && c.fix.length > 0, `${c.id}: has a fix`);
     t.ok(c.detail.length > 0, `${c.id}: has a detail`);
   }
-  for (const id of ['kernel', 'btf', 'cap_bpf', 'cap_perfmon', 'cap_sys_admin', 'tracefs', 'bpffs', 'probe_net', 'probe_io', 'probe_proc', 'probe_sched', 'nvml', 'rules', 'socket', 'state_dir'])
+  for (const id of [
+    'kernel',
+    'btf',
+    'cap_bpf',
+    'cap_perfmon',
+    'cap_sys_admin',
+    'tracefs',
+    'bpffs',
+    'probe_net',
+    'probe_io',
+    'probe_proc',
+    'probe_sched',
+    'nvml',
+    'rules',
+    'socket',
+    'state_dir',
+  ])
     t.ok(ids.has(id), `check ${id} present`);
   t.equal(ids.get('btf')?.status, 'ok', 'BTF ok');
   t.equal(ids.get('kernel')?.status, 'ok');
-  for (const f of ['net', 'io', 'proc', 'sched']) t.equal(ids.get(`probe_${f}`)?.status, 'ok', `${f} attachable: ${ids.get(`probe_${f}`)?.detail}`);
+  for (const f of ['net', 'io', 'proc', 'sched'])
+    t.equal(ids.get(`probe_${f}`)?.status, 'ok', `${f} attachable: ${ids.get(`probe_${f}`)?.detail}`);
   for (const c of ['cap_bpf', 'cap_perfmon', 'cap_sys_admin']) t.equal(ids.get(c)?.status, 'ok', c);
   t.equal(ids.get('rules')?.status, 'ok', `rules: ${ids.get('rules')?.detail}`);
   const nvml = ids.get('nvml')!;
@@ -43,7 +60,19 @@ t.test('doctor --json as root', async (t) => {
 
 t.test('doctor as nobody: capability checks fail with the fix, exit non-zero', async (t) => {
   const node = process.execPath;
-  const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', 'env', '-i', `PATH=/usr/local/bin:/usr/bin:/bin`, node, XCTL_BIN, 'doctor', '--json']);
+  const r = await run('setpriv', [
+    '--reuid=65534',
+    '--regid=65534',
+    '--clear-groups',
+    '--inh-caps=-all',
+    'env',
+    '-i',
+    `PATH=/usr/local/bin:/usr/bin:/bin`,
+    node,
+    XCTL_BIN,
+    'doctor',
+    '--json',
+  ]);
   t.not(r.code, 0, 'exit code non-zero');
   t.equal(r.code, 1);
   const j = JSON.parse(r.stdout) as { ok: boolean; checks: Check[] };

@@ -12,7 +12,27 @@ import { AgentMetrics } from '../src/ops/metrics';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-kube-'));
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'ca.crt')], { stdio: 'ignore' });
+execFileSync(
+  'openssl',
+  [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    path.join(dir, 'key.pem'),
+    '-out',
+    path.join(dir, 'ca.crt'),
+  ],
+  { stdio: 'ignore' },
+);
 const sa = path.join(dir, 'sa');
 fs.mkdirSync(sa);
 fs.writeFileSync(path.join(sa, 'token'), 'test-token-123\n');
@@ -27,34 +47,47 @@ interface Req {
 }
 const seen: Req[] = [];
 let failNext = 0;
-const server = https.createServer({ key: fs.readFileSync(path.join(dir, 'key.pem')), cert: fs.readFileSync(path.join(dir, 'ca.crt')) }, (req, res) => {
-  let body = '';
-  req.on('data', (d: Buffer) => (body += d.toString()));
-  req.on('end', () => {
-    seen.push({ method: req.method!, url: req.url!, headers: req.headers, body: body ? JSON.parse(body) : undefined });
-    if (failNext > 0) {
-      failNext--;
-      res.writeHead(503, { 'content-type': 'application/json' });
-      return res.end('{"kind":"Status","message":"etcd unavailable"}');
-    }
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end('{"kind":"Node"}');
-  });
-});
+const server = https.createServer(
+  { key: fs.readFileSync(path.join(dir, 'key.pem')), cert: fs.readFileSync(path.join(dir, 'ca.crt')) },
+  (req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      seen.push({ method: req.method!, url: req.url!, headers: req.headers, body: body ? JSON.parse(body) : undefined });
+      if (failNext > 0) {
+        failNext--;
+        res.writeHead(503, { 'content-type': 'application/json' });
+        return res.end('{"kind":"Status","message":"etcd unavailable"}');
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"kind":"Node"}');
+    });
+  },
+);
 let port = 0;
-t.before(() => new Promise<void>((r) => server.listen(0, '127.0.0.1', () => {
-  port = (server.address() as { port: number }).port;
-  r();
-})));
+t.before(
+  () =>
+    new Promise<void>((r) =>
+      server.listen(0, '127.0.0.1', () => {
+        port = (server.address() as { port: number }).port;
+        r();
+      }),
+    ),
+);
 t.teardown(() => server.close());
 
 t.test('in-cluster config and the PATCH body', async (t) => {
   t.throws(() => KubeClient.inCluster('n1', {}, sa), { message: /KUBERNETES_SERVICE_HOST is not set/ });
-  t.throws(() => KubeClient.inCluster('n1', { KUBERNETES_SERVICE_HOST: '127.0.0.1' }, path.join(dir, 'nope')), { message: /service account token/ });
+  t.throws(() => KubeClient.inCluster('n1', { KUBERNETES_SERVICE_HOST: '127.0.0.1' }, path.join(dir, 'nope')), {
+    message: /service account token/,
+  });
   t.throws(() => new KubeClient({ baseUrl: 'http://127.0.0.1:1', nodeName: 'x' }), { message: /must be https/ });
   const c = KubeClient.inCluster('gpu-node-7', { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(port) }, sa);
   seen.length = 0;
-  await c.setNodeCondition({ status: 'True', reason: 'GpuFatalError', message: 'gpu_xid: Xid 79 on GPU 0' }, new Date('2025-01-02T03:04:05.678Z'));
+  await c.setNodeCondition(
+    { status: 'True', reason: 'GpuFatalError', message: 'gpu_xid: Xid 79 on GPU 0' },
+    new Date('2025-01-02T03:04:05.678Z'),
+  );
   t.equal(seen.length, 1);
   const r = seen[0]!;
   t.equal(r.method, 'PATCH');
@@ -63,7 +96,16 @@ t.test('in-cluster config and the PATCH body', async (t) => {
   t.equal(r.headers.authorization, 'Bearer test-token-123');
   t.same(r.body, {
     status: {
-      conditions: [{ type: CONDITION_TYPE, status: 'True', reason: 'GpuFatalError', message: 'gpu_xid: Xid 79 on GPU 0', lastHeartbeatTime: '2025-01-02T03:04:05Z', lastTransitionTime: '2025-01-02T03:04:05Z' }],
+      conditions: [
+        {
+          type: CONDITION_TYPE,
+          status: 'True',
+          reason: 'GpuFatalError',
+          message: 'gpu_xid: Xid 79 on GPU 0',
+          lastHeartbeatTime: '2025-01-02T03:04:05Z',
+          lastTransitionTime: '2025-01-02T03:04:05Z',
+        },
+      ],
     },
   });
   // a wrong CA is refused: the client really verifies the server

@@ -35,11 +35,27 @@ t.test('/metrics, /healthz, /readyz', async (t) => {
   t.match(m.headers['content-type'], /text\/plain/);
   t.match(m.body, /^xctl_events_total\{family="proc",kind="exec"\} [1-9]/m, 'exec events counted with family and kind');
   for (const name of [
-    'xctl_events_total', 'xctl_ring_drops_total', 'xctl_ring_records_total', 'xctl_ring_batches_total', 'xctl_probe_attached',
-    'xctl_bpf_program_run_time_seconds_total', 'xctl_bpf_program_runs_total', 'xctl_graph_nodes', 'xctl_graph_evictions_total',
-    'xctl_rule_evaluations_total', 'xctl_rule_matches_total', 'xctl_findings_active', 'xctl_findings_total', 'xctl_why_duration_seconds',
-    'xctl_fix_plans_total', 'xctl_fix_steps_total', 'xctl_verify_outcomes_total', 'xctl_nvml_available', 'xctl_process_cpu_seconds_total',
-    'xctl_process_resident_memory_bytes', 'xctl_governor_level',
+    'xctl_events_total',
+    'xctl_ring_drops_total',
+    'xctl_ring_records_total',
+    'xctl_ring_batches_total',
+    'xctl_probe_attached',
+    'xctl_bpf_program_run_time_seconds_total',
+    'xctl_bpf_program_runs_total',
+    'xctl_graph_nodes',
+    'xctl_graph_evictions_total',
+    'xctl_rule_evaluations_total',
+    'xctl_rule_matches_total',
+    'xctl_findings_active',
+    'xctl_findings_total',
+    'xctl_why_duration_seconds',
+    'xctl_fix_plans_total',
+    'xctl_fix_steps_total',
+    'xctl_verify_outcomes_total',
+    'xctl_nvml_available',
+    'xctl_process_cpu_seconds_total',
+    'xctl_process_resident_memory_bytes',
+    'xctl_governor_level',
   ])
     t.ok(exposedNames(m.body).has(name), `exposes ${name}`);
   t.match(m.body, /^xctl_probe_attached\{family="sched",program="on_switch"\} 1$/m, 'probe status');
@@ -48,8 +64,25 @@ t.test('/metrics, /healthz, /readyz', async (t) => {
   t.match(m.body, /^xctl_nvml_available 0$/m);
   t.notMatch(m.body, /\bpid="/, 'no pid labels');
   // every label value set is bounded: no series has a label outside the allowed names
-  const allowed = new Set(['family', 'program', 'kind', 'scene', 'rule', 'action', 'result', 'outcome', 'side', 'direction', 'le', 'xid', 'fatal', 'version', 'node']);
-  for (const l of m.body.matchAll(/^xctl_\w+\{([^}]*)\}/gm)) for (const kv of l[1]!.matchAll(/(\w+)="/g)) t.ok(allowed.has(kv[1]!), `label ${kv[1]} is bounded`) || t.fail(l[0]);
+  const allowed = new Set([
+    'family',
+    'program',
+    'kind',
+    'scene',
+    'rule',
+    'action',
+    'result',
+    'outcome',
+    'side',
+    'direction',
+    'le',
+    'xid',
+    'fatal',
+    'version',
+    'node',
+  ]);
+  for (const l of m.body.matchAll(/^xctl_\w+\{([^}]*)\}/gm))
+    for (const kv of l[1]!.matchAll(/(\w+)="/g)) t.ok(allowed.has(kv[1]!), `label ${kv[1]} is bounded`) || t.fail(l[0]);
   const h = await get(`${base}/healthz`);
   t.equal(h.status, 200);
   const r = await get(`${base}/readyz`);
@@ -119,7 +152,15 @@ t.test('a real prometheus server scrapes the agent and answers queries', async (
     path.join(dir, 'prometheus.yml'),
     `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - ${path.join(ROOT, 'deploy/prometheus/alerts.yaml')}\nscrape_configs:\n  - job_name: xctl\n    static_configs:\n      - targets: ['${target}']\n`,
   );
-  const prom = spawn(PROMETHEUS, [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const prom = spawn(
+    PROMETHEUS,
+    [
+      `--config.file=${path.join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let log = '';
   prom.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
   t.teardown(() => {
@@ -144,7 +185,10 @@ t.test('a real prometheus server scrapes the agent and answers queries', async (
     }
     await sleep(500);
   }
-  t.ok(result.length > 0, `query returned series within ${((Date.now() - t0) / 1000).toFixed(1)} s${result.length ? '' : `; prometheus log: ${log}`}`);
+  t.ok(
+    result.length > 0,
+    `query returned series within ${((Date.now() - t0) / 1000).toFixed(1)} s${result.length ? '' : `; prometheus log: ${log}`}`,
+  );
   const exec = result.find((s) => s.metric.kind === 'exec');
   t.ok(exec, 'a series with kind="exec"');
   t.equal(exec?.metric.family, 'proc');

@@ -17,7 +17,14 @@ t.test('governor raises thresholds over budget and lowers them when calm', async
   let now = 0;
   const applied: ProbeConfig[] = [];
   const metrics = new AgentMetrics();
-  const g = new CpuGovernor({ budget: 0.05, apply: (c) => applied.push(c), metrics, cpuSeconds: () => cpu, now: () => now, calmIntervals: 2 });
+  const g = new CpuGovernor({
+    budget: 0.05,
+    apply: (c) => applied.push(c),
+    metrics,
+    cpuSeconds: () => cpu,
+    now: () => now,
+    calmIntervals: 2,
+  });
   const step = (ratio: number) => {
     now += 5;
     cpu += ratio * 5;
@@ -46,7 +53,9 @@ t.test('governor raises thresholds over budget and lowers them when calm', async
 });
 
 t.test('a live agent with a tiny CPU budget raises its in-kernel thresholds', async (t) => {
-  const ta = await startTestAgent({ agentOptions: { cpuBudget: 1e-6, governorIntervalMs: 200, probeConfig: { offcpuMinNs: 10_000_000n } } });
+  const ta = await startTestAgent({
+    agentOptions: { cpuBudget: 1e-6, governorIntervalMs: 200, probeConfig: { offcpuMinNs: 10_000_000n } },
+  });
   t.teardown(() => ta.stop());
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline && (ta.agent.governor?.level ?? 0) < 2) await sleep(100);
@@ -59,7 +68,9 @@ t.test('a live agent with a tiny CPU budget raises its in-kernel thresholds', as
   const log = fs.readFileSync(ta.logFile, 'utf8');
   t.match(log, /above the 0\.0% budget: raising in-kernel thresholds/, 'logged');
   // the status answer carries the governor state
-  const status = (ta.agent as unknown as { handleMethod(m: string, p: number, a: Record<string, string>): Promise<{ governor: { level: number } }> }).handleMethod('status', 0, {});
+  const status = (
+    ta.agent as unknown as { handleMethod(m: string, p: number, a: Record<string, string>): Promise<{ governor: { level: number } }> }
+  ).handleMethod('status', 0, {});
   t.ok((await status).governor.level >= 2, 'status reports the governor');
 });
 

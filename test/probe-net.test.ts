@@ -14,11 +14,12 @@ import type { TcpRetransmitEvent } from '../src/kinds/tcp-retransmit';
 
 const HELPERS = path.resolve(__dirname, '../../test/helpers');
 
-
 const exited = (c: ChildProcess) => new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
 
 async function startSink(link: LossyLink, addr: string, port: number): Promise<ChildProcess> {
-  const sink = link.spawnIn(link.nsB, process.execPath, [faultProgram('tcp-sink.js'), addr, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sink = link.spawnIn(link.nsB, process.execPath, [faultProgram('tcp-sink.js'), addr, String(port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await waitForLine(sink, /listening/, 'tcp sink');
   return sink;
 }
@@ -43,7 +44,9 @@ async function lossyTransfer(t: Test, ipv6: boolean) {
   t.teardown(() => cap.stop());
   const before = await link.snmpRetransSegs(link.nsA);
   const failedBefore = await retransFail(link);
-  const sender = link.spawnIn(link.nsA, process.execPath, [faultProgram('tcp-sender.js'), dst, String(port), '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sender = link.spawnIn(link.nsA, process.execPath, [faultProgram('tcp-sender.js'), dst, String(port), '2'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const senderExit = exited(sender);
   const m = await waitForLine(sender, /pid (\d+) sport (\d+)/, 'sender connect');
   const senderPid = Number(m[1]);
@@ -64,12 +67,31 @@ async function lossyTransfer(t: Test, ipv6: boolean) {
   }
   t.ok(delta > 0, `the kernel counted ${delta} retransmitted segments in the sender's namespace`);
   const failed = (await retransFail(link)) - failedBefore;
-  t.equal(segs, delta, `retransmitted segments in our events (${segs}, in ${mine.length} records) == RetransSegs delta (of which ${failed} failed to go out)`);
-  t.ok(mine.every((e) => e.pid === senderPid), `every record attributed to the sender pid ${senderPid} (softirq context notwithstanding)`);
-  t.ok(mine.every((e) => e.owner === 'kernel' && e.comm === 'node'), 'owner resolved in the kernel, comm of the sender');
-  t.ok(mine.every((e) => e.saddr === src && e.daddr === dst), `4-tuple ${src}:${sport} -> ${dst}:${port}`);
-  t.ok(mine.every((e) => e.family === (ipv6 ? 'ipv6' : 'ipv4')), 'family');
-  t.ok(mine.some((e) => e.count === 1), 'the first retransmit of a burst is emitted on its own, at once');
+  t.equal(
+    segs,
+    delta,
+    `retransmitted segments in our events (${segs}, in ${mine.length} records) == RetransSegs delta (of which ${failed} failed to go out)`,
+  );
+  t.ok(
+    mine.every((e) => e.pid === senderPid),
+    `every record attributed to the sender pid ${senderPid} (softirq context notwithstanding)`,
+  );
+  t.ok(
+    mine.every((e) => e.owner === 'kernel' && e.comm === 'node'),
+    'owner resolved in the kernel, comm of the sender',
+  );
+  t.ok(
+    mine.every((e) => e.saddr === src && e.daddr === dst),
+    `4-tuple ${src}:${sport} -> ${dst}:${port}`,
+  );
+  t.ok(
+    mine.every((e) => e.family === (ipv6 ? 'ipv6' : 'ipv4')),
+    'family',
+  );
+  t.ok(
+    mine.some((e) => e.count === 1),
+    'the first retransmit of a burst is emitted on its own, at once',
+  );
   const counts = mine.reduce((s, e) => s + e.count, 0);
   // with >= 10 retransmits in a couple of seconds some fall in one 200 ms flush interval
   t.ok(counts < 10 || mine.length < counts, `aggregation: ${counts} retransmits in ${mine.length} records`);
@@ -85,7 +107,9 @@ t.test('a socket that predates the agent and never sends again is resolved in us
   t.teardown(() => link.cleanup());
   const sink = await startSink(link, link.addrB, port);
   t.teardown(() => void sink.kill('SIGKILL'));
-  const sender = link.spawnIn(link.nsA, process.execPath, [path.join(HELPERS, 'tcp-idle-sender.js'), link.addrB, String(port), '65536'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const sender = link.spawnIn(link.nsA, process.execPath, [path.join(HELPERS, 'tcp-idle-sender.js'), link.addrB, String(port), '65536'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   t.teardown(() => void sender.kill('SIGKILL'));
   const m = await waitForLine(sender, /connected pid (\d+) sport (\d+)/, 'idle sender connect');
   const sport = Number(m[2]);
@@ -98,7 +122,10 @@ t.test('a socket that predates the agent and never sends again is resolved in us
   // The agent starts after the only sendmsg: the kernel never saw the owner.
   const cap = capture({ families: ['net'], config: { tcpFlushNs: 100_000_000n } });
   t.teardown(() => cap.stop());
-  const found = await cap.waitFor<TcpRetransmitEvent>((e) => e.kind === 'tcp_retransmit' && e.sport === sport, { what: 'retransmit of the idle socket', timeoutMs: 8000 });
+  const found = await cap.waitFor<TcpRetransmitEvent>((e) => e.kind === 'tcp_retransmit' && e.sport === sport, {
+    what: 'retransmit of the idle socket',
+    timeoutMs: 8000,
+  });
   const ev = found[0]!;
   t.equal(ev.owner, 'userspace', 'owner came from the /proc fallback');
   t.equal(ev.pid, sender.pid, 'and it is the sender');

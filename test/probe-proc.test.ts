@@ -12,7 +12,9 @@ import type { OomKillEvent } from '../src/kinds/oom-kill';
 import type { SignalEvent } from '../src/kinds/signal';
 
 const exited = (c: ChildProcess) =>
-  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => c.on('exit', (code, signal) => resolve({ code, signal })));
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    c.on('exit', (code, signal) => resolve({ code, signal })),
+  );
 
 const cap = capture({ families: ['proc'] });
 t.teardown(() => cap.stop());
@@ -58,7 +60,9 @@ t.test('SIGTERM from another process names the sender', async (t) => {
   const killer = spawn('sh', ['-c', 'kill -TERM "$1"', 'sh', String(victim.pid)]);
   await exited(killer);
   await victimGone;
-  const [sig] = await cap.waitFor<SignalEvent>((e) => e.kind === 'signal' && e.target_pid === victim.pid && e.sig === 15, { what: 'SIGTERM' });
+  const [sig] = await cap.waitFor<SignalEvent>((e) => e.kind === 'signal' && e.target_pid === victim.pid && e.sig === 15, {
+    what: 'SIGTERM',
+  });
   t.equal(sig!.pid, killer.pid, 'sender is the kill process');
   t.equal(sig!.comm, 'sh');
   t.equal(sig!.target_comm, 'sleep');

@@ -10,7 +10,6 @@ import { pipePair } from './helpers/scenarios';
 const cap = capture({ families: ['sched'] });
 t.teardown(() => cap.stop());
 
-
 t.test('reader of a SIGSTOPped writer: long interruptible wait, woken by the writer', async (t) => {
   const { reader, writer } = await pipePair(t, 6);
   await sleep(300);
@@ -19,10 +18,15 @@ t.test('reader of a SIGSTOPped writer: long interruptible wait, woken by the wri
   await sleep(1500);
   process.kill(writer, 'SIGCONT');
   const stoppedMs = Date.now() - stoppedAt;
-  const evs = await cap.waitFor<OffcpuEvent>((e) => e.kind === 'offcpu' && e.pid === reader && e.duration_ns >= 1e9, { what: `long sleep of reader ${reader}` });
+  const evs = await cap.waitFor<OffcpuEvent>((e) => e.kind === 'offcpu' && e.pid === reader && e.duration_ns >= 1e9, {
+    what: `long sleep of reader ${reader}`,
+  });
   const e = evs[0]!;
   t.equal(e.state, 'sleep', 'interruptible sleep (S)');
-  t.ok(e.duration_ns >= (stoppedMs - 150) * 1e6, `waited ${(e.duration_ns / 1e6).toFixed(0)} ms while the writer was stopped for ${stoppedMs} ms`);
+  t.ok(
+    e.duration_ns >= (stoppedMs - 150) * 1e6,
+    `waited ${(e.duration_ns / 1e6).toFixed(0)} ms while the writer was stopped for ${stoppedMs} ms`,
+  );
   t.ok(e.duration_ns <= (stoppedMs + 250) * 1e6, 'and not much longer');
   t.equal(e.waker_pid, writer, 'woken by the writer');
   t.equal(e.waker_comm, 'pipe-pair');
@@ -32,8 +36,13 @@ t.test('reader of a SIGSTOPped writer: long interruptible wait, woken by the wri
   const ticks = cap.matching<OffcpuEvent>((x) => x.kind === 'offcpu' && x.pid === reader && x.duration_ns < 2e8 && x.duration_ns > 5e7);
   const byWriter = ticks.filter((x) => x.waker_pid === writer);
   // Once, on a host under heavy load, one of them named another waker: say which, and allow one.
-  const others = ticks.filter((x) => x.waker_pid !== writer).map((x) => `${x.waker_comm}(${x.waker_pid}${x.waker_irq ? ', irq' : ''}) after ${(x.duration_ns / 1e6).toFixed(0)} ms in ${x.state}`);
-  t.ok(byWriter.length >= 2 && others.length <= 1, `${byWriter.length} of ${ticks.length} ~100 ms waits woken by the writer${others.length ? `; others: ${others.join(', ')}` : ''}`);
+  const others = ticks
+    .filter((x) => x.waker_pid !== writer)
+    .map((x) => `${x.waker_comm}(${x.waker_pid}${x.waker_irq ? ', irq' : ''}) after ${(x.duration_ns / 1e6).toFixed(0)} ms in ${x.state}`);
+  t.ok(
+    byWriter.length >= 2 && others.length <= 1,
+    `${byWriter.length} of ${ticks.length} ~100 ms waits woken by the writer${others.length ? `; others: ${others.join(', ')}` : ''}`,
+  );
 });
 
 t.test('CPU hogs on one CPU: the victim reports run-queue delay', async (t) => {
@@ -47,7 +56,9 @@ t.test('CPU hogs on one CPU: the victim reports run-queue delay', async (t) => {
   const victim = await runOnCpu(cpu, hog, ['2']);
   const victimPid = victim.pid!;
   await new Promise((r) => victim.on('exit', r));
-  await cap.waitFor<OffcpuEvent>((e) => e.kind === 'offcpu' && e.pid === victimPid && e.state === 'runq', { what: `runq delay of ${victimPid}` });
+  await cap.waitFor<OffcpuEvent>((e) => e.kind === 'offcpu' && e.pid === victimPid && e.state === 'runq', {
+    what: `runq delay of ${victimPid}`,
+  });
   await sleep(200); // the exit flush of its last window may sit one drain behind
   cap.source.drain();
   const evs = cap.matching<OffcpuEvent>((e) => e.kind === 'offcpu' && e.pid === victimPid && e.state === 'runq');
@@ -56,7 +67,10 @@ t.test('CPU hogs on one CPU: the victim reports run-queue delay', async (t) => {
   t.ok(total >= 0.8e9, `victim waited ${(total / 1e6).toFixed(0)} ms for the CPU over its 2 s life (${evs.length} records)`);
   // on-cpu pins itself to the busy CPU and then execs cpu-hog: a wait before the exec carries its name
   const comms = [...new Set(evs.map((e) => e.comm))].sort();
-  t.ok(evs.some((e) => e.comm === 'cpu-hog') && comms.every((c) => c === 'cpu-hog' || c === 'on-cpu'), `comm of every record: ${comms.join(', ')}`);
+  t.ok(
+    evs.some((e) => e.comm === 'cpu-hog') && comms.every((c) => c === 'cpu-hog' || c === 'on-cpu'),
+    `comm of every record: ${comms.join(', ')}`,
+  );
   const hogPids = new Set(hogs.map((h) => h.pid));
   const hogDelay = cap.matching<OffcpuEvent>((e) => e.kind === 'offcpu' && hogPids.has(e.pid) && e.state === 'runq');
   t.ok(hogDelay.length > 0, 'the hogs wait for each other too');

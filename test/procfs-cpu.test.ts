@@ -27,7 +27,9 @@ t.test('cost of one sample()', async (t) => {
   }
   times.sort((a, b) => a - b);
   const median = times[5]!;
-  t.comment(`sample(): ${s.size} processes, median ${median.toFixed(2)} ms (min ${times[0]!.toFixed(2)}, max ${times[9]!.toFixed(2)}), ${((median * 1000) / s.size).toFixed(1)} us/process`);
+  t.comment(
+    `sample(): ${s.size} processes, median ${median.toFixed(2)} ms (min ${times[0]!.toFixed(2)}, max ${times[9]!.toFixed(2)}), ${((median * 1000) / s.size).toFixed(1)} us/process`,
+  );
   t.ok(s.size >= listPids().length * 0.5, `tracks the live processes (${s.size})`);
   t.ok(median < 100, 'well under the default 2 s interval');
 });
@@ -53,8 +55,10 @@ t.test('a cpu hog reads ~1 CPU and tops the list; a sleeper reads ~0', async (t)
   const schedstatUse = (onCpuNs(hog.pid!) - ns0) / 1e6 / (performance.now() - t0);
   const hogUse = s.usage(hog.pid!)!;
   const top = s.top(5);
-  t.comment(`hog ${hogUse.toFixed(3)} (schedstat says ${schedstatUse.toFixed(3)}), sleeper ${s.usage(sleeper.pid!)}, top: ${top.map((u) => `${u.pid}:${u.comm}:${u.usage.toFixed(2)}@cpu${u.lastCpu}`).join(' ')}`);
-  t.ok(Math.abs(hogUse - schedstatUse) < 0.1, 'agrees with the scheduler\'s ns accounting');
+  t.comment(
+    `hog ${hogUse.toFixed(3)} (schedstat says ${schedstatUse.toFixed(3)}), sleeper ${s.usage(sleeper.pid!)}, top: ${top.map((u) => `${u.pid}:${u.comm}:${u.usage.toFixed(2)}@cpu${u.lastCpu}`).join(' ')}`,
+  );
+  t.ok(Math.abs(hogUse - schedstatUse) < 0.1, "agrees with the scheduler's ns accounting");
   t.ok(hogUse > 0.8, `hog uses ${hogUse.toFixed(3)} of a CPU`);
   t.ok(hogUse < 1.2, 'and not more than one (single-threaded)');
   // Other work on this shared host (a concurrent tsc, another test run) may
@@ -64,10 +68,16 @@ t.test('a cpu hog reads ~1 CPU and tops the list; a sleeper reads ~0', async (t)
   if (rivals.length === 0) t.equal(rank, 0, 'first in top()');
   else t.ok(rank >= 0 && rank <= rivals.length, `ranked ${rank + 1} behind ${rivals.length} other busy process(es) on this shared host`);
   t.equal(top[rank]?.comm, 'cpu-hog');
-  t.ok(top.every((u, i) => i === 0 || u.usage <= top[i - 1]!.usage), 'sorted by usage');
+  t.ok(
+    top.every((u, i) => i === 0 || u.usage <= top[i - 1]!.usage),
+    'sorted by usage',
+  );
   const sl = s.usage(sleeper.pid!);
   t.ok(sl !== undefined && sl < 0.05, `sleeper uses ${sl}`);
-  t.notOk(s.top(5, { excludePids: [hog.pid!] }).some((u) => u.pid === hog.pid), 'excludePids');
+  t.notOk(
+    s.top(5, { excludePids: [hog.pid!] }).some((u) => u.pid === hog.pid),
+    'excludePids',
+  );
   const host = s.hostUsage();
   t.equal(host.cpus, cpus().length, `${host.cpus} CPUs`);
   t.ok(host.busyFraction !== undefined && host.busyFraction >= 0.8 / host.cpus, `host busy ${host.busyFraction?.toFixed(3)}`);
@@ -119,7 +129,8 @@ t.test('fake /proc: exact deltas, pid reuse, vanished pids, host busy', async (t
     f[36] = String(cpu);
     writeFileSync(join(root, String(pid), 'stat'), `${pid} (${comm}) ${f.join(' ')}\n`);
   };
-  const status = (pid: number, cpusAllowed: string): void => writeFileSync(join(root, String(pid), 'status'), `Name:\tx\nCpus_allowed_list:\t${cpusAllowed}\n`);
+  const status = (pid: number, cpusAllowed: string): void =>
+    writeFileSync(join(root, String(pid), 'status'), `Name:\tx\nCpus_allowed_list:\t${cpusAllowed}\n`);
   const host = (busy: number, idle: number): void =>
     writeFileSync(join(root, 'stat'), `cpu  ${busy} 0 0 ${idle} 0 0 0 0 0 0\ncpu0 0 0 0 0 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0 0 0\nintr 0\n`);
   let now = 0;

@@ -66,7 +66,10 @@ t.test('reader blocked on a pipe whose writer is SIGSTOPped', async (t) => {
   t.equal(r.state, 'S');
   t.comment(`reader wchan: ${r.wchan}`);
   t.match(r.wchan, /pipe_read|pipe_wait/, 'sleeps in the pipe code');
-  t.ok(r.syscall && r.syscall !== 'running' && r.syscall.name === 'read', `in read() (${JSON.stringify(r.syscall, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))})`);
+  t.ok(
+    r.syscall && r.syscall !== 'running' && r.syscall.name === 'read',
+    `in read() (${JSON.stringify(r.syscall, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))})`,
+  );
   t.equal(r.blockedOn?.kind, 'pipe');
   t.equal(r.blockedOn?.syscall, 'read');
   t.match(r.blockedOn?.target, /^pipe:\[\d+\]$/);
@@ -115,7 +118,11 @@ t.test('reader blocked on a pipe whose writer is SIGSTOPped', async (t) => {
     ].sort(),
     'both ends, with their modes',
   );
-  t.same(findFdHolders(r.blockedOn!.target!, { exclude: [reader] }).map((h) => h.pid), [writer], 'exclude');
+  t.same(
+    findFdHolders(r.blockedOn!.target!, { exclude: [reader] }).map((h) => h.pid),
+    [writer],
+    'exclude',
+  );
   t.equal(findFdHolders(r.blockedOn!.target!, { budgetMs: -1 }).truncated, true, 'an exhausted budget is reported');
 });
 
@@ -192,7 +199,10 @@ t.test('uninterruptible (D) sleep: a vfork parent', async (t) => {
   const p = inspectProcess(parent)!;
   t.equal(p.stateName, 'blocked');
   t.comment(`vfork parent wchan: ${p.wchan}`);
-  t.ok(p.syscall !== 'running' && ['vfork', 'clone', 'clone3'].includes(p.syscall?.name ?? ''), `in ${p.syscall === 'running' ? 'running' : p.syscall?.name}`);
+  t.ok(
+    p.syscall !== 'running' && ['vfork', 'clone', 'clone3'].includes(p.syscall?.name ?? ''),
+    `in ${p.syscall === 'running' ? 'running' : p.syscall?.name}`,
+  );
   for (const c of childrenOf(parent)) killLater(t, c);
 });
 
@@ -211,7 +221,9 @@ t.test('signal handlers from SigCgt', async (t) => {
   t.ok((n.threads ?? 0) > 1, `node has ${n.threads} threads`);
   const threads = inspectThreads(node.pid!);
   t.equal(threads.length, n.threads);
-  t.comment(`node threads: ${threads.map((x) => `${x.tid}:${x.comm}:${x.state}:${x.wchan ?? '-'}:${x.syscall === 'running' ? 'running' : x.syscall?.name}`).join(' ')}`);
+  t.comment(
+    `node threads: ${threads.map((x) => `${x.tid}:${x.comm}:${x.state}:${x.wchan ?? '-'}:${x.syscall === 'running' ? 'running' : x.syscall?.name}`).join(' ')}`,
+  );
   t.equal(inspectThreads(node.pid!, 2).length, 2, 'limit');
 
   // a shell trapping USR2 only: the bit is per signal

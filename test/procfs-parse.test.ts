@@ -31,7 +31,17 @@ t.test('stat: comm with ") " and spaces splits at the last paren', async (t) => 
 
 t.test('state letters', async (t) => {
   const m = Object.fromEntries(['R', 'S', 'D', 'T', 't', 'Z', 'I', 'X', undefined].map((l) => [String(l), stateName(l)]));
-  t.same(m, { R: 'running', S: 'sleeping', D: 'blocked', T: 'stopped', t: 'traced', Z: 'zombie', I: 'idle', X: 'unknown', undefined: 'unknown' });
+  t.same(m, {
+    R: 'running',
+    S: 'sleeping',
+    D: 'blocked',
+    T: 'stopped',
+    t: 'traced',
+    Z: 'zombie',
+    I: 'idle',
+    X: 'unknown',
+    undefined: 'unknown',
+  });
 });
 
 t.test('/proc/<pid>/syscall', async (t) => {
@@ -118,7 +128,9 @@ t.test('syscall tables', async (t) => {
       m = /^#define __NR_(\w+)\s+__NR3264_(\w+)\s*$/.exec(line);
       if (m && nr3264.has(m[2]!) && !nr.has(m[1]!)) nr.set(m[1]!, nr3264.get(m[2]!)!);
     }
-    const wrong = [...syscallTable(arch)].filter(([n, name]) => nr.get(name) !== n).map(([n, name]) => `${name}=${n} (header: ${nr.get(name)})`);
+    const wrong = [...syscallTable(arch)]
+      .filter(([n, name]) => nr.get(name) !== n)
+      .map(([n, name]) => `${name}=${n} (header: ${nr.get(name)})`);
     t.same(wrong, [], `${arch} table agrees with ${file} (${syscallTable(arch).size} entries)`);
   }
 });

@@ -49,7 +49,11 @@ t.test('a recording written by main 5bc0790 replays exactly as that build decode
   // production layout): its one record is skipped as an unknown kind; every other line is identical.
   t.equal(KIND_SYNTHETIC, 9);
   const notBench = (file: string) =>
-    fs.readFileSync(path.join(FIXTURES, file), 'utf8').split('\n').filter((l) => !/"kind":"bench"| {2}bench {2}/.test(l)).join('\n');
+    fs
+      .readFileSync(path.join(FIXTURES, file), 'utf8')
+      .split('\n')
+      .filter((l) => !/"kind":"bench"| {2}bench {2}/.test(l))
+      .join('\n');
   const json = await replay([OLD, '--json']);
   t.equal(json.code, 0);
   t.match(json.err, /^xctl replay: chunk at byte \d+: record \d+: unknown kind 9 \(skipped\)\n$/);
@@ -58,7 +62,13 @@ t.test('a recording written by main 5bc0790 replays exactly as that build decode
   t.equal(text.code, 0);
   t.equal(text.out, notBench('main-5bc0790.txt'), 'text lines identical');
   const kinds = new Set(JSON.parse(`[${json.out.trim().split('\n').join(',')}]`).map((e: { kind: string }) => e.kind));
-  t.same([...kinds].sort(), Object.keys(LEGACY_LAYOUTS.df64623efa184565!).filter((k) => k !== 'hdr' && k !== 'bench').sort(), 'the fixture covers every kind of that build');
+  t.same(
+    [...kinds].sort(),
+    Object.keys(LEGACY_LAYOUTS.df64623efa184565!)
+      .filter((k) => k !== 'hdr' && k !== 'bench')
+      .sort(),
+    'the fixture covers every kind of that build',
+  );
 });
 
 t.test('the graph that recording builds is the one main 5bc0790 built (analyze ps)', async (t) => {
@@ -88,7 +98,10 @@ t.test('a kind whose layout changed is named and its records skipped; the rest r
     h.kind_layouts = { ...(LEGACY_LAYOUTS[h.layout_hash as string] as Record<string, string>), block_io: '0123456789abcdef' };
   });
   const r = RecordReader.open(p);
-  t.same(r.changedKinds.map((k) => [k.id, k.name]), [[Kind.BLOCK_IO, 'block_io']]);
+  t.same(
+    r.changedKinds.map((k) => [k.id, k.name]),
+    [[Kind.BLOCK_IO, 'block_io']],
+  );
   const kinds: number[] = [];
   for (const b of r.batches()) for (let i = 0; i < b.count; i++) kinds.push(b.kind(i));
   t.equal(kinds.length, 13);
@@ -99,7 +112,10 @@ t.test('a kind whose layout changed is named and its records skipped; the rest r
 
   const text = await replay([p, '--utc']);
   t.equal(text.code, 0);
-  t.match(text.err, /kind block_io: record layout changed since this recording was made \(file 0123456789abcdef, this build [0-9a-f]{16}\); its records are skipped/);
+  t.match(
+    text.err,
+    /kind block_io: record layout changed since this recording was made \(file 0123456789abcdef, this build [0-9a-f]{16}\); its records are skipped/,
+  );
   t.match(text.err, /14 records, 12 shown, 1 invalid skipped, 1 of changed layout skipped/); // the invalid one: kind 9, see above
   t.notMatch(text.out, /block_io/);
   t.match(text.out, /oom_kill/);
@@ -109,13 +125,19 @@ t.test('a changed common header refuses the file, saying so', async (t) => {
   const p = withHeader((h) => {
     h.kind_layouts = { ...(LEGACY_LAYOUTS[h.layout_hash as string] as Record<string, string>), hdr: 'fedcba9876543210' };
   });
-  t.throws(() => RecordReader.open(p), new RecordingError(`record header layout mismatch: file header hash fedcba9876543210, this build ${KIND_LAYOUT_HASHES.hdr}`, PREAMBLE_SIZE));
+  t.throws(
+    () => RecordReader.open(p),
+    new RecordingError(
+      `record header layout mismatch: file header hash fedcba9876543210, this build ${KIND_LAYOUT_HASHES.hdr}`,
+      PREAMBLE_SIZE,
+    ),
+  );
   const r = await replay([p]);
   t.equal(r.code, 2);
   t.match(r.err, /record header layout mismatch/);
 });
 
-t.test('files this build writes carry every part\'s hash', async (t) => {
+t.test("files this build writes carry every part's hash", async (t) => {
   const { makeHeader } = await import('../src/record/header');
   const h: RecordingHeader = makeHeader({ bootToWallOffsetNs: 0n, families: [] });
   t.same(h.kind_layouts, KIND_LAYOUT_HASHES);

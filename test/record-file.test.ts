@@ -5,15 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Kind, LAYOUT_HASH, RECORD_SIZE } from '../src/events/layout';
-import {
-  CHUNK_HEADER_SIZE,
-  PREAMBLE_SIZE,
-  RecordReader,
-  RecordWriter,
-  RecordingError,
-  crc32,
-  readRecording,
-} from '../src/record/file';
+import { CHUNK_HEADER_SIZE, PREAMBLE_SIZE, RecordReader, RecordWriter, RecordingError, crc32, readRecording } from '../src/record/file';
 import { encodePreamble, makeHeader } from '../src/record/header';
 import { ipv4Bytes, makeRecord, pack } from './helpers/synth';
 
@@ -165,7 +157,10 @@ t.test('default chunking coalesces to ~1 MiB and flushes the rest on close', asy
   for (let i = 0; i < 9000; i += 100) w.writeBatch(records, i * RECORD_SIZE, 100);
   w.close();
   const rec = readRecording(p);
-  t.same(rec.batches.map((b) => b.count), [8192, 808]);
+  t.same(
+    rec.batches.map((b) => b.count),
+    [8192, 808],
+  );
   t.ok(Buffer.concat(rec.batches.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength))).equals(records));
   t.equal(w.bytesWritten, fs.statSync(p).size);
 });
@@ -196,13 +191,28 @@ t.test('truncation at any point is reported at the right offset', async (t) => {
   expectError(t, full.subarray(0, 0), 0, 'not an xctl recording (empty file at byte 0)', 'empty');
   expectError(t, full.subarray(0, 5), 0, /^truncated file header at byte 0/, 'inside magic');
   expectError(t, full.subarray(0, 12), 0, /^truncated file header at byte 0: need 16 bytes, only 12 remain/, 'inside preamble');
-  expectError(t, full.subarray(0, PREAMBLE_SIZE + 10), 16,
-    `truncated header at byte 16: header says ${hlen} bytes, only 10 bytes remain`, 'inside JSON');
+  expectError(
+    t,
+    full.subarray(0, PREAMBLE_SIZE + 10),
+    16,
+    `truncated header at byte 16: header says ${hlen} bytes, only 10 bytes remain`,
+    'inside JSON',
+  );
   expectError(t, full.subarray(0, D + 5), D, `truncated chunk header at byte ${D}: need 12 bytes, only 5 remain`, 'chunk header');
-  expectError(t, full.subarray(0, D + CHUNK_HEADER_SIZE + 100), D,
-    `truncated chunk at byte ${D}: header says 10 records (1280 bytes), only 100 bytes remain`, 'first payload');
-  expectError(t, full.subarray(0, D + chunk + CHUNK_HEADER_SIZE + 1279), D + chunk,
-    /^truncated chunk at byte \d+: header says 10 records \(1280 bytes\), only 1279 bytes remain$/, 'second payload');
+  expectError(
+    t,
+    full.subarray(0, D + CHUNK_HEADER_SIZE + 100),
+    D,
+    `truncated chunk at byte ${D}: header says 10 records (1280 bytes), only 100 bytes remain`,
+    'first payload',
+  );
+  expectError(
+    t,
+    full.subarray(0, D + chunk + CHUNK_HEADER_SIZE + 1279),
+    D + chunk,
+    /^truncated chunk at byte \d+: header says 10 records \(1280 bytes\), only 1279 bytes remain$/,
+    'second payload',
+  );
 
   // a cut inside chunk 2 still delivers chunk 1 first (crash-truncated recordings replay up to the damage)
   const partial = drain(RecordReader.fromBytes(full.subarray(0, D + chunk + 40)));
@@ -216,8 +226,10 @@ t.test('truncation at any point is reported at the right offset', async (t) => {
   // same through a real file
   const cut = tmp();
   fs.writeFileSync(cut, full.subarray(0, D + CHUNK_HEADER_SIZE + 100));
-  t.throws(() => readRecording(cut), new RecordingError(
-    `truncated chunk at byte ${D}: header says 10 records (1280 bytes), only 100 bytes remain`, D));
+  t.throws(
+    () => readRecording(cut),
+    new RecordingError(`truncated chunk at byte ${D}: header says 10 records (1280 bytes), only 100 bytes remain`, D),
+  );
 });
 
 t.test('corruption', async (t) => {
@@ -232,7 +244,13 @@ t.test('corruption', async (t) => {
     b[at] = (b[at] as number) ^ 0x40;
     return b;
   };
-  expectError(t, flip(D + CHUNK_HEADER_SIZE + 77), D, /^corrupt chunk at byte \d+: crc32 mismatch \(stored 0x[0-9a-f]{8}, computed 0x[0-9a-f]{8}\)$/, 'payload flip');
+  expectError(
+    t,
+    flip(D + CHUNK_HEADER_SIZE + 77),
+    D,
+    /^corrupt chunk at byte \d+: crc32 mismatch \(stored 0x[0-9a-f]{8}, computed 0x[0-9a-f]{8}\)$/,
+    'payload flip',
+  );
   expectError(t, flip(D + chunk + CHUNK_HEADER_SIZE + 1000), D + chunk, /^corrupt chunk at byte/, 'second chunk flip');
   expectError(t, flip(D + 8), D, /^corrupt chunk at byte/, 'stored crc flip');
   expectError(t, flip(D + chunk), D + chunk, `bad chunk magic at byte ${D + chunk} (0x58424114)`, 'chunk magic');
@@ -259,11 +277,28 @@ t.test('header validation', async (t) => {
   t.same(RecordReader.fromBytes(chunkless(good)).header.families, ['io'], 'baseline is valid');
   t.same(RecordReader.fromBytes(chunkless({ ...good, future_field: [1] })).header.future_field, [1], 'unknown keys kept');
 
-  expectError(t, chunkless({ ...good, kind_layouts: undefined, layout_hash: 'deadbeefdeadbeef' }), 16,
-    `record layout mismatch: file layout hash deadbeefdeadbeef, this build ${LAYOUT_HASH}`, 'layout hash');
-  expectError(t, chunkless({ ...good, record_size: 64 }), 16, 'unsupported record size 64 (this xctl reads 128-byte records)', 'record size');
+  expectError(
+    t,
+    chunkless({ ...good, kind_layouts: undefined, layout_hash: 'deadbeefdeadbeef' }),
+    16,
+    `record layout mismatch: file layout hash deadbeefdeadbeef, this build ${LAYOUT_HASH}`,
+    'layout hash',
+  );
+  expectError(
+    t,
+    chunkless({ ...good, record_size: 64 }),
+    16,
+    'unsupported record size 64 (this xctl reads 128-byte records)',
+    'record size',
+  );
   expectError(t, chunkless({ ...good, record_version: 2 }), 16, 'unsupported record version 2 (this xctl reads 1)', 'record version');
-  expectError(t, chunkless({ ...good, record_size: undefined }), 16, /^invalid header at byte 16: missing or non-numeric record_size$/, 'missing size');
+  expectError(
+    t,
+    chunkless({ ...good, record_size: undefined }),
+    16,
+    /^invalid header at byte 16: missing or non-numeric record_size$/,
+    'missing size',
+  );
   expectError(t, chunkless({ ...good, boot_to_wall_offset_ns: 12 }), 16, /boot_to_wall_offset_ns must be a decimal string/, 'offset type');
   expectError(t, chunkless({ ...good, families: 'net' }), 16, /families must be an array/, 'families type');
   expectError(t, chunkless({ ...good, host: 7 }), 16, /host must be a string/, 'host type');
@@ -275,7 +310,10 @@ t.test('header validation', async (t) => {
 });
 
 t.test('files that cannot be read', async (t) => {
-  t.throws(() => readRecording(path.join(dir, 'missing.xrec')), { name: 'RecordingError', message: /^cannot open .*missing\.xrec: ENOENT/ });
+  t.throws(() => readRecording(path.join(dir, 'missing.xrec')), {
+    name: 'RecordingError',
+    message: /^cannot open .*missing\.xrec: ENOENT/,
+  });
   t.throws(() => readRecording(dir), { name: 'RecordingError', message: /is a directory/ });
 });
 

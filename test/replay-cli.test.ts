@@ -19,15 +19,54 @@ const OFFSET = BigInt(WALL_MS) * 1_000_000n - 2_000_000_000_000n;
 const ts = (ms: number): bigint => 2_000_000_000_000n + BigInt(ms) * 1_000_000n;
 
 const RECORDS = [
-  makeRecord(Kind.EXEC, { 'hdr.ts_ns': ts(0), 'hdr.pid': 100, 'hdr.tid': 100, 'hdr.comm': 'trainer', 'exec.ppid': 1, 'exec.filename': '/usr/bin/python3' }),
-  makeRecord(Kind.TCP_RETRANSMIT, {
-    'hdr.ts_ns': ts(5), 'hdr.pid': 100, 'hdr.tid': 101, 'hdr.comm': 'trainer',
-    'tcp.saddr': ipv4Bytes('10.0.0.1'), 'tcp.daddr': ipv4Bytes('10.0.0.2'), 'tcp.sport': 40000, 'tcp.dport': 5001,
-    'tcp.family': 2, 'tcp.state': 1, 'tcp.owner_src': 1, 'tcp.count': 3, 'tcp.segs': 3,
+  makeRecord(Kind.EXEC, {
+    'hdr.ts_ns': ts(0),
+    'hdr.pid': 100,
+    'hdr.tid': 100,
+    'hdr.comm': 'trainer',
+    'exec.ppid': 1,
+    'exec.filename': '/usr/bin/python3',
   }),
-  makeRecord(Kind.SIGNAL, { 'hdr.ts_ns': ts(10), 'hdr.pid': 200, 'hdr.comm': 'watchdog', 'sig.target_pid': 100, 'sig.sig': 11, 'sig.target_comm': 'trainer' }),
-  makeRecord(Kind.EXIT, { 'hdr.ts_ns': ts(11), 'hdr.pid': 100, 'hdr.comm': 'trainer', 'exit.signal': 11, 'exit.core_dumped': 1, 'exit.ppid': 1 }),
-  makeRecord(Kind.BLOCK_IO, { 'hdr.ts_ns': ts(20), 'hdr.pid': 300, 'hdr.comm': 'dd', 'io.dev': 7 << 20, 'io.bytes': 524288, 'io.latency_ns': 512_300_000, 'io.flags': 1 }),
+  makeRecord(Kind.TCP_RETRANSMIT, {
+    'hdr.ts_ns': ts(5),
+    'hdr.pid': 100,
+    'hdr.tid': 101,
+    'hdr.comm': 'trainer',
+    'tcp.saddr': ipv4Bytes('10.0.0.1'),
+    'tcp.daddr': ipv4Bytes('10.0.0.2'),
+    'tcp.sport': 40000,
+    'tcp.dport': 5001,
+    'tcp.family': 2,
+    'tcp.state': 1,
+    'tcp.owner_src': 1,
+    'tcp.count': 3,
+    'tcp.segs': 3,
+  }),
+  makeRecord(Kind.SIGNAL, {
+    'hdr.ts_ns': ts(10),
+    'hdr.pid': 200,
+    'hdr.comm': 'watchdog',
+    'sig.target_pid': 100,
+    'sig.sig': 11,
+    'sig.target_comm': 'trainer',
+  }),
+  makeRecord(Kind.EXIT, {
+    'hdr.ts_ns': ts(11),
+    'hdr.pid': 100,
+    'hdr.comm': 'trainer',
+    'exit.signal': 11,
+    'exit.core_dumped': 1,
+    'exit.ppid': 1,
+  }),
+  makeRecord(Kind.BLOCK_IO, {
+    'hdr.ts_ns': ts(20),
+    'hdr.pid': 300,
+    'hdr.comm': 'dd',
+    'io.dev': 7 << 20,
+    'io.bytes': 524288,
+    'io.latency_ns': 512_300_000,
+    'io.flags': 1,
+  }),
 ];
 
 function writeRecording(name: string, records: Buffer[], chunkRecords = 2): string {
@@ -59,11 +98,29 @@ t.test('--json prints one object per line and nothing on stderr', async (t) => {
   t.equal(r.code, 0);
   t.equal(r.err, '');
   const evs = lines(r.out).map((l) => JSON.parse(l) as Record<string, unknown>);
-  t.same(evs.map((e) => e.kind), ['exec', 'tcp_retransmit', 'signal', 'exit', 'block_io']);
-  t.match(evs[0], { ts: '2024-05-06T07:08:09.000Z', ts_ns: '2000000000000', pid: 100, comm: 'trainer', filename: '/usr/bin/python3', ppid: 1 });
+  t.same(
+    evs.map((e) => e.kind),
+    ['exec', 'tcp_retransmit', 'signal', 'exit', 'block_io'],
+  );
+  t.match(evs[0], {
+    ts: '2024-05-06T07:08:09.000Z',
+    ts_ns: '2000000000000',
+    pid: 100,
+    comm: 'trainer',
+    filename: '/usr/bin/python3',
+    ppid: 1,
+  });
   t.match(evs[1], {
-    ts: '2024-05-06T07:08:09.005Z', saddr: '10.0.0.1', daddr: '10.0.0.2', sport: 40000, dport: 5001,
-    family: 'ipv4', state: 'ESTABLISHED', count: 3, segs: 3, owner: 'kernel',
+    ts: '2024-05-06T07:08:09.005Z',
+    saddr: '10.0.0.1',
+    daddr: '10.0.0.2',
+    sport: 40000,
+    dport: 5001,
+    family: 'ipv4',
+    state: 'ESTABLISHED',
+    count: 3,
+    segs: 3,
+    owner: 'kernel',
   });
   t.match(evs[2], { pid: 200, target_pid: 100, sig: 11, signal_name: 'SIGSEGV' });
   t.match(evs[3], { signal: 11, signal_name: 'SIGSEGV', core_dumped: true });
@@ -118,11 +175,15 @@ t.test('corrupt and unreadable files exit 2 with the reason', async (t) => {
 });
 
 t.test('invalid records are skipped with a warning', async (t) => {
-  const p = writeRecording('invalid.xrec', [
-    makeRecord(Kind.FORK, { 'hdr.pid': 1, 'fork.child_pid': 2 }),
-    makeRecord(42, { 'hdr.pid': 1 }),
-    makeRecord(Kind.FORK, { 'hdr.pid': 1, 'hdr.version': 9 }),
-  ], 10);
+  const p = writeRecording(
+    'invalid.xrec',
+    [
+      makeRecord(Kind.FORK, { 'hdr.pid': 1, 'fork.child_pid': 2 }),
+      makeRecord(42, { 'hdr.pid': 1 }),
+      makeRecord(Kind.FORK, { 'hdr.pid': 1, 'hdr.version': 9 }),
+    ],
+    10,
+  );
   const r = await run([p]);
   t.equal(r.code, 0);
   t.equal(lines(r.out).length, 1);
@@ -148,13 +209,18 @@ t.test('standalone entry point writes to real stdout, survives a closed pipe', a
   const main = path.join(__dirname, '../src/cli/replay-main.js');
   const r = spawnSync(process.execPath, [main, FILE, '--json'], { encoding: 'utf8' });
   t.equal(r.status, 0, r.stderr);
-  t.same(lines(r.stdout).map((l) => (JSON.parse(l) as { kind: string }).kind), ['exec', 'tcp_retransmit', 'signal', 'exit', 'block_io']);
+  t.same(
+    lines(r.stdout).map((l) => (JSON.parse(l) as { kind: string }).kind),
+    ['exec', 'tcp_retransmit', 'signal', 'exit', 'block_io'],
+  );
 
   // enough output to fill the pipe, read by a consumer that quits after one line
   const many: Buffer[] = [];
   for (let i = 0; i < 20000; i++) many.push(makeRecord(Kind.EXIT, { 'hdr.pid': i, 'exit.exit_code': i }));
   const big = writeRecording('big.xrec', many, 8192);
-  const sh = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${main}" "${big}" --json | head -n 1`], { encoding: 'utf8' });
+  const sh = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${main}" "${big}" --json | head -n 1`], {
+    encoding: 'utf8',
+  });
   t.equal(sh.status, 0, `exit 0 under head: ${sh.stderr}`);
   t.equal(lines(sh.stdout).length, 1);
   t.equal(sh.stderr, '');

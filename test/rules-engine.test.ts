@@ -43,7 +43,12 @@ function scenarios() {
   const peer = ent('peer', 'peer:10.0.0.2:5001');
   ctx.set(peer, { addr: '10.0.0.2', port: 5001, endpoint: '10.0.0.2:5001' });
   ctx.link(net, 'waits_on', peer);
-  for (const [t, n] of [[80, 2], [90, 3], [99, 2]] as const) ctx.sample(net, 'tcp.retransmits', n, at(t));
+  for (const [t, n] of [
+    [80, 2],
+    [90, 3],
+    [99, 2],
+  ] as const)
+    ctx.sample(net, 'tcp.retransmits', n, at(t));
   ctx.sample(net, 'tcp.retransmits', 50, at(10)); // outside the 30 s window: not counted
   ctx.sample(peer, 'tcp.retransmits', 7, at(95));
 
@@ -61,9 +66,22 @@ function scenarios() {
   ctx.sample(ioerr, 'io.errors', 1, at(40)).sample(ioerr, 'io.errors', 1, at(41));
   ctx.sample(ioerr, 'io.latency', 1e6, at(41));
 
-  const oom = proc('memhog', 104, { state: 'exited', 'exit.code': 137, 'exit.signal': 9, 'exit.signal_name': 'SIGKILL', oom_killed: true, 'oom.anon_rss_kb': 7_340_032 });
+  const oom = proc('memhog', 104, {
+    state: 'exited',
+    'exit.code': 137,
+    'exit.signal': 9,
+    'exit.signal_name': 'SIGKILL',
+    oom_killed: true,
+    'oom.anon_rss_kb': 7_340_032,
+  });
 
-  const crash = proc('segv', 105, { state: 'exited', 'exit.code': 139, 'exit.signal': 11, 'exit.signal_name': 'SIGSEGV', 'exit.core_dumped': true });
+  const crash = proc('segv', 105, {
+    state: 'exited',
+    'exit.code': 139,
+    'exit.signal': 11,
+    'exit.signal_name': 'SIGSEGV',
+    'exit.core_dumped': true,
+  });
 
   const waiter = proc('reader', 106);
   const holder = proc('writer', 107, { state: 'stopped', 'stopped_by.pid': 77, 'stopped_by.comm': 'bash' });
@@ -124,25 +142,43 @@ t.test('each scene rule fires on its own scenario and the root cause wins', asyn
   t.match(top('net')!.actions, [{ type: 'manual', targetSpec: 'self', text: /^check the path to 10\.0\.0\.2:5001: / }]);
 
   t.equal(top('slow')!.cause, 'dd (102) waits on slow storage: p90 I/O latency 258.0 ms over 60 s on device 7:0 (loop0)');
-  t.same(top('slow')!.evidence.map((e) => e.leaf), ['p90(io.latency over 60s) = 258.0 ms >= 100ms']);
+  t.same(
+    top('slow')!.evidence.map((e) => e.leaf),
+    ['p90(io.latency over 60s) = 258.0 ms >= 100ms'],
+  );
   t.equal(got.slow![1]!.cause, 'dd (102) spent 2.0 s of the last 60 s in uninterruptible sleep (D state)');
 
   t.equal(top('ioerr')!.cause, 'writer (103) got 2 failed I/O(s) in 5 min on device 8:0 (sda), last error unknown');
-  t.same(top('ioerr')!.actions.map((a) => [a.type, a.params]), [['manual', {}], ['checkpoint', { op: 'save' }]]);
+  t.same(
+    top('ioerr')!.actions.map((a) => [a.type, a.params]),
+    [
+      ['manual', {}],
+      ['checkpoint', { op: 'save' }],
+    ],
+  );
 
   t.equal(top('oom')!.cause, 'memhog (104) was killed by the kernel OOM killer (anon RSS 7340032 kB, cgroup /jobs/memhog)');
   t.match(top('oom')!.actions[0]!.text, /^raise the memory limit of cgroup \/jobs\/memhog /);
 
   t.equal(top('crash')!.cause, 'segv (105) crashed with SIGSEGV (signal 11, core dumped: true)');
-  t.same(top('crash')!.evidence.map((e) => e.leaf), ['state = "exited" == "exited"', 'exit.signal = 11 in [4, 6, 7, 8, 11, 31]']);
+  t.same(
+    top('crash')!.evidence.map((e) => e.leaf),
+    ['state = "exited" == "exited"', 'exit.signal = 11 in [4, 6, 7, 8, 11, 31]'],
+  );
   t.equal(got.crash![1]!.cause, 'segv (105) exited with code 139', 'the exit code is a secondary match');
 
   t.equal(top('waiter')!.cause, 'reader (106) is blocked waiting on writer (107), which is stopped by bash (77)');
   const sigcont = top('waiter')!.actions[0]!;
-  t.same([sigcont.type, sigcont.targetSpec, sigcont.target, sigcont.text], ['sigcont', 'waits_on.process', holder, 'resume writer (107): kill -CONT 107']);
+  t.same(
+    [sigcont.type, sigcont.targetSpec, sigcont.target, sigcont.text],
+    ['sigcont', 'waits_on.process', holder, 'resume writer (107): kill -CONT 107'],
+  );
   t.same(top('waiter')!.evidence[1], { leaf: 'waits_on.process.state = "stopped" == "stopped"', value: 'stopped', entity: holder });
 
-  t.equal(top('starved')!.cause, 'trainer (108) waited 900.0 ms for a CPU in the last 30 s; competing: cpu-hog (4242) 98 %, cpu-hog (4243) 97 %');
+  t.equal(
+    top('starved')!.cause,
+    'trainer (108) waited 900.0 ms for a CPU in the last 30 s; competing: cpu-hog (4242) 98 %, cpu-hog (4243) 97 %',
+  );
   const [renice, limit] = top('starved')!.actions;
   t.same(renice!.params, { pid: 4242, nice: 10 }, 'a param that is one placeholder keeps the number type');
   t.equal(renice!.text, 'lower the priority of the top competitor cpu-hog (4242): renice -n 10 -p 4242');
@@ -160,8 +196,14 @@ t.test('the stopped holder and the lossy peer are explained by their own rules',
   const { ctx, holder, peer } = scenarios();
   const matcher = new RuleMatcher(shipped.ruleSet!);
   const h = matcher.evaluateNow(ctx, holder);
-  t.same(h.map((m) => [m.ruleId, m.cause]), [['process.stopped', 'writer (107) is stopped by bash (77)']]);
-  t.same(h[0]!.actions.map((a) => [a.type, a.target]), [['sigcont', holder]]);
+  t.same(
+    h.map((m) => [m.ruleId, m.cause]),
+    [['process.stopped', 'writer (107) is stopped by bash (77)']],
+  );
+  t.same(
+    h[0]!.actions.map((a) => [a.type, a.target]),
+    [['sigcont', holder]],
+  );
   t.same(matcher.evaluateNow(ctx, peer), [], '7 retransmits to the peer are under its threshold of 10');
   ctx.sample(peer, 'tcp.retransmits', 5, ctx.nowNs);
   t.equal(matcher.evaluateNow(ctx, peer)[0]?.cause, 'the path to 10.0.0.2:5001 is losing packets: 12 TCP retransmits in 30 s');
@@ -171,12 +213,18 @@ t.test('an OOM-killed process is host_oom, not a crash or a kill', async (t) => 
   const { ctx, subjects } = scenarios();
   ctx.set(subjects.oom, { 'killed_by.pid': 1, 'killed_by.comm': 'oom_reaper' });
   const matcher = new RuleMatcher(shipped.ruleSet!);
-  t.same(matcher.evaluateNow(ctx, subjects.oom).map((m) => m.scene), ['host_oom']);
+  t.same(
+    matcher.evaluateNow(ctx, subjects.oom).map((m) => m.scene),
+    ['host_oom'],
+  );
   ctx.set(subjects.oom, { oom_killed: false, 'killed_by.comm': 'supervisord', 'killed_by.pid': 1 });
-  t.same(matcher.evaluateNow(ctx, subjects.oom).map((m) => [m.ruleId, m.cause]), [
-    ['process.killed', 'memhog (104) was killed by supervisord (1) with SIGKILL'],
-    ['process.exit_nonzero', 'memhog (104) exited with code 137'],
-  ]);
+  t.same(
+    matcher.evaluateNow(ctx, subjects.oom).map((m) => [m.ruleId, m.cause]),
+    [
+      ['process.killed', 'memhog (104) was killed by supervisord (1) with SIGKILL'],
+      ['process.exit_nonzero', 'memhog (104) exited with code 137'],
+    ],
+  );
 });
 
 t.test('units and template filters', async (t) => {
@@ -211,11 +259,18 @@ rules:
   const ctx = new MemoryContext();
   ctx.nowNs = 100n * S;
   const p = ent('process', 'p:1:1');
-  ctx.set(p, { comm: 'app' }).sample(p, 'offcpu.runq', 512_300_000, 99n * S).sample(p, 'gpu.mem_used', 64 * 2 ** 20, 1n * S).sample(p, 'cpu.usage', 0.9345, 99n * S);
+  ctx
+    .set(p, { comm: 'app' })
+    .sample(p, 'offcpu.runq', 512_300_000, 99n * S)
+    .sample(p, 'gpu.mem_used', 64 * 2 ** 20, 1n * S)
+    .sample(p, 'cpu.usage', 0.9345, 99n * S);
   const m = rs.rules[0]!.evaluate(ctx, p);
   t.equal(m?.cause, '512.3 ms / 64.0 MiB / 93 % / 1 / 0.935 / app / ? / n/a / no peer');
   t.same(m?.values, { wait: 512_300_000, rss: 64 * 2 ** 20, usage: 0.9345 });
-  t.same(m?.evidence.map((e) => e.leaf), ['sum(offcpu.runq over 30s) = 512.3 ms >= 0ms', 'last(gpu.mem_used) = 64.0 MiB >= 1MiB', 'avg(cpu.usage over 10s) = 93 % > 50%']);
+  t.same(
+    m?.evidence.map((e) => e.leaf),
+    ['sum(offcpu.runq over 30s) = 512.3 ms >= 0ms', 'last(gpu.mem_used) = 64.0 MiB >= 1MiB', 'avg(cpu.usage over 10s) = 93 % > 50%'],
+  );
 });
 
 t.test('not / any and the evidence that explains them', async (t) => {
@@ -237,7 +292,11 @@ rules:
   ctx.set(p, { 'exit.code': 3 });
   const m = rule.evaluate(ctx, p);
   t.equal(m?.cause, 'sig=? code=3', 'named values of leaves not evaluated are read for the template');
-  t.same(m?.evidence.map((e) => e.leaf), ['exit.code = 3 > 0', 'oom_killed = (absent), not == true'], 'the failed any-branch is not evidence');
+  t.same(
+    m?.evidence.map((e) => e.leaf),
+    ['exit.code = 3 > 0', 'oom_killed = (absent), not == true'],
+    'the failed any-branch is not evidence',
+  );
   ctx.set(p, { 'exit.code': 0, 'exit.signal': 6 });
   t.equal(rule.evaluate(ctx, p)?.cause, 'sig=6 code=0');
   ctx.set(p, { oom_killed: true });
@@ -273,11 +332,17 @@ rules:
   const m = rule.evaluate(ctx, p);
   t.equal(m?.cause, '4 lost to 10.0.0.2:5001', 'the first (strongest) neighbour, not the one with more loss');
   t.same(m?.bindings, { 'waits_on.peer': strong });
-  t.same(m?.evidence.map((e) => [e.leaf, e.entity]), [
-    ['sum(tcp.retransmits over 30s) on waits_on.peer = 4 >= 3', strong],
-    ['waits_on.peer.port = 5001 == 5001', strong],
-  ]);
-  t.same(m?.actions.map((a) => [a.target, a.text]), [[strong, 'mtr 10.0.0.2']]);
+  t.same(
+    m?.evidence.map((e) => [e.leaf, e.entity]),
+    [
+      ['sum(tcp.retransmits over 30s) on waits_on.peer = 4 >= 3', strong],
+      ['waits_on.peer.port = 5001 == 5001', strong],
+    ],
+  );
+  t.same(
+    m?.actions.map((a) => [a.target, a.text]),
+    [[strong, 'mtr 10.0.0.2']],
+  );
   t.same(rule.metrics, ['tcp.retransmits']);
 });
 
@@ -314,7 +379,11 @@ t.test('incremental matcher: a change set evaluates the union of its metrics onc
   const onlyA = m.changeSet('process', ['offcpu.sleep']);
   m.touchedSet(q, onlyA);
   m.touched(q, 'offcpu.blocked'); // merges into q's due list: a copy, not the shared one
-  t.same(onlyA.self.map((r) => r.id), ['reads_a'], 'the shared list was not modified');
+  t.same(
+    onlyA.self.map((r) => r.id),
+    ['reads_a'],
+    'the shared list was not modified',
+  );
   m.touchedSet(p, ab);
   m.touchedSet(p, ab);
   t.equal(m.flush(ctx).evaluated, 4, 'two rules for each process, once each');
@@ -342,8 +411,14 @@ t.test('incremental matcher: only rules reading the touched metric are evaluated
   m.touched(p, 'unrelated.metric');
   const f = m.flush(ctx);
   t.same(evals(), { reads_a: 2 });
-  t.same(f.started.map((x) => x.ruleId), ['reads_a']);
-  t.same(m.matchesFor(p).map((x) => x.ruleId), ['reads_a']);
+  t.same(
+    f.started.map((x) => x.ruleId),
+    ['reads_a'],
+  );
+  t.same(
+    m.matchesFor(p).map((x) => x.ruleId),
+    ['reads_a'],
+  );
   t.same(Object.fromEntries(m.stats.matchesByRule), { reads_a: 1 });
 
   t.same(m.flush(ctx), { evaluated: 1, started: [], ended: [] }, 'an active match is re-evaluated on every flush');
@@ -356,8 +431,16 @@ t.test('incremental matcher: only rules reading the touched metric are evaluated
   ctx.set(p, { state: 'exited' });
   m.touchedAttr(p);
   m.flush(ctx);
-  t.same(evals(), { reads_a: 5, reads_b: 1, attr_only: 1, holder_stopped: 1, device_latency: 1 }, 'an attribute change evaluates every process rule');
-  t.same(m.matchesFor(p).map((x) => x.ruleId), ['attr_only', 'reads_a'], 'sorted by priority*confidence');
+  t.same(
+    evals(),
+    { reads_a: 5, reads_b: 1, attr_only: 1, holder_stopped: 1, device_latency: 1 },
+    'an attribute change evaluates every process rule',
+  );
+  t.same(
+    m.matchesFor(p).map((x) => x.ruleId),
+    ['attr_only', 'reads_a'],
+    'sorted by priority*confidence',
+  );
   t.equal(m.topMatchFor(p)?.ruleId, 'attr_only', 'the top match is the first of them');
   t.equal(m.stats.evaluations, 9);
 });
@@ -370,7 +453,10 @@ t.test('incremental matcher: active matches expire when the window passes', asyn
   const p = ent('process', 'p:1');
   ctx.sample(p, 'offcpu.sleep', 5, 95n * S);
   m.touched(p, 'offcpu.sleep');
-  t.same(m.flush(ctx).started.map((x) => x.ruleId), ['reads_a']);
+  t.same(
+    m.flush(ctx).started.map((x) => x.ruleId),
+    ['reads_a'],
+  );
   ctx.nowNs = 104n * S;
   t.same(m.flush(ctx).ended, [], 'still inside the 10 s window');
   t.equal(m.active.size, 1);
@@ -394,43 +480,75 @@ t.test('incremental matcher: a change on a neighbour re-evaluates its dependents
   ctx.set(holder, { state: 'stopped' });
   m.touchedAttr(holder); // the holder got SIGSTOPped; nothing happens on the waiter itself
   m.flush(ctx);
-  t.same(m.matchesFor(waiter).map((x) => x.ruleId), ['holder_stopped']);
+  t.same(
+    m.matchesFor(waiter).map((x) => x.ruleId),
+    ['holder_stopped'],
+  );
   t.equal(m.stats.evaluationsByRule.get('holder_stopped'), 2, 'once for the holder, once for its waiter');
 
   const before = Object.fromEntries(m.stats.evaluationsByRule);
   ctx.sample(dev, 'io.latency', 300e6);
   m.touched(dev, 'io.latency');
   const f = m.flush(ctx);
-  t.same(f.started.map((x) => [x.ruleId, x.entity.id]), [['device_latency', 'p:waiter']]);
+  t.same(
+    f.started.map((x) => [x.ruleId, x.entity.id]),
+    [['device_latency', 'p:waiter']],
+  );
   const after = Object.fromEntries(m.stats.evaluationsByRule);
-  t.same(after, { ...before, holder_stopped: before.holder_stopped! + 1, device_latency: before.device_latency! + 1 }, 'the device latency rule for the waiter, plus the active match');
+  t.same(
+    after,
+    { ...before, holder_stopped: before.holder_stopped! + 1, device_latency: before.device_latency! + 1 },
+    'the device latency rule for the waiter, plus the active match',
+  );
 });
 
 t.test('hot reload keeps the old rule set on a bad file and swaps on a good one', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-rules-reload-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const rule = (id: string, scene = 'host_oom') => `rules:\n  - id: ${id}\n    scene: ${scene}\n    when: { attr: oom_killed, op: '==', value: true }\n`;
+  const rule = (id: string, scene = 'host_oom') =>
+    `rules:\n  - id: ${id}\n    scene: ${scene}\n    when: { attr: oom_killed, op: '==', value: true }\n`;
   fs.writeFileSync(path.join(dir, 'a.yaml'), rule('first'));
   const changes: RuleSet[] = [];
   const failures: RuleError[][] = [];
-  const w = watchRules(dir, (rs) => changes.push(rs), (e) => failures.push(e), { debounceMs: 30 });
+  const w = watchRules(
+    dir,
+    (rs) => changes.push(rs),
+    (e) => failures.push(e),
+    { debounceMs: 30 },
+  );
   t.teardown(() => w.close());
-  t.same(changes.map((rs) => rs.rules.map((r) => r.id)), [['first']], 'the first load reports through onChange');
+  t.same(
+    changes.map((rs) => rs.rules.map((r) => r.id)),
+    [['first']],
+    'the first load reports through onChange',
+  );
   const matcher = new RuleMatcher(w.current!);
 
   fs.writeFileSync(path.join(dir, 'b.yaml'), rule('second', 'host_oomm'));
   const bad = w.reload();
-  t.same(bad.errors.map(String), [`${path.join(dir, 'b.yaml')}:3:12: unknown scene "host_oomm" (did you mean "host_oom"? expected one of ${[...shippedScenes().keys()].join(', ')}); declare it under "scenes:" in a rule file`]);
+  t.same(bad.errors.map(String), [
+    `${path.join(dir, 'b.yaml')}:3:12: unknown scene "host_oomm" (did you mean "host_oom"? expected one of ${[...shippedScenes().keys()].join(', ')}); declare it under "scenes:" in a rule file`,
+  ]);
   t.equal(failures.length, 1);
-  t.same(w.current!.rules.map((r) => r.id), ['first'], 'the old set stays active');
+  t.same(
+    w.current!.rules.map((r) => r.id),
+    ['first'],
+    'the old set stays active',
+  );
   t.equal(changes.length, 1);
 
   fs.writeFileSync(path.join(dir, 'b.yaml'), rule('second'));
   const good = w.reload();
   t.same(good.errors, []);
-  t.same(w.current!.rules.map((r) => r.id), ['first', 'second']);
+  t.same(
+    w.current!.rules.map((r) => r.id),
+    ['first', 'second'],
+  );
   t.equal(changes.length, 2);
-  t.same(w.current!.source.map((s) => path.basename(s.file)), ['a.yaml', 'b.yaml']);
+  t.same(
+    w.current!.source.map((s) => path.basename(s.file)),
+    ['a.yaml', 'b.yaml'],
+  );
 
   // an active match of a rule that a reload removes ends at the next flush
   const ctx = new MemoryContext();
@@ -438,12 +556,21 @@ t.test('hot reload keeps the old rule set on a bad file and swaps on a good one'
   ctx.set(p, { oom_killed: true });
   matcher.setRuleSet(w.current!);
   matcher.touchedAttr(p);
-  t.same(matcher.flush(ctx).started.map((m) => m.ruleId), ['first', 'second']);
+  t.same(
+    matcher.flush(ctx).started.map((m) => m.ruleId),
+    ['first', 'second'],
+  );
   fs.unlinkSync(path.join(dir, 'a.yaml'));
   w.reload();
   matcher.setRuleSet(w.current!);
-  t.same(matcher.flush(ctx).ended.map((e) => e.ruleId), ['first']);
-  t.same(matcher.matchesFor(p).map((m) => m.ruleId), ['second']);
+  t.same(
+    matcher.flush(ctx).ended.map((e) => e.ruleId),
+    ['first'],
+  );
+  t.same(
+    matcher.matchesFor(p).map((m) => m.ruleId),
+    ['second'],
+  );
 
   // and the file watcher picks up an edit by itself
   const swapped = new Promise<RuleSet>((resolve) => {
@@ -457,5 +584,9 @@ t.test('hot reload keeps the old rule set on a bad file and swaps on a good one'
     }, 20);
   });
   fs.writeFileSync(path.join(dir, 'c.yml'), rule('third'));
-  t.same((await swapped).rules.map((r) => r.id), ['second', 'third'], 'fs.watch reloads after a change');
+  t.same(
+    (await swapped).rules.map((r) => r.id),
+    ['second', 'third'],
+    'fs.watch reloads after a change',
+  );
 });

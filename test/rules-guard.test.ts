@@ -21,9 +21,23 @@ t.test('what gives a guard and what does not', async (t) => {
   t.ok(compileGuard(spec(`{ metric: io.latency, agg: p90, window: 30s, op: '>=', value: 100ms }`).when), 'p90 >= T: bounded by max');
   t.ok(compileGuard(spec(`{ metric: io.latency, agg: p99, window: 30s, op: '<', value: 100ms }`).when), 'p99 < T: bounded by min');
   t.notOk(compileGuard(spec(`{ metric: io.latency, agg: p90, window: 30s, op: '==', value: 100ms }`).when), 'p90 == T: no bound');
-  t.notOk(compileGuard(spec(`{ metric: io.latency, on: waits_on.device, agg: max, window: 30s, op: '>', value: 1 }`).when), 'a neighbour metric: no guard');
-  t.notOk(compileGuard(spec(`{ any: [ { metric: io.latency, agg: max, window: 30s, op: '>', value: 1 }, { attr: state, op: '==', value: exited } ] }`).when), 'any: no guard');
-  t.ok(compileGuard(spec(`{ all: [ { attr: state, op: '==', value: running }, { metric: io.errors, agg: count, window: 30s, op: '>=', value: 1 } ] }`).when), 'the metric leaf of an all');
+  t.notOk(
+    compileGuard(spec(`{ metric: io.latency, on: waits_on.device, agg: max, window: 30s, op: '>', value: 1 }`).when),
+    'a neighbour metric: no guard',
+  );
+  t.notOk(
+    compileGuard(
+      spec(`{ any: [ { metric: io.latency, agg: max, window: 30s, op: '>', value: 1 }, { attr: state, op: '==', value: exited } ] }`).when,
+    ),
+    'any: no guard',
+  );
+  t.ok(
+    compileGuard(
+      spec(`{ all: [ { attr: state, op: '==', value: running }, { metric: io.errors, agg: count, window: 30s, op: '>=', value: 1 } ] }`)
+        .when,
+    ),
+    'the metric leaf of an all',
+  );
 });
 
 t.test('a guard never rejects what the rule matches, and rejects most of what it does not', async (t) => {
@@ -43,7 +57,9 @@ t.test('a guard never rejects what the rule matches, and rejects most of what it
     const op = ops[Math.floor(rnd() * ops.length)]!;
     const value = Math.floor(rnd() * 10);
     const window = agg === 'last' ? '' : ` window: ${1 + Math.floor(rnd() * 40)}s,`;
-    const sp = spec(`{ all: [ { metric: io.latency, agg: ${agg},${window} op: '${op}', value: ${value} }, { attr: pid, op: '>', value: 0 } ] }`);
+    const sp = spec(
+      `{ all: [ { metric: io.latency, agg: ${agg},${window} op: '${op}', value: ${value} }, { attr: pid, op: '>', value: 0 } ] }`,
+    );
     const condition = compileCondition(sp.when).fn; // the full condition, without the guard
     const guard = compileGuard(sp.when);
     const ctx = new GraphContext(g, BigInt(100 * S));

@@ -33,23 +33,37 @@ t.test('YAML syntax errors carry their position', async (t) => {
     'a.yaml:5:3: YAML: Flow map in block collection must be sufficiently indented and end with a }',
   ]);
   t.same(errorsOf({ 'a.yaml': `rules:\n  - id: a\n\tscene: host_oom\n` }), ['a.yaml:3:1: YAML: Tabs are not allowed as indentation']);
-  t.same(errorsOf({ 'a.yaml': `rules:\n  - id: a\n    id: b\n    scene: host_oom\n    ${OOM}\n` }), ['a.yaml:3:5: YAML: Map keys must be unique']);
-  t.same(errorsOf({ 'a.yaml': `rules:\n  - id: a\n    scene: host_oom\n    when: *nope\n` }), ['a.yaml:4:11: unknown alias "*nope" (an anchor "&nope" must come before it)']);
+  t.same(errorsOf({ 'a.yaml': `rules:\n  - id: a\n    id: b\n    scene: host_oom\n    ${OOM}\n` }), [
+    'a.yaml:3:5: YAML: Map keys must be unique',
+  ]);
+  t.same(errorsOf({ 'a.yaml': `rules:\n  - id: a\n    scene: host_oom\n    when: *nope\n` }), [
+    'a.yaml:4:11: unknown alias "*nope" (an anchor "&nope" must come before it)',
+  ]);
 });
 
 t.test('operators YAML would misread get a quoting hint', async (t) => {
-  t.same(errorsOf({ 'a.yaml': `rules:\n  - id: a\n    scene: host_oom\n    when: { attr: oom_killed, op: !=, value: true }\n  - id: b\n    scene: host_oom\n    when:\n      attr: pid\n      op: >=\n      value: 1\n` }), [
-    `a.yaml:4:35: "!=" must be quoted in YAML ('!='), unquoted it is read as a tag`,
-    `a.yaml:9:11: ">=" must be quoted in YAML ('>='), unquoted it starts a folded block`,
-  ]);
+  t.same(
+    errorsOf({
+      'a.yaml': `rules:\n  - id: a\n    scene: host_oom\n    when: { attr: oom_killed, op: !=, value: true }\n  - id: b\n    scene: host_oom\n    when:\n      attr: pid\n      op: >=\n      value: 1\n`,
+    }),
+    [
+      `a.yaml:4:35: "!=" must be quoted in YAML ('!='), unquoted it is read as a tag`,
+      `a.yaml:9:11: ">=" must be quoted in YAML ('>='), unquoted it starts a folded block`,
+    ],
+  );
 });
 
 t.test('unknown keys are errors, with a suggestion', async (t) => {
-  t.same(errorsOf({ 'net.yaml': `rules:\n  - id: a\n    scene: storage_slow\n    prio: 3\n    when:\n      metric: io.latency\n      agg: p90\n      windw: 30s\n      op: '>='\n      value: 100ms\n` }), [
-    'net.yaml:4:5: unknown key "prio" in rule (did you mean "priority"? expected one of id, description, scene, priority, confidence, enabled, bind, when, cause, actions, verify)',
-    'net.yaml:6:7: missing required field "window" in metric condition (aggregate "p90" reads a time window)',
-    'net.yaml:8:7: unknown key "windw" in metric condition (did you mean "window"? expected one of metric, agg, window, op, value, on, name)',
-  ]);
+  t.same(
+    errorsOf({
+      'net.yaml': `rules:\n  - id: a\n    scene: storage_slow\n    prio: 3\n    when:\n      metric: io.latency\n      agg: p90\n      windw: 30s\n      op: '>='\n      value: 100ms\n`,
+    }),
+    [
+      'net.yaml:4:5: unknown key "prio" in rule (did you mean "priority"? expected one of id, description, scene, priority, confidence, enabled, bind, when, cause, actions, verify)',
+      'net.yaml:6:7: missing required field "window" in metric condition (aggregate "p90" reads a time window)',
+      'net.yaml:8:7: unknown key "windw" in metric condition (did you mean "window"? expected one of metric, agg, window, op, value, on, name)',
+    ],
+  );
   t.same(errorsOf({ 'a.yaml': `rule:\n  - id: a\n` }), [
     'a.yaml:1:1: unknown key "rule" in rule file (did you mean "rules"? expected one of rules, scenes)',
     'a.yaml:1:1: missing required field "rules" in rule file',
@@ -248,9 +262,14 @@ t.test('actions: targets and required parts', async (t) => {
 
 t.test('duplicate ids across files name the first definition', async (t) => {
   const rule = (id: string) => `rules:\n  - id: ${id}\n    scene: host_oom\n    ${OOM}\n`;
-  t.same(errorsOf({ 'a.yaml': rule('x'), 'b.yml': `# second\n${rule('y')}${rule('x').slice('rules:\n'.length)}`, 'notes.txt': 'not a rule file' }), [
-    `b.yml:6:9: duplicate rule id "x" (first defined at ${path.join(root, String(n - 1), 'a.yaml')}:2:9)`,
-  ]);
+  t.same(
+    errorsOf({
+      'a.yaml': rule('x'),
+      'b.yml': `# second\n${rule('y')}${rule('x').slice('rules:\n'.length)}`,
+      'notes.txt': 'not a rule file',
+    }),
+    [`b.yml:6:9: duplicate rule id "x" (first defined at ${path.join(root, String(n - 1), 'a.yaml')}:2:9)`],
+  );
 });
 
 t.test('all errors of all files are reported, in file and position order', async (t) => {
@@ -275,8 +294,12 @@ t.test('the shipped rules/ directory loads with zero errors and covers every hos
     ['cpu.yaml', 'gpu.yaml', 'memory.yaml', 'network.yaml', 'process.yaml', 'storage.yaml'],
   );
   const scenes = new Set(rs.rules.map((r) => r.scene));
-  for (const s of ['network_stall', 'storage_slow', 'storage_io_error', 'host_oom', 'process_crash', 'process_blocked', 'cpu_starvation']) t.ok(scenes.has(s as never), s);
-  t.same(rs.byMetric.get('tcp.retransmits')?.map((r) => r.id), ['nccl.hang_network', 'network.retransmits', 'network.peer_retransmits']);
+  for (const s of ['network_stall', 'storage_slow', 'storage_io_error', 'host_oom', 'process_crash', 'process_blocked', 'cpu_starvation'])
+    t.ok(scenes.has(s as never), s);
+  t.same(
+    rs.byMetric.get('tcp.retransmits')?.map((r) => r.id),
+    ['nccl.hang_network', 'network.retransmits', 'network.peer_retransmits'],
+  );
   t.same([...rs.byBind.keys()].sort(), ['device', 'peer', 'process']);
   t.ok(rs.source.every((s) => s.mtimeMs > 0));
 });
@@ -311,10 +334,16 @@ t.test('xctl rules check', async (t) => {
 
   const dir = path.join(root, 'check');
   fs.mkdirSync(dir);
-  fs.writeFileSync(path.join(dir, 'x.yaml'), `rules:\n  - id: x\n    scene: host_oom\n    when: { metric: io.errors, agg: p95, window: 1m, op: '>', value: 1 }\n`);
+  fs.writeFileSync(
+    path.join(dir, 'x.yaml'),
+    `rules:\n  - id: x\n    scene: host_oom\n    when: { metric: io.errors, agg: p95, window: 1m, op: '>', value: 1 }\n`,
+  );
   const bad = await capture(() => rulesCheckCommand([dir]));
   t.same([bad.code, bad.out], [1, '']);
-  t.equal(bad.err, `${path.join(dir, 'x.yaml')}:4:37: unknown aggregate "p95" (did you mean "p90"? expected one of ${AGGS})\n1 error in 1 file\n`);
+  t.equal(
+    bad.err,
+    `${path.join(dir, 'x.yaml')}:4:37: unknown aggregate "p95" (did you mean "p90"? expected one of ${AGGS})\n1 error in 1 file\n`,
+  );
 
   const one = await capture(() => rulesCommand(['check', path.join(defaultRulesDir(), 'memory.yaml')]));
   t.same([one.code, one.out], [0, '1 rule in 1 file OK\n'], 'a single file can be checked');

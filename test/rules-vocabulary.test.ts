@@ -57,12 +57,20 @@ t.test('an unknown metric is an error with file:line:col and a suggestion', asyn
 t.test('a metric the entity type does not record is an error', async (t) => {
   const r = await check('metric-type', rule(`      metric: io.bytes\n      agg: sum\n      window: 30s\n      op: '>='\n      value: 3`));
   t.match(r.err, `${r.file}:5:15: metric "io.bytes" is not recorded on a process (only on device)`);
-  const onDevice = await check('metric-type-ok', rule(`      metric: io.bytes\n      on: waits_on.device\n      agg: sum\n      window: 30s\n      op: '>='\n      value: 3`));
+  const onDevice = await check(
+    'metric-type-ok',
+    rule(`      metric: io.bytes\n      on: waits_on.device\n      agg: sum\n      window: 30s\n      op: '>='\n      value: 3`),
+  );
   t.same([onDevice.code, onDevice.err], [0, ''], 'the same metric read on a device is fine');
 });
 
 t.test('an unknown attribute is an error with a suggestion, per entity type', async (t) => {
-  const r = await check('attr', rule(`      all:\n        - { attr: comm_typo, op: exists }\n        - { attr: endpont, on: waits_on.peer, op: exists }\n        - { attr: comm, on: waits_on.peer, op: exists }`));
+  const r = await check(
+    'attr',
+    rule(
+      `      all:\n        - { attr: comm_typo, op: exists }\n        - { attr: endpont, on: waits_on.peer, op: exists }\n        - { attr: comm, on: waits_on.peer, op: exists }`,
+    ),
+  );
   t.equal(r.code, 1);
   t.match(r.err, `${r.file}:6:19: unknown attribute "comm_typo" of a process (did you mean "comm"? expected one of pid, comm,`);
   t.match(r.err, `${r.file}:7:19: unknown attribute "endpont" of a peer (did you mean "endpoint"? expected one of addr, port, endpoint)`);
@@ -70,17 +78,26 @@ t.test('an unknown attribute is an error with a suggestion, per entity type', as
 });
 
 t.test('unknown edge kinds and entity types in "on" are errors with a suggestion', async (t) => {
-  const r = await check('selector', rule(`      all:\n        - { attr: pid, on: waitson.process, op: exists }\n        - { attr: pid, on: waits_on.proces, op: exists }`));
+  const r = await check(
+    'selector',
+    rule(`      all:\n        - { attr: pid, on: waitson.process, op: exists }\n        - { attr: pid, on: waits_on.proces, op: exists }`),
+  );
   t.match(r.err, `${r.file}:6:28: bad "on": unknown edge kind "waitson" in "waitson.process" (did you mean "waits_on"?`);
   t.match(r.err, `${r.file}:7:28: bad "on": unknown entity type "proces" in "waits_on.proces" (did you mean "process"?`);
 });
 
 t.test('template fields are checked against the entity they read', async (t) => {
   const when = `      attr: pid\n      op: exists`;
-  const r = await check('template', rule(when, '{{self.nonexistent}} {{waits_on.peer.bogus}} {{waits_on.peer.endpont}} {{self.com}} {{waits_on.peeer.addr}}'));
+  const r = await check(
+    'template',
+    rule(when, '{{self.nonexistent}} {{waits_on.peer.bogus}} {{waits_on.peer.endpont}} {{self.com}} {{waits_on.peeer.addr}}'),
+  );
   t.equal(r.code, 1);
   t.match(r.err, `${r.file}:7:13: unknown attribute "nonexistent" of a process (expected one of pid, comm,`);
-  t.match(r.err, `${r.file}:7:34: unknown attribute "bogus" of a peer (expected one of addr, port, endpoint) in "{{waits_on.peer.bogus}}" in cause`);
+  t.match(
+    r.err,
+    `${r.file}:7:34: unknown attribute "bogus" of a peer (expected one of addr, port, endpoint) in "{{waits_on.peer.bogus}}" in cause`,
+  );
   t.match(r.err, `${r.file}:7:58: unknown attribute "endpont" of a peer (did you mean "endpoint"?`);
   t.match(r.err, `${r.file}:7:84: unknown attribute "com" of a process (did you mean "comm"?`);
   t.match(r.err, `${r.file}:7:97: unknown entity type "peeer" in "waits_on.peeer" (did you mean "peer"?`);
@@ -104,7 +121,15 @@ t.test('GraphContext reads every catalogue attribute through its getter', async 
       t.doesNotThrow(() => ctx.attr(node, d.name), `${type}.${d.name}`);
     }
   t.same(
-    [ctx.attr(p, 'comm'), ctx.attr(p, 'state'), ctx.attr(p, 'exit.signal_name'), ctx.attr(peer, 'endpoint'), ctx.attr(dev, 'dev'), ctx.attr(gpu, 'temp'), ctx.attr(p, 'endpoint')],
+    [
+      ctx.attr(p, 'comm'),
+      ctx.attr(p, 'state'),
+      ctx.attr(p, 'exit.signal_name'),
+      ctx.attr(peer, 'endpoint'),
+      ctx.attr(dev, 'dev'),
+      ctx.attr(gpu, 'temp'),
+      ctx.attr(p, 'endpoint'),
+    ],
     ['trainer', 'sleeping', 'SIGSEGV', '10.0.0.2:5001', '7:3', 91, undefined],
   );
 });
@@ -125,6 +150,8 @@ t.test('a module above the graph adds a metric with one call; the rules can read
   t.equal(metricId('test.widgets'), id);
   t.equal(METRIC_NAMES[id], 'test.widgets', 'METRIC_NAMES is live, not a copy made at load');
   t.throws(() => defineMetric({ name: 'test.widgets', entities: ['process'], unit: 'events', doc: '' }), /declared twice/);
-  const r = loadRuleTexts([{ file: 'w.yaml', text: rule(`      metric: test.widgets\n      agg: count\n      window: 30s\n      op: '>='\n      value: 1`) }]);
+  const r = loadRuleTexts([
+    { file: 'w.yaml', text: rule(`      metric: test.widgets\n      agg: count\n      window: 30s\n      op: '>='\n      value: 1`) },
+  ]);
   t.same(r.errors.map(String), []);
 });

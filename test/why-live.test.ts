@@ -42,7 +42,10 @@ async function stoppedWriterPipe(t: Test): Promise<{ reader: number; writer: num
   const writer = Number(/W (\d+)/.exec(err)![1]);
   const reader = Number(/R (\d+)/.exec(err)![1]);
   pids.push(writer, reader);
-  await until(() => inspectProcess(writer)?.stateName === 'stopped' && inspectProcess(reader)?.blockedOn?.kind === 'pipe', 'the reader waits on the stopped writer');
+  await until(
+    () => inspectProcess(writer)?.stateName === 'stopped' && inspectProcess(reader)?.blockedOn?.kind === 'pipe',
+    'the reader waits on the stopped writer',
+  );
   return { reader, writer };
 }
 
@@ -59,13 +62,19 @@ t.test('a pipe wait learnt from /proc answers one query, is not kept in the grap
   t.equal(first.culprit?.id.startsWith(`p:${writer}:`), true, `the stopped writer is the culprit (${first.culprit?.label})`);
   t.equal(first.chain.length, 1);
   t.equal(first.chain[0]!.evidence.source, 'procfs', 'the link is what /proc showed now');
-  t.match(first.chain[0]!.evidence.text, new RegExp(`blocked reading pipe:\\[\\d+\\]; sh \\(${writer}\\) holds its write end and is stopped`));
+  t.match(
+    first.chain[0]!.evidence.text,
+    new RegExp(`blocked reading pipe:\\[\\d+\\]; sh \\(${writer}\\) holds its write end and is stopped`),
+  );
   t.same(p.graph.size, before, 'the query added no node and no edge to the graph');
   t.equal(p.graph.findProcess(reader), undefined, 'the reader is still unknown to the graph');
 
   // the writer writes its line and stops again: the reader reads it and leaves the pipe
   process.kill(writer, 'SIGCONT');
-  await until(() => inspectProcess(reader)?.comm === 'sleep' && inspectProcess(writer)?.stateName === 'stopped', 'the reader has moved on and the writer is stopped again');
+  await until(
+    () => inspectProcess(reader)?.comm === 'sleep' && inspectProcess(writer)?.stateName === 'stopped',
+    'the reader has moved on and the writer is stopped again',
+  );
 
   const second = answerWhy(p, reader);
   t.equal(second.scene, 'healthy', `the ended wait on the (still stopped) writer is not followed: ${second.summary}`);

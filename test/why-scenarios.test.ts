@@ -14,8 +14,8 @@ import { faultProgram } from '../src/faults/programs';
 import { killAtEnd, pipePair } from './helpers/scenarios';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.on('exit', () => r())));
-
+const exited = (c: ChildProcess) =>
+  new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.on('exit', () => r())));
 
 let ta: TestAgent;
 t.before(async () => {
@@ -27,10 +27,14 @@ t.test('network loss: network_stall, culprit the peer', async (t) => {
   const port = 5011;
   const link = await lossyLink({ lossProbability: 0.2, port });
   t.teardown(() => link.cleanup());
-  const sink = link.spawnIn(link.nsB, process.execPath, [faultProgram('tcp-sink.js'), link.addrB, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sink = link.spawnIn(link.nsB, process.execPath, [faultProgram('tcp-sink.js'), link.addrB, String(port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   t.teardown(() => void sink.kill('SIGKILL'));
   await waitForLine(sink, /listening/, 'sink');
-  const sender = link.spawnIn(link.nsA, process.execPath, [faultProgram('tcp-sender.js'), link.addrB, String(port), '5'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sender = link.spawnIn(link.nsA, process.execPath, [faultProgram('tcp-sender.js'), link.addrB, String(port), '5'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   t.teardown(() => void sender.kill('SIGKILL'));
   const m = await waitForLine(sender, /pid (\d+)/, 'sender');
   await sleep(3000);
@@ -51,7 +55,9 @@ t.test('throttled loop device: storage_slow, culprit the device', async (t) => {
   t.teardown(() => dev.cleanup());
   const cg = await blkioThrottle({ major: dev.major, minor: dev.minor, writeBps: 1 << 20 });
   t.teardown(() => cg.cleanup());
-  const w = spawnInCgroup([cg.path], await helperPath('direct-write'), [dev.device, '12', String(256 << 10)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const w = spawnInCgroup([cg.path], await helperPath('direct-write'), [dev.device, '12', String(256 << 10)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   t.teardown(() => void w.kill('SIGKILL'));
   await sleep(1800);
   const { code, answer } = await ta.why(w.pid!);
@@ -92,7 +98,9 @@ t.test('A waits on B, B waits on a slow device: storage_slow through two hops', 
   t.teardown(() => dev.cleanup());
   const cg = await blkioThrottle({ major: dev.major, minor: dev.minor, writeBps: 1 << 20 });
   t.teardown(() => cg.cleanup());
-  const chain = spawnInCgroup([cg.path], await helperPath('pipe-chain'), [dev.device, '20', String(256 << 10)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const chain = spawnInCgroup([cg.path], await helperPath('pipe-chain'), [dev.device, '20', String(256 << 10)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   t.teardown(() => void chain.kill('SIGKILL'));
   const m = await waitForLine(chain, /reader (\d+) writer (\d+)/, 'pipe-chain');
   const [a, b] = [Number(m[1]), Number(m[2])];
@@ -105,7 +113,10 @@ t.test('A waits on B, B waits on a slow device: storage_slow through two hops', 
   t.equal(answer.chain[0].to.label, `pipe-chain (${b})`, 'A waits on B');
   t.equal(answer.chain[answer.chain.length - 1].to.type, 'device', 'and ends at the device');
   t.match(answer.culprit.label, new RegExp(`^${dev.major}:${dev.minor}`));
-  t.ok(answer.findings.some((f: { scene: string }) => f.scene === 'process_blocked'), 'A being blocked on B is a lesser finding');
+  t.ok(
+    answer.findings.some((f: { scene: string }) => f.scene === 'process_blocked'),
+    'A being blocked on B is a lesser finding',
+  );
 });
 
 t.test('CPU hogs: cpu_starvation naming the competitors', async (t) => {
@@ -136,7 +147,12 @@ t.test('reader of a SIGSTOPped writer: process_blocked, culprit the writer', asy
   t.equal(answer.culprit.label, `pipe-pair (${writer})`, 'the stopped writer');
   t.match(answer.summary, /stopped/);
   t.match(answer.chain[0].evidence.text, /pipe:\[\d+\]/, 'evidence: the pipe both hold');
-  t.ok(answer.actions.some((a: { type: string; target: { label: string } }) => a.type === 'sigcont' && a.target.label === `pipe-pair (${writer})`), 'recommends SIGCONT of the writer');
+  t.ok(
+    answer.actions.some(
+      (a: { type: string; target: { label: string } }) => a.type === 'sigcont' && a.target.label === `pipe-pair (${writer})`,
+    ),
+    'recommends SIGCONT of the writer',
+  );
 });
 
 t.test('a healthy process is not blamed (exit 1)', async (t) => {
@@ -154,7 +170,9 @@ t.test('errors: unknown pid, no agent (exit 2)', async (t) => {
   t.equal(r.code, 2);
   t.match(r.stderr, /no process 999999: it is not running and was not seen/);
   const none = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const c = spawn(process.execPath, [require('./helpers/agent').XCTL, 'why', '1', '--socket', '/tmp/xctl-no-such.sock'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn(process.execPath, [require('./helpers/agent').XCTL, 'why', '1', '--socket', '/tmp/xctl-no-such.sock'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     c.stderr!.on('data', (d: Buffer) => (err += d));
     c.on('exit', (code) => resolve({ code, stderr: err }));
@@ -167,7 +185,10 @@ t.test('ps lists tracked processes with their top finding', async (t) => {
   const r = await ta.cli(['ps', '--json']);
   t.equal(r.code, 0);
   const rows = JSON.parse(r.stdout);
-  t.ok(rows.some((x: { scene: string }) => x.scene === 'process_crash'), 'the crash from earlier is listed');
+  t.ok(
+    rows.some((x: { scene: string }) => x.scene === 'process_crash'),
+    'the crash from earlier is listed',
+  );
   t.ok(rows.every((x: { pid: number; scene: string }) => typeof x.pid === 'number' && typeof x.scene === 'string'));
 });
 
@@ -183,5 +204,8 @@ t.test('loop device over a full tmpfs: storage_io_error', async (t) => {
   t.equal(code, 0);
   t.equal(answer.scene, 'storage_io_error', 'the IO error, not the non-zero exit it caused');
   t.match(answer.summary, new RegExp(`failed I/O\\(s\\) in 5 min on device ${dev.major}:${dev.minor} \\(loop\\d+\\), last error ENOSPC`));
-  t.ok(answer.findings.some((f: { scene: string }) => f.scene === 'process_crash'), 'the exit code 1 is listed as a lesser finding');
+  t.ok(
+    answer.findings.some((f: { scene: string }) => f.scene === 'process_crash'),
+    'the exit code 1 is listed as a lesser finding',
+  );
 });

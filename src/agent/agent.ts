@@ -191,7 +191,13 @@ export class Agent {
       // uprobes follow the CUDA/NCCL libraries processes actually map
       this.gpuLibs = new GpuLibraryWatcher(
         { attach: (p) => this.source.attachLibrary(p), detach: (p) => this.source.detachLibrary(p) },
-        { onChange: (e) => log.info({ library: e.path, functions: e.functions, error: e.error }, e.attached ? 'uprobes attached' : e.error ? 'uprobes not attached' : 'uprobes detached (no process maps it)') },
+        {
+          onChange: (e) =>
+            log.info(
+              { library: e.path, functions: e.functions, error: e.error },
+              e.attached ? 'uprobes attached' : e.error ? 'uprobes not attached' : 'uprobes detached (no process maps it)',
+            ),
+        },
       );
       this.gpuLibs.start();
     }
@@ -237,7 +243,14 @@ export class Agent {
     if (this.opts.metricsAddr && this.opts.metricsAddr !== 'off') this.http = await this.metrics.serve(this.opts.metricsAddr);
     this.metrics.ready = true;
     this.activity = 'idle';
-    log.info({ socket: this.opts.socketPath, metrics: this.opts.metricsAddr ?? 'off', families: this.status.filter((f) => f.loaded).map((f) => f.family) }, 'xctl agent ready');
+    log.info(
+      {
+        socket: this.opts.socketPath,
+        metrics: this.opts.metricsAddr ?? 'off',
+        families: this.status.filter((f) => f.loaded).map((f) => f.family),
+      },
+      'xctl agent ready',
+    );
   }
 
   /** Once a second: drop accounting and gauges. */

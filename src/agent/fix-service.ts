@@ -47,7 +47,8 @@ export class FixService {
     this.audit = new AuditLog(path.join(o.stateDir, 'audit.jsonl'));
     this.policy = new Policy(o.config);
     const rec = this.audit.recovery;
-    if (rec.truncatedBytes) o.logger.warn({ bytes: rec.truncatedBytes }, 'audit log ended in a partial line (a crash mid-write): truncated it');
+    if (rec.truncatedBytes)
+      o.logger.warn({ bytes: rec.truncatedBytes }, 'audit log ended in a partial line (a crash mid-write): truncated it');
     for (const s of rec.interrupted) {
       o.logger.warn(s, 'a remediation step was interrupted by an agent stop; marked interrupted in the audit log');
       const plan = this.store.load(s.plan_id);
@@ -55,7 +56,12 @@ export class FixService {
         plan.status = 'interrupted';
         const st = plan.steps[s.step];
         plan.results = plan.results.filter((r) => r.step !== s.step);
-        plan.results.push({ step: s.step, action: st?.action ?? '?', status: 'interrupted', detail: 'the agent stopped while this step ran; its effect is unknown' });
+        plan.results.push({
+          step: s.step,
+          action: st?.action ?? '?',
+          status: 'interrupted',
+          detail: 'the agent stopped while this step ran; its effect is unknown',
+        });
         this.store.save(plan);
       }
     }
@@ -83,7 +89,18 @@ export class FixService {
       if (!pid) throw new IpcError('BAD_REQUEST', 'fix needs a pid or a plan_id');
       const prot = apply ? protectedReason(pid) : undefined;
       if (prot) {
-        this.audit.append({ plan_id: '-', step: -1, phase: 'refused', caller_uid: caller.uid, caller_pid: caller.pid, action: 'fix', target: { type: 'process', pid }, result: 'refused', error: prot, code: 'protected' });
+        this.audit.append({
+          plan_id: '-',
+          step: -1,
+          phase: 'refused',
+          caller_uid: caller.uid,
+          caller_pid: caller.pid,
+          action: 'fix',
+          target: { type: 'process', pid },
+          result: 'refused',
+          error: prot,
+          code: 'protected',
+        });
         throw new IpcError('FORBIDDEN', `refused: ${prot}`);
       }
       let answer: WhyAnswer;
@@ -102,13 +119,34 @@ export class FixService {
         cpuTop: this.o.cpuTop,
       });
       this.store.save(plan);
-      this.audit.append({ plan_id: plan.plan_id, step: -1, phase: 'plan', caller_uid: caller.uid, caller_pid: caller.pid, action: 'plan', target: { type: 'process', pid: plan.pid, start_ns: plan.start_ns }, result: `${plan.steps.length} step(s) for ${plan.scene}`, scene: plan.scene });
+      this.audit.append({
+        plan_id: plan.plan_id,
+        step: -1,
+        phase: 'plan',
+        caller_uid: caller.uid,
+        caller_pid: caller.pid,
+        action: 'plan',
+        target: { type: 'process', pid: plan.pid, start_ns: plan.start_ns },
+        result: `${plan.steps.length} step(s) for ${plan.scene}`,
+        scene: plan.scene,
+      });
     }
     if (!apply) return { plan_id: plan.plan_id, plan, applied: false, results: [] };
     if (!this.policy.callerAllowed(peer)) {
       const who = peer ? `uid ${peer.uid} gid ${peer.gid} (pid ${peer.pid})` : 'an unidentified caller (no SO_PEERCRED)';
       const msg = `refused: ${who} may not apply remediation; allowed uids ${JSON.stringify(this.o.config?.allowedUids ?? [0])}, gids ${JSON.stringify(this.o.config?.allowedGids ?? [])}`;
-      this.audit.append({ plan_id: plan.plan_id, step: -1, phase: 'refused', caller_uid: caller.uid, caller_pid: caller.pid, action: 'apply', target: { type: 'process', pid: plan.pid }, result: 'refused', error: msg, code: 'forbidden' });
+      this.audit.append({
+        plan_id: plan.plan_id,
+        step: -1,
+        phase: 'refused',
+        caller_uid: caller.uid,
+        caller_pid: caller.pid,
+        action: 'apply',
+        target: { type: 'process', pid: plan.pid },
+        result: 'refused',
+        error: msg,
+        code: 'forbidden',
+      });
       throw new IpcError('FORBIDDEN', msg);
     }
     const pause = Number(process.env.XCTL_TEST_PAUSE_AFTER_BEFORE_AUDIT_MS ?? 0) || undefined;
@@ -129,7 +167,9 @@ export class FixService {
     return { plan_id: plan.plan_id, plan, applied: true, results };
   }
 
-  async verify(args: Record<string, string>): Promise<{ plan_id: string; outcome: OutcomeRecord['outcome']; record: OutcomeRecord | { ready_in_s: number }; plan: Plan }> {
+  async verify(
+    args: Record<string, string>,
+  ): Promise<{ plan_id: string; outcome: OutcomeRecord['outcome']; record: OutcomeRecord | { ready_in_s: number }; plan: Plan }> {
     const id = args.plan_id;
     if (!id) throw new IpcError('BAD_REQUEST', 'verify needs a plan_id');
     let plan: Plan | undefined;
@@ -160,7 +200,8 @@ export class FixService {
       if (!last || (last.outcome !== 'resolved' && last.outcome !== 'recurred')) continue;
       if (last.outcome === 'recurred') continue; // reported already
       const rec = verifyPlan(this.o.pipeline.graph, plan, this.now(), 'recheck');
-      if (rec.outcome === 'recurred') this.o.logger.warn({ plan_id: plan.plan_id, metric: rec.metric, after: rec.after }, 'a resolved problem recurred');
+      if (rec.outcome === 'recurred')
+        this.o.logger.warn({ plan_id: plan.plan_id, metric: rec.metric, after: rec.after }, 'a resolved problem recurred');
       this.store.save(plan);
       out.push(rec);
     }

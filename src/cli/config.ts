@@ -52,7 +52,10 @@ export async function configCommand(argv: string[]): Promise<number> {
     return sub ? 0 : 2;
   }
   if (sub === 'show') {
-    const { values } = parseArgs({ args: rest, options: { ...CONFIG_FLAG_OPTIONS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    const { values } = parseArgs({
+      args: rest,
+      options: { ...CONFIG_FLAG_OPTIONS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
     if (values.help) {
       process.stdout.write(`${CONFIG_HELP}\n`);
       return 0;
@@ -60,7 +63,13 @@ export async function configCommand(argv: string[]): Promise<number> {
     const r = resolveFromFlags(values);
     if (values.json) {
       const config: Record<string, { value: unknown; source: string; env?: string; flag?: string }> = {};
-      for (const k of CONFIG_KEYS) config[k.key] = { value: r.values[k.key], source: r.sources[k.key] ?? 'default', ...(k.env ? { env: k.env } : {}), ...(k.flag ? { flag: k.flag } : {}) };
+      for (const k of CONFIG_KEYS)
+        config[k.key] = {
+          value: r.values[k.key],
+          source: r.sources[k.key] ?? 'default',
+          ...(k.env ? { env: k.env } : {}),
+          ...(k.flag ? { flag: k.flag } : {}),
+        };
       process.stdout.write(`${JSON.stringify({ file: r.file ?? null, config }, null, 2)}\n`);
     } else process.stdout.write(formatConfigShow(r));
     return 0;

@@ -29,7 +29,6 @@ export const DEMO_HELP = `usage: xctl demo [--loss P] [--seconds S] [--json]
   --seconds S   length of the transfer (default 3)
   --json        print the attributed events as JSON lines`;
 
-
 export async function demoCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -73,7 +72,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
   say(`probes attached (net, proc); creating two network namespaces with ${Math.round(loss * 100)} % packet loss between them`);
   const link = await lossyLink({ lossProbability: loss, port });
   try {
-    const sink = link.spawnIn(link.nsB, process.execPath, [faultProgram('tcp-sink.js'), link.addrB, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const sink = link.spawnIn(link.nsB, process.execPath, [faultProgram('tcp-sink.js'), link.addrB, String(port)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await waitForLine(sink, /listening/, 'tcp sink');
     const sender = link.spawnIn(link.nsA, process.execPath, [faultProgram('tcp-sender.js'), link.addrB, String(port), String(seconds)], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -81,7 +82,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const done = new Promise<void>((r) => sender.once('exit', () => r()));
     const m = await waitForLine(sender, /pid (\d+) sport (\d+)/, 'tcp sender');
     senderPid = Number(m[1]);
-    say(`sender pid ${senderPid} (netns ${link.nsA}) -> ${link.addrB}:${port} (netns ${link.nsB}) for ${seconds} s; retransmits as they happen:`);
+    say(
+      `sender pid ${senderPid} (netns ${link.nsA}) -> ${link.addrB}:${port} (netns ${link.nsB}) for ${seconds} s; retransmits as they happen:`,
+    );
     await done;
     // The closed socket may still retransmit its FIN for a moment: compare our
     // count with the kernel's once both have settled (flushes every 500 ms).

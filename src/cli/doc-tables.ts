@@ -13,7 +13,10 @@ const code = (s: string) => `\`${s}\``;
 export function familiesTable(): string {
   const rows = probeFamilies()
     .filter((f) => !f.internal)
-    .map((f) => `| ${f.name} | ${f.source} | ${f.object ? code(`bpf/${f.object.replace(/\.o$/, '.c')}`) : ''} | ${f.onByDefault ? 'yes' : 'opt-in'} | ${f.description} |`);
+    .map(
+      (f) =>
+        `| ${f.name} | ${f.source} | ${f.object ? code(`bpf/${f.object.replace(/\.o$/, '.c')}`) : ''} | ${f.onByDefault ? 'yes' : 'opt-in'} | ${f.description} |`,
+    );
   return ['| family | source | BPF object | on by default | what it answers |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 

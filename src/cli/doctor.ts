@@ -18,7 +18,10 @@ export const DOCTOR_HELP = `usage: xctl doctor [--json] [--config FILE] [agent f
 const MARK: Record<Check['status'], string> = { ok: ' ok ', warn: 'warn', fail: 'FAIL', unavailable: 'n/a ', skip: 'skip' };
 
 export async function doctorCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { ...CONFIG_FLAG_OPTIONS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...CONFIG_FLAG_OPTIONS, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (values.help) {
     process.stdout.write(`${DOCTOR_HELP}\n`);
     return 0;
@@ -41,7 +44,9 @@ export async function doctorCommand(argv: string[]): Promise<number> {
       process.stdout.write(`[${MARK[c.status]}] ${c.title.padEnd(w)}  ${c.detail.replace(/\n/g, `\n${' '.repeat(w + 9)}`)}\n`);
       if (c.status !== 'ok') process.stdout.write(`${' '.repeat(w + 9)}fix: ${c.fix}\n`);
     }
-    process.stdout.write(failed.length ? `\n${failed.length} check(s) failed: ${failed.map((c) => c.id).join(', ')}\n` : '\nno failed checks\n');
+    process.stdout.write(
+      failed.length ? `\n${failed.length} check(s) failed: ${failed.map((c) => c.id).join(', ')}\n` : '\nno failed checks\n',
+    );
   }
   return failed.length ? 1 : 0;
 }

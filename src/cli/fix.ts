@@ -40,7 +40,9 @@ export function renderPlan(p: Plan): string {
   out.push(`  verify: ${v.text}; now ${fmtValue(v.before, v.unit)}, resolved at <= ${fmtValue(v.threshold, v.unit)} over ${v.window_s} s`);
   if (!p.steps.length) out.push('  nothing to do');
   for (const s of p.steps) {
-    out.push(`  ${s.index + 1}. ${s.action} -> ${s.target.label}${s.target.pid ? ` [pid ${s.target.pid} start ${s.target.start_ns}]` : ''} (policy ${s.policy}${s.executable ? '' : ', manual: not executed'}${s.refused ? `, REFUSED: ${s.refused}` : ''})`);
+    out.push(
+      `  ${s.index + 1}. ${s.action} -> ${s.target.label}${s.target.pid ? ` [pid ${s.target.pid} start ${s.target.start_ns}]` : ''} (policy ${s.policy}${s.executable ? '' : ', manual: not executed'}${s.refused ? `, REFUSED: ${s.refused}` : ''})`,
+    );
     out.push(`     ${s.text}`);
     for (const c of s.preconditions) out.push(`     precondition: ${c}`);
     out.push(`     expected: ${s.expected_effect}`);
@@ -51,16 +53,25 @@ export function renderPlan(p: Plan): string {
 
 function confirm(question: string): Promise<boolean> {
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
-  return new Promise((resolve) => rl.question(question, (a) => {
+  return new Promise((resolve) =>
+    rl.question(question, (a) => {
       rl.close();
       resolve(/^y(es)?$/i.test(a.trim()));
-    }));
+    }),
+  );
 }
 
 export async function fixCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { apply: { type: 'boolean' }, yes: { type: 'boolean' }, json: { type: 'boolean' }, plan: { type: 'string' }, socket: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      apply: { type: 'boolean' },
+      yes: { type: 'boolean' },
+      json: { type: 'boolean' },
+      plan: { type: 'string' },
+      socket: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     allowPositionals: true,
   });
   if (values.help) {
@@ -133,7 +144,12 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     process.stderr.write(`xctl verify: ${reply.error}\n`);
     return 2;
   }
-  const r = reply.body as { plan_id: string; outcome: string; record: { before?: number; after?: number; threshold?: number; window_s?: number; metric?: string; ready_in_s?: number }; plan: Plan };
+  const r = reply.body as {
+    plan_id: string;
+    outcome: string;
+    record: { before?: number; after?: number; threshold?: number; window_s?: number; metric?: string; ready_in_s?: number };
+    plan: Plan;
+  };
   if (values.json) process.stdout.write(`${JSON.stringify({ plan_id: r.plan_id, outcome: r.outcome, ...r.record })}\n`);
   else {
     const u = r.plan.verification.unit;

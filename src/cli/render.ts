@@ -27,7 +27,9 @@ export function renderWhy(a: WhyAnswer): string {
       for (const f of others) lines.push(`    - ${f.scene} (${pct(f.confidence)}): ${f.summary}`);
     }
   }
-  const drops = a.dropped_events ? `${a.dropped_events} events were dropped in this window: the answer may miss evidence` : 'no events dropped in this window';
+  const drops = a.dropped_events
+    ? `${a.dropped_events} events were dropped in this window: the answer may miss evidence`
+    : 'no events dropped in this window';
   lines.push(`  window ${a.window_s} s; ${drops}; answered in ${a.answered_in_ms.toFixed(1)} ms`);
   return lines.join('\n');
 }

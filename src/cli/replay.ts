@@ -34,10 +34,7 @@ function summary(path: string, h: RecordingHeader): string {
   );
 }
 
-export async function replayCommand(
-  args: string[],
-  io: ReplayIO = { stdout: process.stdout, stderr: process.stderr },
-): Promise<number> {
+export async function replayCommand(args: string[], io: ReplayIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const err = (msg: string): void => void io.stderr.write(`xctl replay: ${msg}\n`);
 
   let values: { json?: boolean; pid?: string[]; kind?: string[]; utc?: boolean; help?: boolean };

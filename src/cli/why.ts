@@ -48,7 +48,10 @@ export async function whyCommand(argv: string[]): Promise<number> {
 }
 
 export async function psCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, socket: { type: 'string' }, limit: { type: 'string' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { json: { type: 'boolean' }, socket: { type: 'string' }, limit: { type: 'string' } },
+  });
   const reply = await call(values.socket, 'ps', 0, values.limit ? { limit: values.limit } : {});
   if (!reply.ok) {
     process.stderr.write(`xctl ps: ${reply.error}\n`);

@@ -99,39 +99,282 @@ function section<S extends Section>(c: AgentConfig, s: S): NonNullable<AgentConf
 
 /** The closed list of configuration keys: the only place a key is declared. */
 export const CONFIG_KEYS: readonly KeySpec[] = [
-  { key: 'socket', kind: 'string', env: 'XCTL_SOCKET', flag: '--socket', arg: 'PATH', set: (c, v: string) => (c.socket = v), default: () => DEFAULT_SOCKET_PATH, doc: 'Unix socket for the CLI, mode 0660' },
-  { key: 'rules', kind: 'string', env: 'XCTL_RULES', flag: '--rules', arg: 'DIR', set: (c, v: string) => (c.rules = v), default: () => defaultRulesDir(), defaultText: () => "the package's rules/", doc: 'rule directory; reloaded on change and on SIGHUP' },
-  { key: 'metrics_addr', kind: 'addr', env: 'XCTL_METRICS_ADDR', flag: '--metrics-addr', arg: 'A', set: (c, v: string) => (c.metricsAddr = v), default: () => DEFAULT_METRICS_ADDR, doc: '/metrics /healthz /readyz listen address, or "off"; other interfaces are an explicit opt-in' },
-  { key: 'log_level', kind: 'loglevel', env: 'XCTL_LOG_LEVEL', flag: '--log-level', arg: 'L', set: (c, v: string) => (c.logLevel = v), default: () => 'info', doc: LOG_LEVELS.join('|') },
-  { key: 'log_pretty', kind: 'bool', env: 'XCTL_LOG_PRETTY', flag: '--log-pretty', set: (c, v: boolean) => (c.logPretty = v), default: () => false, doc: 'human-readable logs instead of JSON lines' },
-  { key: 'state_dir', kind: 'string', env: 'XCTL_STATE_DIR', flag: '--state-dir', arg: 'DIR', set: (c, v: string) => (c.stateDir = v), default: () => DEFAULT_STATE_DIR, doc: 'crash reports and agent state' },
-  { key: 'families', kind: 'families', env: 'XCTL_FAMILIES', flag: '--families', arg: 'LIST', probe: true, set: (c, v: Family[]) => (c.families = v), default: () => defaultFamilies(), defaultText: () => familiesDefaultText(), doc: 'probe families, comma separated' },
-  { key: 'probes.io_min_latency', kind: 'duration', flag: '--io-min-ms', arg: 'N', flagMs: true, probe: true, set: (c, v: bigint) => (section(c, 'probes').ioMinLatencyNs = v), default: () => ms(10), doc: 'report block IO at or above this latency; errors always' },
-  { key: 'probes.offcpu_min', kind: 'duration', flag: '--offcpu-min-ms', arg: 'N', flagMs: true, probe: true, set: (c, v: bigint) => (section(c, 'probes').offcpuMinNs = v), default: () => ms(10), doc: 'report sleeps at or above this' },
-  { key: 'probes.runq_min', kind: 'duration', flag: '--runq-min-ms', arg: 'N', flagMs: true, probe: true, set: (c, v: bigint) => (section(c, 'probes').runqMinNs = v), default: () => ms(10), doc: 'report run-queue delay at or above this' },
-  { key: 'probes.tcp_flush', kind: 'duration', flag: '--tcp-flush-ms', arg: 'N', flagMs: true, probe: true, set: (c, v: bigint) => (section(c, 'probes').tcpFlushNs = v), default: () => ms(1000), doc: 'per-socket retransmit aggregation interval' },
-  { key: 'probes.include_kthreads', kind: 'bool', flag: '--include-kthreads', probe: true, set: (c, v: boolean) => (section(c, 'probes').skipKthreads = !v), default: () => false, doc: 'also report kernel threads' },
-  { key: 'probes.bpf_stats', kind: 'bool', env: 'XCTL_BPF_STATS', set: (c, v: boolean) => (c.bpfStats = v), default: () => false, doc: 'set kernel.bpf_stats_enabled=1 so the in-kernel cost per program is exported (costs ~20 ns per program run)' },
-  { key: 'graph.max_processes', kind: 'count', set: (c, v: number) => (section(c, 'graph').maxProcesses = v), default: () => DEFAULT_CAPS.maxProcesses, doc: 'graph cap' },
-  { key: 'graph.max_peers', kind: 'count', set: (c, v: number) => (section(c, 'graph').maxPeers = v), default: () => DEFAULT_CAPS.maxPeers, doc: 'graph cap' },
-  { key: 'graph.max_devices', kind: 'count', set: (c, v: number) => (section(c, 'graph').maxDevices = v), default: () => DEFAULT_CAPS.maxDevices, doc: 'graph cap' },
-  { key: 'graph.max_errors', kind: 'count', set: (c, v: number) => (section(c, 'graph').maxErrors = v), default: () => DEFAULT_CAPS.maxErrors, doc: 'graph cap' },
-  { key: 'graph.exited_grace', kind: 'duration', set: (c, v: bigint) => (section(c, 'graph').exitedGraceNs = Number(v)), default: () => BigInt(DEFAULT_CAPS.exitedGraceNs), doc: 'exited processes are kept this long' },
-  { key: 'graph.idle_ttl', kind: 'duration', set: (c, v: bigint) => (section(c, 'graph').idleTtlNs = Number(v)), default: () => BigInt(DEFAULT_CAPS.idleTtlNs), doc: 'idle entities are dropped after this' },
-  { key: 'limits.ring_bytes', kind: 'size', env: 'XCTL_RING_BYTES', set: (c, v: number) => (section(c, 'limits').ringBytes = v), default: () => 4 * 1024 * 1024, doc: 'BPF ring size per family (power of two)' },
-  { key: 'limits.cpu_budget', kind: 'ratio', env: 'XCTL_CPU_BUDGET', flag: '--cpu-budget', arg: 'F', set: (c, v: number) => (section(c, 'limits').cpuBudget = v), default: () => 0.05, doc: 'agent CPU budget as a fraction of one core; above it the in-kernel thresholds are raised' },
-  { key: 'limits.governor_interval', kind: 'duration', set: (c, v: bigint) => (section(c, 'limits').governorIntervalMs = Number(v) / 1e6), default: () => ms(5000), doc: 'how often the CPU budget is checked' },
-  { key: 'gpu.nvml_library', kind: 'string', env: 'XCTL_NVML_LIBRARY', set: (c, v: string) => (section(c, 'gpu').nvmlLibrary = v), default: () => 'libnvidia-ml.so.1', doc: 'NVML library for the gpu family, dlopened at run time (never linked)' },
-  { key: 'gpu.interval', kind: 'duration', set: (c, v: bigint) => (section(c, 'gpu').intervalMs = Math.max(1, Math.round(Number(v) / 1e6))), default: () => ms(1000), doc: 'NVML sampling interval (per-GPU samples and per-process GPU memory)' },
+  {
+    key: 'socket',
+    kind: 'string',
+    env: 'XCTL_SOCKET',
+    flag: '--socket',
+    arg: 'PATH',
+    set: (c, v: string) => (c.socket = v),
+    default: () => DEFAULT_SOCKET_PATH,
+    doc: 'Unix socket for the CLI, mode 0660',
+  },
+  {
+    key: 'rules',
+    kind: 'string',
+    env: 'XCTL_RULES',
+    flag: '--rules',
+    arg: 'DIR',
+    set: (c, v: string) => (c.rules = v),
+    default: () => defaultRulesDir(),
+    defaultText: () => "the package's rules/",
+    doc: 'rule directory; reloaded on change and on SIGHUP',
+  },
+  {
+    key: 'metrics_addr',
+    kind: 'addr',
+    env: 'XCTL_METRICS_ADDR',
+    flag: '--metrics-addr',
+    arg: 'A',
+    set: (c, v: string) => (c.metricsAddr = v),
+    default: () => DEFAULT_METRICS_ADDR,
+    doc: '/metrics /healthz /readyz listen address, or "off"; other interfaces are an explicit opt-in',
+  },
+  {
+    key: 'log_level',
+    kind: 'loglevel',
+    env: 'XCTL_LOG_LEVEL',
+    flag: '--log-level',
+    arg: 'L',
+    set: (c, v: string) => (c.logLevel = v),
+    default: () => 'info',
+    doc: LOG_LEVELS.join('|'),
+  },
+  {
+    key: 'log_pretty',
+    kind: 'bool',
+    env: 'XCTL_LOG_PRETTY',
+    flag: '--log-pretty',
+    set: (c, v: boolean) => (c.logPretty = v),
+    default: () => false,
+    doc: 'human-readable logs instead of JSON lines',
+  },
+  {
+    key: 'state_dir',
+    kind: 'string',
+    env: 'XCTL_STATE_DIR',
+    flag: '--state-dir',
+    arg: 'DIR',
+    set: (c, v: string) => (c.stateDir = v),
+    default: () => DEFAULT_STATE_DIR,
+    doc: 'crash reports and agent state',
+  },
+  {
+    key: 'families',
+    kind: 'families',
+    env: 'XCTL_FAMILIES',
+    flag: '--families',
+    arg: 'LIST',
+    probe: true,
+    set: (c, v: Family[]) => (c.families = v),
+    default: () => defaultFamilies(),
+    defaultText: () => familiesDefaultText(),
+    doc: 'probe families, comma separated',
+  },
+  {
+    key: 'probes.io_min_latency',
+    kind: 'duration',
+    flag: '--io-min-ms',
+    arg: 'N',
+    flagMs: true,
+    probe: true,
+    set: (c, v: bigint) => (section(c, 'probes').ioMinLatencyNs = v),
+    default: () => ms(10),
+    doc: 'report block IO at or above this latency; errors always',
+  },
+  {
+    key: 'probes.offcpu_min',
+    kind: 'duration',
+    flag: '--offcpu-min-ms',
+    arg: 'N',
+    flagMs: true,
+    probe: true,
+    set: (c, v: bigint) => (section(c, 'probes').offcpuMinNs = v),
+    default: () => ms(10),
+    doc: 'report sleeps at or above this',
+  },
+  {
+    key: 'probes.runq_min',
+    kind: 'duration',
+    flag: '--runq-min-ms',
+    arg: 'N',
+    flagMs: true,
+    probe: true,
+    set: (c, v: bigint) => (section(c, 'probes').runqMinNs = v),
+    default: () => ms(10),
+    doc: 'report run-queue delay at or above this',
+  },
+  {
+    key: 'probes.tcp_flush',
+    kind: 'duration',
+    flag: '--tcp-flush-ms',
+    arg: 'N',
+    flagMs: true,
+    probe: true,
+    set: (c, v: bigint) => (section(c, 'probes').tcpFlushNs = v),
+    default: () => ms(1000),
+    doc: 'per-socket retransmit aggregation interval',
+  },
+  {
+    key: 'probes.include_kthreads',
+    kind: 'bool',
+    flag: '--include-kthreads',
+    probe: true,
+    set: (c, v: boolean) => (section(c, 'probes').skipKthreads = !v),
+    default: () => false,
+    doc: 'also report kernel threads',
+  },
+  {
+    key: 'probes.bpf_stats',
+    kind: 'bool',
+    env: 'XCTL_BPF_STATS',
+    set: (c, v: boolean) => (c.bpfStats = v),
+    default: () => false,
+    doc: 'set kernel.bpf_stats_enabled=1 so the in-kernel cost per program is exported (costs ~20 ns per program run)',
+  },
+  {
+    key: 'graph.max_processes',
+    kind: 'count',
+    set: (c, v: number) => (section(c, 'graph').maxProcesses = v),
+    default: () => DEFAULT_CAPS.maxProcesses,
+    doc: 'graph cap',
+  },
+  {
+    key: 'graph.max_peers',
+    kind: 'count',
+    set: (c, v: number) => (section(c, 'graph').maxPeers = v),
+    default: () => DEFAULT_CAPS.maxPeers,
+    doc: 'graph cap',
+  },
+  {
+    key: 'graph.max_devices',
+    kind: 'count',
+    set: (c, v: number) => (section(c, 'graph').maxDevices = v),
+    default: () => DEFAULT_CAPS.maxDevices,
+    doc: 'graph cap',
+  },
+  {
+    key: 'graph.max_errors',
+    kind: 'count',
+    set: (c, v: number) => (section(c, 'graph').maxErrors = v),
+    default: () => DEFAULT_CAPS.maxErrors,
+    doc: 'graph cap',
+  },
+  {
+    key: 'graph.exited_grace',
+    kind: 'duration',
+    set: (c, v: bigint) => (section(c, 'graph').exitedGraceNs = Number(v)),
+    default: () => BigInt(DEFAULT_CAPS.exitedGraceNs),
+    doc: 'exited processes are kept this long',
+  },
+  {
+    key: 'graph.idle_ttl',
+    kind: 'duration',
+    set: (c, v: bigint) => (section(c, 'graph').idleTtlNs = Number(v)),
+    default: () => BigInt(DEFAULT_CAPS.idleTtlNs),
+    doc: 'idle entities are dropped after this',
+  },
+  {
+    key: 'limits.ring_bytes',
+    kind: 'size',
+    env: 'XCTL_RING_BYTES',
+    set: (c, v: number) => (section(c, 'limits').ringBytes = v),
+    default: () => 4 * 1024 * 1024,
+    doc: 'BPF ring size per family (power of two)',
+  },
+  {
+    key: 'limits.cpu_budget',
+    kind: 'ratio',
+    env: 'XCTL_CPU_BUDGET',
+    flag: '--cpu-budget',
+    arg: 'F',
+    set: (c, v: number) => (section(c, 'limits').cpuBudget = v),
+    default: () => 0.05,
+    doc: 'agent CPU budget as a fraction of one core; above it the in-kernel thresholds are raised',
+  },
+  {
+    key: 'limits.governor_interval',
+    kind: 'duration',
+    set: (c, v: bigint) => (section(c, 'limits').governorIntervalMs = Number(v) / 1e6),
+    default: () => ms(5000),
+    doc: 'how often the CPU budget is checked',
+  },
+  {
+    key: 'gpu.nvml_library',
+    kind: 'string',
+    env: 'XCTL_NVML_LIBRARY',
+    set: (c, v: string) => (section(c, 'gpu').nvmlLibrary = v),
+    default: () => 'libnvidia-ml.so.1',
+    doc: 'NVML library for the gpu family, dlopened at run time (never linked)',
+  },
+  {
+    key: 'gpu.interval',
+    kind: 'duration',
+    set: (c, v: bigint) => (section(c, 'gpu').intervalMs = Math.max(1, Math.round(Number(v) / 1e6))),
+    default: () => ms(1000),
+    doc: 'NVML sampling interval (per-GPU samples and per-process GPU memory)',
+  },
   // remediation policy: what `xctl fix --apply` may run (allow), only with --yes (ask), or never (deny)
-  { key: 'fix.policy', kind: 'policy', set: (c, v: Record<string, PolicyMode>) => (section(c, 'fix').policy = v), default: () => ({ ...DEFAULT_POLICY }), doc: `per action type: allow (runs on --apply), ask (needs --yes), deny (never); e.g. {terminate: deny}` },
-  { key: 'fix.allowed_uids', kind: 'ids', env: 'XCTL_FIX_ALLOWED_UIDS', set: (c, v: number[]) => (section(c, 'fix').allowedUids = v), default: () => [0], doc: 'callers (SO_PEERCRED uid) allowed to apply fixes' },
-  { key: 'fix.allowed_gids', kind: 'ids', set: (c, v: number[]) => (section(c, 'fix').allowedGids = v), default: () => [], doc: 'callers (SO_PEERCRED gid) allowed to apply fixes, in addition to the uids' },
-  { key: 'fix.rate_limit', kind: 'count', set: (c, v: number) => (section(c, 'fix').rateLimit = { max: v, windowS: c.fix?.rateLimit?.windowS ?? 60 }), default: () => 10, doc: 'at most this many executions of one action type per rate window' },
-  { key: 'fix.rate_window', kind: 'duration', set: (c, v: bigint) => (section(c, 'fix').rateLimit = { max: c.fix?.rateLimit?.max ?? 10, windowS: Number(v) / 1e9 }), default: () => ms(60_000), doc: 'the rate-limit window' },
-  { key: 'fix.recheck_interval', kind: 'duration', set: (c, v: bigint) => (section(c, 'fix').recheckIntervalS = Number(v) / 1e9), default: () => ms(60_000), doc: 'periodic re-verification of resolved plans (recurrence); 0s disables' },
-  { key: 'kubernetes.node_conditions', kind: 'bool', env: 'XCTL_KUBE_NODE_CONDITIONS', set: (c, v: boolean) => (section(c, 'kubernetes').nodeConditions = v), default: () => false, doc: 'publish fatal GPU conditions as node conditions (in-cluster service account)' },
-  { key: 'kubernetes.node_name', kind: 'string', env: 'XCTL_NODE_NAME', set: (c, v: string) => (section(c, 'kubernetes').nodeName = v), default: () => process.env.NODE_NAME || os.hostname(), defaultText: () => '$NODE_NAME, else the host name', doc: 'node to patch' },
+  {
+    key: 'fix.policy',
+    kind: 'policy',
+    set: (c, v: Record<string, PolicyMode>) => (section(c, 'fix').policy = v),
+    default: () => ({ ...DEFAULT_POLICY }),
+    doc: `per action type: allow (runs on --apply), ask (needs --yes), deny (never); e.g. {terminate: deny}`,
+  },
+  {
+    key: 'fix.allowed_uids',
+    kind: 'ids',
+    env: 'XCTL_FIX_ALLOWED_UIDS',
+    set: (c, v: number[]) => (section(c, 'fix').allowedUids = v),
+    default: () => [0],
+    doc: 'callers (SO_PEERCRED uid) allowed to apply fixes',
+  },
+  {
+    key: 'fix.allowed_gids',
+    kind: 'ids',
+    set: (c, v: number[]) => (section(c, 'fix').allowedGids = v),
+    default: () => [],
+    doc: 'callers (SO_PEERCRED gid) allowed to apply fixes, in addition to the uids',
+  },
+  {
+    key: 'fix.rate_limit',
+    kind: 'count',
+    set: (c, v: number) => (section(c, 'fix').rateLimit = { max: v, windowS: c.fix?.rateLimit?.windowS ?? 60 }),
+    default: () => 10,
+    doc: 'at most this many executions of one action type per rate window',
+  },
+  {
+    key: 'fix.rate_window',
+    kind: 'duration',
+    set: (c, v: bigint) => (section(c, 'fix').rateLimit = { max: c.fix?.rateLimit?.max ?? 10, windowS: Number(v) / 1e9 }),
+    default: () => ms(60_000),
+    doc: 'the rate-limit window',
+  },
+  {
+    key: 'fix.recheck_interval',
+    kind: 'duration',
+    set: (c, v: bigint) => (section(c, 'fix').recheckIntervalS = Number(v) / 1e9),
+    default: () => ms(60_000),
+    doc: 'periodic re-verification of resolved plans (recurrence); 0s disables',
+  },
+  {
+    key: 'kubernetes.node_conditions',
+    kind: 'bool',
+    env: 'XCTL_KUBE_NODE_CONDITIONS',
+    set: (c, v: boolean) => (section(c, 'kubernetes').nodeConditions = v),
+    default: () => false,
+    doc: 'publish fatal GPU conditions as node conditions (in-cluster service account)',
+  },
+  {
+    key: 'kubernetes.node_name',
+    kind: 'string',
+    env: 'XCTL_NODE_NAME',
+    set: (c, v: string) => (section(c, 'kubernetes').nodeName = v),
+    default: () => process.env.NODE_NAME || os.hostname(),
+    defaultText: () => '$NODE_NAME, else the host name',
+    doc: 'node to patch',
+  },
 ];
 
 const SPEC = new Map(CONFIG_KEYS.map((k) => [k.key, k]));
@@ -174,12 +417,14 @@ function convert(spec: KeySpec, v: unknown): unknown {
     }
     case 'size': {
       const n = typeof v === 'number' ? v : typeof v === 'string' ? parseSizeText(v) : undefined;
-      if (n === undefined || !Number.isInteger(n) || !isPow2(n) || n < 4096) throw new Error(`"${spec.key}" must be a power of two of at least 4096 bytes, like 4MiB`);
+      if (n === undefined || !Number.isInteger(n) || !isPow2(n) || n < 4096)
+        throw new Error(`"${spec.key}" must be a power of two of at least 4096 bytes, like 4MiB`);
       return n;
     }
     case 'ratio': {
       const n = typeof v === 'number' ? v : typeof v === 'string' ? parsePercent(v) : undefined;
-      if (n === undefined || !Number.isFinite(n) || n <= 0 || n > 64) throw new Error(`"${spec.key}" must be a positive fraction of one core like 0.05 or 5%`);
+      if (n === undefined || !Number.isFinite(n) || n <= 0 || n > 64)
+        throw new Error(`"${spec.key}" must be a positive fraction of one core like 0.05 or 5%`);
       return n;
     }
     case 'policy': {
@@ -187,20 +432,39 @@ function convert(spec: KeySpec, v: unknown): unknown {
       if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`"${spec.key}" must map action types to allow, ask or deny`);
       const out: Record<string, string> = { ...DEFAULT_POLICY };
       for (const [action, mode] of Object.entries(v as Record<string, unknown>)) {
-        if (!(ACTION_TYPES as readonly string[]).includes(action)) throw new Error(`"${spec.key}": unknown action type "${action}" (${ACTION_TYPES.join(', ')})`);
-        if (typeof mode !== 'string' || !POLICY_MODES.includes(mode)) throw new Error(`"${spec.key}.${action}" must be one of ${POLICY_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
+        if (!(ACTION_TYPES as readonly string[]).includes(action))
+          throw new Error(`"${spec.key}": unknown action type "${action}" (${ACTION_TYPES.join(', ')})`);
+        if (typeof mode !== 'string' || !POLICY_MODES.includes(mode))
+          throw new Error(`"${spec.key}.${action}" must be one of ${POLICY_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
         out[action] = mode;
       }
       return out;
     }
     case 'ids': {
-      const list = typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean).map(Number) : typeof v === 'number' ? [v] : v;
-      if (!Array.isArray(list) || list.some((x) => !Number.isInteger(Number(x)) || Number(x) < 0)) throw new Error(`"${spec.key}" must be a list of numeric ids like [0, 1000]`);
+      const list =
+        typeof v === 'string'
+          ? v
+              .split(',')
+              .map((x) => x.trim())
+              .filter(Boolean)
+              .map(Number)
+          : typeof v === 'number'
+            ? [v]
+            : v;
+      if (!Array.isArray(list) || list.some((x) => !Number.isInteger(Number(x)) || Number(x) < 0))
+        throw new Error(`"${spec.key}" must be a list of numeric ids like [0, 1000]`);
       return list.map(Number);
     }
     case 'families': {
-      const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
-      if (!Array.isArray(list) || !list.length) throw new Error(`"${spec.key}" must be a list of probe families, e.g. ${familiesDefaultText()}`);
+      const list =
+        typeof v === 'string'
+          ? v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : v;
+      if (!Array.isArray(list) || !list.length)
+        throw new Error(`"${spec.key}" must be a list of probe families, e.g. ${familiesDefaultText()}`);
       return checkFamilies(list.map(String));
     }
   }
@@ -260,13 +524,15 @@ function parseConfigFile(file: string): FileValues {
       }
       const spec = SPEC.get(full);
       if (!spec) {
-        const known = prefix
-          ? CONFIG_KEYS.filter((k) => k.key.startsWith(prefix)).map((k) => k.key.slice(prefix.length))
-          : topKeys;
-        throw new ConfigError(`${where(keyNode)}: unknown config key "${full}" (${prefix ? `${prefix.slice(0, -1)} keys` : 'keys'}: ${known.join(', ')})`);
+        const known = prefix ? CONFIG_KEYS.filter((k) => k.key.startsWith(prefix)).map((k) => k.key.slice(prefix.length)) : topKeys;
+        throw new ConfigError(
+          `${where(keyNode)}: unknown config key "${full}" (${prefix ? `${prefix.slice(0, -1)} keys` : 'keys'}: ${known.join(', ')})`,
+        );
       }
       if ((isMap(valNode) && spec.kind !== 'policy') || (isSeq(valNode) && spec.kind !== 'families' && spec.kind !== 'ids'))
-        throw new ConfigError(`${where(value)}: "${full}" must be a ${spec.kind === 'families' || spec.kind === 'ids' ? 'list' : 'single value'}`);
+        throw new ConfigError(
+          `${where(value)}: "${full}" must be a ${spec.kind === 'families' || spec.kind === 'ids' ? 'list' : 'single value'}`,
+        );
       const raw = valNode ? valNode.toJSON() : null;
       let converted: unknown;
       try {

@@ -37,7 +37,11 @@ export function ipv6Text(bytes: Uint8Array, off: number): string {
     }
     k = e;
   }
-  const hex = (a: number, b: number): string => g.slice(a, b).map((x) => x.toString(16)).join(':');
+  const hex = (a: number, b: number): string =>
+    g
+      .slice(a, b)
+      .map((x) => x.toString(16))
+      .join(':');
   if (bestLen < 2) return hex(0, 8);
   return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
 }

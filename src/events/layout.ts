@@ -42,7 +42,7 @@ export function kindName(kind: number): KindName | undefined {
 }
 
 export function kindFromName(name: string): Kind | undefined {
-  return  Object.hasOwn(KIND_IDS, name) ? KIND_IDS[name as KindName] : undefined;
+  return Object.hasOwn(KIND_IDS, name) ? KIND_IDS[name as KindName] : undefined;
 }
 
 /** Field encodings; 'str' is NUL-terminated text, 'bytes' raw (addresses). */

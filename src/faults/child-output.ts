@@ -23,7 +23,10 @@ export function waitForLine(child: ChildProcess, re: RegExp, what: string, timeo
       if (m) done(() => resolve(m));
     };
     const onExit = (code: number | null) => done(() => reject(new Error(`${what} exited (${code}) before printing ${re}; output: ${buf}`)));
-    const timer = setTimeout(() => done(() => reject(new Error(`${what}: no ${re} within ${timeoutMs / 1000} s; output: ${buf}`))), timeoutMs);
+    const timer = setTimeout(
+      () => done(() => reject(new Error(`${what}: no ${re} within ${timeoutMs / 1000} s; output: ${buf}`))),
+      timeoutMs,
+    );
     child.stdout?.on('data', onData);
     child.once('exit', onExit);
   });

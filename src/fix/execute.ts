@@ -28,7 +28,14 @@ export interface ExecuteOptions {
 
 export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<StepResult[]> {
   const results: StepResult[] = [];
-  const base = (i: number) => ({ plan_id: plan.plan_id, step: i, caller_uid: o.caller.uid, caller_pid: o.caller.pid, action: plan.steps[i]!.action, target: plan.steps[i]!.target });
+  const base = (i: number) => ({
+    plan_id: plan.plan_id,
+    step: i,
+    caller_uid: o.caller.uid,
+    caller_pid: o.caller.pid,
+    action: plan.steps[i]!.action,
+    target: plan.steps[i]!.target,
+  });
   plan.status = 'applying';
   plan.results = [];
   o.persist(plan);
@@ -58,13 +65,23 @@ export async function executePlan(plan: Plan, o: ExecuteOptions): Promise<StepRe
     let r: ActionResult;
     try {
       // re-check once more right before the syscall: the pause above (or a slow step) is a window for pid reuse
-      const id = PROCESS_ACTIONS.has(step.action) ? checkIdentity({ pid: step.target.pid ?? 0, start_ns: step.target.start_ns ?? 0 }) : ({ ok: true } as const);
-      r = id.ok ? await ACTIONS[step.action as keyof typeof ACTIONS](step, o.actionContext) : { status: 'refused' as const, detail: id.message };
+      const id = PROCESS_ACTIONS.has(step.action)
+        ? checkIdentity({ pid: step.target.pid ?? 0, start_ns: step.target.start_ns ?? 0 })
+        : ({ ok: true } as const);
+      r = id.ok
+        ? await ACTIONS[step.action as keyof typeof ACTIONS](step, o.actionContext)
+        : { status: 'refused' as const, detail: id.message };
     } catch (e) {
       r = { status: 'failed' as const, detail: (e as Error).message };
     }
     if (step.action !== 'manual' && r.status === 'ok') o.policy.record(step.action);
-    o.audit.append({ ...base(step.index), phase: 'after', result: r.status, error: r.status === 'ok' || r.status === 'manual' ? undefined : r.detail, detail: r.detail });
+    o.audit.append({
+      ...base(step.index),
+      phase: 'after',
+      result: r.status,
+      error: r.status === 'ok' || r.status === 'manual' ? undefined : r.detail,
+      detail: r.detail,
+    });
     results.push({ step: step.index, action: step.action, status: r.status, detail: r.detail });
   }
   plan.results = results;

@@ -149,7 +149,15 @@ function procTarget(pid: number): StepTarget | undefined {
 function resolveTarget(a: FindingAction, answer: WhyAnswer): StepTarget {
   const pidParam = a.params.pid;
   if (pidParam !== undefined && pidParam !== '' && Number.isInteger(Number(pidParam)) && Number(pidParam) > 0) {
-    return procTarget(Number(pidParam)) ?? { type: 'process', id: `p:${pidParam}:?`, label: `pid ${pidParam} (gone)`, pid: Number(pidParam), start_ns: 0 };
+    return (
+      procTarget(Number(pidParam)) ?? {
+        type: 'process',
+        id: `p:${pidParam}:?`,
+        label: `pid ${pidParam} (gone)`,
+        pid: Number(pidParam),
+        start_ns: 0,
+      }
+    );
   }
   if (a.target.type === 'process') {
     const m = /^p:(\d+):(\d+)$/.exec(a.target.id);
@@ -160,7 +168,11 @@ function resolveTarget(a: FindingAction, answer: WhyAnswer): StepTarget {
   }
   if (a.type === 'cordon_node') return { type: 'node', id: os.hostname(), label: `node ${os.hostname()}` };
   if (a.type === 'drop_caches') return { type: 'host', id: os.hostname(), label: `page cache of ${os.hostname()}` };
-  return { type: (['peer', 'device', 'cgroup', 'gpu'].includes(a.target.type) ? a.target.type : 'none') as StepTarget['type'], id: a.target.id, label: a.target.label };
+  return {
+    type: (['peer', 'device', 'cgroup', 'gpu'].includes(a.target.type) ? a.target.type : 'none') as StepTarget['type'],
+    id: a.target.id,
+    label: a.target.label,
+  };
 }
 
 function victimEntity(answer: WhyAnswer): Verification['entity'] {
@@ -182,19 +194,36 @@ const VERIFY_TEXT: Record<string, (label: string) => string> = {
 function findingVerification(f: Finding, answer: WhyAnswer): Verification {
   const who = victimEntity(answer);
   const spec = f.verify;
-  if (!spec) return { metric: 'none', entity: who, agg: 'sum', window_s: WINDOW_S, threshold: 0, unit: 'bool', text: `no automatic measure for ${f.scene}: judge by hand` };
+  if (!spec)
+    return {
+      metric: 'none',
+      entity: who,
+      agg: 'sum',
+      window_s: WINDOW_S,
+      threshold: 0,
+      unit: 'bool',
+      text: `no automatic measure for ${f.scene}: judge by hand`,
+    };
   const m = spec.of === 'culprit' ? /^p:(\d+):(\d+)$/.exec(f.culprit.id) : null;
   const entity = m ? { type: 'process' as const, pid: Number(m[1]), start_ns: Number(m[2]), label: f.culprit.label } : who;
   const state = (VERIFY_STATES as readonly string[]).includes(spec.metric);
   const text = VERIFY_TEXT[spec.metric]?.(entity.label) ?? `${spec.metric} of ${entity.label} over ${WINDOW_S} s`;
-  return { metric: spec.metric, entity, agg: state ? 'state' : 'sum', window_s: WINDOW_S, threshold: spec.max, unit: state ? 'bool' : (metricDef(spec.metric)?.unit ?? 'number'), text };
+  return {
+    metric: spec.metric,
+    entity,
+    agg: state ? 'state' : 'sum',
+    window_s: WINDOW_S,
+    threshold: spec.max,
+    unit: state ? 'bool' : (metricDef(spec.metric)?.unit ?? 'number'),
+    text,
+  };
 }
 
 const EFFECT: Record<string, string> = {
   renice: 'the competitor gets a smaller CPU share (nice 19), so the victim waits less in the run queue',
   cgroup_cpu_limit: 'the competitor is capped by a CFS quota, so the victim waits less in the run queue',
-  ionice: 'the competitor\'s IO gets the idle class, so the victim\'s IO is served first',
-  cgroup_io_limit: 'the competitor\'s IO to the device is throttled',
+  ionice: "the competitor's IO gets the idle class, so the victim's IO is served first",
+  cgroup_io_limit: "the competitor's IO to the device is throttled",
   sigcont: 'the stopped process runs again, and whoever waits on it is woken',
   signal: 'the process receives the signal',
   checkpoint: 'the process writes a checkpoint (its SIGUSR1 handler)',
@@ -207,7 +236,8 @@ const EFFECT: Record<string, string> = {
 
 function preconditions(type: string, t: StepTarget): string[] {
   const p: string[] = [];
-  if (t.type === 'process') p.push(`pid ${t.pid} still has start time ${t.start_ns} ns (no pid reuse)`, 'not pid 1, a kernel thread, the agent or its parent');
+  if (t.type === 'process')
+    p.push(`pid ${t.pid} still has start time ${t.start_ns} ns (no pid reuse)`, 'not pid 1, a kernel thread, the agent or its parent');
   if (type === 'sigcont') p.push('the process is stopped (state T)');
   if (type === 'checkpoint') p.push('the process has a SIGUSR1 handler installed (SigCgt in /proc/<pid>/status)');
   if (type === 'cgroup_cpu_limit' || type === 'cgroup_io_limit') p.push('a cgroup v1 or v2 controller is mounted');
@@ -232,7 +262,15 @@ export function buildPlan(answer: WhyAnswer, ctx: PlanContext): Plan {
     status: 'planned' as const,
   };
   if (!f) {
-    const v: Verification = { metric: 'none', entity: victimEntity(answer), agg: 'sum', window_s: WINDOW_S, threshold: 0, unit: 'bool', text: 'nothing to verify' };
+    const v: Verification = {
+      metric: 'none',
+      entity: victimEntity(answer),
+      agg: 'sum',
+      window_s: WINDOW_S,
+      threshold: 0,
+      unit: 'bool',
+      text: 'nothing to verify',
+    };
     return { ...base, scene: 'healthy', rule: '', summary: answer.summary, confidence: answer.confidence, steps: [], verification: v };
   }
   const verdict = findingVerification(f, answer);
@@ -241,7 +279,9 @@ export function buildPlan(answer: WhyAnswer, ctx: PlanContext): Plan {
     // a host that is busy anyway never gets to 0: a quarter of the starvation we saw also counts as fixed
     verdict.threshold = Math.max(verdict.threshold, Math.round(verdict.before * 0.25)); // the declared max is the floor
   }
-  const evidence = f.evidence.map((e) => `${e.leaf} = ${String(e.value)} (${e.entity.label})`).concat(f.chain.map((l) => `${l.from.label} ${l.edge} ${l.to.label}: ${l.evidence.text}`));
+  const evidence = f.evidence
+    .map((e) => `${e.leaf} = ${String(e.value)} (${e.entity.label})`)
+    .concat(f.chain.map((l) => `${l.from.label} ${l.edge} ${l.to.label}: ${l.evidence.text}`));
   // an action on "the CPUs" acts on the competitor that takes them: found once, from the victim's CPUs
   const onCpus = f.actions.some((a) => a.target_spec === 'waits_on.cpu' && (a.type === 'renice' || a.type === 'cgroup_cpu_limit'));
   const rival = onCpus ? cpuCompetitor(answer.pid, ctx) : undefined;
@@ -258,10 +298,21 @@ export function buildPlan(answer: WhyAnswer, ctx: PlanContext): Plan {
     }
     const executable = a.type !== 'manual';
     let refused: string | undefined;
-    if (executable && target.type === 'process') refused = protectedReason(target.pid!) ?? (target.start_ns ? undefined : `process ${target.pid} is gone`);
-    const ver = a.type === 'sigcont' && target.type === 'process' && verdict.metric !== 'process.stopped'
-      ? { ...verdict, metric: 'process.stopped' as const, entity: { type: 'process' as const, pid: target.pid!, start_ns: target.start_ns!, label: target.label }, agg: 'state' as const, threshold: 0, unit: 'bool' as const, text: `whether ${target.label} is stopped`, before: undefined }
-      : verdict;
+    if (executable && target.type === 'process')
+      refused = protectedReason(target.pid!) ?? (target.start_ns ? undefined : `process ${target.pid} is gone`);
+    const ver =
+      a.type === 'sigcont' && target.type === 'process' && verdict.metric !== 'process.stopped'
+        ? {
+            ...verdict,
+            metric: 'process.stopped' as const,
+            entity: { type: 'process' as const, pid: target.pid!, start_ns: target.start_ns!, label: target.label },
+            agg: 'state' as const,
+            threshold: 0,
+            unit: 'bool' as const,
+            text: `whether ${target.label} is stopped`,
+            before: undefined,
+          }
+        : verdict;
     return {
       index: i,
       action: a.type,
@@ -278,6 +329,8 @@ export function buildPlan(answer: WhyAnswer, ctx: PlanContext): Plan {
     };
   });
   if (verdict.metric === 'process.stopped') verdict.before = ctx.measure(verdict);
-  for (const s of steps) if (s.verification.metric === 'process.stopped' && s.verification.before === undefined) s.verification.before = ctx.measure(s.verification);
+  for (const s of steps)
+    if (s.verification.metric === 'process.stopped' && s.verification.before === undefined)
+      s.verification.before = ctx.measure(s.verification);
   return { ...base, scene: f.scene, rule: f.rule, summary: f.summary, confidence: f.confidence, steps, verification: verdict };
 }

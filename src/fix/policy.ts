@@ -59,14 +59,19 @@ export class Policy {
   /** undefined when allowed to run now; else why not. Does not count the run (see record()). */
   check(action: string, confirmed: boolean): { code: 'denied' | 'needs_confirmation' | 'rate_limited'; message: string } | undefined {
     const mode = this.mode(action);
-    if (mode === 'deny') return { code: 'denied', message: `action ${action} is denied by the agent's policy (fix.policy.${action}: deny)` };
-    if (mode === 'ask' && !confirmed) return { code: 'needs_confirmation', message: `action ${action} needs confirmation: pass --yes (fix.policy.${action}: ask)` };
+    if (mode === 'deny')
+      return { code: 'denied', message: `action ${action} is denied by the agent's policy (fix.policy.${action}: deny)` };
+    if (mode === 'ask' && !confirmed)
+      return { code: 'needs_confirmation', message: `action ${action} needs confirmation: pass --yes (fix.policy.${action}: ask)` };
     const rl = this.cfg.rateLimit ?? { max: 10, windowS: 60 };
     const t = this.now();
     const h = (this.history.get(action) ?? []).filter((x) => t - x < rl.windowS * 1000);
     this.history.set(action, h);
     if (h.length >= rl.max) {
-      return { code: 'rate_limited', message: `action ${action} is rate limited: ${h.length} runs in the last ${rl.windowS} s (max ${rl.max}); try again in ${Math.ceil((rl.windowS * 1000 - (t - h[0]!)) / 1000)} s` };
+      return {
+        code: 'rate_limited',
+        message: `action ${action} is rate limited: ${h.length} runs in the last ${rl.windowS} s (max ${rl.max}); try again in ${Math.ceil((rl.windowS * 1000 - (t - h[0]!)) / 1000)} s`,
+      };
     }
     return undefined;
   }

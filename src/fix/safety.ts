@@ -38,7 +38,9 @@ export function isKernelThread(pid: number): boolean {
   return ppid === 2 || (Number.isFinite(flags) && (flags & PF_KTHREAD) !== 0);
 }
 
-export type IdentityCheck = { ok: true; comm: string; state: string } | { ok: false; code: 'gone' | 'reused' | 'protected'; message: string };
+export type IdentityCheck =
+  | { ok: true; comm: string; state: string }
+  | { ok: false; code: 'gone' | 'reused' | 'protected'; message: string };
 
 /** Re-check right before acting: still the same process (pid + start time), and not protected. */
 export function checkIdentity(t: ProcessTarget): IdentityCheck {

@@ -41,7 +41,6 @@ const CLOCK_REASON_NAMES: readonly [number, string][] = [
   [0x4, 'SW power cap'],
 ];
 
-
 const PROCESS: AttrDef<ProcessNode>[] = [
   { name: 'pid', type: 'number', doc: 'process id', get: (p) => p.pid },
   { name: 'comm', type: 'string', doc: 'command name', get: (p) => p.comm || undefined },
@@ -51,7 +50,7 @@ const PROCESS: AttrDef<ProcessNode>[] = [
     name: 'state',
     type: 'string',
     doc: '`running`, `sleeping`, `blocked`, `stopped`, `exited` (live: /proc, replay: the events)',
-    get: (p, src) => (p.state === 'exited' ? 'exited' : (src.liveProcessState(p) || p.state)),
+    get: (p, src) => (p.state === 'exited' ? 'exited' : src.liveProcessState(p) || p.state),
   },
   { name: 'exit.code', type: 'number', doc: 'exit code', get: (p) => p.exit?.code },
   { name: 'exit.signal', type: 'number', doc: 'the signal it died of (0: none)', get: (p) => (p.exit ? p.exit.signal : undefined) },
@@ -64,7 +63,12 @@ const PROCESS: AttrDef<ProcessNode>[] = [
   { name: 'stopped_by.comm', type: 'string', doc: 'who stopped it', get: (p) => p.stoppedBy?.comm },
   { name: 'killed_by.pid', type: 'number', doc: 'who sent it a fatal signal', get: (p) => p.killedBy?.pid },
   { name: 'killed_by.comm', type: 'string', doc: 'who sent it a fatal signal', get: (p) => p.killedBy?.comm },
-  { name: 'killed_by.signal_name', type: 'string', doc: 'the fatal signal sent', get: (p) => (p.killedBy?.signal ? signalName(p.killedBy.signal) : undefined) },
+  {
+    name: 'killed_by.signal_name',
+    type: 'string',
+    doc: 'the fatal signal sent',
+    get: (p) => (p.killedBy?.signal ? signalName(p.killedBy.signal) : undefined),
+  },
   { name: 'cuda.last_fn', type: 'string', doc: 'function of the newest failed CUDA allocation', get: (p) => p.cudaFailure?.fn },
   { name: 'cuda.last_size', type: 'number', doc: 'bytes of the newest failed CUDA allocation', get: (p) => p.cudaFailure?.size },
   { name: 'cuda.last_error', type: 'number', doc: 'result of the newest failed CUDA allocation', get: (p) => p.cudaFailure?.result },
@@ -85,13 +89,23 @@ const DEVICE: AttrDef<DeviceNode>[] = [
 ];
 
 const CPU: AttrDef<CpuNode>[] = [
-  { name: 'competitors', type: 'string', doc: 'e.g. `cpu-hog (4242) 98 %, ...` (live: the busiest processes; replay: the other CPU waiters)', get: (_n, src, pid) => topText(src.competitors(pid)) },
+  {
+    name: 'competitors',
+    type: 'string',
+    doc: 'e.g. `cpu-hog (4242) 98 %, ...` (live: the busiest processes; replay: the other CPU waiters)',
+    get: (_n, src, pid) => topText(src.competitors(pid)),
+  },
   { name: 'top.pid', type: 'number', doc: 'the top competitor', get: (_n, src, pid) => src.competitors(pid)[0]?.pid },
   { name: 'top.comm', type: 'string', doc: 'the top competitor', get: (_n, src, pid) => src.competitors(pid)[0]?.comm },
 ];
 
 function topText(rivals: { text: string }[]): string | undefined {
-  return rivals.length ? rivals.slice(0, 3).map((r) => r.text).join(', ') : undefined;
+  return rivals.length
+    ? rivals
+        .slice(0, 3)
+        .map((r) => r.text)
+        .join(', ')
+    : undefined;
 }
 
 const NOT_IN_CATALOG = 'not in the Xid catalog (rules/xid-catalog.yaml)';
@@ -122,14 +136,32 @@ const GPU: AttrDef<GpuNode>[] = [
       const rest = [...src.gpus()].filter((o) => o !== g);
       if (!rest.length) return undefined;
       return rest
-        .map((o) => `GPU ${o.index} ${o.tempC} C ${o.powerW.toFixed(0)} W ${CLOCK_REASON_NAMES.some(([bit]) => o.clockReasons & bit) ? 'also throttled' : 'not throttled'}`)
+        .map(
+          (o) =>
+            `GPU ${o.index} ${o.tempC} C ${o.powerW.toFixed(0)} W ${CLOCK_REASON_NAMES.some(([bit]) => o.clockReasons & bit) ? 'also throttled' : 'not throttled'}`,
+        )
         .join(', ');
     },
   },
   { name: 'xid', type: 'number', doc: 'the newest Xid', get: (g) => g.lastXid?.xid },
-  { name: 'xid.meaning', type: 'string', doc: 'from `xid-catalog.yaml`', get: (g) => (g.lastXid ? (xidInfo(g.lastXid.xid)?.meaning ?? NOT_IN_CATALOG) : undefined) },
-  { name: 'xid.action', type: 'string', doc: 'from `xid-catalog.yaml`', get: (g) => (g.lastXid ? (xidInfo(g.lastXid.xid)?.action ?? "look the Xid up in NVIDIA's Xid catalog") : undefined) },
-  { name: 'xid.app_error', type: 'boolean', doc: 'from `xid-catalog.yaml`', get: (g) => (g.lastXid ? (xidInfo(g.lastXid.xid)?.app_error ?? false) : undefined) },
+  {
+    name: 'xid.meaning',
+    type: 'string',
+    doc: 'from `xid-catalog.yaml`',
+    get: (g) => (g.lastXid ? (xidInfo(g.lastXid.xid)?.meaning ?? NOT_IN_CATALOG) : undefined),
+  },
+  {
+    name: 'xid.action',
+    type: 'string',
+    doc: 'from `xid-catalog.yaml`',
+    get: (g) => (g.lastXid ? (xidInfo(g.lastXid.xid)?.action ?? "look the Xid up in NVIDIA's Xid catalog") : undefined),
+  },
+  {
+    name: 'xid.app_error',
+    type: 'boolean',
+    doc: 'from `xid-catalog.yaml`',
+    get: (g) => (g.lastXid ? (xidInfo(g.lastXid.xid)?.app_error ?? false) : undefined),
+  },
   {
     name: 'co_tenant',
     type: 'string',

@@ -153,7 +153,9 @@ export class GraphContext implements EvalContext, AttrSource {
   competitors(pid: number): { pid: number; comm: string; text: string }[] {
     const live = this.live.cpuCompetitors?.(pid);
     if (live?.length) return live.map((c) => ({ pid: c.pid, comm: c.comm, text: `${c.comm} (${c.pid}) ${Math.round(c.usage * 100)} %` }));
-    return this.cpuWaiters().filter((w) => w.pid !== pid).slice(0, 3);
+    return this.cpuWaiters()
+      .filter((w) => w.pid !== pid)
+      .slice(0, 3);
   }
 
   /** Every CPU waiter ranked once per context (a flush or a `why`): one pass, not one per evaluation. */
@@ -174,6 +176,10 @@ export class GraphContext implements EvalContext, AttrSource {
         if (top.length > 4) top.pop();
       }
     }
-    return (this.cpuWaitersMemo = top.map((w) => ({ pid: w.pid, comm: w.comm, text: `${w.comm} (${w.pid}) also waited ${(w.ns / 1e9).toFixed(1)} s for a CPU` })));
+    return (this.cpuWaitersMemo = top.map((w) => ({
+      pid: w.pid,
+      comm: w.comm,
+      text: `${w.comm} (${w.pid}) also waited ${(w.ns / 1e9).toFixed(1)} s for a CPU`,
+    })));
   }
 }

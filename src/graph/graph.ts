@@ -199,12 +199,13 @@ export class Graph {
   /** Any node by its id (the rule engine's EntityRef.id). */
   byId(id: string): GraphNode | undefined {
     switch (id.charCodeAt(0)) {
-      case 112 /* p */: {
-        if (id.startsWith('peer:')) return this.ids.get(id);
-        const pid = Number(id.slice(2, id.indexOf(':', 2)));
-        const cur = this.procs.get(pid);
-        return cur && cur.id === id ? cur : this.retired.get(id);
-      }
+      case 112 /* p */:
+        {
+          if (id.startsWith('peer:')) return this.ids.get(id);
+          const pid = Number(id.slice(2, id.indexOf(':', 2)));
+          const cur = this.procs.get(pid);
+          return cur && cur.id === id ? cur : this.retired.get(id);
+        }
       case 100 /* d */:
         return this.ids.get(id);
       case 99 /* c */:
@@ -222,7 +223,14 @@ export class Graph {
     for (const p of this.procs.values()) edges += p.out.length;
     for (const p of this.retired.values()) edges += p.out.length;
     for (const d of this.devices.values()) edges += d.out.length;
-    return { processes: this.procs.size, retired: this.retired.size, peers: this.peers.size, devices: this.devices.size, errors: this.errors.size, edges };
+    return {
+      processes: this.procs.size,
+      retired: this.retired.size,
+      peers: this.peers.size,
+      devices: this.devices.size,
+      errors: this.errors.size,
+      edges,
+    };
   }
 
   /** Drops what is past its grace/TTL, then least-recently-seen beyond the caps. */

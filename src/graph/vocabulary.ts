@@ -34,7 +34,10 @@ export interface EdgeKindDef {
   doc: string;
 }
 export const EDGE_KIND_DEFS: readonly EdgeKindDef[] = [
-  { name: 'waits_on', doc: 'a process waits on a peer, a device, the CPUs or another process (the waker, the pipe writer, the stopped holder)' },
+  {
+    name: 'waits_on',
+    doc: 'a process waits on a peer, a device, the CPUs or another process (the waker, the pipe writer, the stopped holder)',
+  },
   { name: 'consumes', doc: 'a process holds memory on a GPU (strongest: the most memory)' },
   { name: 'blocked_by', doc: 'an entity is blocked by an error, or a process by the process that signalled it' },
 ];
@@ -100,17 +103,32 @@ const CORE = {
   offcpuBlocked: { name: 'offcpu.blocked', entities: P, unit: 'ns', doc: 'ns per uninterruptible (D-state) sleep' },
   offcpuRunq: { name: 'offcpu.runq', entities: P, unit: 'ns', doc: 'ns of run-queue delay' },
   waitsOnProcess: { name: 'offcpu.waits_on_process', entities: P, unit: 'ns', doc: 'ns waited per wakeup by another process' },
-  cpuUsage: { name: 'cpu.usage', entities: ['process', 'cpu'], unit: 'fraction', doc: 'fraction of one CPU (sampled live, absent in replays)' },
+  cpuUsage: {
+    name: 'cpu.usage',
+    entities: ['process', 'cpu'],
+    unit: 'fraction',
+    doc: 'fraction of one CPU (sampled live, absent in replays)',
+  },
   gpuMemUsedFrac: { name: 'gpu.mem_used_frac', entities: GPU, unit: 'fraction', doc: 'used / total device memory per sample' },
   gpuUtil: { name: 'gpu.util', entities: GPU, unit: 'fraction', doc: 'fraction of time a kernel ran, per sample' },
   gpuTemp: { name: 'gpu.temp', entities: GPU, unit: 'celsius', doc: 'degrees C per sample' },
   gpuPowerW: { name: 'gpu.power_w', entities: GPU, unit: 'watts', doc: 'W per sample' },
-  gpuThrottle: { name: 'gpu.throttle', entities: GPU, unit: 'number', doc: '1 when a thermal/power clock event reason is set, else 0, per sample' },
+  gpuThrottle: {
+    name: 'gpu.throttle',
+    entities: GPU,
+    unit: 'number',
+    doc: '1 when a thermal/power clock event reason is set, else 0, per sample',
+  },
   gpuXid: { name: 'gpu.xid', entities: GPU, unit: 'number', doc: 'the Xid number, per Xid event' },
   gpuEccErrors: { name: 'gpu.ecc_errors', entities: GPU, unit: 'events', doc: '1 per ECC event (single or double bit)' },
   gpuMemUsed: { name: 'gpu.mem_used', entities: P, unit: 'bytes', doc: 'bytes of GPU memory the process holds on a GPU, per sample' },
   cudaAllocFailures: { name: 'cuda.alloc_failures', entities: P, unit: 'events', doc: '1 per failed CUDA allocation (uprobes)' },
-  ncclInflight: { name: 'nccl.inflight_ns', entities: P, unit: 'ns', doc: 'ns a collective has been in flight, once a second while it has not returned' },
+  ncclInflight: {
+    name: 'nccl.inflight_ns',
+    entities: P,
+    unit: 'ns',
+    doc: 'ns a collective has been in flight, once a second while it has not returned',
+  },
   ncclDuration: { name: 'nccl.duration', entities: P, unit: 'ns', doc: 'ns per completed collective' },
 } as const satisfies Record<string, MetricDef>;
 

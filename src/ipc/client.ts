@@ -45,7 +45,11 @@ function connectError(socketPath: string, err: NodeJS.ErrnoException): AgentUnav
       return new AgentUnavailableError(`no xctl agent is running (socket ${socketPath} refused); ${start}`, socketPath, err.code);
     case 'EACCES':
     case 'EPERM':
-      return new AgentUnavailableError(`permission denied on ${socketPath}: run as root or a member of the socket's group`, socketPath, err.code);
+      return new AgentUnavailableError(
+        `permission denied on ${socketPath}: run as root or a member of the socket's group`,
+        socketPath,
+        err.code,
+      );
     default:
       return new AgentUnavailableError(`lost the connection to the agent on ${socketPath}: ${err.message}`, socketPath, err.code);
   }

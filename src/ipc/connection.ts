@@ -107,7 +107,10 @@ export class Connection {
           this.frameTimer = setTimeout(onTimeout, ms).unref();
           return;
         }
-        this.log.warn({ bufferedBytes: this.decoder.bufferedBytes }, `protocol error: frame incomplete for more than ${ms} ms; closing the connection`);
+        this.log.warn(
+          { bufferedBytes: this.decoder.bufferedBytes },
+          `protocol error: frame incomplete for more than ${ms} ms; closing the connection`,
+        );
         this.socket.destroy();
       };
       this.frameTimer = setTimeout(onTimeout, ms).unref();
@@ -168,7 +171,11 @@ export class Connection {
   private async dispatch(req: IpcRequest): Promise<void> {
     if (req.version !== PROTOCOL_VERSION) {
       this.log.warn({ id: req.id, version: req.version }, 'protocol error: unsupported protocol version');
-      return this.reply(req, { ok: false, code: 'UNSUPPORTED_VERSION', error: `protocol version ${req.version} is not supported; this agent speaks version ${PROTOCOL_VERSION} (use an xctl CLI of the same release as the agent)` });
+      return this.reply(req, {
+        ok: false,
+        code: 'UNSUPPORTED_VERSION',
+        error: `protocol version ${req.version} is not supported; this agent speaks version ${PROTOCOL_VERSION} (use an xctl CLI of the same release as the agent)`,
+      });
     }
     if (req.method === '') {
       this.log.warn({ id: req.id }, 'protocol error: request without a method');
@@ -179,7 +186,11 @@ export class Connection {
     const timer = setTimeout(() => {
       answered = true;
       this.log.warn({ id: req.id, method: req.method }, `request timed out after ${this.limits.requestTimeoutMs} ms`);
-      this.reply(req, { ok: false, code: 'UNAVAILABLE', error: `'${req.method}' did not finish within ${this.limits.requestTimeoutMs} ms` });
+      this.reply(req, {
+        ok: false,
+        code: 'UNAVAILABLE',
+        error: `'${req.method}' did not finish within ${this.limits.requestTimeoutMs} ms`,
+      });
     }, this.limits.requestTimeoutMs);
     let outcome: { ok: true; body: string } | { ok: false; code: ErrorCodeName; error: string };
     try {

@@ -75,7 +75,14 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
       log.warn(`refusing a connection: already serving ${maxConnections}`);
       socket.on('error', () => {});
       socket.end(
-        encodeResponseFrame({ id: CONNECTION_ERROR_ID, version: PROTOCOL_VERSION, ok: false, code: 'UNAVAILABLE', error: `the agent is already serving ${maxConnections} connections; try again`, body: '' }),
+        encodeResponseFrame({
+          id: CONNECTION_ERROR_ID,
+          version: PROTOCOL_VERSION,
+          ok: false,
+          code: 'UNAVAILABLE',
+          error: `the agent is already serving ${maxConnections} connections; try again`,
+          body: '',
+        }),
       );
       setTimeout(() => socket.destroy(), 1000).unref();
       return;

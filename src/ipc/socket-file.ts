@@ -28,7 +28,8 @@ function probeSocket(socketPath: string): Promise<ProbeResult> {
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNREFUSED') done('stale');
       else if (err.code === 'ENOENT') done('gone');
-      else if (err.code === 'EAGAIN') done('live'); // listen backlog full: busy, not dead
+      else if (err.code === 'EAGAIN')
+        done('live'); // listen backlog full: busy, not dead
       else done(new Error(`cannot check whether an agent is listening on ${socketPath}: ${err.message}`));
     });
   });

@@ -51,7 +51,11 @@ export const kind = defineKind<'exit', ExitEvent>({
     };
     if (p.exit.signal !== 0 && p.exit.signal !== 9 && !p.killedBy) {
       // a fault the process raised itself (SIGSEGV, SIGABRT...): an error entity of its own
-      const e = ing.graph.error(`sig:${p.id}`, 'fatal_signal', `${signalName(p.exit.signal) ?? `signal ${p.exit.signal}`}${p.exit.core ? ' (core dumped)' : ''}`);
+      const e = ing.graph.error(
+        `sig:${p.id}`,
+        'fatal_signal',
+        `${signalName(p.exit.signal) ?? `signal ${p.exit.signal}`}${p.exit.core ? ' (core dumped)' : ''}`,
+      );
       e.seen(t);
       e.count++;
       p.edgeTo('blocked_by', e, 'events').add(t, 1);

@@ -7,7 +7,15 @@ import { defineKind } from './kind';
 
 /** nccl_call.fn (XCTL_NCCL_FN_*) as the API names it. */
 const NCCL_FN_NAMES: readonly (string | undefined)[] = [
-  undefined, 'ncclAllReduce', 'ncclBroadcast', 'ncclReduce', 'ncclAllGather', 'ncclReduceScatter', 'ncclSend', 'ncclRecv', 'ncclGroupEnd',
+  undefined,
+  'ncclAllReduce',
+  'ncclBroadcast',
+  'ncclReduce',
+  'ncclAllGather',
+  'ncclReduceScatter',
+  'ncclSend',
+  'ncclRecv',
+  'ncclGroupEnd',
 ];
 
 function fnName(fn: number): string {

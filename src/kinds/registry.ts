@@ -39,7 +39,7 @@ export const KIND_FAMILY: Readonly<Record<KindName, Family>> = Object.freeze(
 
 /** The family of a kind name as the agent's counters carry it; undefined for a name no kind has. */
 export function kindFamily(name: string): Family | undefined {
-  return  Object.hasOwn(KIND_FAMILY, name) ? KIND_FAMILY[name as KindName] : undefined;
+  return Object.hasOwn(KIND_FAMILY, name) ? KIND_FAMILY[name as KindName] : undefined;
 }
 
 /** The --kind choices for help text: comma-separated, wrapped before 80 columns, lines after the first indented. */

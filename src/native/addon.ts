@@ -45,16 +45,16 @@ export interface CudaOptions {
 
 export interface LibraryAttach {
   path: string;
-  functions: string[];  // e.g. "cudaMalloc", "cudaMalloc (return)"
-  error?: string;       // nothing could be attached
+  functions: string[]; // e.g. "cudaMalloc", "cudaMalloc (return)"
+  error?: string; // nothing could be attached
 }
 
 export interface GpuStats {
   gpus: number;
-  samples: number;   // per-GPU samples taken
-  sampleNs: number;  // total time spent in NVML calls for them
-  events: number;    // NVML events (Xid, ECC, lost GPU) seen
-  drops: number;     // records dropped because the queue to JS was full
+  samples: number; // per-GPU samples taken
+  sampleNs: number; // total time spent in NVML calls for them
+  events: number; // NVML events (Xid, ECC, lost GPU) seen
+  drops: number; // records dropped because the queue to JS was full
   library: string;
   driver: string;
 }
@@ -72,17 +72,17 @@ export interface ProbeConfig {
 }
 
 export interface ProgramStatus {
-  name: string;          // BPF program name, e.g. on_retransmit
-  section: string;       // e.g. tp_btf/tcp_retransmit_skb
+  name: string; // BPF program name, e.g. on_retransmit
+  section: string; // e.g. tp_btf/tcp_retransmit_skb
   attached: boolean;
-  error?: string;        // kernel's reason when not attached
-  coveredBy?: string;    // the X__fallback program attached in its place (older kernels)
+  error?: string; // kernel's reason when not attached
+  coveredBy?: string; // the X__fallback program attached in its place (older kernels)
 }
 
 export interface FamilyStatus {
   family: Family;
   loaded: boolean;
-  error?: string;        // open/load failure: errno text plus verifier log excerpt
+  error?: string; // open/load failure: errno text plus verifier log excerpt
   programs: ProgramStatus[];
 }
 
@@ -92,12 +92,12 @@ export function programsNotRunning(f: FamilyStatus): ProgramStatus[] {
 }
 
 export interface NativeStats {
-  records: number;       // records delivered to JS
-  batches: number;       // onBatch calls
-  bytes: number;         // bytes delivered to JS
-  wakeups: number;       // uv_poll callbacks
-  kernelDrops: number;   // sum over families and CPUs of ring reserve failures
-  userDrops: number;     // records discarded in userspace (bad size, callback threw)
+  records: number; // records delivered to JS
+  batches: number; // onBatch calls
+  bytes: number; // bytes delivered to JS
+  wakeups: number; // uv_poll callbacks
+  kernelDrops: number; // sum over families and CPUs of ring reserve failures
+  userDrops: number; // records discarded in userspace (bad size, callback threw)
   dropsByFamily: Record<string, number>;
   /** present when the gpu family was requested and NVML loaded */
   gpu?: GpuStats;
@@ -108,12 +108,12 @@ export interface OpenOptions {
   config?: ProbeConfig;
   gpu?: GpuOptions;
   cuda?: CudaOptions;
-  buffers: ArrayBuffer[];           // >= 2, each a multiple of the record size
+  buffers: ArrayBuffer[]; // >= 2, each a multiple of the record size
   /** `needsOwner`: how many records carry F_NO_OWNER (userspace owner lookup wanted) */
   onBatch: (bufferIndex: number, count: number, needsOwner: number) => void;
-  ringBytes?: number;               // per family ring size (power of 2, >= page size)
-  paused?: boolean;                 // start without draining (see pause())
-  drainIntervalMs?: number;         // periodic drain (default 50): bounds staleness of quiet rings
+  ringBytes?: number; // per family ring size (power of 2, >= page size)
+  paused?: boolean; // start without draining (see pause())
+  drainIntervalMs?: number; // periodic drain (default 50): bounds staleness of quiet rings
 }
 
 export interface NativeSession {
@@ -139,7 +139,7 @@ export interface NativeSession {
 export interface RecordLayout {
   size: number;
   version: number;
-  offsets: Record<string, number>;   // "hdr.ts_ns", "tcp.saddr", ...
+  offsets: Record<string, number>; // "hdr.ts_ns", "tcp.saddr", ...
   kinds: Record<string, number>;
 }
 
@@ -170,7 +170,5 @@ export function loadAddon(): NativeAddon {
       return cached;
     }
   }
-  throw new Error(
-    `xctl native addon not built (looked in ${candidates.join(', ')}); run: bash scripts/build.sh`,
-  );
+  throw new Error(`xctl native addon not built (looked in ${candidates.join(', ')}); run: bash scripts/build.sh`);
 }

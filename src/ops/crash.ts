@@ -90,7 +90,9 @@ export class CrashReporter {
     this.installed = true;
     const fatal = (reason: string) => (err: unknown) => {
       const file = this.write(reason, err);
-      process.stderr.write(`xctl: fatal ${reason}: ${(err as Error)?.stack ?? String(err)}\n${file ? `xctl: crash report written to ${file}\n` : ''}`);
+      process.stderr.write(
+        `xctl: fatal ${reason}: ${(err as Error)?.stack ?? String(err)}\n${file ? `xctl: crash report written to ${file}\n` : ''}`,
+      );
       exit(70);
     };
     this.handlers = [

@@ -28,15 +28,28 @@ export interface Check {
 }
 
 const NOTHING = 'nothing to do';
-const CONTAINER_CAPS = 'container: --cap-add BPF --cap-add PERFMON --cap-add SYS_ADMIN (Kubernetes: securityContext.capabilities.add, see deploy/kubernetes/daemonset.yaml); systemd: AmbientCapabilities= in deploy/systemd/xctl-agent.service';
+const CONTAINER_CAPS =
+  'container: --cap-add BPF --cap-add PERFMON --cap-add SYS_ADMIN (Kubernetes: securityContext.capabilities.add, see deploy/kubernetes/daemonset.yaml); systemd: AmbientCapabilities= in deploy/systemd/xctl-agent.service';
 
 export function checkKernel(release = os.release()): Check {
   const m = /^(\d+)\.(\d+)/.exec(release);
   const v = m ? Number(m[1]) * 1000 + Number(m[2]) : 0;
   const base = { id: 'kernel', title: 'kernel version' };
-  if (v >= 5015) return { ...base, status: 'ok', detail: `Linux ${release} (BPF ring buffer, tp_btf, bpf_timer, CAP_BPF all available)`, fix: NOTHING };
-  if (v >= 5008) return { ...base, status: 'warn', detail: `Linux ${release}: < 5.15 has no bpf_timer; TCP retransmits are reported one record each, not aggregated (the families' own checks below say what runs)`, fix: 'upgrade to Linux 5.15 or newer' };
-  return { ...base, status: 'fail', detail: `Linux ${release}: the BPF ring buffer needs 5.8 or newer`, fix: 'upgrade the kernel to 5.15 or newer' };
+  if (v >= 5015)
+    return { ...base, status: 'ok', detail: `Linux ${release} (BPF ring buffer, tp_btf, bpf_timer, CAP_BPF all available)`, fix: NOTHING };
+  if (v >= 5008)
+    return {
+      ...base,
+      status: 'warn',
+      detail: `Linux ${release}: < 5.15 has no bpf_timer; TCP retransmits are reported one record each, not aggregated (the families' own checks below say what runs)`,
+      fix: 'upgrade to Linux 5.15 or newer',
+    };
+  return {
+    ...base,
+    status: 'fail',
+    detail: `Linux ${release}: the BPF ring buffer needs 5.8 or newer`,
+    fix: 'upgrade the kernel to 5.15 or newer',
+  };
 }
 
 export function checkBtf(): Check {
@@ -93,7 +106,10 @@ export function checkMounts(): Check[] {
       id: 'tracefs',
       title: `tracefs at ${TRACEFS_DIR}`,
       status: tracefs === 'tracefs' ? 'ok' : 'warn',
-      detail: tracefs === 'tracefs' ? 'mounted' : 'not mounted: tp_btf/raw_tp probes still attach, but tracepoint discovery and cross-checks need it',
+      detail:
+        tracefs === 'tracefs'
+          ? 'mounted'
+          : 'not mounted: tp_btf/raw_tp probes still attach, but tracepoint discovery and cross-checks need it',
       fix: tracefs === 'tracefs' ? NOTHING : `mount -t tracefs nodev ${TRACEFS_DIR} (container: -v ${TRACEFS_DIR}:${TRACEFS_DIR})`,
     },
     {
@@ -108,7 +124,10 @@ export function checkMounts(): Check[] {
       title: 'cgroup v2 at /sys/fs/cgroup',
       status: cg === 'cgroup2' ? 'ok' : 'warn',
       detail: cg ? `mounted (${cg})` : 'not mounted: cgroup ids in events cannot be mapped to cgroup paths',
-      fix: cg === 'cgroup2' ? NOTHING : 'boot with the unified cgroup hierarchy (systemd.unified_cgroup_hierarchy=1); container: -v /sys/fs/cgroup:/sys/fs/cgroup:ro',
+      fix:
+        cg === 'cgroup2'
+          ? NOTHING
+          : 'boot with the unified cgroup hierarchy (systemd.unified_cgroup_hierarchy=1); container: -v /sys/fs/cgroup:/sys/fs/cgroup:ro',
     },
   ];
 }
@@ -126,8 +145,15 @@ export function checkProbes(families: readonly Family[] = defaultFamilies(), cap
   const probed = families.filter((f) => familyInfo(f)?.source !== 'nvml' && !familyInfo(f)?.internal);
   return probed.map((family): Check => {
     const base = { id: `probe_${family}`, title: `probe family ${family} attachable` };
-    if (!addon) return { ...base, status: 'fail', detail: `native addon: ${loadErr}`, fix: 'bash scripts/build.sh (or use the container image)' };
-    if (!canBpf) return { ...base, status: 'fail', detail: 'not tried: no CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN)', fix: 'run as root or grant the capabilities (see cap_bpf)' };
+    if (!addon)
+      return { ...base, status: 'fail', detail: `native addon: ${loadErr}`, fix: 'bash scripts/build.sh (or use the container image)' };
+    if (!canBpf)
+      return {
+        ...base,
+        status: 'fail',
+        detail: 'not tried: no CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN)',
+        fix: 'run as root or grant the capabilities (see cap_bpf)',
+      };
     try {
       const buffers = [new ArrayBuffer(64 * RECORD_SIZE), new ArrayBuffer(64 * RECORD_SIZE)];
       const s = addon.open({ families: [family], buffers, onBatch: () => {}, paused: true, ringBytes: 64 * 1024 });
@@ -138,22 +164,45 @@ export function checkProbes(families: readonly Family[] = defaultFamilies(), cap
         // X__fallback loads only when X fails verification: X is then covered by it
         const bad = st ? programsNotRunning(st) : [];
         if (!st?.loaded || !good.length) {
-          return { ...base, status: 'fail', detail: `${st?.error ?? 'nothing attached'}${bad.length ? `; ${bad.map((p) => `${p.name}: ${p.error ?? 'not attached'}`).join('; ')}` : ''}`, fix: 'check dmesg and the verifier log above (README "Supported kernels": 5.10 and newer)' };
+          return {
+            ...base,
+            status: 'fail',
+            detail: `${st?.error ?? 'nothing attached'}${bad.length ? `; ${bad.map((p) => `${p.name}: ${p.error ?? 'not attached'}`).join('; ')}` : ''}`,
+            fix: 'check dmesg and the verifier log above (README "Supported kernels": 5.10 and newer)',
+          };
         }
         if (bad.length) {
-          return { ...base, status: 'warn', detail: `${good.length} attached; not attached: ${bad.map((p) => `${p.name} (${p.section}): ${p.error ?? '?'}`).join('; ')}`, fix: 'the family works with reduced coverage; see the kernel reason above' };
+          return {
+            ...base,
+            status: 'warn',
+            detail: `${good.length} attached; not attached: ${bad.map((p) => `${p.name} (${p.section}): ${p.error ?? '?'}`).join('; ')}`,
+            fix: 'the family works with reduced coverage; see the kernel reason above',
+          };
         }
         return { ...base, status: 'ok', detail: `${good.length} programs attached: ${good.map((p) => p.name).join(', ')}`, fix: NOTHING };
       } finally {
         s.stop();
       }
     } catch (e) {
-      return { ...base, status: 'fail', detail: (e as Error).message.split('\n').slice(0, 4).join(' '), fix: 'run as root; check dmesg and the verifier log' };
+      return {
+        ...base,
+        status: 'fail',
+        detail: (e as Error).message.split('\n').slice(0, 4).join(' '),
+        fix: 'run as root; check dmesg and the verifier log',
+      };
     }
   });
 }
 
-const NVML_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/nvidia/lib64', '/usr/local/nvidia/lib', '/run/nvidia/driver/usr/lib/x86_64-linux-gnu'];
+const NVML_DIRS = [
+  '/usr/lib/x86_64-linux-gnu',
+  '/usr/lib/aarch64-linux-gnu',
+  '/usr/lib64',
+  '/usr/lib',
+  '/usr/local/nvidia/lib64',
+  '/usr/local/nvidia/lib',
+  '/run/nvidia/driver/usr/lib/x86_64-linux-gnu',
+];
 
 export function findNvml(): string | undefined {
   if (process.env.XCTL_NVML_LIBRARY && fs.existsSync(process.env.XCTL_NVML_LIBRARY)) return process.env.XCTL_NVML_LIBRARY;
@@ -198,7 +247,13 @@ export function checkNvml(nvmlLibrary?: string): Check {
   const driver = fs.existsSync('/proc/driver/nvidia/version');
   const devices = fs.existsSync('/dev') ? fs.readdirSync('/dev').filter((d) => /^nvidia\d+$/.test(d)).length : 0;
   const probed = probeNvml(nvmlLibrary);
-  if (probed?.loaded || (!probed && lib && driver)) return { ...base, status: 'ok', detail: `${probed?.loaded ? 'NVML loaded' : lib}; ${driver ? 'driver loaded' : 'no /proc/driver/nvidia'}; ${devices} GPU device node(s)`, fix: NOTHING };
+  if (probed?.loaded || (!probed && lib && driver))
+    return {
+      ...base,
+      status: 'ok',
+      detail: `${probed?.loaded ? 'NVML loaded' : lib}; ${driver ? 'driver loaded' : 'no /proc/driver/nvidia'}; ${devices} GPU device node(s)`,
+      fix: NOTHING,
+    };
   const reasons: string[] = [];
   if (probed?.reason) reasons.push(probed.reason);
   if (!lib && !probed?.reason) reasons.push('libnvidia-ml.so.1 not found');
@@ -217,8 +272,22 @@ export function checkRules(dir: string): Check {
   try {
     const r = loadRuleDir(dir);
     if (r.errors.length)
-      return { ...base, status: 'fail', detail: r.errors.slice(0, 5).map((e) => e.toString()).join('\n'), fix: `fix the rule files (xctl rules check ${dir}); the agent refuses to start without a valid set` };
-    if (!r.ruleCount) return { ...base, status: 'fail', detail: 'no rules found', fix: `point rules: / --rules at a directory of rule YAML files (default: the package's rules/)` };
+      return {
+        ...base,
+        status: 'fail',
+        detail: r.errors
+          .slice(0, 5)
+          .map((e) => e.toString())
+          .join('\n'),
+        fix: `fix the rule files (xctl rules check ${dir}); the agent refuses to start without a valid set`,
+      };
+    if (!r.ruleCount)
+      return {
+        ...base,
+        status: 'fail',
+        detail: 'no rules found',
+        fix: `point rules: / --rules at a directory of rule YAML files (default: the package's rules/)`,
+      };
     return { ...base, status: 'ok', detail: `${r.ruleCount} rules in ${r.files.length} files`, fix: NOTHING };
   } catch (e) {
     return { ...base, status: 'fail', detail: (e as Error).message, fix: `check ${dir} exists and is readable` };
@@ -249,7 +318,8 @@ export async function checkSocket(socketPath: string): Promise<Check> {
     /* absent */
   }
   if (st) {
-    if (!st.isSocket()) return { ...base, status: 'fail', detail: 'exists and is not a socket', fix: `remove ${socketPath} or choose another --socket` };
+    if (!st.isSocket())
+      return { ...base, status: 'fail', detail: 'exists and is not a socket', fix: `remove ${socketPath} or choose another --socket` };
     const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
     const connected = await new Promise<string | null>((resolve) => {
       const c = net.connect(socketPath);
@@ -262,23 +332,49 @@ export async function checkSocket(socketPath: string): Promise<Check> {
       c.once('connect', () => done(null));
       c.once('error', (e) => done((e as Error).message));
     });
-    if (connected === null) return { ...base, status: 'ok', detail: `agent listening; mode ${mode}, owner ${st.uid}:${st.gid}`, fix: NOTHING };
+    if (connected === null)
+      return { ...base, status: 'ok', detail: `agent listening; mode ${mode}, owner ${st.uid}:${st.gid}`, fix: NOTHING };
     if (/EACCES|EPERM/.test(connected))
-      return { ...base, status: 'fail', detail: `mode ${mode}, owner ${st.uid}:${st.gid}: ${connected}`, fix: `run the CLI as root or as a member of group ${st.gid} (the agent creates the socket 0660)` };
-    return { ...base, status: 'warn', detail: `stale socket (${connected}): no agent is running`, fix: 'start the agent: systemctl start xctl-agent (or xctl agent)' };
+      return {
+        ...base,
+        status: 'fail',
+        detail: `mode ${mode}, owner ${st.uid}:${st.gid}: ${connected}`,
+        fix: `run the CLI as root or as a member of group ${st.gid} (the agent creates the socket 0660)`,
+      };
+    return {
+      ...base,
+      status: 'warn',
+      detail: `stale socket (${connected}): no agent is running`,
+      fix: 'start the agent: systemctl start xctl-agent (or xctl agent)',
+    };
   }
   const dir = path.dirname(socketPath);
   const parent = nearestExisting(dir);
   if (writable(parent))
-    return { ...base, status: 'warn', detail: `no agent running; ${dir} ${parent === dir ? 'is writable' : `can be created under ${parent}`}`, fix: 'start the agent: systemctl start xctl-agent (or xctl agent)' };
-  return { ...base, status: 'fail', detail: `no agent running, and ${parent} is not writable by this user: the agent could not create its socket`, fix: `run the agent as root, or point --socket / XCTL_SOCKET at a writable directory` };
+    return {
+      ...base,
+      status: 'warn',
+      detail: `no agent running; ${dir} ${parent === dir ? 'is writable' : `can be created under ${parent}`}`,
+      fix: 'start the agent: systemctl start xctl-agent (or xctl agent)',
+    };
+  return {
+    ...base,
+    status: 'fail',
+    detail: `no agent running, and ${parent} is not writable by this user: the agent could not create its socket`,
+    fix: `run the agent as root, or point --socket / XCTL_SOCKET at a writable directory`,
+  };
 }
 
 export function checkStateDir(dir: string, minFreeBytes = 64 * 1024 * 1024): Check {
   const base = { id: 'state_dir', title: `state directory (${dir})` };
   const at = nearestExisting(dir);
   if (!writable(at))
-    return { ...base, status: 'fail', detail: `${at === dir ? dir : `${dir} does not exist and ${at}`} is not writable by this user: crash reports cannot be written`, fix: `run as root, or set state_dir / XCTL_STATE_DIR to a writable directory (systemd: StateDirectory=xctl)` };
+    return {
+      ...base,
+      status: 'fail',
+      detail: `${at === dir ? dir : `${dir} does not exist and ${at}`} is not writable by this user: crash reports cannot be written`,
+      fix: `run as root, or set state_dir / XCTL_STATE_DIR to a writable directory (systemd: StateDirectory=xctl)`,
+    };
   let free = Infinity;
   try {
     const s = fs.statfsSync(at);
@@ -286,19 +382,41 @@ export function checkStateDir(dir: string, minFreeBytes = 64 * 1024 * 1024): Che
   } catch {
     /* unknown */
   }
-  if (free < minFreeBytes) return { ...base, status: 'fail', detail: `${formatBytes(free)} free on the file system of ${at}; want ≥ ${formatBytes(minFreeBytes)}`, fix: `free disk space or move state_dir` };
-  return { ...base, status: 'ok', detail: `${at === dir ? 'writable' : `will be created under ${at}`}; ${Number.isFinite(free) ? formatBytes(free) : '?'} free`, fix: NOTHING };
+  if (free < minFreeBytes)
+    return {
+      ...base,
+      status: 'fail',
+      detail: `${formatBytes(free)} free on the file system of ${at}; want ≥ ${formatBytes(minFreeBytes)}`,
+      fix: `free disk space or move state_dir`,
+    };
+  return {
+    ...base,
+    status: 'ok',
+    detail: `${at === dir ? 'writable' : `will be created under ${at}`}; ${Number.isFinite(free) ? formatBytes(free) : '?'} free`,
+    fix: NOTHING,
+  };
 }
 
 export function checkMetricsAddr(addr: string): Check {
   const base = { id: 'metrics_addr', title: `metrics endpoint (${addr})` };
-  if (addr === 'off') return { ...base, status: 'warn', detail: 'disabled: no /metrics, /healthz or /readyz', fix: 'set metrics_addr (default 127.0.0.1:9464)' };
+  if (addr === 'off')
+    return {
+      ...base,
+      status: 'warn',
+      detail: 'disabled: no /metrics, /healthz or /readyz',
+      fix: 'set metrics_addr (default 127.0.0.1:9464)',
+    };
   try {
     const { host } = parseListenAddr(addr);
     const loop = host === 'localhost' || host === '::1' || host.startsWith('127.');
     return loop
       ? { ...base, status: 'ok', detail: 'loopback only', fix: NOTHING }
-      : { ...base, status: 'ok', detail: `listening beyond loopback (${host}): an explicit opt-in; restrict it with a firewall or NetworkPolicy`, fix: NOTHING };
+      : {
+          ...base,
+          status: 'ok',
+          detail: `listening beyond loopback (${host}): an explicit opt-in; restrict it with a firewall or NetworkPolicy`,
+          fix: NOTHING,
+        };
   } catch (e) {
     return { ...base, status: 'fail', detail: (e as Error).message, fix: 'metrics_addr must be HOST:PORT or off' };
   }
@@ -332,11 +450,30 @@ export async function runDoctor(opts: DoctorOptions): Promise<Check[]> {
   const checks: Check[] = [];
   checks.push(
     opts.configError
-      ? { id: 'config', title: 'configuration', status: 'fail', detail: opts.configError, fix: 'fix the file (xctl config validate FILE); defaults were used for the other checks' }
-      : { id: 'config', title: 'configuration', status: 'ok', detail: opts.configFile ? `${opts.configFile} is valid` : 'no config file; defaults and environment', fix: NOTHING },
+      ? {
+          id: 'config',
+          title: 'configuration',
+          status: 'fail',
+          detail: opts.configError,
+          fix: 'fix the file (xctl config validate FILE); defaults were used for the other checks',
+        }
+      : {
+          id: 'config',
+          title: 'configuration',
+          status: 'ok',
+          detail: opts.configFile ? `${opts.configFile} is valid` : 'no config file; defaults and environment',
+          fix: NOTHING,
+        },
   );
   checks.push(checkKernel(), checkBtf(), ...checkCapabilities(), ...checkMounts());
   checks.push(...checkProbes(c.families));
-  checks.push(checkNvml(c.gpu?.nvmlLibrary), checkRules(c.rules), await checkSocket(c.socket), checkStateDir(c.stateDir), checkMetricsAddr(c.metricsAddr), checkBpfStats(c.bpfStats));
+  checks.push(
+    checkNvml(c.gpu?.nvmlLibrary),
+    checkRules(c.rules),
+    await checkSocket(c.socket),
+    checkStateDir(c.stateDir),
+    checkMetricsAddr(c.metricsAddr),
+    checkBpfStats(c.bpfStats),
+  );
   return checks;
 }

@@ -62,10 +62,12 @@ export class CpuGovernor {
     this.maxLevel = opts.maxLevel ?? 4;
     this.factor = opts.factor ?? 4;
     this.calmIntervals = opts.calmIntervals ?? 3;
-    this.cpuSeconds = opts.cpuSeconds ?? (() => {
-      const u = process.cpuUsage();
-      return (u.user + u.system) / 1e6;
-    });
+    this.cpuSeconds =
+      opts.cpuSeconds ??
+      (() => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1e6;
+      });
     this.now = opts.now ?? (() => performance.now() / 1000);
     this.lastCpu = this.cpuSeconds();
     this.lastT = this.now();

@@ -49,7 +49,8 @@ export class KubeError extends XctlError {
 export class KubeClient {
   constructor(readonly opts: KubeClientOptions) {
     const u = new URL(opts.baseUrl);
-    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && opts.allowInsecureHttp)) throw new KubeError(`kubernetes API must be https: ${opts.baseUrl}`);
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && opts.allowInsecureHttp))
+      throw new KubeError(`kubernetes API must be https: ${opts.baseUrl}`);
   }
 
   /** In-cluster configuration from the service account; throws KubeError naming what is missing. */
@@ -61,7 +62,9 @@ export class KubeClient {
     try {
       token = fs.readFileSync(path.join(saDir, 'token'), 'utf8').trim();
     } catch (e) {
-      throw new KubeError(`cannot read the service account token in ${saDir}: ${(e as Error).message} (automountServiceAccountToken must be true)`);
+      throw new KubeError(
+        `cannot read the service account token in ${saDir}: ${(e as Error).message} (automountServiceAccountToken must be true)`,
+      );
     }
     const caFile = path.join(saDir, 'ca.crt');
     const ca = fs.existsSync(caFile) ? fs.readFileSync(caFile) : undefined;
@@ -99,7 +102,8 @@ export class KubeClient {
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
-            if ((res.statusCode ?? 0) >= 300) return reject(new KubeError(`${method} ${u.pathname}: HTTP ${res.statusCode}: ${text.slice(0, 300)}`, res.statusCode));
+            if ((res.statusCode ?? 0) >= 300)
+              return reject(new KubeError(`${method} ${u.pathname}: HTTP ${res.statusCode}: ${text.slice(0, 300)}`, res.statusCode));
             try {
               resolve(text ? JSON.parse(text) : {});
             } catch {
@@ -119,10 +123,24 @@ export class KubeClient {
     const t = now.toISOString().replace(/\.\d+Z$/, 'Z');
     const body = {
       status: {
-        conditions: [{ type: c.type ?? CONDITION_TYPE, status: c.status, reason: c.reason, message: c.message, lastHeartbeatTime: t, lastTransitionTime: t }],
+        conditions: [
+          {
+            type: c.type ?? CONDITION_TYPE,
+            status: c.status,
+            reason: c.reason,
+            message: c.message,
+            lastHeartbeatTime: t,
+            lastTransitionTime: t,
+          },
+        ],
       },
     };
-    return this.request('PATCH', `/api/v1/nodes/${encodeURIComponent(this.opts.nodeName)}/status`, body, 'application/strategic-merge-patch+json');
+    return this.request(
+      'PATCH',
+      `/api/v1/nodes/${encodeURIComponent(this.opts.nodeName)}/status`,
+      body,
+      'application/strategic-merge-patch+json',
+    );
   }
 
   /** POST a core/v1 Event about the node. */
@@ -170,7 +188,12 @@ export class NodeConditionPublisher {
     const want = fatal.length ? 'True' : 'False';
     if (this.inFlight || want === this.published || (want === 'False' && this.published === undefined)) return;
     this.inFlight = true;
-    const message = fatal.length ? fatal.map((f) => `${f.scene}: ${f.cause}`).join('; ').slice(0, 1000) : 'no fatal GPU condition active';
+    const message = fatal.length
+      ? fatal
+          .map((f) => `${f.scene}: ${f.cause}`)
+          .join('; ')
+          .slice(0, 1000)
+      : 'no fatal GPU condition active';
     const reason = fatal.length ? 'GpuFatalError' : 'GpuHealthy';
     try {
       await this.client.setNodeCondition({ status: want, reason, message });

@@ -82,16 +82,30 @@ export class AgentMetrics {
       new client.Gauge<L>({ name, help, labelNames, registers: r });
 
     this.events = counter('xctl_events_total', 'Records ingested, by probe family and record kind', ['family', 'kind']);
-    this.drops = counter('xctl_ring_drops_total', 'Records lost: side="kernel" ring reservation failures per family, side="user" records discarded in userspace', ['family', 'side']);
+    this.drops = counter(
+      'xctl_ring_drops_total',
+      'Records lost: side="kernel" ring reservation failures per family, side="user" records discarded in userspace',
+      ['family', 'side'],
+    );
     this.records = counter('xctl_ring_records_total', 'Records delivered from the BPF rings to JS');
     this.batches = counter('xctl_ring_batches_total', 'Record batches delivered to JS (one JS call each)');
     this.bytes = counter('xctl_ring_bytes_total', 'Bytes delivered from the BPF rings to JS');
     this.wakeups = counter('xctl_ring_wakeups_total', 'Ring epoll wakeups');
     this.probeAttached = gauge('xctl_probe_attached', '1 if the BPF program is attached, 0 if it failed', ['family', 'program']);
     this.familyLoaded = gauge('xctl_probe_family_loaded', '1 if the probe family object loaded', ['family']);
-    this.probesFailed = gauge('xctl_probes_failed', 'Requested BPF programs that do not run: not attached and no __fallback in their place');
-    this.bpfRunTime = counter('xctl_bpf_program_run_time_seconds_total', 'In-kernel run time of each BPF program (needs kernel.bpf_stats_enabled=1, config probes.bpf_stats)', ['family', 'program']);
-    this.bpfRuns = counter('xctl_bpf_program_runs_total', 'In-kernel run count of each BPF program (needs kernel.bpf_stats_enabled=1)', ['family', 'program']);
+    this.probesFailed = gauge(
+      'xctl_probes_failed',
+      'Requested BPF programs that do not run: not attached and no __fallback in their place',
+    );
+    this.bpfRunTime = counter(
+      'xctl_bpf_program_run_time_seconds_total',
+      'In-kernel run time of each BPF program (needs kernel.bpf_stats_enabled=1, config probes.bpf_stats)',
+      ['family', 'program'],
+    );
+    this.bpfRuns = counter('xctl_bpf_program_runs_total', 'In-kernel run count of each BPF program (needs kernel.bpf_stats_enabled=1)', [
+      'family',
+      'program',
+    ]);
     this.bpfStatsEnabled = gauge('xctl_bpf_stats_enabled', 'Value of kernel.bpf_stats_enabled (in-kernel cost accounting)');
     this.graphNodes = gauge('xctl_graph_nodes', 'Causal graph size by node kind', ['kind']);
     this.evictions = counter('xctl_graph_evictions_total', 'Graph nodes and edges evicted (caps, grace periods, pid reuse)', ['kind']);
@@ -112,13 +126,19 @@ export class AgentMetrics {
     this.verifyOutcomes = counter('xctl_verify_outcomes_total', 'Post-fix verification outcomes', ['outcome']);
     this.nvmlAvailable = gauge('xctl_nvml_available', '1 if NVML is loaded and GPUs are visible');
     this.gpuXids = counter('xctl_gpu_xid_total', 'GPU Xid errors seen, by Xid code and whether it is fatal', ['xid', 'fatal']);
-    this.governorLevel = gauge('xctl_governor_level', 'CPU budget governor level: 0 = configured thresholds, N = thresholds raised 4^N times');
+    this.governorLevel = gauge(
+      'xctl_governor_level',
+      'CPU budget governor level: 0 = configured thresholds, N = thresholds raised 4^N times',
+    );
     this.governorAdjustments = counter('xctl_governor_adjustments_total', 'Threshold changes by the CPU budget governor', ['direction']);
     this.cpuRatio = gauge('xctl_agent_cpu_ratio', 'Agent CPU use over the last governor interval, as a fraction of one core');
     this.cpuBudget = gauge('xctl_agent_cpu_budget_ratio', 'Configured agent CPU budget, as a fraction of one core');
     this.kubeUpdates = counter('xctl_kube_node_condition_updates_total', 'Kubernetes node condition PATCHes, by outcome', ['outcome']);
     this.crashReports = counter('xctl_crash_reports_total', 'Crash reports written to the state directory');
-    gauge<'version' | 'node'>('xctl_build_info', 'xctl build information', ['version', 'node']).set({ version: info.version ?? 'unknown', node: process.version }, 1);
+    gauge<'version' | 'node'>('xctl_build_info', 'xctl build information', ['version', 'node']).set(
+      { version: info.version ?? 'unknown', node: process.version },
+      1,
+    );
     this.processMetrics(r);
     this.nvmlAvailable.set(0);
     this.governorLevel.set(0);

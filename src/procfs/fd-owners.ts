@@ -37,7 +37,11 @@ const NO_PIDS: ReadonlySet<number> = new Set();
  * next process once `deadline` (performance.now() ms) has passed and returns
  * true then (the pass is incomplete).
  */
-export function scanFdLinks(visit: (pid: number, fd: string, link: string) => unknown, skip: ReadonlySet<number> = NO_PIDS, deadline = Infinity): boolean {
+export function scanFdLinks(
+  visit: (pid: number, fd: string, link: string) => unknown,
+  skip: ReadonlySet<number> = NO_PIDS,
+  deadline = Infinity,
+): boolean {
   for (const pid of listPids()) {
     if (skip.has(pid)) continue;
     if (performance.now() > deadline) return true;

@@ -115,7 +115,10 @@ export function parseCgroups(text: string | undefined): CgroupEntry[] {
     if (b < 0) continue;
     out.push({
       hierarchy: Number(line.slice(0, a)),
-      controllers: line.slice(a + 1, b).split(',').filter(Boolean),
+      controllers: line
+        .slice(a + 1, b)
+        .split(',')
+        .filter(Boolean),
       path: line.slice(b + 1),
     });
   }

@@ -101,17 +101,11 @@ export function checkPreamble(pre: Buffer, size: number): number {
     throw new RecordingError('not an xctl recording (bad magic at byte 0)', 0);
   }
   if (pre.length < PREAMBLE_SIZE) {
-    throw new RecordingError(
-      `truncated file header at byte 0: need ${PREAMBLE_SIZE} bytes, only ${pre.length} remain`,
-      0,
-    );
+    throw new RecordingError(`truncated file header at byte 0: need ${PREAMBLE_SIZE} bytes, only ${pre.length} remain`, 0);
   }
   const version = pre.readUInt32LE(8);
   if (version !== FORMAT_VERSION) {
-    throw new RecordingError(
-      `unsupported recording format version ${version} at byte 8 (this xctl reads ${FORMAT_VERSION})`,
-      8,
-    );
+    throw new RecordingError(`unsupported recording format version ${version} at byte 8 (this xctl reads ${FORMAT_VERSION})`, 8);
   }
   const len = pre.readUInt32LE(12);
   if (len > MAX_HEADER_BYTES) {
@@ -144,11 +138,7 @@ export function parseHeader(json: Buffer): RecordingHeader {
   try {
     raw = JSON.parse(json.toString('utf8'));
   } catch (e) {
-    throw new RecordingError(
-      `invalid JSON header at byte ${PREAMBLE_SIZE}: ${(e as Error).message}`,
-      PREAMBLE_SIZE,
-      { cause: e },
-    );
+    throw new RecordingError(`invalid JSON header at byte ${PREAMBLE_SIZE}: ${(e as Error).message}`, PREAMBLE_SIZE, { cause: e });
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('not a JSON object');
   const o = raw as Record<string, unknown>;
@@ -156,18 +146,12 @@ export function parseHeader(json: Buffer): RecordingHeader {
   const size = o.record_size;
   if (typeof size !== 'number') throw bad('missing or non-numeric record_size');
   if (size !== RECORD_SIZE) {
-    throw new RecordingError(
-      `unsupported record size ${size} (this xctl reads ${RECORD_SIZE}-byte records)`,
-      PREAMBLE_SIZE,
-    );
+    throw new RecordingError(`unsupported record size ${size} (this xctl reads ${RECORD_SIZE}-byte records)`, PREAMBLE_SIZE);
   }
   const version = o.record_version;
   if (typeof version !== 'number') throw bad('missing or non-numeric record_version');
   if (version !== RECORD_VERSION) {
-    throw new RecordingError(
-      `unsupported record version ${version} (this xctl reads ${RECORD_VERSION})`,
-      PREAMBLE_SIZE,
-    );
+    throw new RecordingError(`unsupported record version ${version} (this xctl reads ${RECORD_VERSION})`, PREAMBLE_SIZE);
   }
   const hash = o.layout_hash;
   if (typeof hash !== 'string') throw bad('missing layout_hash');

@@ -145,10 +145,7 @@ export class RecordReader implements Iterable<RecordBatch> {
     while (pos < size) {
       const h = this.src.read(pos, CHUNK_HEADER_SIZE);
       if (h.length < CHUNK_HEADER_SIZE) {
-        throw new RecordingError(
-          `truncated chunk header at byte ${pos}: need ${CHUNK_HEADER_SIZE} bytes, only ${h.length} remain`,
-          pos,
-        );
+        throw new RecordingError(`truncated chunk header at byte ${pos}: need ${CHUNK_HEADER_SIZE} bytes, only ${h.length} remain`, pos);
       }
       const magic = h.readUInt32LE(0);
       if (magic !== CHUNK_MAGIC) {

@@ -57,11 +57,14 @@ export class RecordWriter {
    */
   writeBatch(buffer: ArrayBuffer | ArrayBufferView, byteOffset: number, count: number): void {
     if (this.fd === null) throw new Error(`RecordWriter(${this.path}) is closed`);
-    const src = ArrayBuffer.isView(buffer)
-      ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
-      : new Uint8Array(buffer);
-    if (!Number.isInteger(count) || count < 0 || !Number.isInteger(byteOffset) || byteOffset < 0 ||
-        byteOffset + count * RECORD_SIZE > src.byteLength) {
+    const src = ArrayBuffer.isView(buffer) ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength) : new Uint8Array(buffer);
+    if (
+      !Number.isInteger(count) ||
+      count < 0 ||
+      !Number.isInteger(byteOffset) ||
+      byteOffset < 0 ||
+      byteOffset + count * RECORD_SIZE > src.byteLength
+    ) {
       throw new RangeError(`writeBatch: ${count} records at byte ${byteOffset} exceed buffer of ${src.byteLength} bytes`);
     }
     let pos = byteOffset;

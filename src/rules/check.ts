@@ -19,7 +19,8 @@ function display(p: string): string {
   return rel && !rel.startsWith('..') && rel.length < p.length ? rel : p;
 }
 
-const parseCheckArgs = (argv: string[]) => parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
+const parseCheckArgs = (argv: string[]) =>
+  parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
 
 export async function rulesCheckCommand(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseCheckArgs>;

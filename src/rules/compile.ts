@@ -82,7 +82,10 @@ export interface CompiledRule {
 }
 
 /** Best explanation first: higher priority*confidence, then higher priority, then id. */
-export function compareMatches(a: Pick<RuleMatch, 'score' | 'priority' | 'ruleId'>, b: Pick<RuleMatch, 'score' | 'priority' | 'ruleId'>): number {
+export function compareMatches(
+  a: Pick<RuleMatch, 'score' | 'priority' | 'ruleId'>,
+  b: Pick<RuleMatch, 'score' | 'priority' | 'ruleId'>,
+): number {
   return b.score - a.score || b.priority - a.priority || (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0);
 }
 
@@ -105,10 +108,18 @@ function readsOf(spec: RuleSpec): RuleReads {
 export function compileRule(spec: RuleSpec): CompiledRule {
   const { fn: condition, named } = compileCondition(spec.when, new Map(), spec.bind);
   const guard = compileGuard(spec.when);
-  const head: MatchHead = { ruleId: spec.id, scene: spec.scene, priority: spec.priority, confidence: spec.confidence, score: spec.priority * spec.confidence };
+  const head: MatchHead = {
+    ruleId: spec.id,
+    scene: spec.scene,
+    priority: spec.priority,
+    confidence: spec.confidence,
+    score: spec.priority * spec.confidence,
+  };
   const cause = compileTemplate(spec.cause);
   const actions = spec.actions.map((a) => {
-    const params = Object.entries(a.params).map(([k, p]) => [k, p.kind === 'literal' ? () => p.value : compileValueTemplate(p.template)] as const);
+    const params = Object.entries(a.params).map(
+      ([k, p]) => [k, p.kind === 'literal' ? () => p.value : compileValueTemplate(p.template)] as const,
+    );
     // an action aimed at a non-process with params.pid (the top CPU competitor) is nothing without that pid
     const targetType = a.target.kind === 'neighbor' ? a.target.type : spec.bind;
     const wanted = ACTION_TARGET_TYPES[a.type];
@@ -116,7 +127,10 @@ export function compileRule(spec: RuleSpec): CompiledRule {
     return { type: a.type, target: a.target, text: a.text && compileTemplate(a.text), params, needsPid };
   });
   // neighbours templates and action targets use, resolved for the match's bindings
-  const rendered: Selector[] = [...templateSelectors(spec.cause), ...spec.actions.flatMap((a) => [a.target, ...(a.text ? templateSelectors(a.text) : [])])];
+  const rendered: Selector[] = [
+    ...templateSelectors(spec.cause),
+    ...spec.actions.flatMap((a) => [a.target, ...(a.text ? templateSelectors(a.text) : [])]),
+  ];
   const reads = readsOf(spec);
   const metrics = [...new Set([...reads.selfMetrics, ...reads.viaNeighbor.flatMap((v) => v.metrics)])];
 

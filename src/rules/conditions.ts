@@ -68,7 +68,13 @@ export class EvalScope {
   results(): LeafResult[] {
     const t = this.trail;
     const out: LeafResult[] = [];
-    for (let i = 0; i < this.trailEnd; i += 4) out.push({ leaf: t[i] as CompiledLeaf, entity: t[i + 1] as EntityRef | undefined, value: t[i + 2] as LeafValue, ok: t[i + 3] as boolean });
+    for (let i = 0; i < this.trailEnd; i += 4)
+      out.push({
+        leaf: t[i] as CompiledLeaf,
+        entity: t[i + 1] as EntityRef | undefined,
+        value: t[i + 2] as LeafValue,
+        ok: t[i + 3] as boolean,
+      });
     return out;
   }
 
@@ -77,7 +83,9 @@ export class EvalScope {
     if (sel.kind === 'self') return this.self;
     const r = this.resolved;
     for (let i = 0; i < this.resolvedEnd; i += 2) if (r[i] === sel.key) return (r[i + 1] as EntityRef | null) ?? undefined;
-    const n = (this.ctx.strongest ? this.ctx.strongest(this.self, sel.edge, sel.type) : this.ctx.neighbors(this.self, sel.edge, sel.type)[0]) ?? null;
+    const n =
+      (this.ctx.strongest ? this.ctx.strongest(this.self, sel.edge, sel.type) : this.ctx.neighbors(this.self, sel.edge, sel.type)[0]) ??
+      null;
     this.resolvedEnd = put2(r, this.resolvedEnd, sel.key, n);
     return n ?? undefined;
   }
@@ -237,7 +245,8 @@ function compileLeaf(leaf: Leaf, bind: EntityType | undefined): CompiledLeaf {
   const type = on.kind === 'self' ? bind : on.type;
   const def = type === undefined ? undefined : attributeOf(type, attr);
   const lhs = on.kind === 'self' ? attr : `${on.key}.${attr}`;
-  const show = (v: LeafValue) => (v === undefined ? '(absent)' : typeof v === 'string' ? `"${v}"` : typeof v === 'number' ? formatNumber(v) : String(v));
+  const show = (v: LeafValue) =>
+    v === undefined ? '(absent)' : typeof v === 'string' ? `"${v}"` : typeof v === 'number' ? formatNumber(v) : String(v);
   return {
     spec: leaf,
     read(s) {

@@ -119,7 +119,12 @@ export interface WatchOptions {
  * new valid set (the first load included); onError gets the errors of a load
  * that failed, while the previous set stays current.
  */
-export function watchRules(dir: string, onChange: (rs: RuleSet) => void, onError: (errs: RuleError[]) => void, opts: WatchOptions = {}): RuleWatcher {
+export function watchRules(
+  dir: string,
+  onChange: (rs: RuleSet) => void,
+  onError: (errs: RuleError[]) => void,
+  opts: WatchOptions = {},
+): RuleWatcher {
   let current: RuleSet | undefined;
   let currentHash: string | undefined;
   let timer: NodeJS.Timeout | undefined;

@@ -17,7 +17,8 @@ export function aType(type: EntityType): string {
 export function metricProblem(metric: string, type: EntityType | undefined): string | undefined {
   const def = metricDef(metric);
   if (!def) return `unknown metric "${metric}"${suggest(metric, METRIC_NAMES)}`;
-  if (type && !def.entities.includes(type)) return `metric "${metric}" is not recorded on ${aType(type)} (only on ${def.entities.join(', ')})`;
+  if (type && !def.entities.includes(type))
+    return `metric "${metric}" is not recorded on ${aType(type)} (only on ${def.entities.join(', ')})`;
   return undefined;
 }
 
@@ -32,6 +33,7 @@ export function attrProblem(attr: string, type: EntityType | undefined): string 
 export function selectorProblem(text: string): string {
   const [edge = '', type, ...rest] = text.split('.');
   if (!EDGE_KINDS.includes(edge as EdgeKind)) return `unknown edge kind "${edge}" in "${text}"${suggest(edge, EDGE_KINDS)}`;
-  if (type === undefined || rest.length) return `bad selector "${text}" (expected self or <${EDGE_KINDS.join('|')}>.<entity type>, e.g. waits_on.peer)`;
+  if (type === undefined || rest.length)
+    return `bad selector "${text}" (expected self or <${EDGE_KINDS.join('|')}>.<entity type>, e.g. waits_on.peer)`;
   return `unknown entity type "${type}" in "${text}"${suggest(type, ENTITY_TYPES)}`;
 }

@@ -49,8 +49,21 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 }
 
 /** Compiles validated specs (ids already unique) into a RuleSet. */
-export function buildRuleSet(specs: readonly RuleSpec[], source: RuleSource[] = [], scenes: ReadonlyMap<string, SceneSpec> = new Map()): RuleSet {
-  const rs: RuleSet = { rules: [], byId: new Map(), byMetric: new Map(), byBind: new Map(), percentileMetrics: new Set(), source, disabled: [], scenes };
+export function buildRuleSet(
+  specs: readonly RuleSpec[],
+  source: RuleSource[] = [],
+  scenes: ReadonlyMap<string, SceneSpec> = new Map(),
+): RuleSet {
+  const rs: RuleSet = {
+    rules: [],
+    byId: new Map(),
+    byMetric: new Map(),
+    byBind: new Map(),
+    percentileMetrics: new Set(),
+    source,
+    disabled: [],
+    scenes,
+  };
   for (const spec of specs) {
     if (!spec.enabled) {
       rs.disabled.push(spec.id);

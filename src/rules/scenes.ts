@@ -53,7 +53,11 @@ export function readVerify(r: NodeReader, node: AnyNode): VerifySpec | undefined
   if (f.has('max')) {
     const v = r.scalar(f.get('max'), '"max"');
     const q = typeof v === 'number' ? v : typeof v === 'string' ? parseQuantity(v)?.value : undefined;
-    max = q ?? (v === undefined ? undefined : r.error(f.get('max'), `bad "max" "${String(v)}" (a number, a duration like 100ms or a size like 64MiB)`));
+    max =
+      q ??
+      (v === undefined
+        ? undefined
+        : r.error(f.get('max'), `bad "max" "${String(v)}" (a number, a duration like 100ms or a size like 64MiB)`));
   }
   if (metric !== undefined && !(VERIFY_STATES as readonly string[]).includes(metric)) {
     const problem = metricProblem(metric, 'process');
@@ -70,11 +74,13 @@ export function readScenes(r: NodeReader, node: AnyNode): SceneSpec[] {
     const f = r.fields(item, 'scene', SCENE_KEYS, ['name', 'description']);
     if (!f) continue;
     const name = f.has('name') ? r.string(f.get('name'), '"name"') : undefined;
-    if (name !== undefined && !SCENE_NAME.test(name)) r.error(f.get('name'), `bad scene name "${name}" (use lower-case letters, digits and "_")`);
+    if (name !== undefined && !SCENE_NAME.test(name))
+      r.error(f.get('name'), `bad scene name "${name}" (use lower-case letters, digits and "_")`);
     const description = f.has('description') ? r.string(f.get('description'), '"description"') : undefined;
     const verify = f.has('verify') ? readVerify(r, f.get('verify')) : undefined;
     const fatal = f.has('fatal') ? r.boolean(f.get('fatal'), '"fatal"') : false;
-    if (name === undefined || !SCENE_NAME.test(name) || description === undefined || (f.has('verify') && !verify) || fatal === undefined) continue;
+    if (name === undefined || !SCENE_NAME.test(name) || description === undefined || (f.has('verify') && !verify) || fatal === undefined)
+      continue;
     const scene: SceneSpec = { name, description, fatal, pos: r.posOf(f.get('name')) };
     if (verify) scene.verify = verify;
     out.push(scene);
@@ -103,7 +109,13 @@ export function resolveScenes(
   }
   for (const [name, s] of shipped) if (!scenes.has(name)) scenes.set(name, s);
   for (const ref of refs)
-    if (!scenes.has(ref.name)) errors.push(RuleError.at(ref.pos, `unknown scene "${ref.name}"${suggest(ref.name, [...scenes.keys()])}; declare it under "scenes:" in a rule file`));
+    if (!scenes.has(ref.name))
+      errors.push(
+        RuleError.at(
+          ref.pos,
+          `unknown scene "${ref.name}"${suggest(ref.name, [...scenes.keys()])}; declare it under "scenes:" in a rule file`,
+        ),
+      );
   for (const spec of specs) {
     const verify = scenes.get(spec.scene)?.verify;
     if (!spec.verify && verify) spec.verify = verify;

@@ -67,7 +67,7 @@ class RuleReader {
     const kinds = CONDITION_KINDS.filter((k) => keys.includes(k));
     if (kinds.length !== 1) {
       const found = kinds.length ? `found ${kinds.join(' and ')}` : `found keys ${keys.join(', ') || 'none'}`;
-      const hint = kinds.length ? '' : keys.map((k) => suggest(k, CONDITION_KINDS)).find((s) => s.includes('did you mean')) ?? '';
+      const hint = kinds.length ? '' : (keys.map((k) => suggest(k, CONDITION_KINDS)).find((s) => s.includes('did you mean')) ?? '');
       return r.error(node, `${what} needs exactly one of all, any, not, metric, attr (${found})${hint}`);
     }
     const kind = kinds[0]!;
@@ -84,7 +84,9 @@ class RuleReader {
     if (items.length === 0) return r.error(f.get(kind), `"${kind}" needs at least one condition`);
     const children = items.map((c) => this.condition(c, `condition under "${kind}"`));
     if (children.some((c) => c === undefined)) return undefined;
-    return kind === 'all' ? { kind, children: children as Condition[], pos: f.pos } : { kind: 'any', children: children as Condition[], pos: f.pos };
+    return kind === 'all'
+      ? { kind, children: children as Condition[], pos: f.pos }
+      : { kind: 'any', children: children as Condition[], pos: f.pos };
   }
 
   /** The entity type a selector reads: the bound type for self (undefined when either is in error). */
@@ -153,14 +155,33 @@ class RuleReader {
     if (f.has('window')) {
       const w = r.scalar(f.get('window'), '"window"');
       const ns = typeof w === 'string' ? parseDuration(w) : undefined;
-      if (w !== undefined && (ns === undefined || ns <= 0n)) r.error(f.get('window'), `bad duration "${w ?? ''}" for "window" (${DURATION_HELP})`);
+      if (w !== undefined && (ns === undefined || ns <= 0n))
+        r.error(f.get('window'), `bad duration "${w ?? ''}" for "window" (${DURATION_HELP})`);
       else [windowNs, windowText] = [ns!, w as string];
     } else if (agg && !WINDOWLESS_AGGS.has(agg)) {
       r.error(f.pos, `missing required field "window" in metric condition (aggregate "${agg}" reads a time window)`);
     }
-    if (!common.ok || metric === undefined || agg === undefined || op === undefined || value === undefined || (windowText === undefined && !WINDOWLESS_AGGS.has(agg)))
+    if (
+      !common.ok ||
+      metric === undefined ||
+      agg === undefined ||
+      op === undefined ||
+      value === undefined ||
+      (windowText === undefined && !WINDOWLESS_AGGS.has(agg))
+    )
       return undefined;
-    const leaf: MetricLeaf = { kind: 'metric', pos: f.pos, on: common.on!, metric, agg, windowNs, op, value: value.value, valueText: value.text, unit: value.unit };
+    const leaf: MetricLeaf = {
+      kind: 'metric',
+      pos: f.pos,
+      on: common.on!,
+      metric,
+      agg,
+      windowNs,
+      op,
+      value: value.value,
+      valueText: value.text,
+      unit: value.unit,
+    };
     if (windowText !== undefined) leaf.windowText = windowText;
     if (common.name !== undefined) leaf.name = common.name;
     return leaf;
@@ -173,7 +194,8 @@ class RuleReader {
       if (!items) return undefined;
       const values = items.map((i) => r.scalar(i, `each value for "${op}"`));
       if (values.some((v) => v === undefined || v === null)) {
-        for (const [i, v] of values.entries()) if (v === null) r.error(items[i], `each value for "${op}" must be a string, number or boolean, got nothing`);
+        for (const [i, v] of values.entries())
+          if (v === null) r.error(items[i], `each value for "${op}" must be a string, number or boolean, got nothing`);
         return undefined;
       }
       return { value: values as Scalar[], valueText: `[${values.join(', ')}]`, unit: 'number' };
@@ -253,7 +275,10 @@ class RuleReader {
     if (!wanted || !actual || wanted.includes(actual)) return true;
     if (wanted.includes('process') && 'pid' in params) return true;
     const orPid = wanted.includes('process') ? ' (or name the process with params.pid)' : '';
-    this.r.error(f.has('target') ? f.get('target') : f.pos, `action "${type}" acts on a ${wanted.join(' or ')}, but its target is a ${actual}${orPid}`);
+    this.r.error(
+      f.has('target') ? f.get('target') : f.pos,
+      `action "${type}" acts on a ${wanted.join(' or ')}, but its target is a ${actual}${orPid}`,
+    );
     return false;
   }
 
@@ -288,7 +313,8 @@ function readRule(r: NodeReader, node: AnyNode, sceneRefs: SceneRef[]): RuleSpec
   const f = r.fields(node, 'rule', RULE_KEYS, ['id', 'scene', 'when']);
   if (!f) return undefined;
   const id = f.has('id') ? r.string(f.get('id'), '"id"') : undefined;
-  if (id !== undefined && !ID_PATTERN.test(id)) r.error(f.get('id'), `bad rule id "${id}" (use lower-case letters, digits, "_", "." and "-")`);
+  if (id !== undefined && !ID_PATTERN.test(id))
+    r.error(f.get('id'), `bad rule id "${id}" (use lower-case letters, digits, "_", "." and "-")`);
   const description = f.has('description') ? r.string(f.get('description'), '"description"') : '';
   // a scene name is checked against the declared scenes once every file is read (scenes.ts)
   const sceneValue = f.has('scene') ? r.scalar(f.get('scene'), '"scene"') : undefined;
@@ -303,7 +329,9 @@ function readRule(r: NodeReader, node: AnyNode, sceneRefs: SceneRef[]): RuleSpec
   const rr = new RuleReader(r, bind);
   // conditions first: their names are what templates may use
   const when = f.has('when') ? rr.condition(f.get('when'), '"when"') : undefined;
-  const cause = f.has('cause') ? rr.template(f.get('cause'), 'cause') : { source: description || scene || '', parts: [description || scene || ''] };
+  const cause = f.has('cause')
+    ? rr.template(f.get('cause'), 'cause')
+    : { source: description || scene || '', parts: [description || scene || ''] };
   const actions = f.has('actions') ? (r.list(f.get('actions'), '"actions"') ?? []).map((a) => rr.action(a)) : [];
   if (r.errors.length > before) return undefined;
   const spec: RuleSpec = {
@@ -326,8 +354,10 @@ function readRule(r: NodeReader, node: AnyNode, sceneRefs: SceneRef[]): RuleSpec
 
 /** YAML's own messages, with a hint for the operator spellings YAML reads as syntax. */
 function yamlMessage(code: string, message: string, word: string): string | undefined {
-  if (code === 'TAG_RESOLVE_FAILED' && word.startsWith('!')) return `"${word}" must be quoted in YAML ('${word}'), unquoted it is read as a tag`;
-  if (/block scalar header/i.test(message) && word.startsWith('>')) return `"${word}" must be quoted in YAML ('${word}'), unquoted it starts a folded block`;
+  if (code === 'TAG_RESOLVE_FAILED' && word.startsWith('!'))
+    return `"${word}" must be quoted in YAML ('${word}'), unquoted it is read as a tag`;
+  if (/block scalar header/i.test(message) && word.startsWith('>'))
+    return `"${word}" must be quoted in YAML ('${word}'), unquoted it starts a folded block`;
   return undefined;
 }
 

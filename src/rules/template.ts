@@ -33,9 +33,11 @@ function parsePlaceholder(inner: string, names: ReadonlySet<string>, where: stri
   for (const f of filterTexts) {
     const m = /^([a-z_]+)\s*(?::\s*(.*))?$/s.exec(f);
     const name = m?.[1] as TemplateFilter | undefined;
-    if (!m || !name || !TEMPLATE_FILTERS.includes(name)) return `unknown filter "${f}" in "{{${inner}}}" in ${where}${suggest(f, TEMPLATE_FILTERS)}`;
+    if (!m || !name || !TEMPLATE_FILTERS.includes(name))
+      return `unknown filter "${f}" in "{{${inner}}}" in ${where}${suggest(f, TEMPLATE_FILTERS)}`;
     const arg = m[2]?.trim().replace(/^(["'])(.*)\1$/s, '$2');
-    if (name === 'default' && arg === undefined) return `filter "default" needs a text in ${where}, e.g. {{${pathText} | default: unknown}}`;
+    if (name === 'default' && arg === undefined)
+      return `filter "default" needs a text in ${where}, e.g. {{${pathText} | default: unknown}}`;
     if (name !== 'default' && arg !== undefined) return `filter "${name}" takes no argument in "{{${inner}}}" in ${where}`;
     filters.push(arg === undefined ? { name } : { name, arg });
   }
@@ -58,7 +60,11 @@ function parsePlaceholder(inner: string, names: ReadonlySet<string>, where: stri
       return { text: inner, ref: { kind: 'attr', on, attr }, filters };
     }
   }
-  const named = names.size ? suggest(pathText, [...names]).slice(2, -1).replace('expected one of', 'named values:') : 'no condition has a "name:"';
+  const named = names.size
+    ? suggest(pathText, [...names])
+        .slice(2, -1)
+        .replace('expected one of', 'named values:')
+    : 'no condition has a "name:"';
   return `unknown placeholder "{{${inner}}}" in ${where} (${named}; attributes are self.<attr> or <waits_on|consumes|blocked_by>.<type>.<attr>)`;
 }
 
@@ -152,4 +158,3 @@ export function compileValueTemplate(t: TemplateSpec): (scope: TemplateScope) =>
   }
   return compileTemplate(t);
 }
-

@@ -6,7 +6,7 @@
  */
 import { formatBytes, formatNs, formatNumber, formatPct } from '../events/units-text';
 
-const DURATION_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9, d: 86400e9 };
+const DURATION_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9, d: 86400e9 };
 const SIZE_BYTES: Record<string, number> = {
   B: 1,
   KiB: 2 ** 10,

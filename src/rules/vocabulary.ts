@@ -57,7 +57,6 @@ export const ZERO_WHEN_ABSENT: ReadonlySet<Agg> = new Set<Agg>(['count', 'sum', 
 /** Aggregates that read a point value and need no window. */
 export const WINDOWLESS_AGGS: ReadonlySet<Agg> = new Set<Agg>(['last']);
 
-
 export const COMPARE_OPS = ['==', '!=', '>', '>=', '<', '<='] as const;
 export type CompareOp = (typeof COMPARE_OPS)[number];
 export const ATTR_OPS = [...COMPARE_OPS, 'in', 'not_in', 'exists', 'matches'] as const;

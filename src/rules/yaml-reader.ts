@@ -145,7 +145,8 @@ export class NodeReader {
   oneOf<T extends string>(node: AnyNode, what: string, words: readonly T[]): T | undefined {
     const v = this.scalar(node, what);
     if (v === undefined) return undefined;
-    if (typeof v !== 'string' || !words.includes(v as T)) return this.error(node, `unknown ${what} "${v ?? ''}"${suggest(String(v ?? ''), words)}`);
+    if (typeof v !== 'string' || !words.includes(v as T))
+      return this.error(node, `unknown ${what} "${v ?? ''}"${suggest(String(v ?? ''), words)}`);
     return v as T;
   }
 

@@ -125,7 +125,10 @@ export class GpuLibraryWatcher {
     const seen = new Map<string, Set<number>>();
     let pids: number[];
     try {
-      pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+      pids = fs
+        .readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .map(Number);
     } catch {
       return;
     }

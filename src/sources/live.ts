@@ -6,7 +6,18 @@
  * records the kernel could not attribute; it patches the record in place so
  * every consumer (and every recording) sees the resolved owner.
  */
-import { loadAddon, programsNotRunning, type Family, type FamilyStatus, type GpuOptions, type CudaOptions, type LibraryAttach, type NativeSession, type NativeStats, type ProbeConfig } from '../native/addon';
+import {
+  loadAddon,
+  programsNotRunning,
+  type Family,
+  type FamilyStatus,
+  type GpuOptions,
+  type CudaOptions,
+  type LibraryAttach,
+  type NativeSession,
+  type NativeStats,
+  type ProbeConfig,
+} from '../native/addon';
 import { defaultFamilies } from '../native/families';
 import { RecordBatch } from '../events/decoder';
 import { UserError } from '../errors';
@@ -36,7 +47,10 @@ export interface LiveOptions {
 
 export class ProbeError extends UserError {
   override name = 'ProbeError';
-  constructor(message: string, readonly status: FamilyStatus[]) {
+  constructor(
+    message: string,
+    readonly status: FamilyStatus[],
+  ) {
     super(message);
   }
 }

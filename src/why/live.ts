@@ -48,7 +48,11 @@ export class LiveInspector {
       const live = inspectProcess(peer.pid);
       const q = this.overlay.process(peer.pid, live ? Number(live.startNs) : 0, peer.comm);
       const end = peers.role === 'reader' ? 'write' : 'read';
-      this.overlay.linkWait(p, q, `${p.label()} is blocked ${peers.role === 'reader' ? 'reading' : 'writing'} pipe:[${peers.inode}]; ${q.label()} holds its ${end} end and is ${peer.stateName}`);
+      this.overlay.linkWait(
+        p,
+        q,
+        `${p.label()} is blocked ${peers.role === 'reader' ? 'reading' : 'writing'} pipe:[${peers.inode}]; ${q.label()} holds its ${end} end and is ${peer.stateName}`,
+      );
       this.states.set(q.pid, STATE_VOCAB[peer.stateName] ?? '');
       out.push(q);
     }

@@ -136,7 +136,9 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
       // when the cause is the entity itself (a crash, an OOM kill), cite what blocked it
       const culprit = culpritOf(g, node, m);
       const last =
-        culprit !== node ? (overlay?.waitTo(node, culprit) ?? node.out.find((e) => e.to === culprit)) : node.out.filter((e) => e.kind === 'blocked_by').sort((a, b) => b.lastNs - a.lastNs)[0];
+        culprit !== node
+          ? (overlay?.waitTo(node, culprit) ?? node.out.find((e) => e.to === culprit))
+          : node.out.filter((e) => e.kind === 'blocked_by').sort((a, b) => b.lastNs - a.lastNs)[0];
       // a cause found further out is discounted a little per hop (direct evidence is
       // surer), and by how much the target really waits along the way: a process
       // that once woke it explains nothing unless the waits on it are substantial
@@ -157,7 +159,13 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
         summary: c.d === 0 ? m.cause : `${target.label()} waits on ${c.node.label()}: ${m.cause}`,
         culprit: ref(c.culprit),
         chain: c.path.map((e) => toLink(e, opts.nowNs, windowNs)),
-        actions: m.actions.map((a) => ({ type: a.type, text: a.text, target_spec: a.targetSpec, target: refOf(g, a.target), params: { ...a.params } as FindingAction['params'] })),
+        actions: m.actions.map((a) => ({
+          type: a.type,
+          text: a.text,
+          target_spec: a.targetSpec,
+          target: refOf(g, a.target),
+          params: { ...a.params } as FindingAction['params'],
+        })),
         evidence: m.evidence.map((e) => ({ leaf: e.leaf, value: e.value, entity: refOf(g, e.entity) })),
         ...(m.verify && { verify: m.verify }),
       };

@@ -21,16 +21,34 @@ export interface TestAgent {
   stop(): Promise<void>;
 }
 
-export async function startTestAgent(opts: { rulesDir?: string; probeConfig?: ProbeConfig; gpu?: GpuOptions; families?: Family[]; metricsAddr?: string; agentOptions?: Partial<AgentOptions> } = {}): Promise<TestAgent> {
+export async function startTestAgent(
+  opts: {
+    rulesDir?: string;
+    probeConfig?: ProbeConfig;
+    gpu?: GpuOptions;
+    families?: Family[];
+    metricsAddr?: string;
+    agentOptions?: Partial<AgentOptions>;
+  } = {},
+): Promise<TestAgent> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-agent-'));
   const socket = path.join(dir, 'xctl.sock');
   const logFile = path.join(dir, 'agent.log');
   const logger = pino({ level: 'info' }, pino.destination({ dest: logFile, sync: true }));
-  const agent = await Agent.start({ socketPath: socket, rulesDir: opts.rulesDir ?? defaultRulesDir(), metricsAddr: opts.metricsAddr ?? 'off', logger, probeConfig: opts.probeConfig, gpu: opts.gpu, families: opts.families, ...opts.agentOptions });
+  const agent = await Agent.start({
+    socketPath: socket,
+    rulesDir: opts.rulesDir ?? defaultRulesDir(),
+    metricsAddr: opts.metricsAddr ?? 'off',
+    logger,
+    probeConfig: opts.probeConfig,
+    gpu: opts.gpu,
+    families: opts.families,
+    ...opts.agentOptions,
+  });
   const cli = (args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(process.execPath, [XCTL, ...args, '--socket', socket], { timeout: 20_000 }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 99) : 0;
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 99) : 0;
         resolve({ code, stdout, stderr });
       });
     });

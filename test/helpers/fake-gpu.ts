@@ -50,7 +50,11 @@ export function fakeGpuApp(): { app: string; cudart: string; nccl: string } {
   const app = join(dir, 'gpu-app');
   if ((mtime(app) ?? 0) < Math.max(mtime(src('gpu-app.c')) ?? 0, mtime(cudart) ?? 0, mtime(nccl) ?? 0)) {
     const tmp = `${app}.tmp-${process.pid}`;
-    execFileSync('cc', ['-O2', '-Wall', '-o', tmp, src('gpu-app.c'), '-L.', '-l:libcudart.so.12', '-l:libnccl.so.2', '-lpthread', '-Wl,-rpath,$ORIGIN'], { cwd: dir });
+    execFileSync(
+      'cc',
+      ['-O2', '-Wall', '-o', tmp, src('gpu-app.c'), '-L.', '-l:libcudart.so.12', '-l:libnccl.so.2', '-lpthread', '-Wl,-rpath,$ORIGIN'],
+      { cwd: dir },
+    );
     renameSync(tmp, app);
   }
   return { app, cudart, nccl };

@@ -7,7 +7,10 @@ export interface Capture {
   source: LiveSource;
   events: XEvent[];
   /** Resolves with matching events once `pred` holds for at least `min` of them. */
-  waitFor<T extends XEvent = XEvent>(pred: (e: XEvent) => boolean, opts?: { timeoutMs?: number; min?: number; what?: string }): Promise<T[]>;
+  waitFor<T extends XEvent = XEvent>(
+    pred: (e: XEvent) => boolean,
+    opts?: { timeoutMs?: number; min?: number; what?: string },
+  ): Promise<T[]>;
   matching<T extends XEvent = XEvent>(pred: (e: XEvent) => boolean): T[];
   stop(): void;
 }

@@ -19,7 +19,10 @@ export const cgroupCpuLimit: ActionRunner = async (step) => {
       require('node:fs').writeFileSync(`${dir}/cpu.max`, `${quota} ${period}`);
     }
     moveInto(dir, pid);
-    return { status: 'ok', detail: `${step.target.label} moved to ${dir} (cgroup v${flavor.version}) capped at ${quota}/${period} us = ${cpus} CPU` };
+    return {
+      status: 'ok',
+      detail: `${step.target.label} moved to ${dir} (cgroup v${flavor.version}) capped at ${quota}/${period} us = ${cpus} CPU`,
+    };
   } catch (e) {
     return { status: 'failed', detail: `cgroup v${flavor.version} CPU limit for ${pid}: ${errText(e)}` };
   }

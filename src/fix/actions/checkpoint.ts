@@ -9,7 +9,11 @@ export const checkpoint: ActionRunner = async (step) => {
   const num = typeof sig === 'number' ? sig : (require('node:os') as typeof import('node:os')).constants.signals[sig];
   const live = inspectProcess(pid);
   if (!live) return { status: 'refused', detail: `process ${pid} is gone` };
-  if (!hasHandler(live, num)) return { status: 'refused', detail: `refused: ${step.target.label} has no handler for signal ${num} (SigCgt in /proc/${pid}/status); its default action would kill it` };
+  if (!hasHandler(live, num))
+    return {
+      status: 'refused',
+      detail: `refused: ${step.target.label} has no handler for signal ${num} (SigCgt in /proc/${pid}/status); its default action would kill it`,
+    };
   try {
     process.kill(pid, sig);
     return { status: 'ok', detail: `sent ${sig} (handled) to ${step.target.label}` };

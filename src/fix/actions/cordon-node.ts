@@ -5,7 +5,12 @@ import { errText } from './types';
 /** Cordon (spec.unschedulable) and optionally taint the node through the Kubernetes API, when configured. */
 export const cordonNode: ActionRunner = async (step, ctx) => {
   const k = ctx.config.kubernetes;
-  if (!k) return { status: 'unsupported', detail: 'refused: the Kubernetes API is not configured (fix.kubernetes: api_server, token_file, node_name), so the node is not cordoned' };
+  if (!k)
+    return {
+      status: 'unsupported',
+      detail:
+        'refused: the Kubernetes API is not configured (fix.kubernetes: api_server, token_file, node_name), so the node is not cordoned',
+    };
   let token: string;
   try {
     token = fs.readFileSync(k.tokenFile, 'utf8').trim();
@@ -21,7 +26,11 @@ export const cordonNode: ActionRunner = async (step, ctx) => {
       url,
       {
         method: 'PATCH',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/merge-patch+json', 'content-length': Buffer.byteLength(body) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/merge-patch+json',
+          'content-length': Buffer.byteLength(body),
+        },
         ca: k.caFile ? fs.readFileSync(k.caFile) : undefined,
         timeout: 10_000,
       },
@@ -29,7 +38,11 @@ export const cordonNode: ActionRunner = async (step, ctx) => {
         let text = '';
         res.on('data', (d: Buffer) => (text += d));
         res.on('end', () =>
-          resolve(res.statusCode && res.statusCode < 300 ? { status: 'ok', detail: `node ${k.nodeName} cordoned` } : { status: 'failed', detail: `Kubernetes API ${res.statusCode}: ${text.slice(0, 200)}` }),
+          resolve(
+            res.statusCode && res.statusCode < 300
+              ? { status: 'ok', detail: `node ${k.nodeName} cordoned` }
+              : { status: 'failed', detail: `Kubernetes API ${res.statusCode}: ${text.slice(0, 200)}` },
+          ),
         );
       },
     );

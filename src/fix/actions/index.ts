@@ -32,4 +32,13 @@ export const ACTIONS: Record<ActionType, ActionRunner> = {
 };
 
 /** Actions that act on one process and so need the pid + start-time check. */
-export const PROCESS_ACTIONS = new Set(['signal', 'checkpoint', 'terminate', 'sigcont', 'renice', 'ionice', 'cgroup_cpu_limit', 'cgroup_io_limit']);
+export const PROCESS_ACTIONS = new Set([
+  'signal',
+  'checkpoint',
+  'terminate',
+  'sigcont',
+  'renice',
+  'ionice',
+  'cgroup_cpu_limit',
+  'cgroup_io_limit',
+]);

@@ -8,7 +8,10 @@ export const renice: ActionRunner = async (step) => {
   const nice = Math.max(-20, Math.min(19, Number(step.params.nice ?? 19)));
   let tids: number[];
   try {
-    tids = fs.readdirSync(`/proc/${pid}/task`).map(Number).filter((n) => n > 0);
+    tids = fs
+      .readdirSync(`/proc/${pid}/task`)
+      .map(Number)
+      .filter((n) => n > 0);
   } catch {
     tids = [pid];
   }
@@ -23,5 +26,8 @@ export const renice: ActionRunner = async (step) => {
     }
   }
   if (!done) return { status: 'failed', detail: `setpriority(${pid}, ${nice}) failed: ${errors.join('; ')}` };
-  return { status: 'ok', detail: `nice ${nice} on ${done} thread(s) of ${step.target.label}${errors.length ? ` (${errors.length} vanished)` : ''}` };
+  return {
+    status: 'ok',
+    detail: `nice ${nice} on ${done} thread(s) of ${step.target.label}${errors.length ? ` (${errors.length} vanished)` : ''}`,
+  };
 };

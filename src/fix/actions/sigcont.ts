@@ -5,7 +5,8 @@ import { errText, sleep } from './types';
 export const sigcont: ActionRunner = async (step) => {
   const pid = step.target.pid!;
   const before = readProcIdentity(pid);
-  if (before && before.state !== 'T' && before.state !== 't') return { status: 'refused', detail: `precondition failed: ${step.target.label} is not stopped (state ${before.state})` };
+  if (before && before.state !== 'T' && before.state !== 't')
+    return { status: 'refused', detail: `precondition failed: ${step.target.label} is not stopped (state ${before.state})` };
   try {
     process.kill(pid, 'SIGCONT');
   } catch (e) {

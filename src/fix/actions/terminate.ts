@@ -26,7 +26,8 @@ export const terminate: ActionRunner = async (step) => {
   } catch (e) {
     return { status: 'failed', detail: `SIGTERM ${pid}: ${errText(e)}` };
   }
-  for (const t0 = Date.now(); Date.now() - t0 < grace; await sleep(100)) if (!alive()) return { status: 'ok', detail: `pid ${pid} exited after SIGTERM` };
+  for (const t0 = Date.now(); Date.now() - t0 < grace; await sleep(100))
+    if (!alive()) return { status: 'ok', detail: `pid ${pid} exited after SIGTERM` };
   if (!alive()) return { status: 'ok', detail: `pid ${pid} exited after SIGTERM` };
   try {
     process.kill(pid, 'SIGKILL');

@@ -16,7 +16,9 @@ export function signalNumber(v: string | number | boolean | undefined): NodeJS.S
   if (v === undefined || typeof v === 'boolean') return undefined;
   if (typeof v === 'number' || /^\d+$/.test(v)) return Number(v);
   const name = v.toUpperCase().startsWith('SIG') ? v.toUpperCase() : `SIG${v.toUpperCase()}`;
-  return (require('node:os') as typeof import('node:os')).constants.signals[name as NodeJS.Signals] !== undefined ? (name as NodeJS.Signals) : undefined;
+  return (require('node:os') as typeof import('node:os')).constants.signals[name as NodeJS.Signals] !== undefined
+    ? (name as NodeJS.Signals)
+    : undefined;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
