@@ -70,8 +70,12 @@ async function lossyTransfer(t: Test, ipv6: boolean) {
   t.equal(
     segs,
     delta,
-    `retransmitted segments in our events (${segs}, in ${mine.length} records) == RetransSegs delta (of which ${failed} failed to go out)`,
+    `retransmitted segments in our events (${segs}, in ${mine.length} records) == RetransSegs delta (of which ${failed} failed to go out; ring drops ${JSON.stringify(cap.source.stats()?.dropsByFamily)}, user drops ${cap.source.stats()?.userDrops})`,
   );
+  if (segs !== delta) {
+    const all = cap.matching<TcpRetransmitEvent>((e) => e.kind === 'tcp_retransmit');
+    t.comment(`all retransmit records: ${all.map((e) => `${e.sport}->${e.dport} ${e.state} x${e.count}/${e.segs} pid ${e.pid} ${e.owner}`).join('; ')}`);
+  }
   t.ok(
     mine.every((e) => e.pid === senderPid),
     `every record attributed to the sender pid ${senderPid} (softirq context notwithstanding)`,
