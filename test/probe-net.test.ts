@@ -74,7 +74,9 @@ async function lossyTransfer(t: Test, ipv6: boolean) {
   );
   if (segs !== delta) {
     const all = cap.matching<TcpRetransmitEvent>((e) => e.kind === 'tcp_retransmit');
-    t.comment(`all retransmit records: ${all.map((e) => `${e.sport}->${e.dport} ${e.state} x${e.count}/${e.segs} pid ${e.pid} ${e.owner}`).join('; ')}`);
+    t.comment(
+      `all retransmit records: ${all.map((e) => `${e.sport}->${e.dport} ${e.state} x${e.count}/${e.segs} pid ${e.pid} ${e.owner}`).join('; ')}`,
+    );
   }
   t.ok(
     mine.every((e) => e.pid === senderPid),
