@@ -1,5 +1,5 @@
 /** One runner per action type of src/rules/vocabulary.ts ACTION_TYPES. */
-import type { ActionType } from '../../rules/vocabulary';
+import { ACTION_TARGET_TYPES, type ActionType } from '../../rules/vocabulary';
 import { checkpoint } from './checkpoint';
 import { cgroupCpuLimit } from './cgroup-cpu-limit';
 import { cgroupIoLimit } from './cgroup-io-limit';
@@ -31,14 +31,9 @@ export const ACTIONS: Record<ActionType, ActionRunner> = {
   cordon_node: cordonNode,
 };
 
-/** Actions that act on one process and so need the pid + start-time check. */
-export const PROCESS_ACTIONS = new Set([
-  'signal',
-  'checkpoint',
-  'terminate',
-  'sigcont',
-  'renice',
-  'ionice',
-  'cgroup_cpu_limit',
-  'cgroup_io_limit',
-]);
+/** Actions that act on one process and so need the pid + start-time check: those whose targets include a process. */
+export const PROCESS_ACTIONS: ReadonlySet<string> = new Set(
+  Object.entries(ACTION_TARGET_TYPES)
+    .filter(([, types]) => types?.includes('process'))
+    .map(([action]) => action),
+);
