@@ -266,22 +266,25 @@ bool Session::DeliverBatch(Napi::Env env, size_t count, bool from_loop) {
   records_ += count;
   batches_++;
   bytes_ += count * kRecord;
-  Napi::Value result;
-  std::vector<napi_value> args = {Napi::Number::New(env, static_cast<double>(idx)),
-                                  Napi::Number::New(env, static_cast<double>(count)),
-                                  Napi::Number::New(env, static_cast<double>(flagged))};
-  if (from_loop) {
-    result = on_batch_.MakeCallback(env.Global(), args);
-  } else {
-    result = on_batch_.Call(env.Global(), args);
-  }
-  if (env.IsExceptionPending()) {
-    // The consumer threw: these records are lost to it. Count them and let the
-    // exception surface (uncaughtException when from the loop).
+  napi_value args[3] = {Napi::Number::New(env, static_cast<double>(idx)),
+                        Napi::Number::New(env, static_cast<double>(count)),
+                        Napi::Number::New(env, static_cast<double>(flagged))};
+  napi_value fn = on_batch_.Value(), result;
+  // Raw calls, not node-addon-api's: when JS cannot run (the environment is being
+  // torn down) its wrappers escalate the failed call into a fatal napi_throw.
+  napi_status st = from_loop ? napi_make_callback(env, nullptr, env.Global(), fn, 3, args, &result)
+                             : napi_call_function(env, env.Global(), fn, 3, args, &result);
+  if (st != napi_ok) {
+    // These records are lost to the consumer: count them. A consumer that threw
+    // surfaces as uncaughtException when called from the loop (the JS caller sees
+    // it otherwise); a call that could not run at all has nothing to surface.
     user_drops_ += count;
-    if (from_loop) {
-      Napi::Error e = env.GetAndClearPendingException();
-      napi_fatal_exception(env, e.Value());
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending && from_loop) {
+      napi_value e;
+      napi_get_and_clear_last_exception(env, &e);
+      napi_fatal_exception(env, e);
     }
     return false;
   }

@@ -72,6 +72,40 @@ t.test('xctl events --json prints the exit of a real process', async (t) => {
   t.match(res.stderr, /probing proc/);
 });
 
+t.test('xctl events without --duration runs until Ctrl-C, then prints what it saw and exits 0', async (t) => {
+  // stdin is not a terminal and nothing else keeps node's loop busy: the command itself must
+  const ev = spawn(process.execPath, [XCTL, 'events', '--json', '--kind', 'exit', '--families', 'proc'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/' },
+  });
+  let stdout = '';
+  let stderr = '';
+  ev.stdout.on('data', (d) => (stdout += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    ev.on('exit', (code, signal) => r({ code, signal })),
+  );
+  await new Promise<void>((resolve, reject) => {
+    ev.stderr.on('data', (d) => {
+      stderr += d;
+      if (/probing proc/.test(stderr)) resolve();
+    });
+    ev.on('exit', () => reject(new Error(`xctl events exited before probing: ${stderr}`)));
+  });
+  await new Promise((r) => setTimeout(r, 3000)); // outlives a loop with nothing referenced
+  t.equal(ev.exitCode, null, 'still running 3 s after it started probing');
+  const pid = await runExit3(0);
+  ev.kill('SIGINT'); // stopping drains the rings: the exit just seen is printed
+  const { code, signal } = await exited;
+  t.same({ code, signal }, { code: 0, signal: null }, stderr);
+  t.notMatch(stderr, /FATAL|Aborted/);
+  const mine = stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .find((e) => e.pid === pid);
+  t.match(mine, { kind: 'exit', exit_code: 3 }, `the exit of ${pid} was printed`);
+});
+
 t.test('xctl record then xctl replay', async (t) => {
   const file = path.join(tmp, 'r.xrec');
   const [rec, pid] = await Promise.all([xctl(['record', '-o', file, '--duration', '3', '--families', 'proc']), runExit3(1200)]);

@@ -27,20 +27,25 @@ export class LineWriter {
   }
 }
 
-/** Resolves on SIGINT/SIGTERM or after `seconds` (if given). */
+/**
+ * Resolves on SIGINT/SIGTERM or after `seconds` (if given). Without `seconds` a
+ * referenced timer keeps the event loop alive: signal listeners do not, and the
+ * probe session's own handles are unreferenced (JS decides its lifetime), so the
+ * process would otherwise run out of work and exit with the session still open.
+ */
 export function untilStopped(seconds: number | undefined): Promise<string> {
   return new Promise((resolve) => {
     const done = (why: string) => {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
-      if (timer) clearTimeout(timer);
+      clearTimeout(timer);
       resolve(why);
     };
     const onInt = () => done('SIGINT');
     const onTerm = () => done('SIGTERM');
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
-    const timer = seconds !== undefined ? setTimeout(() => done('duration'), seconds * 1000) : undefined;
+    const timer = seconds !== undefined ? setTimeout(() => done('duration'), seconds * 1000) : setInterval(() => {}, 2 ** 31 - 1);
   });
 }
 
