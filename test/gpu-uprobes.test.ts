@@ -42,7 +42,7 @@ function waitLine(c: ChildProcess, re: RegExp, what: string, ms = 15_000): Promi
 
 async function attachedTo(ta: TestAgent, lib: string, pid: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    if (ta.agent.gpuLibs?.attached().get(lib)?.includes(pid)) return;
+    if (ta.agent.source.gpuLibraries?.attached().get(lib)?.includes(pid)) return;
     await sleep(100);
   }
   throw new Error(`uprobes never attached to ${lib} for pid ${pid}`);
@@ -141,7 +141,47 @@ t.test('a rank stuck in ncclAllReduce while TCP to its peer is lost: nccl_hang, 
 t.test('uprobes are detached when no process maps the library any more', async (t) => {
   for (const c of children) c.kill('SIGKILL');
   await sleep(300);
-  ta.agent.gpuLibs!.scan();
-  t.notOk(ta.agent.gpuLibs!.attached().has(nccl), 'libnccl detached');
+  ta.agent.source.gpuLibraries!.scan();
+  t.notOk(ta.agent.source.gpuLibraries!.attached().has(nccl), 'libnccl detached');
   t.notOk(ta.agent.source.libraries().includes(cudart), 'libcudart detached in the addon');
+});
+
+t.test('xctl events --families cuda follows the libraries too: the cudaMalloc of a process it never saw start', async (t) => {
+  const xctl = path.resolve(__dirname, '../../bin/xctl');
+  const ev = spawn(process.execPath, [xctl, 'events', '--json', '--kind', 'cuda_alloc', '--families', 'cuda'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(ev);
+  let stderr = '';
+  const stderrMatch = (re: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`xctl events: no ${re} in: ${stderr}`)), 20_000);
+      const look = () => {
+        if (!re.test(stderr)) return;
+        clearTimeout(timer);
+        resolve();
+      };
+      ev.stderr!.on('data', look);
+      look();
+    });
+  ev.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  let stdout = '';
+  ev.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  await stderrMatch(/probing cuda/);
+  const c = spawn(app, ['alloc', '2', String(1 << 20)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.push(c);
+  const pid = Number((await waitLine(c, /ready (\d+)/, 'app'))[1]);
+  await stderrMatch(new RegExp(`uprobes attached to ${cudart.replace(/[.]/g, '\\.')} \\(.*cudaMalloc`));
+  c.stdin!.write('go\n');
+  await waitLine(c, /done/, 'allocations');
+  const exited = new Promise((r) => ev.on('exit', r));
+  ev.kill('SIGINT'); // stopping drains the rings
+  t.equal(await exited, 0, stderr);
+  const mine = stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.pid === pid);
+  t.equal(mine.length, 2, `two cudaMalloc records of ${pid}`);
+  t.match(mine[0], { kind: 'cuda_alloc', fn: 'cudaMalloc', size: 1 << 20, result: 0 });
 });

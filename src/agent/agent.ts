@@ -8,10 +8,9 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { LiveSource, describeFailures } from '../sources/live';
 import { loadAddon, programsNotRunning, type FamilyStatus, type GpuOptions, type CudaOptions } from '../native/addon';
-import { GpuLibraryWatcher } from '../sources/gpu-libs';
-import { defaultFamilies, familyInfo } from '../native/families';
+import { defaultFamilies } from '../native/families';
+import { libraryChangeText } from '../sources/gpu-libs';
 import { ConfigError } from '../config/config';
-import { Kind } from '../events/layout';
 import { watchRules, type RuleWatcher } from '../rules';
 import type { RuleSet } from '../rules/ruleset';
 import { startIpcServer, type IpcServer } from '../ipc/server';
@@ -91,7 +90,6 @@ export class Agent {
   private readonly startedAt = Date.now();
   status: FamilyStatus[] = [];
   /** cuda family: keeps uprobes on the CUDA/NCCL libraries that processes map */
-  gpuLibs?: GpuLibraryWatcher;
   ruleErrors: string[] = [];
 
   private constructor(
@@ -122,6 +120,7 @@ export class Agent {
         this.crash.noteError(`ingest failed for a batch of ${n} records: ${(err as Error)?.stack ?? String(err)}`);
         opts.logger.error({ err, records: n }, 'ingest failed for a batch; records counted as lost');
       },
+      onLibraryChange: (e) => opts.logger.info({ library: e.path, functions: e.functions, error: e.error }, libraryChangeText(e)),
     });
     this.crash = new CrashReporter(
       opts.stateDir ?? '/var/lib/xctl',
@@ -183,24 +182,7 @@ export class Agent {
 
   private async run(): Promise<void> {
     const log = this.opts.logger;
-    this.status = this.source.start((batch) => {
-      this.pipeline.ingest(batch);
-      if (this.gpuLibs) for (let i = 0; i < batch.count; i++) if (batch.kind(i) === Kind.EXEC) this.gpuLibs.notePid(batch.pid(i));
-    });
-    if (this.status.some((f) => familyInfo(f.family)?.source === 'uprobe' && f.loaded)) {
-      // uprobes follow the CUDA/NCCL libraries processes actually map
-      this.gpuLibs = new GpuLibraryWatcher(
-        { attach: (p) => this.source.attachLibrary(p), detach: (p) => this.source.detachLibrary(p) },
-        {
-          onChange: (e) =>
-            log.info(
-              { library: e.path, functions: e.functions, error: e.error },
-              e.attached ? 'uprobes attached' : e.error ? 'uprobes not attached' : 'uprobes detached (no process maps it)',
-            ),
-        },
-      );
-      this.gpuLibs.start();
-    }
+    this.status = this.source.start((batch) => this.pipeline.ingest(batch));
     for (const n of this.source.notes) log.warn(n);
     this.metrics.setProbeStatus(this.status);
     if (this.opts.bpfStats) this.enableBpfStats();
@@ -352,7 +334,7 @@ export class Agent {
           socket: this.opts.socketPath,
           probes: this.source.status(),
           stats: this.source.stats(),
-          gpu_libraries: this.gpuLibs ? Object.fromEntries(this.gpuLibs.attached()) : undefined,
+          gpu_libraries: this.source.gpuLibraries ? Object.fromEntries(this.source.gpuLibraries.attached()) : undefined,
           graph: this.pipeline.graph.size,
           evicted: this.pipeline.graph.evicted,
           rules: this.pipeline.matcher.rules.rules.length,
@@ -371,7 +353,6 @@ export class Agent {
     this.governor?.stop();
     this.crash.uninstall();
     this.sampler.stop();
-    this.gpuLibs?.stop();
     this.fixer?.close();
     this.rules.close();
     await this.ipc?.close();

@@ -1,6 +1,7 @@
 /** `xctl events`: the live, decoded event stream. */
 import { parseArgs } from 'node:util';
 import { LiveSource, describeFailures } from '../sources/live';
+import { libraryChangeText } from '../sources/gpu-libs';
 import { programsNotRunning } from '../native/addon';
 import { EventFilter } from '../events/filter';
 import { toEvent, formatText } from '../kinds/format';
@@ -46,7 +47,11 @@ export async function eventsCommand(argv: string[]): Promise<number> {
   }
   const seconds = parseSeconds('duration', values.duration);
   const { families, probes } = probeSettings(values);
-  const source = new LiveSource({ families, config: probes });
+  const source = new LiveSource({
+    families,
+    config: probes,
+    onLibraryChange: (e) => process.stderr.write(`xctl events: ${libraryChangeText(e)}\n`),
+  });
   const out = new LineWriter();
   const json = values.json === true;
   const status = source.start((batch) => {

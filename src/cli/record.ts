@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import * as os from 'node:os';
 import { LiveSource, describeFailures } from '../sources/live';
+import { libraryChangeText } from '../sources/gpu-libs';
 import { programsNotRunning } from '../native/addon';
 import { RecordWriter } from '../record/file';
 import { parseSeconds, untilStopped } from './output';
@@ -31,7 +32,11 @@ export async function recordCommand(argv: string[]): Promise<number> {
   if (!values.output) throw new UsageError('-o FILE is required');
   const seconds = parseSeconds('duration', values.duration);
   const { families, probes: config } = probeSettings(values);
-  const source = new LiveSource({ families, config });
+  const source = new LiveSource({
+    families,
+    config,
+    onLibraryChange: (e) => process.stderr.write(`xctl record: ${libraryChangeText(e)}\n`),
+  });
   const writer = new RecordWriter(values.output, {
     bootToWallOffsetNs: source.clock.bootToWallOffsetNs,
     families,

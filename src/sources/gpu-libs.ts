@@ -56,6 +56,12 @@ export function mappedGpuLibraries(pid: number, hostRoot = rootId('self')): stri
   return [...out];
 }
 
+/** One line for a user: what happened to the uprobes of one library. */
+export function libraryChangeText(e: GpuLibraryEvent): string {
+  if (e.attached) return `uprobes attached to ${e.path} (${e.functions?.join(', ') ?? ''})`;
+  return e.error ? `uprobes not attached to ${e.path}: ${e.error}` : `uprobes detached from ${e.path} (no process maps it)`;
+}
+
 export class GpuLibraryWatcher {
   /** path -> pids that map it */
   private readonly users = new Map<string, Set<number>>();

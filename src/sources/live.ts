@@ -13,7 +13,6 @@ import {
   type FamilyStatus,
   type GpuOptions,
   type CudaOptions,
-  type LibraryAttach,
   type NativeSession,
   type NativeStats,
   type ProbeConfig,
@@ -24,6 +23,8 @@ import { UserError } from '../errors';
 import { F_NO_OWNER, Kind, OFFSETS, OWNER_USERSPACE, RECORD_SIZE, COMM_LEN } from '../events/layout';
 import { currentBootToWallOffsetNs, type BootClock } from '../events/clock';
 import { SocketOwnerResolver } from './socket-owner';
+import { GpuLibraryWatcher, type GpuLibraryEvent } from './gpu-libs';
+import { familyInfo } from '../native/families';
 import { preflight, PreflightError } from './preflight';
 
 export type BatchSink = (batch: RecordBatch) => void;
@@ -43,6 +44,8 @@ export interface LiveOptions {
   paused?: boolean;
   /** Called when the sink throws; the batch is counted lost and probing goes on. */
   onSinkError?: (err: unknown, records: number) => void;
+  /** Called when uprobes attach to or detach from a CUDA/NCCL library a process maps. */
+  onLibraryChange?: (e: GpuLibraryEvent) => void;
 }
 
 export class ProbeError extends UserError {
@@ -61,6 +64,8 @@ export class LiveSource {
   private session: NativeSession | undefined;
   private readonly buffers: ArrayBuffer[];
   private readonly resolver = new SocketOwnerResolver();
+  /** Keeps a loaded uprobe family attached to the libraries processes map (none loaded: undefined). */
+  gpuLibraries: GpuLibraryWatcher | undefined;
   ownersResolved = 0;
   /** records in batches whose sink threw (a consumer bug must not stop probing) */
   sinkLostRecords = 0;
@@ -92,6 +97,8 @@ export class LiveSource {
       onBatch: (index, count, needsOwner) => {
         const batch = new RecordBatch(this.buffers[index]!, 0, count);
         if (resolve && needsOwner > 0) this.resolveOwners(batch);
+        const libs = this.gpuLibraries;
+        if (libs) for (let i = 0; i < count; i++) if (batch.kind(i) === Kind.EXEC) libs.notePid(batch.pid(i));
         try {
           sink(batch);
         } catch (err) {
@@ -101,11 +108,20 @@ export class LiveSource {
       },
     });
     const status = this.session.status();
-    const attached = status.some((f) => f.programs.some((p) => p.attached));
+    // a loaded uprobe family counts: its programs attach when a process maps the library
+    const following = (f: FamilyStatus) => familyInfo(f.family)?.source === 'uprobe' && f.loaded;
+    const attached = status.some((f) => following(f) || f.programs.some((p) => p.attached));
     if (!attached) {
       this.session.stop();
       this.session = undefined;
       throw new ProbeError(`xctl: no probe could be attached:\n${describeFailures(status)}`, status);
+    }
+    if (status.some(following)) {
+      this.gpuLibraries = new GpuLibraryWatcher(
+        { attach: (p) => this.session?.attachLibrary(p), detach: (p) => this.session?.detachLibrary(p) ?? false },
+        { onChange: this.opts.onLibraryChange },
+      );
+      this.gpuLibraries.start();
     }
     return status;
   }
@@ -130,14 +146,6 @@ export class LiveSource {
     this.session?.pause();
   }
 
-  attachLibrary(path: string): LibraryAttach | undefined {
-    return this.session?.attachLibrary(path);
-  }
-
-  detachLibrary(path: string): boolean {
-    return this.session?.detachLibrary(path) ?? false;
-  }
-
   libraries(): string[] {
     return this.session?.libraries() ?? [];
   }
@@ -153,6 +161,8 @@ export class LiveSource {
 
   /** Drains what is left, detaches and frees everything. */
   stop(): void {
+    this.gpuLibraries?.stop();
+    this.gpuLibraries = undefined;
     this.session?.stop();
     this.session = undefined;
   }
