@@ -32,8 +32,8 @@ labels=("$@")
 [[ ${#labels[@]} -gt 0 ]] || labels=(5.10 6.1 6.12 host)
 
 mkdir -p "$CACHE" "$WORK/results"
-for tool in qemu-system-x86_64 busybox; do
-  command -v "$tool" >/dev/null || apt-get install -y qemu-system-x86 busybox-static >/dev/null
+for tool in qemu-system-x86_64 busybox modinfo tc xz; do
+  command -v "$tool" >/dev/null || apt-get install -y qemu-system-x86 busybox-static kmod iproute2 xz-utils >/dev/null
 done
 
 fetch() { # label -> path of the .deb in the cache
@@ -66,12 +66,37 @@ fetch() { # label -> path of the .deb in the cache
 g++ -O1 -std=c++17 -I"$ROOT/build/bpf" -o "$WORK/loadcheck" \
   "$ROOT/scripts/kernel-matrix/loadcheck.cc" "$ROOT/native/probe_set.cc" -lbpf -lelf -lz
 
+# Modules the VM's workload needs (virtio disk, netem), from the kernel's own .deb
+VM_MODULES=(virtio_pci virtio_blk sch_netem)
+modules_into() { # kdir out: the modules and their dependencies, decompressed, and their load order
+  local kdir=$1 out=$2 moddir
+  moddir=$(ls -d "$kdir"/lib/modules/*/kernel)
+  declare -A seen=()
+  mkdir -p "$out"
+  : >"$out/order"
+  add() {
+    local name=$1 f dep
+    [[ -z ${seen[$name]:-} ]] || return 0
+    seen[$name]=1
+    f=$(find "$moddir" \( -name "$name.ko*" -o -name "${name//_/-}.ko*" \) | head -1)
+    [[ -n $f ]] || return 0 # built into this kernel
+    for dep in $(modinfo -F depends "$f" | tr ',' ' '); do add "$dep"; done
+    case $f in *.xz) xz -dc "$f" >"$out/$name.ko" ;; *) cp "$f" "$out/$name.ko" ;; esac
+    echo "$name.ko" >>"$out/order" # after its dependencies
+  }
+  for m in "${VM_MODULES[@]}"; do add "$m"; done
+}
+
 boot() { # label deb
   local label=$1 deb=$2 kdir root vmlinuz out qpid t=0
   kdir=$WORK/kernels/$(basename "$deb" .deb)
   if [[ ! -d $kdir/boot ]]; then
     mkdir -p "$kdir"
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$kdir" ./boot
+  fi
+  if [[ ! -d $kdir/lib ]]; then
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$kdir" --wildcards './lib/modules/*/kernel/drivers/virtio/*' \
+      './lib/modules/*/kernel/drivers/block/virtio_blk.ko*' './lib/modules/*/kernel/net/sched/sch_netem.ko*'
   fi
   vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -1)
   out=$WORK/results/$label
@@ -80,6 +105,12 @@ boot() { # label deb
   mkdir -p "$root"/{bin,proc,sys,dev,tmp}
   cp "$(command -v busybox)" "$root/bin/busybox"
   cp "$WORK/loadcheck" "$root/bin/loadcheck"
+  # the workload: its scripts, the stand-in GPU libraries and app, tc for netem, the modules
+  mkdir -p "$root/kx/gpu" "$root/usr/sbin"
+  cp "$ROOT"/scripts/kernel-matrix/{workload.sh,net.js} "$root/kx/"
+  cp "$ROOT"/build/test-gpu/{gpu-app,libcudart.so.12,libnccl.so.2} "$root/kx/gpu/"
+  cp "$(command -v tc)" "$root/usr/sbin/tc"
+  modules_into "$kdir" "$root/kx/modules"
   # node and the built tree, for `xctl doctor` inside (runtime dependencies only)
   mkdir -p "$root/xctl/build/Release" "$root/xctl/node_modules" "$root/usr/bin"
   cp "$(command -v node)" "$root/usr/bin/node"
@@ -87,8 +118,8 @@ boot() { # label deb
   cp "$ROOT/build/Release/xctl.node" "$root/xctl/build/Release/"
   (cd "$ROOT" && npm ls --omit=dev --parseable --all 2>/dev/null | grep -o 'node_modules/.*' | grep -v -e '@types/' -e undici-types) |
     while read -r m; do mkdir -p "$root/xctl/$(dirname "$m")"; cp -rL "$ROOT/$m" "$root/xctl/$m"; done
-  for bin in "$WORK/loadcheck" "$(command -v node)" "$ROOT/build/Release/xctl.node"; do
-    for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+  for bin in "$WORK/loadcheck" "$(command -v node)" "$ROOT/build/Release/xctl.node" "$(command -v tc)" "$ROOT/build/test-gpu/gpu-app"; do
+    for lib in $(ldd "$bin" | grep -v test-gpu | grep -o '/[^ ]*'); do
       mkdir -p "$root$(dirname "$lib")"
       cp -L "$lib" "$root$lib"
     done
@@ -113,22 +144,19 @@ export HOME=/tmp PATH=/bin:/usr/bin
 rc=$?
 sed 's/^/KXD|/' /tmp/doctor.txt
 echo "KX|DOCTOR|exit $rc"
-# evidence: `xctl events` while we make a process exit 3, kill a sleep with SIGTERM,
-# sleep 1 s, and run a memory hog into a 64 MiB memory cgroup (OOM kill)
+# evidence: `xctl events` over every family while /kx/workload.sh runs real workloads
+for m in $(cat /kx/modules/order); do insmod /kx/modules/$m || echo "KX|MODULE|$m failed"; done
 echo +memory >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
 mkdir -p /sys/fs/cgroup/xkoom && echo 67108864 >/sys/fs/cgroup/xkoom/memory.max
-/usr/bin/node /xctl/bin/xctl events --json --duration 20 --families proc,sched </dev/null >/tmp/ev.json 2>/tmp/ev.err &
+/usr/bin/node /xctl/bin/xctl events --json --families proc,sched,net,io,cuda --runq-min-ms 2 </dev/null >/tmp/ev.json 2>/tmp/ev.err &
 ev=$!
 i=0
 while ! grep -q probing /tmp/ev.err && [ $i -lt 90 ]; do sleep 1; i=$((i + 1)); done
-sh -c 'exit 3'
-sleep 30 &
-s=$!
-sleep 1
-kill -TERM $s
-sh -c 'echo $$ >/sys/fs/cgroup/xkoom/cgroup.procs; exec /usr/bin/node -e "const a=[];for(;;)a.push(Buffer.alloc(1<<20,1))"' >/dev/null 2>&1
+sh /kx/workload.sh
+kill -INT $ev
 wait $ev
-grep -E '"kind":"(exit|signal|oom_kill)"|"comm":"sleep"' /tmp/ev.json | sed 's/^/KXE|/'
+echo "KX|EVENTS|exit $?"
+sed 's/^/KXE|/' /tmp/ev.json
 sed 's/^/KX|EVENTS_STDERR|/' /tmp/ev.err
 echo "KX|END"
 poweroff -f
@@ -136,8 +164,13 @@ EOF
   chmod +x "$root/init"
   (cd "$root" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1 >"$out/initrd.gz")
   rm -rf "$root"
+  # the workload's disk: 20 IOPS (each request waits ~50 ms) and an EIO on reading sector 65536
+  truncate -s 64M "$out/disk.img"
+  printf '[inject-error]\nevent = "read_aio"\nerrno = "5"\nsector = "65536"\nonce = "off"\n' >"$out/blkdebug.conf"
   qemu-system-x86_64 -accel tcg -cpu max -m "$MEM" -smp 2 -nographic -no-reboot -monitor none \
     -kernel "$vmlinuz" -initrd "$out/initrd.gz" \
+    -drive "if=none,id=vd0,format=raw,file.driver=blkdebug,file.config=$out/blkdebug.conf,file.image.filename=$out/disk.img,throttling.iops-total=20" \
+    -device virtio-blk-pci,drive=vd0 \
     -append "console=ttyS0 panic=-1 loglevel=3 rdinit=/init" </dev/null >"$out/console.log" 2>&1 &
   qpid=$!
   while kill -0 "$qpid" 2>/dev/null && ((t < TIMEOUT)); do sleep 1; t=$((t + 1)); done
@@ -149,6 +182,8 @@ EOF
   tr -d '\r' <"$out/console.log" | grep -ao 'KX|.*' >"$out/summary.txt" || true
   tr -d '\r' <"$out/console.log" | grep -ao 'KXD|.*' | cut -c5- >"$out/doctor.txt" || true
   tr -d '\r' <"$out/console.log" | grep -ao 'KXE|.*' | cut -c5- >"$out/events.json" || true
+  tr -d '\r' <"$out/console.log" | grep -ao 'KXW|.*' | cut -c5- >"$out/workload.txt" || true
+  rm -f "$out/disk.img"
   echo "kernel-matrix: $label done in ${t}s ($out)" >&2
 }
 
@@ -167,14 +202,34 @@ done
 python3 - "$WORK/results" "${labels[@]}" <<'EOF'
 import json, os, sys
 results, labels = sys.argv[1], sys.argv[2:]
-# what `xctl events` must have seen in each VM (the workload in the VM's init)
-EVIDENCE = {
-    'exit code 3': lambda e: e['kind'] == 'exit' and e.get('exit_code') == 3,
-    'SIGTERM with its sender': lambda e: e['kind'] == 'signal' and e.get('sig') == 15 and e.get('target_comm') == 'sleep' and e['pid'] > 0,
-    'exit by SIGTERM': lambda e: e['kind'] == 'exit' and e.get('signal') == 15 and e['comm'] == 'sleep',
-    '1 s sleep off-CPU': lambda e: e['kind'] == 'offcpu' and e.get('state') == 'sleep' and e['comm'] == 'sleep' and e.get('duration_ns', 0) >= 9e8,
-    'OOM kill in a memory cgroup': lambda e: e['kind'] == 'oom_kill' and e['pid'] > 0,
-}
+# what `xctl events` must have seen in each VM, by family: the workload (workload.sh) marks
+# each process it starts (w[name] = [pid, detail]), and a record of that process must show it
+def EVIDENCE(w):
+    pid = lambda n: int(w.get(n, ['-1'])[0])
+    return {
+        'proc': {
+            'exit code 3': lambda e: e['kind'] == 'exit' and e['pid'] == pid('exit3') and e.get('exit_code') == 3,
+            'SIGTERM with its sender': lambda e: e['kind'] == 'signal' and e.get('sig') == 15 and e.get('target_pid') == pid('sigterm') and e['pid'] > 0,
+            'exit by SIGTERM': lambda e: e['kind'] == 'exit' and e['pid'] == pid('sigterm') and e.get('signal') == 15,
+            'OOM kill in a memory cgroup': lambda e: e['kind'] == 'oom_kill' and e['pid'] == pid('oom'),
+        },
+        'sched': {
+            '1 s sleep off-CPU': lambda e: e['kind'] == 'offcpu' and e.get('state') == 'sleep' and e['pid'] == pid('sigterm') and e.get('duration_ns', 0) >= 9e8,
+            'pipe wait with its waker': lambda e: e['kind'] == 'offcpu' and e['pid'] == pid('woken') and e.get('duration_ns', 0) >= 9e8 and e.get('waker_pid', 0) not in (0, pid('woken')),
+            'run-queue delay of CPU-pinned spinners': lambda e: e['kind'] == 'offcpu' and e.get('state') == 'runq' and str(e['pid']) in w.get('spin', [''])[0].split() and e.get('duration_ns', 0) >= 2e6,
+        },
+        'net': {
+            'TCP retransmit owned by its sender': lambda e: e['kind'] == 'tcp_retransmit' and e['pid'] == pid('tcp') and str(e.get('dport')) == w.get('tcp', ['', ''])[1],
+        },
+        'io': {
+            'block IO >= 20 ms on the throttled disk': lambda e: e['kind'] == 'block_io' and e['dev'] == w.get('disk', ['', ''])[1] and e.get('latency_ns', 0) >= 2e7,
+            'block IO error (EIO)': lambda e: e['kind'] == 'block_io' and e['dev'] == w.get('disk', ['', ''])[1] and e.get('error', 0) == -5,
+        },
+        'cuda': {
+            'cudaMalloc with its size': lambda e: e['kind'] == 'cuda_alloc' and e['pid'] == pid('cuda_alloc') and e.get('size') == 1048576,
+            'ncclAllReduce completed': lambda e: e['kind'] == 'nccl_call' and e['pid'] == pid('nccl') and e.get('fn') == 'ncclAllReduce' and e.get('phase') == 'exit',
+        },
+    }
 fam, progs, rel = {}, {}, {}
 for k in labels:
     fam[k], progs[k] = {}, []
@@ -190,12 +245,18 @@ for k in labels:
     if 'KX|END' not in lines: fam[k].setdefault('(run)', 'INCOMPLETE: no end marker, see console.log')
     evp = os.path.join(results, k, 'events.json')
     if k != 'host' and os.path.exists(evp):
-        evs = []
+        evs, w = [], {}
         for l in open(evp):
             try: evs.append(json.loads(l))
             except ValueError: pass
-        missing = [n for n, ok in EVIDENCE.items() if not any(ok(e) for e in evs)]
-        fam[k]['evidence (proc, sched)'] = 'all seen' if not missing else 'missing: ' + ', '.join(missing)
+        wp = os.path.join(results, k, 'workload.txt')
+        for l in (open(wp).read().splitlines() if os.path.exists(wp) else []):
+            f = l.split('|')
+            w[f[0]] = f[1:]
+        for family, checks in EVIDENCE(w).items():
+            missing = [n for n, ok in checks.items() if not any(ok(e) for e in evs)]
+            fam[k][f'evidence: {family}'] = 'all seen' if not missing else 'missing: ' + ', '.join(missing)
+        if 'error' in w: fam[k]['workload'] = 'error: ' + '|'.join(w['error'])
 names = []
 for k in labels:
     for n in fam[k]:

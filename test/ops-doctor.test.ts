@@ -3,6 +3,8 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { XCTL_BIN, run, xctl } from './helpers/ops';
+import { familyCoverage } from '../src/ops/doctor';
+import type { ProgramStatus } from '../src/native/addon';
 
 interface Check {
   id: string;
@@ -100,4 +102,42 @@ t.test('doctor reports a bad config file and still runs the checks', async (t) =
   t.match(cfg.detail, new RegExp(`${tmp}:2:1: unknown config key "bogus_key"`));
   t.equal(r.code, 1);
   require('node:fs').rmSync(tmp);
+});
+
+t.test('family coverage: full (variants named), reduced with the kernel reason (a default family fails), uprobes on demand', async (t) => {
+  const prog = (name: string, attached: boolean, extra: Partial<ProgramStatus> = {}): ProgramStatus => ({
+    name,
+    section: `tp_btf/${name}`,
+    attached,
+    ...extra,
+  });
+  const full = familyCoverage('net', {
+    family: 'net',
+    loaded: true,
+    programs: [
+      prog('on_send', false, { coveredBy: 'on_send__fallback', error: 'No such process' }),
+      prog('on_send__fallback', true),
+      prog('on_state', true),
+    ],
+  });
+  t.same([full.status, full.detail], ['ok', "full: 2 programs attached (on_send by on_send__fallback: this kernel's variants)"]);
+  const reduced = familyCoverage('proc', {
+    family: 'proc',
+    loaded: true,
+    programs: [prog('on_exit', true), prog('on_oom_victim', false, { error: 'CO-RE relocation failed: mm_struct.rss_stat' })],
+  });
+  t.equal(reduced.status, 'fail', 'proc is on by default: reduced without a fallback fails the doctor');
+  t.equal(
+    reduced.detail,
+    'reduced: on_oom_victim (tp_btf/on_oom_victim) not running because CO-RE relocation failed: mm_struct.rss_stat; 1 of 2 attached',
+  );
+  t.match(reduced.fix, /no fallback covers it on this kernel/);
+  const cuda = familyCoverage('cuda', {
+    family: 'cuda',
+    loaded: true,
+    programs: [prog('cuda_malloc_enter', false, { error: 'attached on demand: no process maps its library yet' })],
+  });
+  t.same([cuda.status, cuda.detail], ['ok', 'loaded: 1 uprobe programs attach to the libraries processes map']);
+  const none = familyCoverage('sched', { family: 'sched', loaded: false, error: 'Operation not permitted', programs: [] });
+  t.same([none.status, none.detail], ['fail', 'Operation not permitted']);
 });

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { CAP, KERNEL_BTF, TRACEFS_DIR, effectiveCaps, hasCap as has, missingProbeCaps, mountType } from '../sources/preflight';
-import { loadAddon, programsNotRunning, type Family } from '../native/addon';
+import { loadAddon, programsNotRunning, type Family, type FamilyStatus } from '../native/addon';
 import { defaultFamilies, familyInfo, probeFamilies } from '../native/families';
 import { RECORD_SIZE } from '../events/layout';
 import { formatBytes } from '../events/units-text';
@@ -144,7 +144,7 @@ export function checkProbes(families: readonly Family[] = defaultFamilies(), cap
   }
   const probed = families.filter((f) => familyInfo(f)?.source !== 'nvml' && !familyInfo(f)?.internal);
   return probed.map((family): Check => {
-    const base = { id: `probe_${family}`, title: `probe family ${family} attachable` };
+    const base = { id: `probe_${family}`, title: `probe family ${family} on this kernel` };
     if (!addon)
       return { ...base, status: 'fail', detail: `native addon: ${loadErr}`, fix: 'bash scripts/build.sh (or use the container image)' };
     if (!canBpf)
@@ -158,28 +158,10 @@ export function checkProbes(families: readonly Family[] = defaultFamilies(), cap
       const buffers = [new ArrayBuffer(64 * RECORD_SIZE), new ArrayBuffer(64 * RECORD_SIZE)];
       const s = addon.open({ families: [family], buffers, onBatch: () => {}, paused: true, ringBytes: 64 * 1024 });
       try {
-        const st = s.status().find((f) => f.family === family);
-        const progs = st?.programs ?? [];
-        const good = progs.filter((p) => p.attached);
-        // X__fallback loads only when X fails verification: X is then covered by it
-        const bad = st ? programsNotRunning(st) : [];
-        if (!st?.loaded || !good.length) {
-          return {
-            ...base,
-            status: 'fail',
-            detail: `${st?.error ?? 'nothing attached'}${bad.length ? `; ${bad.map((p) => `${p.name}: ${p.error ?? 'not attached'}`).join('; ')}` : ''}`,
-            fix: 'check dmesg and the verifier log above (README "Supported kernels": 5.10 and newer)',
-          };
-        }
-        if (bad.length) {
-          return {
-            ...base,
-            status: 'warn',
-            detail: `${good.length} attached; not attached: ${bad.map((p) => `${p.name} (${p.section}): ${p.error ?? '?'}`).join('; ')}`,
-            fix: 'the family works with reduced coverage; see the kernel reason above',
-          };
-        }
-        return { ...base, status: 'ok', detail: `${good.length} programs attached: ${good.map((p) => p.name).join(', ')}`, fix: NOTHING };
+        return familyCoverage(
+          family,
+          s.status().find((f) => f.family === family),
+        );
       } finally {
         s.stop();
       }
@@ -192,6 +174,44 @@ export function checkProbes(families: readonly Family[] = defaultFamilies(), cap
       };
     }
   });
+}
+
+/** One family's coverage on this kernel, from its load status: full (fallbacks named), or reduced and why. */
+export function familyCoverage(family: Family, st: FamilyStatus | undefined): Check {
+  const base = { id: `probe_${family}`, title: `probe family ${family} on this kernel` };
+  const progs = st?.programs ?? [];
+  const good = progs.filter((p) => p.attached);
+  // X__fallback loads only when X fails verification: X is then covered by it
+  const bad = st ? programsNotRunning(st) : [];
+  if (st?.loaded && familyInfo(family)?.source === 'uprobe') {
+    return { ...base, status: 'ok', detail: `loaded: ${progs.length} uprobe programs attach to the libraries processes map`, fix: NOTHING };
+  }
+  if (!st?.loaded || !good.length) {
+    return {
+      ...base,
+      status: 'fail',
+      detail: `${st?.error ?? 'nothing attached'}${bad.length ? `; ${bad.map((p) => `${p.name}: ${p.error ?? 'not attached'}`).join('; ')}` : ''}`,
+      fix: 'check dmesg and the verifier log above (README "Supported kernels": 5.10 and newer)',
+    };
+  }
+  if (bad.length) {
+    // a default family that runs reduced with nothing in its place fails the doctor: the
+    // scenes built on it (OOM, process_blocked, ...) would silently never fire
+    const onByDefault = familyInfo(family)?.onByDefault === true;
+    return {
+      ...base,
+      status: onByDefault ? 'fail' : 'warn',
+      detail: `reduced: ${bad.map((p) => `${p.name} (${p.section}) not running because ${p.error ?? 'it did not attach'}`).join('; ')}; ${good.length} of ${progs.length} attached`,
+      fix: `no fallback covers ${bad.length === 1 ? 'it' : 'them'} on this kernel (README "Supported kernels")${onByDefault ? '' : `; ${family} is opt-in`}`,
+    };
+  }
+  const replaced = progs.filter((p) => p.coveredBy).map((p) => `${p.name} by ${p.coveredBy}`);
+  return {
+    ...base,
+    status: 'ok',
+    detail: `full: ${good.length} programs attached${replaced.length ? ` (${replaced.join(', ')}: this kernel's variants)` : ''}`,
+    fix: NOTHING,
+  };
 }
 
 const NVML_DIRS = [
