@@ -7,6 +7,7 @@
  *     target p99 <= 5 ms;
  *  3. RSS at those sizes vs the configured caps.
  * Usage: node dist/bench/graph.js [--only ingest|why] [--events N] [--ingest-procs N,N] [--repeat N] [--rules N] [--procs N] [--edges N]
+ * XCTL_BENCH_CPUPROF=FILE writes a CPU profile of the measured `why` queries (Chrome DevTools format).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -290,12 +291,19 @@ function whyBench(procs: number, edges: number) {
     session.post('HeapProfiler.stopSampling', (_err, r) => fs.writeFileSync(process.env.XCTL_BENCH_HEAPPROF!, JSON.stringify(r.profile)));
   }
   const queries = Number(process.env.XCTL_BENCH_QUERIES ?? 2000);
+  // where the measured queries spend CPU: a profile of this loop only (not the graph build)
+  const cpuProfile = process.env.XCTL_BENCH_CPUPROF ? new inspector.Session() : undefined;
+  cpuProfile?.connect();
+  cpuProfile?.post('Profiler.enable');
+  cpuProfile?.post('Profiler.setSamplingInterval', { interval: 50 });
+  cpuProfile?.post('Profiler.start');
   for (let i = 0; i < queries; i++) {
     const pid = 1000 + Math.floor(rnd() * procs);
     const t0 = process.hrtime.bigint();
     answerWhy(p, pid);
     lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
+  cpuProfile?.post('Profiler.stop', (_err, r) => fs.writeFileSync(process.env.XCTL_BENCH_CPUPROF!, JSON.stringify(r.profile)));
   if (process.env.XCTL_BENCH_DEBUG) {
     const st = p.matcher.stats;
     console.error(
