@@ -21,7 +21,7 @@ t.test('governor raises thresholds over budget and lowers them when calm', async
     budget: 0.05,
     apply: (c) => applied.push(c),
     metrics,
-    cpuSeconds: () => cpu,
+    workSeconds: () => cpu,
     now: () => now,
     calmIntervals: 2,
   });
@@ -72,6 +72,34 @@ t.test('a live agent with a tiny CPU budget raises its in-kernel thresholds', as
     ta.agent as unknown as { handleMethod(m: string, p: number, a: Record<string, string>): Promise<{ governor: { level: number } }> }
   ).handleMethod('status', 0, {});
   t.ok((await status).governor.level >= 2, 'status reports the governor');
+});
+
+t.test("the agent's fixed cost does not move the governor: it budgets record handling only", async (t) => {
+  const ta = await startTestAgent({ agentOptions: { cpuBudget: 0.05, governorIntervalMs: 200 } });
+  t.teardown(() => ta.stop());
+  // CPU the agent's process spends on something else than records (as timers, /proc sampling
+  // and start-up do): 15 ms of CPU every 50 ms, several times the budget
+  const burn = setInterval(() => {
+    const start = process.cpuUsage();
+    for (;;) {
+      const u = process.cpuUsage(start);
+      if (u.user + u.system >= 15_000) break;
+    }
+  }, 50);
+  t.teardown(() => clearInterval(burn));
+  const metric = async (name: string) => {
+    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(await ta.agent.metrics.registry.metrics());
+    return Number(m?.[1]);
+  };
+  let checks = 0;
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline && checks < 10) {
+    await sleep(200);
+    if ((await metric('xctl_agent_cpu_ratio')) > 0.1) checks++; // an interval that saw the burn
+  }
+  t.equal(checks, 10, 'ten governor intervals saw the process above twice the budget');
+  t.equal(ta.agent.governor!.level, 0, 'thresholds unchanged');
+  t.ok((await metric('xctl_agent_record_work_ratio')) < 0.05, 'record handling under budget');
 });
 
 t.test('an uncaught exception writes a crash report into the state dir', async (t) => {

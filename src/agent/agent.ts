@@ -180,9 +180,21 @@ export class Agent {
     return { ok: errors.length === 0, errors, rules: this.pipeline.matcher.rules.rules.length };
   }
 
+  /** Time spent on records (ingest, rule evaluation): what the CPU budget judges. */
+  private recordWorkNs = 0;
+
+  private timeRecordWork(work: () => void): void {
+    const t0 = process.hrtime.bigint();
+    try {
+      work();
+    } finally {
+      this.recordWorkNs += Number(process.hrtime.bigint() - t0);
+    }
+  }
+
   private async run(): Promise<void> {
     const log = this.opts.logger;
-    this.status = this.source.start((batch) => this.pipeline.ingest(batch));
+    this.status = this.source.start((batch) => this.timeRecordWork(() => this.pipeline.ingest(batch)));
     for (const n of this.source.notes) log.warn(n);
     this.metrics.setProbeStatus(this.status);
     if (this.opts.bpfStats) this.enableBpfStats();
@@ -193,6 +205,7 @@ export class Agent {
         intervalMs: this.opts.governorIntervalMs,
         base: { offcpuMinNs: pc.offcpuMinNs, runqMinNs: pc.runqMinNs, ioMinLatencyNs: pc.ioMinLatencyNs },
         apply: (cfg) => this.source.setConfig(cfg),
+        workSeconds: () => this.recordWorkNs / 1e9,
         logger: log,
         metrics: this.metrics,
       });
@@ -213,7 +226,7 @@ export class Agent {
     this.sampler.start();
     // with a state dir, remediation state is recovered now (interrupted steps marked); without, on first use
     if (this.opts.stateDir) this.fixService();
-    this.timers.push(setInterval(() => this.pipeline.flush(), 250));
+    this.timers.push(setInterval(() => this.timeRecordWork(() => this.pipeline.flush()), 250));
     this.timers.push(setInterval(() => this.pipeline.sweep(), 5000));
     this.timers.push(setInterval(() => this.tick(), 1000));
     this.ipc = await startIpcServer({

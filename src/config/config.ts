@@ -290,7 +290,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     arg: 'F',
     set: (c, v: number) => (section(c, 'limits').cpuBudget = v),
     default: () => 0.05,
-    doc: 'agent CPU budget as a fraction of one core; above it the in-kernel thresholds are raised',
+    doc: 'CPU budget for handling records, as a fraction of one core; above it the in-kernel thresholds are raised',
   },
   {
     key: 'limits.governor_interval',

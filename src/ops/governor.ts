@@ -1,9 +1,15 @@
 /**
- * Self-protection: a CPU budget for the agent. Every interval it reads
- * process.cpuUsage(); above the budget (default 5 % of one core) it raises the
- * in-kernel thresholds (off-CPU, run-queue, IO latency) by 4x per level, so
- * the kernel emits fewer records; after `calmIntervals` intervals below half
- * the budget it steps back down one level. Each change is logged and counted.
+ * Self-protection: a CPU budget for the work the probes cause. Every interval it
+ * reads the time spent on records (the agent: decoding, graph ingest and rule
+ * evaluation); above the budget (default 5 % of one core) it raises the in-kernel
+ * thresholds (off-CPU, run-queue, IO latency) by 4x per level, so the kernel emits
+ * fewer records; after `calmIntervals` intervals below half the budget it steps
+ * back down one level. Each change is logged and counted.
+ *
+ * It judges record work, not the whole process: raising thresholds cannot reduce
+ * the agent's fixed cost (timers, /proc sampling, start-up), and judging that made
+ * an idle agent raise its thresholds until short waits vanished from the evidence.
+ * The process's CPU is still exported (xctl_agent_cpu_ratio) for alerting.
  */
 import type { Logger } from 'pino';
 import type { ProbeConfig } from '../native/addon';
@@ -29,7 +35,9 @@ export interface GovernorOptions {
   maxLevel?: number;
   factor?: number;
   calmIntervals?: number;
-  /** for tests: CPU seconds used so far */
+  /** seconds spent so far on the budgeted work (the agent: handling records); default the process's CPU */
+  workSeconds?: () => number;
+  /** the process's CPU seconds so far (exported, not judged); default process.cpuUsage() */
   cpuSeconds?: () => number;
   now?: () => number;
 }
@@ -52,8 +60,10 @@ export class CpuGovernor {
   private readonly calmIntervals: number;
   private calm = 0;
   private timer?: NodeJS.Timeout;
+  private lastWork: number;
   private lastCpu: number;
   private lastT: number;
+  private readonly workSeconds: () => number;
   private readonly cpuSeconds: () => number;
   private readonly now: () => number;
 
@@ -68,7 +78,9 @@ export class CpuGovernor {
         const u = process.cpuUsage();
         return (u.user + u.system) / 1e6;
       });
+    this.workSeconds = opts.workSeconds ?? this.cpuSeconds;
     this.now = opts.now ?? (() => performance.now() / 1000);
+    this.lastWork = this.workSeconds();
     this.lastCpu = this.cpuSeconds();
     this.lastT = this.now();
     opts.metrics?.cpuBudget.set(opts.budget);
@@ -102,15 +114,18 @@ export class CpuGovernor {
 
   /** One measurement; returns the level after it. */
   check(): number {
+    const work = this.workSeconds();
     const cpu = this.cpuSeconds();
     const t = this.now();
     const dt = t - this.lastT;
     if (dt <= 0) return this.level;
-    const ratio = (cpu - this.lastCpu) / dt;
+    const ratio = (work - this.lastWork) / dt;
+    this.opts.metrics?.cpuRatio.set((cpu - this.lastCpu) / dt);
+    this.opts.metrics?.recordWorkRatio.set(ratio);
+    this.lastWork = work;
     this.lastCpu = cpu;
     this.lastT = t;
     this.lastRatio = ratio;
-    this.opts.metrics?.cpuRatio.set(ratio);
     if (ratio > this.opts.budget) {
       this.calm = 0;
       if (this.level < this.maxLevel) this.setLevel(this.level + 1, ratio);
@@ -139,8 +154,8 @@ export class CpuGovernor {
     this.opts.metrics?.governorLevel.set(level);
     this.opts.metrics?.governorAdjustments.inc({ direction: up ? 'raise' : 'lower' });
     const msg = up
-      ? `agent CPU ${(ratio * 100).toFixed(1)}% of a core is above the ${(this.opts.budget * 100).toFixed(1)}% budget: raising in-kernel thresholds`
-      : `agent CPU ${(ratio * 100).toFixed(1)}% is back under budget: lowering in-kernel thresholds`;
+      ? `record handling at ${(ratio * 100).toFixed(1)}% of a core is above the ${(this.opts.budget * 100).toFixed(1)}% budget: raising in-kernel thresholds`
+      : `record handling at ${(ratio * 100).toFixed(1)}% is back under budget: lowering in-kernel thresholds`;
     (up ? this.opts.logger?.warn : this.opts.logger?.info)?.call(
       this.opts.logger,
       { level, offcpu_min_ns: String(th.offcpuMinNs), runq_min_ns: String(th.runqMinNs), io_min_latency_ns: String(th.ioMinLatencyNs) },

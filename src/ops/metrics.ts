@@ -66,6 +66,7 @@ export class AgentMetrics {
   readonly governorLevel: client.Gauge;
   readonly governorAdjustments: client.Counter<'direction'>;
   readonly cpuRatio: client.Gauge;
+  readonly recordWorkRatio: client.Gauge;
   readonly cpuBudget: client.Gauge;
   readonly kubeUpdates: client.Counter<'outcome'>;
   readonly crashReports: client.Counter;
@@ -132,6 +133,10 @@ export class AgentMetrics {
     );
     this.governorAdjustments = counter('xctl_governor_adjustments_total', 'Threshold changes by the CPU budget governor', ['direction']);
     this.cpuRatio = gauge('xctl_agent_cpu_ratio', 'Agent CPU use over the last governor interval, as a fraction of one core');
+    this.recordWorkRatio = gauge(
+      'xctl_agent_record_work_ratio',
+      'Time spent handling records (ingest, rule evaluation) over the last governor interval, as a fraction of one core: what the CPU budget judges',
+    );
     this.cpuBudget = gauge('xctl_agent_cpu_budget_ratio', 'Configured agent CPU budget, as a fraction of one core');
     this.kubeUpdates = counter('xctl_kube_node_condition_updates_total', 'Kubernetes node condition PATCHes, by outcome', ['outcome']);
     this.crashReports = counter('xctl_crash_reports_total', 'Crash reports written to the state directory');
