@@ -88,6 +88,8 @@ t.test('CPU hog: renice the competitor, run-queue delay drops -> resolved; the d
   t.match(out.plan_id, /^p-\d{8}-\d{6}-[0-9a-f]{6}$/);
   const renice = out.plan.steps.find((s: { action: string }) => s.action === 'renice');
   t.equal(renice.target.pid, hog.pid, 'renices the hog, not the victim');
+  t.match(renice.text, new RegExp(`renice -n 19 -p ${hog.pid}$`), 'the plan says what it applies');
+  t.equal(renice.params.nice, 19);
   t.ok(renice.target.start_ns > 0, 'target carries its start time');
   t.equal(renice.verification.metric, 'offcpu.runq');
   t.equal(renice.verification.window_s, 10);

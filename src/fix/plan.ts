@@ -220,7 +220,7 @@ function findingVerification(f: Finding, answer: WhyAnswer): Verification {
 }
 
 const EFFECT: Record<string, string> = {
-  renice: 'the competitor gets a smaller CPU share (nice 19), so the victim waits less in the run queue',
+  renice: 'the competitor gets a smaller CPU share (a higher nice value), so the victim waits less in the run queue',
   cgroup_cpu_limit: 'the competitor is capped by a CFS quota, so the victim waits less in the run queue',
   ionice: "the competitor's IO gets the idle class, so the victim's IO is served first",
   cgroup_io_limit: "the competitor's IO to the device is throttled",
@@ -287,9 +287,17 @@ export function buildPlan(answer: WhyAnswer, ctx: PlanContext): Plan {
   const rival = onCpus ? cpuCompetitor(answer.pid, ctx) : undefined;
   const steps: PlanStep[] = f.actions.map((a, i) => {
     const params = { ...a.params };
-    if (rival !== undefined && (a.type === 'renice' || a.type === 'cgroup_cpu_limit')) params.pid = rival;
+    const retargeted =
+      rival !== undefined && (a.type === 'renice' || a.type === 'cgroup_cpu_limit') && String(params.pid) !== String(rival);
+    if (retargeted) params.pid = rival;
     const target = resolveTarget({ ...a, params }, answer);
-    if (a.type === 'renice') params.nice = 19;
+    // the rule's text names the graph's top competitor; when the victim's CPUs show another one
+    // now, the step says whom it really acts on, so text and action agree
+    const text = !retargeted
+      ? (a.text ?? a.type)
+      : a.type === 'renice'
+        ? `lower the priority of ${target.label}, the top competitor on the victim's CPUs now: renice -n ${params.nice ?? 19} -p ${rival}`
+        : `cap the CPU of ${target.label}, the top competitor on the victim's CPUs now, with its cgroup's cpu.max`;
     if (a.type === 'cgroup_cpu_limit' && target.pid) {
       // a cap the competitor already stays under changes nothing: cap at half of what it uses now
       const usage = ctx.cpuUsage?.(target.pid);
@@ -316,7 +324,7 @@ export function buildPlan(answer: WhyAnswer, ctx: PlanContext): Plan {
     return {
       index: i,
       action: a.type,
-      text: a.text ?? a.type,
+      text,
       target,
       params,
       preconditions: preconditions(a.type, target),
