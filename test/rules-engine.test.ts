@@ -180,8 +180,8 @@ t.test('each scene rule fires on its own scenario and the root cause wins', asyn
     'trainer (108) waited 900.0 ms for a CPU in the last 30 s; competing: cpu-hog (4242) 98 %, cpu-hog (4243) 97 %',
   );
   const [renice, limit] = top('starved')!.actions;
-  t.same(renice!.params, { pid: 4242, nice: 10 }, 'a param that is one placeholder keeps the number type');
-  t.equal(renice!.text, 'lower the priority of the top competitor cpu-hog (4242): renice -n 10 -p 4242');
+  t.same(renice!.params, { pid: 4242, nice: 19 }, 'a param that is one placeholder keeps the number type');
+  t.equal(renice!.text, 'lower the priority of the top competitor cpu-hog (4242): renice -n 19 -p 4242');
   t.same(limit!.params, { pid: 4242, cpus: 1 });
 
   // without a known top competitor there is nobody to renice: the actions are left out, the cause stays
