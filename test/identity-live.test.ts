@@ -66,7 +66,7 @@ t.test('CPU starvation in a kubelet systemd-driver burstable pod (containerd): p
   const tr = tree(p.container);
   writeContainerd(root, id, { container: 'trainer', pod: 'llama-0', namespace: 'ml', uid });
   const hog = await helperPath('cpu-hog');
-  const hogs = await Promise.all([runOnCpu(1, hog, ['7'], { stdio: 'ignore' }), runOnCpu(1, hog, ['7'], { stdio: 'ignore' })]);
+  const hogs = await Promise.all([runOnCpu(1, hog, ['30'], { stdio: 'ignore' }), runOnCpu(1, hog, ['30'], { stdio: 'ignore' })]);
   kids.push(...hogs);
   const env = {
     RANK: '3',
@@ -77,7 +77,7 @@ t.test('CPU starvation in a kubelet systemd-driver burstable pod (containerd): p
     MASTER_PORT: '29500',
     TORCHELASTIC_RUN_ID: 'llama-7b',
   };
-  const victim = run(tr.dirs, await helperPath('on-cpu'), ['1', hog, '7'], env);
+  const victim = run(tr.dirs, await helperPath('on-cpu'), ['1', hog, '30'], env);
   await sleep(4500);
   const { code, answer } = await ta.why(victim.pid!);
   t.equal(code, 0);
@@ -145,7 +145,7 @@ t.test('OOM kill in the pod memory cgroup, systemd driver besteffort (cri-docker
   writeDocker(root, id, `k8s_hog_cache-0_web_${uid}_0`, { container: 'hog', pod: 'cache-0', namespace: 'web', uid });
   const c = run(tr.dirs, 'sh', later(await helperPath('memhog'), '256'), { OMPI_COMM_WORLD_RANK: '1', OMPI_COMM_WORLD_SIZE: '4' });
   await exited(c);
-  t.equal(c.signalCode, null, 'sh exec-ed memhog');
+  t.equal(c.signalCode, 'SIGKILL', 'memhog (sh exec-ed it, same pid) was OOM-killed');
   await sleep(300);
   const { code, answer } = await ta.why(c.pid!);
   t.equal(code, 0);
@@ -165,10 +165,14 @@ t.test('slurm job_N/step_M: job selector with and without --rank, the rest liste
   const all = await ta.cli(['why', 'job/4242', '--json']);
   t.equal(all.code, 0);
   const s = JSON.parse(all.stdout);
+  // the crash first; a child of rank 1 (sh's `sleep`, same environment) may carry a weaker finding of its own
   t.same(
-    s.answers.map((a: { pid: number; slurm: unknown; rank: { rank: number } }) => [a.pid, a.slurm, a.rank.rank]),
-    [[r1.pid, { job: '4242', step: '0' }, 1]],
-    'the crashed rank answered',
+    [s.answers[0].pid, s.answers[0].scene, s.answers[0].slurm, s.answers[0].rank.rank],
+    [r1.pid, 'process_crash', { job: '4242', step: '0' }, 1],
+  );
+  t.ok(
+    s.answers.every((a: { rank: { rank: number } }) => a.rank.rank === 1),
+    'only rank 1 has findings',
   );
   t.ok(
     s.others.some((o: { pid: number; rank: { rank: number } }) => o.pid === r0.pid && o.rank.rank === 0),
@@ -255,11 +259,13 @@ t.test('a process gone before lookup is "gone"; a moved process is refreshed', a
     node = ta.agent.pipeline.graph.findProcess(sh.pid!);
   }
   t.equal(node?.identity?.pod?.uid, ua, 'resolved in pod A');
+  for (let i = 0; i < 50 && res.pending > 0; i++) await sleep(100); // every note resolved: what follows is the refresh
+  const moved0 = res.stats.moved;
   for (const dir of tb.dirs) fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(sh.pid));
   for (let i = 0; i < 100 && node?.identity?.pod?.uid !== ub; i++) await sleep(100);
   t.equal(node?.identity?.pod?.uid, ub, 'refreshed to pod B after the move');
   t.equal(node?.identity?.container?.id, idb);
-  t.ok(res.stats.moved >= 1, `moves counted: ${res.stats.moved}`);
+  t.ok(res.stats.moved > moved0, `the move was seen by the refresh: ${moved0} -> ${res.stats.moved}`);
 });
 
 t.test('selectors: bad forms and no match exit 2 with what was searched', async (t) => {

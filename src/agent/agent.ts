@@ -3,6 +3,7 @@
  * socket, metrics over HTTP. Rules hot-reload on change and on SIGHUP (a bad
  * file keeps the old set). Stops cleanly on SIGTERM/SIGINT.
  */
+import type { ProcessNode } from '../graph/model';
 import { parseSelector, type Selector } from '../identity/selector';
 import { answerSelection } from '../why/select';
 import { DEFAULT_JOB_VARS, parseJobVars } from '../identity/rank';
@@ -278,12 +279,19 @@ export class Agent {
       if (name) byKind[name] = counts[k]!;
     }
     const active = new Map<string, string>();
+    const podFindings = new Map<string, number>();
     const fatal: { scene: string; cause: string }[] = [];
     const scenes = this.pipeline.matcher.rules.scenes;
     for (const [id, ms] of this.pipeline.matcher.active) {
+      const node = this.pipeline.graph.byId(id);
+      const pod = node?.type === 'process' ? (node as ProcessNode).identity?.pod : undefined;
       for (const m of ms) {
         if (active.has(`${id}|${m.scene}`)) continue;
         active.set(`${id}|${m.scene}`, m.scene);
+        if (pod) {
+          const k = `${pod.namespace ?? 'unknown'}\0${pod.name ?? pod.uid}\0${m.scene}`;
+          podFindings.set(k, (podFindings.get(k) ?? 0) + 1);
+        }
         if (scenes.get(m.scene)?.fatal) fatal.push({ scene: m.scene, cause: m.render().cause });
       }
     }
@@ -299,6 +307,7 @@ export class Agent {
       rulesLoaded: this.pipeline.matcher.rules.rules.length,
       ruleErrors: this.ruleErrors.length,
       activeFindings: active,
+      podFindings,
       programStats: this.source.programStats(),
     });
     if (this.kube) void this.kube.update(fatal);

@@ -53,6 +53,7 @@ export class Pipeline {
     if (opts.identity) {
       const g = this.graph;
       this.identities = new IdentityResolver(opts.identity, () => g.procs.values());
+      this.identities.onChange = (h) => g.noteAttr(h as ProcessNode); // rules on pod.*, container.*, job, rank re-evaluate
       g.identities = this.identities;
     }
   }

@@ -38,6 +38,8 @@ export class IdentityResolver {
   private refreshIter: Iterator<IdentityHolder> | undefined;
   readonly stats: ResolverStats = { noted: 0, resolved: 0, gone: 0, refreshed: 0, moved: 0, overflow: 0 };
   readonly opts: ResolveOptions & { names: NameCache };
+  /** told after a holder's identity was set or changed (the pipeline notes an attribute change for the rules) */
+  onChange?: (h: IdentityHolder) => void;
 
   constructor(
     opts: ResolveOptions = {},
@@ -94,6 +96,7 @@ export class IdentityResolver {
     h.identity = id;
     if (id.identity === 'gone') this.stats.gone++;
     else this.stats.resolved++;
+    this.onChange?.(h);
     return id;
   }
 
@@ -121,6 +124,37 @@ export class IdentityResolver {
       this.stats.moved++;
       const rank = h.identity.rank;
       h.identity = { identity: 'resolved', ...identityFromCgroupText(text, this.opts), ...(rank && { rank }) };
+      this.onChange?.(h);
     }
+  }
+}
+
+/**
+ * Identities by pid + start time for a stream of records (`xctl events --json`):
+ * each process resolved at its first record and again after its exec, at most
+ * `max` kept (oldest dropped first).
+ */
+export class IdentityCache {
+  private readonly m = new Map<string, Identity>();
+  readonly opts: ResolveOptions & { names: NameCache };
+  constructor(
+    opts: ResolveOptions = {},
+    readonly max = 4096,
+  ) {
+    this.opts = { ...opts, names: opts.names ?? new NameCache() };
+  }
+
+  get(pid: number, startNs: number, exec = false): Identity {
+    const k = `${pid}:${startNs}`;
+    let id = exec ? undefined : this.m.get(k);
+    if (!id) {
+      const prev = this.m.get(k);
+      id = resolveProcess(pid, startNs, this.opts);
+      if (id.identity === 'gone' && prev?.identity === 'resolved') id = prev;
+      this.m.delete(k);
+      this.m.set(k, id);
+      if (this.m.size > this.max) this.m.delete(this.m.keys().next().value!);
+    }
+    return id;
   }
 }
