@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startTestAgent, type TestAgent } from './helpers/agent';
+import { helperPath } from './fixtures/cbuild';
 import { spawnInCgroup } from './fixtures/cgroup';
 import { kubePaths, makeTree, newContainerId, newPodUid, type TreeCgroup } from './fixtures/kube-cgroup';
 import { writeContainerd, writeRaw } from './helpers/runtime-files';
@@ -83,6 +84,29 @@ t.test('a process gone before lookup is "gone"; a moved process is refreshed', a
   await exited(s);
   const holder: IdentityHolder = { pid: s.pid!, startNs: 1, evicted: false, state: 'exited' };
   t.equal(res.resolve(holder).identity, 'gone');
+  t.notOk(holder.identity?.pod, 'nothing claimed without a cgroup id');
+  // gone, but its records carried the kernel cgroup id: the pod and container from that cgroup
+  const uid = newPodUid();
+  const cid = newContainerId();
+  const tr = tree(kubePaths('cgroupfs', 'burstable', uid, 'containerd', cid).container);
+  writeContainerd(root, cid, { container: 'short', pod: 'short-0', namespace: 'ml', uid });
+  const unified = tr.dirs.find((d) => d.includes('/unified/'));
+  if (unified) {
+    const ino = String(fs.statSync(unified).ino);
+    const h2: IdentityHolder = { pid: s.pid!, startNs: 1, evicted: false, state: 'exited', cgroupId: ino };
+    const got = res.resolve(h2);
+    t.equal(got.identity, 'gone');
+    t.same(got.pod, { uid, qos: 'burstable', namespace: 'ml', name: 'short-0' });
+    t.same(got.container, { runtime: 'containerd', id: cid, name: 'short' });
+    t.match(got.identity_notes?.join('\n'), /cgroup id/);
+    // end to end: a crash at once (no time to be read alive) is still answered with its pod
+    const c = run(tr.dirs, await helperPath('segv'), []);
+    await exited(c);
+    await sleep(400);
+    const { answer } = await ta.why(c.pid!);
+    t.equal(answer.scene, 'process_crash');
+    t.equal(answer.pod?.uid, uid, `identity ${answer.identity}`);
+  } else t.comment('no unified hierarchy mounted: the cgroup-id fallback is not exercised');
   // moved: a shell with events of its own (forks) is resolved in pod A, then moved to pod B
   const ua = newPodUid();
   const ub = newPodUid();
