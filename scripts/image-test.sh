@@ -204,16 +204,13 @@ run_checks() {
   trap cleanup EXIT
   mkdir -p "$WORK/run" "$WORK/state"
   local port=$((20000 + $$ % 20000))
-  # Exactly what the Dockerfile comment and deploy/kubernetes/daemonset.yaml document (the host side of
-  # /run/xctl and /var/lib/xctl is a scratch directory here so a host agent's socket is left alone).
-  local flags=(
-    --pid=host --cap-drop ALL
-    --cap-add BPF --cap-add PERFMON --cap-add SYS_ADMIN --cap-add SYS_RESOURCE --cap-add SYS_PTRACE --cap-add DAC_READ_SEARCH
-    --security-opt seccomp=unconfined --read-only --tmpfs /tmp
-    -v /sys/kernel/btf:/sys/kernel/btf:ro -v /sys/kernel/tracing:/sys/kernel/tracing
-    -v /sys/fs/cgroup:/sys/fs/cgroup:ro -v "$WORK/run:/run/xctl" -v "$WORK/state:/var/lib/xctl"
-    -p "127.0.0.1:$port:9464" -e XCTL_METRICS_ADDR=0.0.0.0:9464
-  )
+  # Exactly what deploy/kubernetes/daemonset.yaml gives the agent container (scripts/daemonset-flags.js; the
+  # Dockerfile's `docker run` comment is checked against the same flags by test/ops-deploy.test.ts). The host
+  # side of /run/xctl and /var/lib/xctl is a scratch directory here, so a host agent's socket is left alone.
+  local flags
+  mapfile -t flags < <(node scripts/daemonset-flags.js --host "/run/xctl=$WORK/run" --host "/var/lib/xctl=$WORK/state")
+  ((${#flags[@]} > 10)) || die 'no flags from deploy/kubernetes/daemonset.yaml'
+  flags+=(-p "127.0.0.1:$port:9464")
   say "run: podman run -d --name $AGENT ${flags[*]} $IMAGE"
   podman --runtime runc run -d --name "$AGENT" "${ULIMITS[@]}" "${flags[@]}" "$IMAGE" > /dev/null
   local i
