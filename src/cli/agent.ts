@@ -45,6 +45,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
       bpfStats: cfg.bpfStats,
       kubernetes: cfg.kubernetes,
       fix: cfg.fix,
+      identity: cfg.identity,
       effectiveConfig: { file: file ?? null, ...(report as object) },
       installCrashHandlers: true,
     });
