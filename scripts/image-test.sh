@@ -176,7 +176,7 @@ build_image() {
     --layers -t "$IMAGE" -f Dockerfile . || die 'podman build failed'
 }
 
-WORK='' AGENT=xctl-image-agent-$$ VICTIM=xctl-image-victim-$$ PIDS=()
+WORK='' AGENT=xctl-image-agent-$$ VICTIM=xctl-image-victim-$$ PIDS=() MADE=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill -CONT "$p" 2> /dev/null || true; kill -KILL "$p" 2> /dev/null || true; done
   if [[ -n $WORK ]]; then
@@ -185,6 +185,7 @@ cleanup() {
     [[ ${FAILED:-0} == 1 && -f $WORK/agent.log ]] && { echo '--- agent log (last 40 lines)'; cat "$WORK/agent.log"; } >&2
     rm -rf "$WORK"
   fi
+  for d in "${MADE[@]}"; do find "$d" -depth -type d -empty -delete 2> /dev/null || true; done
 }
 
 FAILED=0 PENDING=()
@@ -211,6 +212,18 @@ run_checks() {
   mapfile -t flags < <(node scripts/daemonset-flags.js --host "/run/xctl=$WORK/run" --host "/var/lib/xctl=$WORK/state")
   ((${#flags[@]} > 10)) || die 'no flags from deploy/kubernetes/daemonset.yaml'
   flags+=(-p "127.0.0.1:$port:9464")
+  # hostPath DirectoryOrCreate, as the kubelet (and docker -v) would: podman wants the source to exist.
+  # What is made here for the run (this machine has no containerd) is removed afterwards.
+  local f top
+  for f in "${flags[@]}"; do
+    [[ $f == /*:/host/* ]] || continue
+    f=${f%%:*}
+    [[ -e $f ]] && continue
+    top=$f
+    while [[ ! -e $(dirname "$top") ]]; do top=$(dirname "$top"); done
+    MADE+=("$top")
+    mkdir -p "$f"
+  done
   say "run: podman run -d --name $AGENT ${flags[*]} $IMAGE"
   podman --runtime runc run -d --name "$AGENT" "${ULIMITS[@]}" "${flags[@]}" "$IMAGE" > /dev/null
   local i
@@ -286,8 +299,14 @@ run_checks() {
     echo "PENDING  second container named by its container id and name (identity branch not merged)"
   else
     rc=1
-    [[ $(echo "$a" | jq_ 'a.container.id') == "$vid" && $(echo "$a" | jq_ 'a.container.name') == "$VICTIM" ]] && rc=0
-    check "second container's process named by container id ${vid:0:12} and name $VICTIM" "$rc" "$(echo "$a" | jq_ 'a.container')"
+    [[ $(echo "$a" | jq_ 'a.container.id') == "$vid" && $(echo "$a" | jq_ 'a.container.name') == "$VICTIM" &&
+      $(echo "$a" | jq_ 'a.container.runtime') == podman ]] && rc=0
+    check "second container's process named by runtime podman, container id ${vid:0:12} and name $VICTIM" "$rc" "$(echo "$a" | jq_ 'a.container')"
+    podman exec "$AGENT" node /opt/xctl/bin/xctl why "$vpid" | head -4
+    a=$(podman exec "$AGENT" node /opt/xctl/bin/xctl why "container/${vid:0:12}" --json || true)
+    rc=1
+    [[ $(echo "$a" | jq_ 'a.pid') == "$vpid" ]] && rc=0
+    check "why container/${vid:0:12} inside answers for $vpid" "$rc" "$a"
   fi
   kill -CONT "$vpid" 2> /dev/null || true
 }
