@@ -157,3 +157,47 @@ t.test('the Dockerfile copies only paths that exist and runs the agent', async (
   t.match(text, /^CMD \["agent"\]/m);
   t.match(text, /cap-add BPF/);
 });
+
+t.test("the Dockerfile's docker run line is the DaemonSet's privileges and mounts, flag for flag", async (t) => {
+  const { daemonSetRunFlags } = require(path.join(ROOT, 'scripts/daemonset-flags.js')) as {
+    daemonSetRunFlags: (text?: string) => string[];
+  };
+  const pairs = (tokens: string[]) => {
+    const set = new Set<string>();
+    const env = new Set<string>();
+    for (let i = 0; i < tokens.length; i++) {
+      const f = tokens[i]!;
+      if (['--cap-drop', '--cap-add', '--security-opt', '-v', '--tmpfs'].includes(f)) set.add(`${f} ${tokens[++i]}`);
+      else if (f === '-e') env.add(tokens[++i]!);
+      else if (f === '--name' || f === '-p') i++;
+      else if (f.startsWith('-') && f !== '-d') set.add(f);
+    }
+    return { set, env };
+  };
+  const text = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  // the comment's command: from "#   docker run" over the lines that end with a backslash
+  const lines = text.split('\n');
+  let at = lines.findIndex((l) => /^#\s+docker run /.test(l));
+  t.ok(at >= 0, 'a docker run line in the Dockerfile comment');
+  let cmd = '';
+  for (; at >= 0 && at < lines.length; at++) {
+    cmd += ` ${lines[at]!.replace(/^#/, '').replace(/\\$/, '')}`;
+    if (!lines[at]!.endsWith('\\')) break;
+  }
+  const tokens = cmd.trim().split(/\s+/).slice(2); // without "docker run"
+  t.equal(tokens.at(-1), 'xctl', 'the image last');
+  const docker = pairs(tokens.slice(0, -1));
+  const ds = pairs(daemonSetRunFlags());
+  t.same([...docker.set].sort(), [...ds.set].sort(), 'same pid namespace, capabilities, seccomp, read-only root and mounts');
+  for (const e of docker.env) t.ok(ds.env.has(e), `-e ${e} is the DaemonSet's too`);
+  for (const need of ['--pid=host', '--cap-drop ALL', '-v /sys/kernel/btf:/sys/kernel/btf:ro']) t.ok(ds.set.has(need), need);
+  t.notOk(
+    [...ds.set].some((f) => f.includes('privileged')),
+    'not privileged',
+  );
+  // the comparison can fail: a capability missing from one side is caught
+  const fewer = daemonSetRunFlags(
+    fs.readFileSync(path.join(ROOT, 'deploy/kubernetes/daemonset.yaml'), 'utf8').replace('"SYS_PTRACE", ', ''),
+  );
+  t.notSame([...pairs(fewer).set].sort(), [...docker.set].sort(), 'a dropped capability shows');
+});
