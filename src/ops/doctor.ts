@@ -91,7 +91,7 @@ export function checkCapabilities(caps = effectiveCaps()): Check[] {
     status: admin ? 'ok' : bpf.status === 'ok' && perf.status === 'ok' ? 'warn' : 'fail',
     detail: admin
       ? 'effective'
-      : `missing (${who}): needed to mount tracefs, set kernel.bpf_stats_enabled, and on kernels where CAP_BPF + CAP_PERFMON are not enough to attach`,
+      : `missing (${who}): without it CO-RE relocation cannot walk kernel BTF objects (io and proc lose on_rq_complete and on_oom_victim); also needed to mount tracefs and, outside containers, set kernel.bpf_stats_enabled`,
     fix: admin ? NOTHING : `run as root, or grant CAP_SYS_ADMIN: ${CONTAINER_CAPS}`,
   };
   return [bpf, perf, adminCheck];
