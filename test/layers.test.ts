@@ -17,6 +17,7 @@ const LAYERS: readonly string[] = [
   'events', // record layout, decoding, event text and units
   'record', // .xrec recording files of raw records
   'procfs', // /proc readers
+  'identity', // who a process is: cgroup shape -> container/pod/slurm, environ -> rank/job, runtime files -> names
   'sources', // live probe sessions over the addon, preflight
   'ipc', // CLI <-> agent protocol and transport
   'graph', // the causal graph and its vocabulary

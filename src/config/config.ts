@@ -20,6 +20,7 @@ import { DEFAULT_CAPS, type GraphCaps } from '../graph/graph';
 import { parseDuration, parseSize } from '../rules/units';
 import { DEFAULT_SOCKET_PATH } from '../ipc/socket-path';
 import { defaultRulesDir } from '../package-paths';
+import { DEFAULT_JOB_VARS, parseJobVars } from '../identity/rank';
 
 /** What the file says (only the keys present). */
 export interface AgentConfig {
@@ -41,6 +42,8 @@ export interface AgentConfig {
   gpu?: { nvmlLibrary?: string; intervalMs?: number; ncclInflightMs?: number };
   /** xctl fix: per-action policy, allowed callers, rate limit, re-check interval */
   fix?: FixConfig;
+  /** identity.job_vars (job id precedence), identity.host_root (where the node's /run and /var/lib are) */
+  identity?: { jobVars?: string; hostRoot?: string };
 }
 
 /** Every value resolved. */
@@ -61,13 +64,14 @@ export interface EffectiveConfig {
   kubernetes: { nodeConditions: boolean; nodeName: string };
   gpu: { nvmlLibrary?: string; intervalMs: number; ncclInflightMs: number };
   fix: FixConfig;
+  identity: { jobVars: string; hostRoot: string };
 }
 
 export class ConfigError extends UserError {
   override name = 'ConfigError';
 }
 
-type Kind = 'string' | 'bool' | 'duration' | 'count' | 'size' | 'ratio' | 'families' | 'loglevel' | 'addr' | 'policy' | 'ids';
+type Kind = 'string' | 'bool' | 'duration' | 'count' | 'size' | 'ratio' | 'families' | 'loglevel' | 'addr' | 'policy' | 'ids' | 'jobvars';
 const POLICY_MODES = ['allow', 'ask', 'deny'];
 
 export interface KeySpec {
@@ -95,7 +99,7 @@ export const DEFAULT_STATE_DIR = '/var/lib/xctl';
 export const DEFAULT_METRICS_ADDR = '127.0.0.1:9464';
 export const DEFAULT_CONFIG_FILE = '/etc/xctl/config.yaml';
 
-type Section = 'probes' | 'graph' | 'limits' | 'kubernetes' | 'gpu' | 'fix';
+type Section = 'probes' | 'graph' | 'limits' | 'kubernetes' | 'gpu' | 'fix' | 'identity';
 /** The AgentConfig part a dotted key writes into, created on first use. */
 function section<S extends Section>(c: AgentConfig, s: S): NonNullable<AgentConfig[S]> {
   return (c[s] ??= {} as NonNullable<AgentConfig[S]>) as NonNullable<AgentConfig[S]>;
@@ -399,6 +403,22 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     defaultText: () => '$NODE_NAME, else the host name',
     doc: "this node's name: the node label of the per-rank metrics, and the Kubernetes node to patch",
   },
+  {
+    key: 'identity.job_vars',
+    kind: 'jobvars',
+    env: 'XCTL_JOB_VARS',
+    set: (c, v: string) => (section(c, 'identity').jobVars = v),
+    default: () => DEFAULT_JOB_VARS,
+    doc: 'job id of a rank: the first of these environment variables present (A:B joins two), in order',
+  },
+  {
+    key: 'identity.host_root',
+    kind: 'string',
+    env: 'XCTL_HOST_ROOT',
+    set: (c, v: string) => (section(c, 'identity').hostRoot = v),
+    default: () => '/',
+    doc: "where the node's /run and /var/lib are seen (container runtime files naming containers and pods); /host in the DaemonSet",
+  },
 ];
 
 const SPEC = new Map(CONFIG_KEYS.map((k) => [k.key, k]));
@@ -415,6 +435,10 @@ function convert(spec: KeySpec, v: unknown): unknown {
   switch (spec.kind) {
     case 'string':
       if (typeof v !== 'string' || !v) throw new Error(`"${spec.key}" must be a non-empty string`);
+      return v;
+    case 'jobvars':
+      if (typeof v !== 'string') throw new Error(`"${spec.key}" must be a list of variable names like ${DEFAULT_JOB_VARS}`);
+      parseJobVars(v); // throws naming the bad entry
       return v;
     case 'addr':
       if (typeof v !== 'string' || !(v === 'off' || /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]*):\d{1,5}$/.test(v)))
@@ -668,6 +692,7 @@ export function resolveConfig(opts: ResolveOptions = {}): Resolved {
     kubernetes: { nodeConditions: c.kubernetes!.nodeConditions!, nodeName: c.kubernetes!.nodeName! },
     gpu: { nvmlLibrary: c.gpu?.nvmlLibrary, intervalMs: c.gpu?.intervalMs ?? 1000, ncclInflightMs: c.gpu?.ncclInflightMs ?? 10_000 },
     fix: c.fix ?? {},
+    identity: { jobVars: c.identity!.jobVars!, hostRoot: c.identity!.hostRoot! },
   };
   const values: Record<string, unknown> = {};
   for (const spec of CONFIG_KEYS) values[spec.key] = displayValue(spec, flat.get(spec.key));
