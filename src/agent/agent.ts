@@ -29,6 +29,9 @@ import type { FixConfig } from '../fix/policy';
 import type { PeerCred } from '../ipc/server';
 import type { ProbeConfig, Family } from '../native/addon';
 import type { GraphCaps } from '../graph/graph';
+import { CgroupScope } from '../procfs/cgroup-scope';
+import { parseJobVars } from '../identity/rank';
+import { RankTable } from './ranks';
 
 /** "loop0" for 7:0, from sysfs (DEVNAME in the device's uevent). */
 function deviceName(major: number, minor: number): string | undefined {
@@ -70,6 +73,12 @@ export interface AgentOptions {
   installCrashHandlers?: boolean;
   /** xctl fix: policy, allowed callers, rate limit (config fix.*); plans + audit live in stateDir (default /var/lib/xctl) */
   fix?: FixConfig;
+  /** the node label of the per-rank series (config kubernetes.node_name, --node-name); default the host name */
+  nodeName?: string;
+  /** track and export only processes in this cgroup subtree, any hierarchy (config scope_cgroup) */
+  scopeCgroup?: string;
+  /** job id precedence of ranks (config identity.job_vars) */
+  jobVars?: string;
 }
 
 export class Agent {
@@ -103,6 +112,7 @@ export class Agent {
     this.pipeline = new Pipeline(initialRules, {
       caps: opts.caps,
       clock,
+      scope: opts.scopeCgroup ? new CgroupScope(opts.scopeCgroup) : undefined,
       live: {
         inspect: true,
         providers: {
@@ -112,6 +122,9 @@ export class Agent {
       },
     });
     this.pipeline.graph.deviceNamer = deviceName;
+    if (opts.nodeName) this.metrics.nodeName = opts.nodeName;
+    const ranks = new RankTable(this.pipeline, opts.jobVars ? parseJobVars(opts.jobVars) : undefined);
+    this.metrics.rankSource = () => ranks.samples();
     this.source = new LiveSource({
       families: opts.families ?? defaultFamilies(),
       config: opts.probeConfig,

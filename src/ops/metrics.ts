@@ -2,7 +2,10 @@
  * Prometheus exposition (prom-client) and health endpoints. Series follow
  * Prometheus naming (xctl_..._total for counters, base units: seconds, bytes)
  * and carry no pid labels: cardinality is bounded by families, programs,
- * kinds, scenes, rules, actions and outcomes. The full list is in README
+ * kinds, scenes, rules, actions and outcomes. The per-rank series
+ * (xctl_rank_*) are bounded by the training ranks on this node: labels job,
+ * rank, node (and comm, an ordinal of at most 8 communicators per rank); only
+ * xctl_rank_info carries the pid (it changes when the rank restarts). The full list is in README
  * "Operations"; deploy/grafana and deploy/prometheus use only these names.
  *
  * The addon, graph and matcher keep cumulative counts; update() turns them
@@ -11,6 +14,7 @@
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
 import * as client from 'prom-client';
 import { programsNotRunning, type FamilyStatus, type NativeStats } from '../native/addon';
 import { kindFamily } from '../kinds/registry';
@@ -34,6 +38,26 @@ export interface MetricsSnapshot {
 }
 
 type Labels = Record<string, string>;
+
+/** One training rank on this node, as the agent sees it at scrape time. */
+export interface RankSample {
+  job: string;
+  rank: number;
+  worldSize?: number;
+  pid: number;
+  pod?: string;
+  container?: string;
+  /** completed collectives per communicator, in order of first use */
+  comms: number[];
+  /** the collective it waits in now, and since when (Unix seconds) */
+  inflight?: { fn: string; sinceS: number };
+  /** Unix seconds of the newest completed collective */
+  lastCompletionS?: number;
+  /** its top active finding */
+  finding?: { scene: string; rule: string; culpritKind: string; culprit: string; confidence: number };
+}
+
+type RankKey = 'job' | 'rank' | 'node';
 
 export class AgentMetrics {
   readonly registry = new client.Registry();
@@ -69,12 +93,18 @@ export class AgentMetrics {
   readonly cpuBudget: client.Gauge;
   readonly kubeUpdates: client.Counter<'outcome'>;
   readonly crashReports: client.Counter;
+  /** the node label of the per-rank series (config kubernetes.node_name, --node-name) */
+  nodeName: string;
+  /** the ranks on this node, asked once per scrape (the agent sets it) */
+  rankSource?: () => RankSample[];
+  private rankSnapshot: RankSample[] = [];
   ready = false;
 
   private readonly last = new Map<string, number>();
   private readonly prevFindings = new Set<string>();
 
-  constructor(info: { version?: string } = {}) {
+  constructor(info: { version?: string; nodeName?: string } = {}) {
+    this.nodeName = info.nodeName ?? os.hostname();
     const r = [this.registry];
     const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
       new client.Counter<L>({ name, help, labelNames, registers: r });
@@ -140,6 +170,7 @@ export class AgentMetrics {
       1,
     );
     this.processMetrics(r);
+    this.rankMetrics(r);
     this.nvmlAvailable.set(0);
     this.governorLevel.set(0);
     this.probesFailed.set(0);
@@ -191,6 +222,83 @@ export class AgentMetrics {
     new client.Gauge({ name: 'xctl_process_start_time_seconds', help: 'Agent start time, Unix epoch', registers: r }).set(
       Math.round(Date.now() / 1000 - process.uptime()),
     );
+  }
+
+  /**
+   * Per-rank training progress, filled at scrape time from rankSource (the first of these series
+   * takes the snapshot the others read, so one scrape sees one consistent rank table).
+   */
+  private rankMetrics(r: client.Registry[]): void {
+    const m = this;
+    const base = (s: RankSample): Record<RankKey, string> => ({ job: s.job, rank: String(s.rank), node: m.nodeName });
+    new client.Gauge<RankKey | 'pid' | 'world_size' | 'pod' | 'container'>({
+      name: 'xctl_rank_info',
+      help: 'A training rank on this node (identity from its environment): its pid, world size, pod and container',
+      labelNames: ['job', 'rank', 'node', 'pid', 'world_size', 'pod', 'container'],
+      registers: r,
+      collect() {
+        m.rankSnapshot = m.rankSource?.() ?? [];
+        this.reset();
+        for (const s of m.rankSnapshot)
+          this.set(
+            { ...base(s), pid: String(s.pid), world_size: s.worldSize === undefined ? '' : String(s.worldSize), pod: s.pod ?? '', container: s.container ?? '' },
+            1,
+          );
+      },
+    });
+    new client.Counter<RankKey | 'comm'>({
+      name: 'xctl_rank_collectives_completed_total',
+      help: 'NCCL collectives the rank completed, per communicator (comm: 0, 1, ... in order of first use)',
+      labelNames: ['job', 'rank', 'node', 'comm'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const s of m.rankSnapshot) s.comms.forEach((n, k) => this.inc({ ...base(s), comm: String(k) }, n));
+      },
+    });
+    new client.Gauge<RankKey>({
+      name: 'xctl_rank_in_collective',
+      help: '1 while the rank waits inside an NCCL collective (in flight past gpu.nccl_inflight), else 0',
+      labelNames: ['job', 'rank', 'node'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const s of m.rankSnapshot) this.set(base(s), s.inflight ? 1 : 0);
+      },
+    });
+    new client.Gauge<RankKey | 'fn'>({
+      name: 'xctl_rank_collective_inflight_since_seconds',
+      help: 'Unix time the collective the rank waits in was entered (only while it waits)',
+      labelNames: ['job', 'rank', 'node', 'fn'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const s of m.rankSnapshot) if (s.inflight) this.set({ ...base(s), fn: s.inflight.fn }, s.inflight.sinceS);
+      },
+    });
+    new client.Gauge<RankKey>({
+      name: 'xctl_rank_last_collective_timestamp_seconds',
+      help: 'Unix time of the newest NCCL collective the rank completed',
+      labelNames: ['job', 'rank', 'node'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const s of m.rankSnapshot) if (s.lastCompletionS !== undefined) this.set(base(s), s.lastCompletionS);
+      },
+    });
+    new client.Gauge<RankKey | 'scene' | 'rule' | 'culprit_kind' | 'culprit'>({
+      name: 'xctl_rank_finding_confidence',
+      help: "The rank's top active finding on this node (scene, rule, culprit), valued by its confidence",
+      labelNames: ['job', 'rank', 'node', 'scene', 'rule', 'culprit_kind', 'culprit'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const s of m.rankSnapshot) {
+          const f = s.finding;
+          if (f) this.set({ ...base(s), scene: f.scene, rule: f.rule, culprit_kind: f.culpritKind, culprit: f.culprit }, f.confidence);
+        }
+      },
+    });
   }
 
   /** Moves a counter to a cumulative value seen at the source. */

@@ -7,6 +7,7 @@
  * carries a new id and is decided again.
  */
 import * as fs from 'node:fs';
+import { parseCgroups } from './parse';
 
 /** cgroups decided before the cache starts over (a bound, not a tuning knob) */
 const MAX_CACHED = 4096;
@@ -46,14 +47,8 @@ export class CgroupScope {
   }
 }
 
-/** Whether a /proc/<pid>/cgroup text ("ID:CONTROLLERS:PATH" lines) has a path at or below `path`. */
+/** Whether a /proc/<pid>/cgroup text has a path (in any hierarchy) at or below `path`. */
 export function cgroupLinesUnder(text: string, path: string): boolean {
   if (path === '/') return true;
-  for (const line of text.split('\n')) {
-    const i = line.indexOf(':', line.indexOf(':') + 1);
-    if (i < 0) continue;
-    const p = line.slice(i + 1);
-    if (p === path || p.startsWith(`${path}/`)) return true;
-  }
-  return false;
+  return parseCgroups(text).some((e) => e.path === path || e.path.startsWith(`${path}/`));
 }
