@@ -57,7 +57,8 @@ export class RankTable {
         comms: proc.ncclCommCompleted ? [...proc.ncclCommCompleted] : [],
       };
       const inf = proc.ncclInflight;
-      if (proc.ncclInflightOpen && inf && nowNs - inf.tNs <= INFLIGHT_FRESH_NS) s.inflight = { fn: inf.fn, sinceS: toWall(inf.tNs - inf.ns) };
+      if (proc.ncclInflightOpen && inf && nowNs - inf.tNs <= INFLIGHT_FRESH_NS)
+        s.inflight = { fn: inf.fn, sinceS: toWall(inf.tNs - inf.ns) };
       if (proc.ncclLastExitNs) s.lastCompletionS = toWall(proc.ncclLastExitNs);
       if (p.matcher.active.has(proc.id)) {
         try {

@@ -9,9 +9,14 @@ import { AgentUnavailableError } from '../ipc/errors';
 import { renderPs, renderWhy } from './render';
 import type { PsRow, WhyAnswer } from '../engine/answer';
 import { UsageError } from './usage';
+import { jobWhyCommand } from './why-job';
 
 export const WHY_HELP = `usage: xctl why <pid> [--json] [--window S] [--socket PATH]
-  exit code 0: a cause was found; 1: the process looks healthy; 2: error (unknown pid, no agent)`;
+       xctl why job/<ID> --prometheus URL [--json] [--window S]
+  exit code 0: a cause was found; 1: the process looks healthy; 2: error (unknown pid, no agent)
+  job/<ID> --prometheus: the job's ranks on every node, from the agents' xctl_rank_* series in Prometheus;
+  names the straggler rank(s), their node, pid and local cause (exit 0), 1 if the job looks healthy,
+  2 if Prometheus is unreachable or does not know the job`;
 
 async function call(socket: string | undefined, method: string, pid: number, args: Record<string, string>) {
   const path = resolveSocketPath(socket);
@@ -26,12 +31,24 @@ async function call(socket: string | undefined, method: string, pid: number, arg
 export async function whyCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { json: { type: 'boolean' }, socket: { type: 'string' }, window: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      json: { type: 'boolean' },
+      socket: { type: 'string' },
+      window: { type: 'string' },
+      prometheus: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     allowPositionals: true,
   });
   if (values.help) {
     process.stdout.write(`${WHY_HELP}\n`);
     return 0;
+  }
+  // job/<ID> across nodes, through Prometheus (the local job/ selectors go to the agent)
+  if (values.prometheus !== undefined) {
+    const sel = positionals[0] ?? '';
+    if (!sel.startsWith('job/')) throw new UsageError(`--prometheus answers for a job: xctl why job/<ID> --prometheus URL, got "${sel}"`);
+    return jobWhyCommand(sel.slice(4), { prometheus: values.prometheus, json: values.json, window: values.window });
   }
   const pid = Number(positionals[0]);
   if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`why needs a pid, got "${positionals[0] ?? ''}"`);

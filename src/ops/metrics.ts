@@ -241,7 +241,13 @@ export class AgentMetrics {
         this.reset();
         for (const s of m.rankSnapshot)
           this.set(
-            { ...base(s), pid: String(s.pid), world_size: s.worldSize === undefined ? '' : String(s.worldSize), pod: s.pod ?? '', container: s.container ?? '' },
+            {
+              ...base(s),
+              pid: String(s.pid),
+              world_size: s.worldSize === undefined ? '' : String(s.worldSize),
+              pod: s.pod ?? '',
+              container: s.container ?? '',
+            },
             1,
           );
       },
