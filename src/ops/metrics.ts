@@ -259,7 +259,7 @@ export class AgentMetrics {
       registers: r,
       collect() {
         this.reset();
-        for (const s of m.rankSnapshot) s.comms.forEach((n, k) => this.inc({ ...base(s), comm: String(k) }, n));
+        for (const s of m.rankSnapshot) for (let k = 0; k < s.comms.length; k++) this.inc({ ...base(s), comm: String(k) }, s.comms[k]!);
       },
     });
     new client.Gauge<RankKey>({
