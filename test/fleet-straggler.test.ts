@@ -113,7 +113,7 @@ t.test('--scope-cgroup: a path at or below PATH in any hierarchy', async (t) => 
     'a v1 hierarchy counts',
   );
   t.equal(cgroupLinesUnder(v2, '/'), true);
-  // the cache: decided once per cgroup id, from a fake /proc
+  // the cache: decided once per process (pid + start time), again after an exec or for a reused pid
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-scope-'));
   t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
   fs.mkdirSync(path.join(root, '10'));
@@ -122,12 +122,16 @@ t.test('--scope-cgroup: a path at or below PATH in any hierarchy', async (t) => 
   t.equal(s.path, '/xctl-e2e/node-a');
   t.equal(s.admits(10, 555), true);
   fs.writeFileSync(path.join(root, '10', 'cgroup'), '0::/elsewhere\n');
-  t.equal(s.admits(10, 555), true, 'cgroup 555 was decided: /proc is not read again');
-  t.equal(s.admits(10, 556), false, 'a new cgroup id is read');
+  t.equal(s.admits(10, 555), true, 'process 10 was decided: /proc is not read again');
+  t.equal(s.admits(10, 0), true, 'a record without start time: the known process');
+  s.forget(10);
+  t.equal(s.admits(10, 555), false, 'after an exec it is read again');
+  fs.writeFileSync(path.join(root, '10', 'cgroup'), v2);
+  t.equal(s.admits(10, 556), true, 'a reused pid (another start time) is read again');
   t.equal(s.admits(99, 557), false, 'a process that is gone is not in scope');
   fs.mkdirSync(path.join(root, '99'));
   fs.writeFileSync(path.join(root, '99', 'cgroup'), v2);
-  t.equal(s.admits(99, 557), true, '...and its cgroup was not cached as out of scope');
+  t.equal(s.admits(99, 557), true, '...and was not cached as out of scope');
 });
 
 t.test('Prometheus client: unreachable, not Prometheus, a rejected query', async (t) => {

@@ -66,7 +66,8 @@ export class GraphIngestor {
 
   private inScope(b: RecordBatch, i: number, kind: number): boolean {
     const scope = this.scope!;
-    if (scope.admits(b.pid(i), b.u64Number(i, O['hdr.cgroup_id']))) return true;
+    if (kind === Kind.EXEC) scope.forget(b.pid(i));
+    if (scope.admits(b.pid(i), b.u64Number(i, O['hdr.start_ns']))) return true;
     // who stopped or killed a process in scope is part of its story
     return kind === Kind.SIGNAL && scope.pidInScope(b.u32(i, O['sig.target_pid'])) === true;
   }
