@@ -63,12 +63,15 @@ export class RankTable {
       if (p.matcher.active.has(proc.id)) {
         try {
           const a = answerWhy(p, proc.pid);
+          // the cause is the rank itself (stopped, killed): blame what blocked it, the chain's last link
+          const last = a.chain[a.chain.length - 1];
+          const culprit = a.culprit?.id === proc.id && last?.edge === 'blocked_by' ? last.to : a.culprit;
           if (a.scene !== 'healthy')
             s.finding = {
               scene: a.scene,
               rule: a.findings[0]?.rule ?? '',
-              culpritKind: a.culprit?.type ?? 'process',
-              culprit: a.culprit?.label ?? proc.label(),
+              culpritKind: culprit?.type ?? 'process',
+              culprit: culprit?.label ?? proc.label(),
               confidence: a.confidence,
             };
         } catch {
