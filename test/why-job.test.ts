@@ -216,7 +216,12 @@ t.test('a rank stopped by another process: named with its node and local cause, 
   const named = await until('the straggler is named with its local cause', 20_000, async () => {
     const a = await answerJobWhy(JOB, promUrl, 30);
     const s = a.stragglers;
-    return s.length === 1 && s[0]!.rank === HELD && s[0]!.node === 'node-b' && s[0]!.pid === held.pid && s[0]!.scene === 'process_blocked'
+    return s.length === 1 &&
+      s[0]!.rank === HELD &&
+      s[0]!.node === 'node-b' &&
+      s[0]!.pid === held.pid &&
+      s[0]!.scene === 'process_blocked' &&
+      s[0]!.finding?.culprit === `kill (${k.pid})`
       ? a
       : undefined;
   });
