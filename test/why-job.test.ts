@@ -199,6 +199,27 @@ t.test('the running job: four ranks on three nodes, each exported by its own nod
   const body = (await get(`http://${targets[1]}/metrics`)).body;
   const rankLabels = [...body.matchAll(/^xctl_rank_info\{[^}]*rank="(\d+)"/gm)].map((m) => m[1]);
   t.same(rankLabels, ['2'], 'node-b exports only its own rank');
+  // bounded labels: job, rank, node and a few more; only xctl_rank_info carries the pid
+  const rankLabels2 = new Set([
+    'job',
+    'rank',
+    'node',
+    'comm',
+    'fn',
+    'scene',
+    'rule',
+    'culprit_kind',
+    'culprit',
+    'pid',
+    'world_size',
+    'pod',
+    'container',
+  ]);
+  for (const m of body.matchAll(/^(xctl_rank_\w+)\{([^}]*)\}/gm))
+    for (const kv of m[2]!.matchAll(/(\w+)="/g)) {
+      t.ok(rankLabels2.has(kv[1]!), `${m[1]}: label ${kv[1]} is bounded`) || t.fail(m[0]);
+      if (kv[1] === 'pid') t.equal(m[1], 'xctl_rank_info', 'only the info series carries the pid');
+    }
   const perRank = new Map<string, number>();
   for (const m of body.matchAll(/^xctl_rank_\w+\{[^}]*rank="(\d+)"[^}]*\} /gm)) perRank.set(m[1]!, (perRank.get(m[1]!) ?? 0) + 1);
   t.comment(`exported series per rank (healthy, one communicator): ${perRank.get('2')}`);

@@ -75,7 +75,7 @@ export interface AgentOptions {
   fix?: FixConfig;
   /** the node label of the per-rank series (config kubernetes.node_name, --node-name); default the host name */
   nodeName?: string;
-  /** track and export only processes in this cgroup subtree, any hierarchy (config scope_cgroup) */
+  /** track and export only processes in this cgroup subtree, any hierarchy (config scope_cgroup; "/" or unset: all) */
   scopeCgroup?: string;
   /** job id precedence of ranks (config identity.job_vars) */
   jobVars?: string;
@@ -112,7 +112,7 @@ export class Agent {
     this.pipeline = new Pipeline(initialRules, {
       caps: opts.caps,
       clock,
-      scope: opts.scopeCgroup ? new CgroupScope(opts.scopeCgroup) : undefined,
+      scope: opts.scopeCgroup && opts.scopeCgroup.replace(/\/+$/, '') !== '' ? new CgroupScope(opts.scopeCgroup) : undefined,
       live: {
         inspect: true,
         providers: {

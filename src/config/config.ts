@@ -54,8 +54,8 @@ export interface EffectiveConfig {
   logLevel: string;
   logPretty: boolean;
   stateDir: string;
-  /** undefined: every process */
-  scopeCgroup?: string;
+  /** "/": every process */
+  scopeCgroup: string;
   families: Family[];
   probes: ProbeConfig;
   bpfStats: boolean;
@@ -174,9 +174,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     flag: '--scope-cgroup',
     arg: 'PATH',
     set: (c, v: string) => (c.scopeCgroup = v),
-    default: () => undefined,
-    defaultText: () => 'every process',
-    doc: 'track and export only processes whose cgroup path (in any hierarchy) is PATH or below it, e.g. /kubepods.slice',
+    default: () => '/',
+    doc: 'track and export only processes whose cgroup path (in any hierarchy) is PATH or below it, e.g. /kubepods.slice; / is every process',
   },
   {
     key: 'families',
@@ -683,7 +682,7 @@ export function resolveConfig(opts: ResolveOptions = {}): Resolved {
     logLevel: c.logLevel!,
     logPretty: c.logPretty!,
     stateDir: c.stateDir!,
-    scopeCgroup: c.scopeCgroup,
+    scopeCgroup: c.scopeCgroup!,
     families: c.families!,
     probes: c.probes!,
     bpfStats: c.bpfStats!,
