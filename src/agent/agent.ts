@@ -3,6 +3,10 @@
  * socket, metrics over HTTP. Rules hot-reload on change and on SIGHUP (a bad
  * file keeps the old set). Stops cleanly on SIGTERM/SIGINT.
  */
+import type { ProcessNode } from '../graph/model';
+import { parseSelector, type Selector } from '../identity/selector';
+import { answerSelection } from '../why/select';
+import { DEFAULT_JOB_VARS, parseJobVars } from '../identity/rank';
 import * as fs from 'node:fs';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
@@ -30,7 +34,6 @@ import type { PeerCred } from '../ipc/server';
 import type { ProbeConfig, Family } from '../native/addon';
 import type { GraphCaps } from '../graph/graph';
 import { CgroupScope } from '../procfs/cgroup-scope';
-import { parseJobVars } from '../identity/rank';
 import { RankTable } from './ranks';
 
 /** "loop0" for 7:0, from sysfs (DEVNAME in the device's uevent). */
@@ -77,8 +80,8 @@ export interface AgentOptions {
   nodeName?: string;
   /** track and export only processes in this cgroup subtree, any hierarchy (config scope_cgroup; "/" or unset: all) */
   scopeCgroup?: string;
-  /** job id precedence of ranks (config identity.job_vars) */
-  jobVars?: string;
+  /** identity of processes: job id precedence (config identity.job_vars) and where the node's runtime files are (identity.host_root) */
+  identity?: { jobVars?: string; hostRoot?: string };
 }
 
 export class Agent {
@@ -120,10 +123,14 @@ export class Agent {
           cpuCompetitors: (pid) => this.sampler.top(3, { excludePids: [pid, process.pid] }).filter((c) => c.usage >= 0.2),
         },
       },
+      identity: {
+        hostRoot: opts.identity?.hostRoot ?? '/',
+        jobSources: parseJobVars(opts.identity?.jobVars ?? DEFAULT_JOB_VARS),
+      },
     });
     this.pipeline.graph.deviceNamer = deviceName;
     if (opts.nodeName) this.metrics.nodeName = opts.nodeName;
-    const ranks = new RankTable(this.pipeline, opts.jobVars ? parseJobVars(opts.jobVars) : undefined);
+    const ranks = new RankTable(this.pipeline);
     this.metrics.rankSource = () => ranks.samples();
     this.source = new LiveSource({
       families: opts.families ?? defaultFamilies(),
@@ -245,6 +252,8 @@ export class Agent {
     // with a state dir, remediation state is recovered now (interrupted steps marked); without, on first use
     if (this.opts.stateDir) this.fixService();
     this.timers.push(setInterval(() => this.pipeline.flush(), 250));
+    // identities of the processes ingest noted (bounded work per tick, off the hot path)
+    this.timers.push(setInterval(() => this.pipeline.identities?.tick(), 100));
     this.timers.push(setInterval(() => this.pipeline.sweep(), 5000));
     this.timers.push(setInterval(() => this.tick(), 1000));
     this.ipc = await startIpcServer({
@@ -280,12 +289,19 @@ export class Agent {
       if (name) byKind[name] = counts[k]!;
     }
     const active = new Map<string, string>();
+    const podFindings = new Map<string, number>();
     const fatal: { scene: string; cause: string }[] = [];
     const scenes = this.pipeline.matcher.rules.scenes;
     for (const [id, ms] of this.pipeline.matcher.active) {
+      const node = this.pipeline.graph.byId(id);
+      const pod = node?.type === 'process' ? (node as ProcessNode).identity?.pod : undefined;
       for (const m of ms) {
         if (active.has(`${id}|${m.scene}`)) continue;
         active.set(`${id}|${m.scene}`, m.scene);
+        if (pod) {
+          const k = `${pod.namespace ?? 'unknown'}\0${pod.name ?? pod.uid}\0${m.scene}`;
+          podFindings.set(k, (podFindings.get(k) ?? 0) + 1);
+        }
         if (scenes.get(m.scene)?.fatal) fatal.push({ scene: m.scene, cause: m.render().cause });
       }
     }
@@ -301,6 +317,7 @@ export class Agent {
       rulesLoaded: this.pipeline.matcher.rules.rules.length,
       ruleErrors: this.ruleErrors.length,
       activeFindings: active,
+      podFindings,
       programStats: this.source.programStats(),
     });
     if (this.kube) void this.kube.update(fatal);
@@ -344,10 +361,20 @@ export class Agent {
   private async handleMethod(method: string, pid: number, args: Record<string, string>): Promise<unknown> {
     switch (method) {
       case 'why': {
-        if (!pid) throw new IpcError('BAD_REQUEST', 'why needs a pid');
+        if (!pid && !args.selector) throw new IpcError('BAD_REQUEST', 'why needs a pid or a selector');
         const end = this.metrics.whyDuration.startTimer();
         try {
           const windowS = args.window_s ? Number(args.window_s) : 300;
+          if (!pid) {
+            let sel: Selector;
+            try {
+              sel = parseSelector(args.selector, args.rank);
+            } catch (e) {
+              throw new IpcError('BAD_REQUEST', (e as Error).message);
+            }
+            if (sel.kind === 'pid') return answerWhy(this.pipeline, sel.pid, windowS * 1e9);
+            return answerSelection(this.pipeline, sel, windowS * 1e9);
+          }
           return answerWhy(this.pipeline, pid, windowS * 1e9);
         } catch (e) {
           if (e instanceof WhyError) throw new IpcError('NOT_FOUND', e.message);
@@ -357,7 +384,7 @@ export class Agent {
         }
       }
       case 'ps':
-        return this.pipeline.ps(Number(args.limit ?? 50));
+        return this.pipeline.ps(Number(args.limit ?? 50), args.all === '1');
       case 'status':
         return {
           pid: process.pid,

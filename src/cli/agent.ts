@@ -39,7 +39,6 @@ export async function agentCommand(argv: string[]): Promise<number> {
       cuda: { inflightMs: cfg.gpu.ncclInflightMs },
       nodeName: cfg.kubernetes.nodeName,
       scopeCgroup: cfg.scopeCgroup,
-      jobVars: cfg.identity.jobVars,
       caps: cfg.graph,
       logger,
       stateDir: cfg.stateDir,
@@ -49,6 +48,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
       bpfStats: cfg.bpfStats,
       kubernetes: cfg.kubernetes,
       fix: cfg.fix,
+      identity: cfg.identity,
       effectiveConfig: { file: file ?? null, ...(report as object) },
       installCrashHandlers: true,
     });

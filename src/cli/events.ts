@@ -8,11 +8,24 @@ import { kindChoicesText } from '../kinds/registry';
 import { LineWriter, parseSeconds, untilStopped } from './output';
 import { PROBE_OPTIONS, probeHelp, probeSettings } from './probe-options';
 import { UsageError } from './usage';
+import { IdentityCache } from '../identity/resolver';
+import { parseJobVars } from '../identity/rank';
+import { resolveConfig } from '../config/config';
+
+/** identity.host_root and identity.job_vars from the config file and environment (defaults if it cannot be read). */
+function identityOptions() {
+  try {
+    const { identity } = resolveConfig({}).config;
+    return { hostRoot: identity.hostRoot, jobSources: parseJobVars(identity.jobVars) };
+  } catch {
+    return {};
+  }
+}
 
 export const eventsHelp = () => `usage: xctl events [--pid N]... [--kind K]... [--json] [--duration S] [probe options]
   --pid N              only events of process N (repeatable; signals match sender or target)
   --kind K             only kind K: ${kindChoicesText(35, 23)}
-  --json               one JSON object per line
+  --json               one JSON object per line, with the process's container, pod, slurm and rank where known
   --duration S         stop after S seconds (default: until Ctrl-C)
 ${probeHelp()}`;
 
@@ -49,10 +62,18 @@ export async function eventsCommand(argv: string[]): Promise<number> {
   const source = new LiveSource({ families, config: probes });
   const out = new LineWriter();
   const json = values.json === true;
+  const ids = json ? new IdentityCache(identityOptions()) : undefined;
   const status = source.start((batch) => {
     for (let i = 0; i < batch.count; i++) {
       if (!filter.matches(batch, i)) continue;
       const ev = toEvent(batch, i, source.clock);
+      if (ids && !ev.kthread && ev.pid > 0) {
+        const id = ids.get(ev.pid, Number(ev.start_ns), ev.kind === 'exec');
+        if (id.container) Object.assign(ev, { container: id.container });
+        if (id.pod) Object.assign(ev, { pod: id.pod });
+        if (id.slurm) Object.assign(ev, { slurm: id.slurm });
+        if (id.rank) Object.assign(ev, { rank: id.rank });
+      }
       out.push(json ? JSON.stringify(ev) : formatText(ev));
     }
     out.flush();

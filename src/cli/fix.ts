@@ -4,6 +4,7 @@
  * fix exit codes: 0 planned/applied, 1 nothing to fix, 2 error or refused.
  * verify exit codes: 0 resolved, 1 partial/failed/recurred/pending, 2 error.
  */
+import { identityLine } from '../identity/identity';
 import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { callAgent } from '../ipc/client';
@@ -35,7 +36,8 @@ function fmtValue(v: number | undefined, unit: string): string {
 }
 
 export function renderPlan(p: Plan): string {
-  const out = [`plan ${p.plan_id}: ${p.scene} for ${p.comm} (${p.pid})`, `  ${p.summary}`];
+  const who = identityLine(p);
+  const out = [`plan ${p.plan_id}: ${p.scene} for ${p.comm} (${p.pid})`, ...(who ? [`  ${who}`] : []), `  ${p.summary}`];
   const v = p.verification;
   out.push(`  verify: ${v.text}; now ${fmtValue(v.before, v.unit)}, resolved at <= ${fmtValue(v.threshold, v.unit)} over ${v.window_s} s`);
   if (!p.steps.length) out.push('  nothing to do');

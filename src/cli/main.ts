@@ -10,8 +10,8 @@ const HELP = `usage: xctl <command> [options]
 
 commands:
   agent     run the daemon: probes -> causal graph -> rules, answers on a Unix socket (root)
-  why       why <pid>: the ranked causal chain for a process (from the agent)
-  ps        tracked processes and their top finding (from the agent)
+  why       why <pid|pod/…|container/…|job/ID [--rank N]>: the ranked causal chain (from the agent)
+  ps        tracked processes and their top finding ([--by pod|job]: grouped; from the agent)
   events    live decoded event stream from the kernel probes (root)
   record    write the live stream to a recording file (root)
   replay    decode a recording

@@ -1,9 +1,12 @@
 /** Text rendering of a `why` answer for terminals. */
-import type { PsRow, WhyAnswer } from '../engine/answer';
+import type { PsRow, WhyAnswer, WhySelection } from '../engine/answer';
+import type { PsGroup } from './why';
+import { identityLine } from '../identity/identity';
 
 export function renderWhy(a: WhyAnswer): string {
   const lines: string[] = [];
   const head = `${a.comm || '?'} (${a.pid}), ${a.state}`;
+  const who = identityLine(a);
   if (a.scene === 'healthy') {
     lines.push(`${head}: healthy (confidence ${pct(a.confidence)})`);
     lines.push(`  ${a.summary}`);
@@ -31,6 +34,7 @@ export function renderWhy(a: WhyAnswer): string {
     ? `${a.dropped_events} events were dropped in this window: the answer may miss evidence`
     : 'no events dropped in this window';
   lines.push(`  window ${a.window_s} s; ${drops}; answered in ${a.answered_in_ms.toFixed(1)} ms`);
+  if (who) lines.splice(1, 0, `  ${who}`); // the header's second line: who the process is
   return lines.join('\n');
 }
 
@@ -43,3 +47,40 @@ export function renderPs(rows: PsRow[]): string {
 }
 
 const pct = (x: number) => `${Math.round(x * 100)} %`;
+
+/** `why <selector>`: each answer in full, then the other selected processes one per line. */
+export function renderSelection(s: WhySelection): string {
+  const out: string[] = [];
+  out.push(
+    `${s.selector}: ${s.answers.length + s.others.length} processes (of ${s.searched} searched), ${s.answers.length} with a finding`,
+  );
+  for (const a of s.answers) out.push('', renderWhy(a));
+  if (s.others.length) {
+    out.push('', s.answers.length ? 'the rest:' : 'none with a finding:');
+    for (const r of s.others) out.push(`  ${psLine(r)}${identityLine(r) ? `  [${identityLine(r)}]` : ''}`);
+  }
+  return out.join('\n');
+}
+
+/** `ps --by pod|job`: one header per group, its processes under it. */
+export function renderPsGroups(groups: PsGroup[], by: 'pod' | 'job'): string {
+  const out: string[] = [];
+  for (const g of groups) {
+    const head =
+      g.key === ''
+        ? `(no ${by})`
+        : by === 'pod'
+          ? `pod ${g.key}${g.pod ? ` (uid ${g.pod.uid}${g.pod.qos ? `, ${g.pod.qos}` : ''})` : ''}`
+          : `job ${g.key}`;
+    out.push(
+      `${head}: ${g.processes} processes, ${g.with_findings} with a finding${g.worst ? `; worst: ${g.worst.comm} (${g.worst.pid})${g.worst.rank !== undefined ? ` rank ${g.worst.rank}` : ''} ${g.worst.scene}` : ''}`,
+    );
+    for (const r of g.rows) out.push(`  ${psLine(r)}`);
+  }
+  return out.join('\n');
+}
+
+function psLine(r: PsRow): string {
+  const who = r.rank ? ` rank ${r.rank.rank}` : r.container?.name ? ` [${r.container.name}]` : '';
+  return `${String(r.pid).padStart(7)}  ${r.comm.padEnd(16).slice(0, 16)} ${r.state.padEnd(8)} ${r.scene.padEnd(17)} ${r.summary}${who}`;
+}

@@ -4,6 +4,10 @@
  * references (type, id, label), never as live graph objects.
  */
 import type { VerifySpec } from '../rules/scenes';
+import type { Identity } from '../identity/identity';
+
+/** Who the process is (container, pod, slurm, rank, cgroup; see src/identity/identity.ts): all optional. */
+export type IdentityFields = Partial<Identity>;
 
 export interface NodeRef {
   type: string;
@@ -63,7 +67,7 @@ export interface Finding {
   verify?: VerifySpec;
 }
 
-export interface WhyAnswer {
+export interface WhyAnswer extends IdentityFields {
   pid: number;
   comm: string;
   start_ns: number;
@@ -81,7 +85,7 @@ export interface WhyAnswer {
 }
 
 /** One line of `xctl ps`. */
-export interface PsRow {
+export interface PsRow extends IdentityFields {
   pid: number;
   comm: string;
   state: string;
@@ -90,4 +94,14 @@ export interface PsRow {
   scene: string;
   summary: string;
   score: number;
+}
+
+/** `why pod/…|container/…|job/…`: the answers for the selected processes with findings, and the rest listed. */
+export interface WhySelection {
+  selector: string;
+  /** processes looked at: the graph's (running and exited within the grace period) and, live, /proc's */
+  searched: number;
+  answers: WhyAnswer[];
+  /** selected processes without a finding (or past the answer limit) */
+  others: PsRow[];
 }

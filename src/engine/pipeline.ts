@@ -17,6 +17,8 @@ import { Series } from '../graph/series';
 import type { CgroupScope } from '../procfs/cgroup-scope';
 import { ATTR_CHANGED, METRIC_NAMES } from '../graph/vocabulary';
 import type { PsRow } from './answer';
+import { IdentityResolver } from '../identity/resolver';
+import { identityFields, resolveProcess, type Identity, type ResolveOptions } from '../identity/identity';
 
 export interface PipelineOptions {
   caps?: Partial<GraphCaps>;
@@ -25,6 +27,8 @@ export interface PipelineOptions {
   live?: { providers: LiveProviders; inspect: boolean };
   /** track only the processes in this cgroup subtree (--scope-cgroup) */
   scope?: CgroupScope;
+  /** live: resolve each process's identity (container, pod, slurm, rank) off the hot path */
+  identity?: ResolveOptions;
 }
 
 export class Pipeline {
@@ -37,6 +41,8 @@ export class Pipeline {
   /** change sets by node type and metric bits, for the rule set they were made from */
   private readonly changeSets = new Map<EntityType, Map<number, ChangeSet>>();
   private changeSetsOf: RuleSet | undefined;
+  /** live only: the identity resolver; its tick() runs on the agent's timer */
+  readonly identities?: IdentityResolver;
 
   constructor(
     rules: RuleSet,
@@ -47,6 +53,24 @@ export class Pipeline {
     this.graph.samplePercentiles(rules.percentileMetrics);
     this.ingestor = new GraphIngestor(this.graph, opts.scope ?? null);
     this.graph.onEvict = (node) => this.matcher.forget(node);
+    if (opts.identity) {
+      const g = this.graph;
+      this.identities = new IdentityResolver(opts.identity, () => g.procs.values());
+      this.identities.onChange = (h) => g.noteAttr(h as ProcessNode); // rules on pod.*, container.*, job, rank re-evaluate
+      g.identities = this.identities;
+    }
+  }
+
+  /** The identity of a process: resolved (now, if the timer has not yet) on a live host; what was recorded in replays. */
+  identityOf(p: ProcessNode): Identity | undefined {
+    return this.identities ? this.identities.identityOf(p) : p.identity;
+  }
+
+  /** The identity of (pid, start): its node's, or read from /proc for a process the graph has not met (live). */
+  identityFor(pid: number, startNs: number): Identity | undefined {
+    const node = this.graph.findProcess(pid) ?? this.graph.retired.get(`p:${pid}:${startNs}`);
+    if (node && (node.startNs === startNs || startNs === 0)) return this.identityOf(node);
+    return this.identities ? resolveProcess(pid, startNs, this.identities.opts) : undefined;
   }
 
   nowNs(): number {
@@ -118,11 +142,16 @@ export class Pipeline {
     return this.drops.aggregate('sum', nowNs / 1e9, windowNs / 1e9) ?? 0;
   }
 
-  /** Tracked processes with a current finding first, then the most recently seen. */
-  ps(limit = 50): PsRow[] {
+  /**
+   * Tracked processes with a current finding first, then the most recently seen.
+   * Identity: resolved now for the rows returned; `all` (grouping by pod or job)
+   * returns every row with what the resolver already knows.
+   */
+  ps(limit = 50, all = false): PsRow[] {
     this.flush();
     const now = this.nowNs();
     const rows: PsRow[] = [];
+    const nodes = new Map<PsRow, ProcessNode>();
     const top = (p: ProcessNode): RuleMatch | undefined => this.matcher.topMatchFor(p);
     const consider = (p: ProcessNode) => {
       if (p.kthread) return;
@@ -137,10 +166,16 @@ export class Pipeline {
         summary: m?.cause ?? '',
         score: m?.score ?? 0,
       });
+      nodes.set(rows[rows.length - 1]!, p);
     };
     for (const p of this.graph.procs.values()) consider(p);
     for (const p of this.graph.retired.values()) consider(p);
     rows.sort((a, b) => b.score - a.score || a.last_seen_s - b.last_seen_s);
-    return rows.slice(0, limit);
+    const out = all ? rows : rows.slice(0, limit);
+    for (const r of out) {
+      const p = nodes.get(r)!;
+      Object.assign(r, identityFields(all ? p.identity : this.identityOf(p)));
+    }
+    return out;
   }
 }

@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import { readProcIdentity } from '../procfs/process';
-import type { Finding, FindingAction, WhyAnswer } from '../engine/answer';
+import type { Finding, FindingAction, IdentityFields, WhyAnswer } from '../engine/answer';
+import { identityFields } from '../identity/identity';
 import type { PolicyMode } from './policy';
 import { protectedReason } from './safety';
 import { metricDef } from '../graph/vocabulary';
@@ -72,7 +73,7 @@ export interface OutcomeRecord {
   by: 'verify' | 'recheck';
 }
 
-export interface Plan {
+export interface Plan extends IdentityFields {
   plan_id: string;
   created_at: string;
   /** boot-clock ns when the plan was made; verification windows are measured from it or from applied_ns */
@@ -257,6 +258,8 @@ export function buildPlan(answer: WhyAnswer, ctx: PlanContext): Plan {
     pid: answer.pid,
     start_ns: answer.start_ns,
     comm: answer.comm,
+    // who the process is, as `why` said (container, pod, slurm, rank)
+    ...(answer.identity && identityFields(answer as Parameters<typeof identityFields>[0])),
     results: [] as StepResult[],
     outcomes: [] as OutcomeRecord[],
     status: 'planned' as const,

@@ -74,6 +74,26 @@ const PROCESS: AttrDef<ProcessNode>[] = [
   { name: 'cuda.last_error', type: 'number', doc: 'result of the newest failed CUDA allocation', get: (p) => p.cudaFailure?.result },
   { name: 'nccl.fn', type: 'string', doc: 'the newest NCCL collective reported in flight', get: (p) => p.ncclInflight?.fn },
   { name: 'nccl.inflight_ns', type: 'number', doc: 'how long it has been in flight, ns', get: (p) => p.ncclInflight?.ns },
+  // identity (live: resolved off the hot path shortly after the first record; unset until then and in replays)
+  {
+    name: 'pod.namespace',
+    type: 'string',
+    doc: "Kubernetes namespace of its pod (the runtime's files)",
+    get: (p) => p.identity?.pod?.namespace,
+  },
+  { name: 'pod.name', type: 'string', doc: "its pod's name (the runtime's files)", get: (p) => p.identity?.pod?.name },
+  { name: 'pod.uid', type: 'string', doc: "its pod's uid (the cgroup path)", get: (p) => p.identity?.pod?.uid },
+  { name: 'pod.qos', type: 'string', doc: '`guaranteed`, `burstable`, `besteffort` (the cgroup path)', get: (p) => p.identity?.pod?.qos },
+  { name: 'container.name', type: 'string', doc: "container name (the runtime's files)", get: (p) => p.identity?.container?.name },
+  { name: 'container.id', type: 'string', doc: 'container id (the cgroup path)', get: (p) => p.identity?.container?.id },
+  { name: 'slurm.job', type: 'string', doc: 'Slurm job id (cgroup path or SLURM_JOB_ID)', get: (p) => p.identity?.slurm?.job },
+  { name: 'job', type: 'string', doc: 'training job id of its rank (see identity.job_vars)', get: (p) => p.identity?.rank?.job },
+  {
+    name: 'rank',
+    type: 'number',
+    doc: 'training rank (RANK, OMPI_COMM_WORLD_RANK, PMI_RANK, SLURM_PROCID)',
+    get: (p) => p.identity?.rank?.rank,
+  },
 ];
 
 const PEER: AttrDef<PeerNode>[] = [

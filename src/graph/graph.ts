@@ -66,6 +66,8 @@ export class Graph {
   nowNs = 0;
   /** optional: resolves a device's name (the agent reads /sys/dev/block) */
   deviceNamer?: (major: number, minor: number) => string | undefined;
+  /** optional (live): told of each process at its first record and at exec, resolves its identity later, off the hot path */
+  identities?: { note(p: ProcessNode): void };
   /** optional: told of every node the graph drops (the rule matcher forgets its matches) */
   onEvict?: (node: GraphNode) => void;
   /** nodes changed since the last drainChanges(), each listed once (its `changes` was 0) */

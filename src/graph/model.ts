@@ -3,6 +3,7 @@
  * EntityRef ({type, id}), so evaluating a rule allocates no reference objects.
  * Times are boot-clock ns as doubles (exact to the µs for years of uptime).
  */
+import type { Identity } from '../identity/identity';
 import { HEAD_WIDTH, Series, SeriesStore } from './series';
 import { Slab } from './slab';
 import { MAX_METRICS, METRIC_NAMES, metricId, type EntityType } from './vocabulary';
@@ -308,6 +309,8 @@ export class ProcessNode extends GraphNode {
   ncclCommCompleted?: number[];
   /** true once an exec/fork/event named this process as a real user task */
   kthread = false;
+  /** container, pod, slurm job, rank: set off the hot path by the identity resolver (live only) */
+  identity?: Identity;
 
   constructor(
     store: GraphStore,

@@ -30,6 +30,7 @@ export const kind = defineKind<'exec', ExecEvent>({
     p.exe = b.str(i, O['exec.filename'], FILENAME_LEN);
     p.ppid = b.u32(i, O['exec.ppid']);
     p.state = 'running';
+    ing.graph.identities?.note(p); // a new image: a new environment (rank), maybe a new cgroup
     ing.graph.noteAttr(p);
   },
 });

@@ -86,6 +86,7 @@ export class GraphIngestor {
     if (p.comm === '') p.comm = b.str(i, O['hdr.comm'], COMM_LEN); // a waker may have been named already
     this.setCgroup(p, b, i);
     p.described = true;
+    this.graph.identities?.note(p); // resolved later, off the hot path
   }
 
   setCgroup(p: ProcessNode, b: RecordBatch, i: number): void {

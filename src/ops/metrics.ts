@@ -33,9 +33,15 @@ export interface MetricsSnapshot {
   ruleErrors?: number;
   /** scene of every currently active finding, keyed by entity|rule */
   activeFindings?: Map<string, string>;
+  /** processes with a current finding, by pod: "namespace\0pod\0scene" -> count */
+  podFindings?: Map<string, number>;
   probeStatus?: FamilyStatus[];
   programStats?: { family: string; name: string; runCount: number; runTimeNs: number }[];
 }
+
+/** xctl_pod_findings_active: at most this many (namespace, pod, scene) series; beyond, one per scene as "_other" */
+export const MAX_POD_SERIES = 1000;
+const OTHER_POD = '_other';
 
 type Labels = Record<string, string>;
 
@@ -81,6 +87,7 @@ export class AgentMetrics {
   readonly ruleErrors: client.Gauge;
   readonly findings: client.Gauge<'scene'>;
   readonly findingsTotal: client.Counter<'scene'>;
+  readonly podFindings: client.Gauge<'namespace' | 'pod' | 'scene'>;
   readonly whyDuration: client.Histogram;
   readonly fixPlans: client.Counter<'action'>;
   readonly fixSteps: client.Counter<'action' | 'result'>;
@@ -145,6 +152,11 @@ export class AgentMetrics {
     this.ruleErrors = gauge('xctl_rule_errors', 'Errors in the last rejected rule reload (0 when the files on disk are valid)');
     this.findings = gauge('xctl_findings_active', 'Entities with an active finding, by scene', ['scene']);
     this.findingsTotal = counter('xctl_findings_total', 'Findings that became active, by scene', ['scene']);
+    this.podFindings = gauge(
+      'xctl_pod_findings_active',
+      `Processes with a current finding, by pod (namespace, pod name or uid) and scene; only pods with one, at most ${MAX_POD_SERIES} series (the rest as pod="${OTHER_POD}")`,
+      ['namespace', 'pod', 'scene'],
+    );
     this.whyDuration = new client.Histogram({
       name: 'xctl_why_duration_seconds',
       help: 'Time to answer why',
@@ -344,6 +356,18 @@ export class AgentMetrics {
       for (const key of s.activeFindings.keys()) this.prevFindings.add(key);
       this.findings.reset();
       for (const [scene, n] of Object.entries(counts)) this.findings.set({ scene }, n);
+    }
+    if (s.podFindings) {
+      // worst case MAX_POD_SERIES series: a node's pods (kubelet max-pods, 110 by default) x the scenes with a finding
+      this.podFindings.reset();
+      let n = 0;
+      const other = new Map<string, number>();
+      for (const [key, count] of s.podFindings) {
+        const [namespace = '', pod = '', scene = ''] = key.split('\0');
+        if (n++ < MAX_POD_SERIES) this.podFindings.set({ namespace, pod, scene }, count);
+        else other.set(scene, (other.get(scene) ?? 0) + count);
+      }
+      for (const [scene, count] of other) this.podFindings.set({ namespace: OTHER_POD, pod: OTHER_POD, scene }, count);
     }
     if (s.probeStatus) this.setProbeStatus(s.probeStatus);
     for (const p of s.programStats ?? []) {

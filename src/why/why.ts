@@ -15,6 +15,7 @@ import type { ChainLink, Finding, FindingAction, NodeRef, WhyAnswer } from '../e
 import { linkEvidence, ref } from './evidence';
 import { LiveInspector } from './live';
 import { QueryOverlay } from './overlay';
+import { identityFields } from '../identity/identity';
 
 export interface WhyOptions {
   /** boot-clock "now" (live: the host clock; replay: the newest record) */
@@ -59,7 +60,8 @@ const FOLLOW_PER_HOP = 3;
 export function answerWhy(p: Pipeline, pid: number, windowNs = DEFAULT_WINDOW_NS): WhyAnswer {
   p.flush();
   const nowNs = p.nowNs();
-  return explain(p.graph, p.matcher, pid, { nowNs, windowNs, live: p.live, droppedEvents: p.droppedIn(nowNs, windowNs) });
+  const answer = explain(p.graph, p.matcher, pid, { nowNs, windowNs, live: p.live, droppedEvents: p.droppedIn(nowNs, windowNs) });
+  return { ...answer, ...identityFields(p.identityFor(answer.pid, answer.start_ns)) };
 }
 
 export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOptions): WhyAnswer {
