@@ -178,7 +178,7 @@ function ingestBench(events: number, rules: number, procs: number, spread: Sprea
   let tm = process.hrtime.bigint();
   const pool = makePool(procs, 256, perBatch, spread); // 262 k distinct records, replayed
   if (process.env.XCTL_BENCH_DEBUG) console.error(`pool built in ${Number(process.hrtime.bigint() - tm) / 1e6} ms`);
-  const p = new Pipeline(rs, { caps: { maxProcesses: 200_000 } });
+  const p = new Pipeline(rs, { caps: { maxProcesses: 200_000 }, ...(values.identity && { identity: {} }) });
   const rounds = Math.ceil(events / (pool.length * perBatch));
   let n = 0;
   let nextFlush = 0;
@@ -326,6 +326,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     spread: { type: 'string' },
     repeat: { type: 'string' },
+    /** ingest with an identity resolver attached (ingest notes processes; the resolving itself runs on the agent's timer, not here) */
+    identity: { type: 'boolean' },
   },
 });
 const events = Number(values.events ?? 10_000_000);

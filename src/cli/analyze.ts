@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { RecordReader, RecordingError } from '../record/file';
 import { loadRuleDir, defaultRulesDir } from '../rules';
 import { Pipeline } from '../engine/pipeline';
+import { readSnapshot } from '../identity/snapshot';
 import { WhyError, answerWhy } from '../why/why';
 import { renderPs, renderWhy } from './render';
 import { UsageError } from './usage';
@@ -37,6 +38,9 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     for (const k of reader.changedKinds) process.stderr.write(`xctl analyze: ${k.reason}\n`);
     for (const b of reader.batches()) pipeline.ingest(b);
     reader.close();
+    // identities written by `xctl record` next to the recording (never resolved here: another host, another time)
+    const ids = readSnapshot(file, (m) => process.stderr.write(`xctl analyze: ${m}\n`));
+    if (ids) pipeline.attachIdentities(ids);
   } catch (e) {
     if (e instanceof RecordingError) {
       process.stderr.write(`xctl analyze: ${e.message}\n`);

@@ -13,7 +13,7 @@ import { parseJobVars } from '../identity/rank';
 import { resolveConfig } from '../config/config';
 
 /** identity.host_root and identity.job_vars from the config file and environment (defaults if it cannot be read). */
-function identityOptions() {
+export function identityOptions() {
   try {
     const { identity } = resolveConfig({}).config;
     return { hostRoot: identity.hostRoot, jobSources: parseJobVars(identity.jobVars) };

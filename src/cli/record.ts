@@ -7,6 +7,9 @@ import { RecordWriter } from '../record/file';
 import { parseSeconds, untilStopped } from './output';
 import { PROBE_OPTIONS, probeHelp, probeSettings } from './probe-options';
 import { UsageError } from './usage';
+import { SnapshotCollector, snapshotPath } from '../identity/snapshot';
+import { F_KTHREAD, Kind, OFFSETS } from '../events/layout';
+import { identityOptions } from './events';
 
 export const recordHelp = () => `usage: xctl record -o FILE [--duration S] [probe options]
   -o, --output FILE    recording to write (replay with: xctl replay FILE)
@@ -37,7 +40,17 @@ export async function recordCommand(argv: string[]): Promise<number> {
     families,
     meta: { command: 'xctl record', argv, host: os.hostname() },
   });
-  const status = source.start((batch) => writer.writeBatch(batch.buffer, batch.byteOffset, batch.count));
+  // identities of the recorded processes, resolved on a timer off the write path (src/identity/snapshot.ts)
+  const ids = new SnapshotCollector(identityOptions());
+  const status = source.start((batch) => {
+    writer.writeBatch(batch.buffer, batch.byteOffset, batch.count);
+    for (let i = 0; i < batch.count; i++) {
+      const kind = batch.kind(i);
+      if (batch.flags(i) & F_KTHREAD) continue;
+      ids.note(batch.pid(i), batch.u64Number(i, OFFSETS['hdr.start_ns']), kind === Kind.EXEC);
+    }
+  });
+  const idTimer = setInterval(() => ids.flush(), 200);
   for (const n of source.notes) process.stderr.write(`xctl: ${n}\n`);
   const broken = status.filter((f) => f.error || programsNotRunning(f).length);
   if (broken.length) process.stderr.write(`xctl record: some probes are not running:\n${describeFailures(broken)}\n`);
@@ -46,6 +59,8 @@ export async function recordCommand(argv: string[]): Promise<number> {
   const stats = source.stats();
   source.stop(); // drains the rings into the writer first
   writer.close();
+  clearInterval(idTimer);
+  ids.write(snapshotPath(values.output), os.hostname());
   process.stderr.write(
     `xctl record: ${writer.records} records, ${writer.bytesWritten} bytes; ` +
       `kernel drops ${stats?.kernelDrops ?? 0}, user drops ${stats?.userDrops ?? 0}\n`,

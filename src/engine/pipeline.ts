@@ -66,6 +66,21 @@ export class Pipeline {
     return this.identities ? this.identities.identityOf(p) : p.identity;
   }
 
+  /** Replays: identities recorded with the recording ("pid:start_ns" -> identity) onto the graph's processes. */
+  attachIdentities(ids: ReadonlyMap<string, Identity>): number {
+    let n = 0;
+    for (const m of [this.graph.procs, this.graph.retired] as Iterable<[unknown, ProcessNode]>[])
+      for (const [, p] of m) {
+        const id = ids.get(`${p.pid}:${p.startNs}`);
+        if (id) {
+          p.identity = id;
+          this.graph.noteAttr(p);
+          n++;
+        }
+      }
+    return n;
+  }
+
   /** The identity of (pid, start): its node's, or read from /proc for a process the graph has not met (live). */
   identityFor(pid: number, startNs: number): Identity | undefined {
     const node = this.graph.findProcess(pid) ?? this.graph.retired.get(`p:${pid}:${startNs}`);

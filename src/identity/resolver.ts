@@ -11,6 +11,7 @@ import { readText } from '../procfs/read';
 import { type Identity, type ResolveOptions, NameCache, resolveProcess, identityFromCgroupText, ENVIRON_GONE } from './identity';
 import { parseCgroups } from '../procfs/parse';
 import { identityFromCgroups } from './cgroup-shapes';
+import { CgroupIdIndex } from './cgroup-ids';
 
 /** What the resolver needs of a process (the graph's ProcessNode has these). */
 export interface IdentityHolder {
@@ -20,6 +21,8 @@ export interface IdentityHolder {
   /** the holder was dropped from its graph: skip */
   evicted: boolean;
   state: string;
+  /** kernel cgroup id (v2) from its records: the cgroup of a process that exited before it was read */
+  cgroupId?: string;
 }
 
 export interface ResolverStats {
@@ -36,6 +39,8 @@ export class IdentityResolver {
   private queue: IdentityHolder[] = [];
   private head = 0;
   private refreshIter: Iterator<IdentityHolder> | undefined;
+  /** kernel cgroup id -> path, for processes gone before they were read */
+  readonly cgroupIds = new CgroupIdIndex();
   readonly stats: ResolverStats = { noted: 0, resolved: 0, gone: 0, refreshed: 0, moved: 0, overflow: 0 };
   readonly opts: ResolveOptions & { names: NameCache };
   /** told after a holder's identity was set or changed (the pipeline notes an attribute change for the rules) */
@@ -91,6 +96,21 @@ export class IdentityResolver {
     // a process that exited keeps what was read while it lived
     const prev = h.identity;
     if (id.identity === 'gone' && prev?.identity === 'resolved') return prev;
+    if (id.identity === 'gone' && h.cgroupId) {
+      // exited before it was read: what its records' cgroup id says (the cgroup outlives a crashed process)
+      const path = this.cgroupIds.pathOf(h.cgroupId);
+      if (path !== undefined) {
+        const cg = identityFromCgroupText(`0::${path}\n`, this.opts);
+        Object.assign(id, cg, {
+          identity: 'gone',
+          identity_notes: [
+            ...(id.identity_notes ?? []),
+            `cgroup from the records' cgroup id ${h.cgroupId}; rank unknown`,
+            ...(cg.identity_notes ?? []),
+          ],
+        });
+      }
+    }
     // exited between its cgroup and its environment: the rank read at an earlier record stands
     if (!id.rank && prev?.rank && id.identity_notes?.some((n) => n.startsWith(ENVIRON_GONE))) id.rank = prev.rank;
     h.identity = id;
