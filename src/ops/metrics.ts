@@ -243,27 +243,30 @@ export class AgentMetrics {
   private rankMetrics(r: client.Registry[]): void {
     const m = this;
     const base = (s: RankSample): Record<RankKey, string> => ({ job: s.job, rank: String(s.rank), node: m.nodeName });
-    new client.Gauge<RankKey | 'pid' | 'world_size' | 'pod' | 'container'>({
-      name: 'xctl_rank_info',
-      help: 'A training rank on this node (identity from its environment): its pid, world size, pod and container',
-      labelNames: ['job', 'rank', 'node', 'pid', 'world_size', 'pod', 'container'],
-      registers: r,
-      collect() {
-        m.rankSnapshot = m.rankSource?.() ?? [];
-        this.reset();
-        for (const s of m.rankSnapshot)
-          this.set(
-            {
-              ...base(s),
-              pid: String(s.pid),
-              world_size: s.worldSize === undefined ? '' : String(s.worldSize),
-              pod: s.pod ?? '',
-              container: s.container ?? '',
-            },
-            1,
-          );
-      },
-    });
+    /** a gauge of the rank table: `value` per rank, labels job/rank/node plus `extra`; undefined leaves the rank out */
+    const gauge = (name: string, help: string, extra: string[], value: (s: RankSample) => [Labels, number] | undefined, first = false) =>
+      new client.Gauge<string>({
+        name,
+        help,
+        labelNames: ['job', 'rank', 'node', ...extra],
+        registers: r,
+        collect() {
+          if (first) m.rankSnapshot = m.rankSource?.() ?? [];
+          this.reset();
+          for (const s of m.rankSnapshot) {
+            const v = value(s);
+            if (v) this.set({ ...base(s), ...v[0] }, v[1]);
+          }
+        },
+      });
+    const str = (v: string | number | undefined) => (v === undefined ? '' : String(v));
+    gauge(
+      'xctl_rank_info',
+      'A training rank on this node (identity from its environment): its pid, world size, pod and container',
+      ['pid', 'world_size', 'pod', 'container'],
+      (s) => [{ pid: String(s.pid), world_size: str(s.worldSize), pod: str(s.pod), container: str(s.container) }, 1],
+      true,
+    );
     new client.Counter<RankKey | 'comm'>({
       name: 'xctl_rank_collectives_completed_total',
       help: 'NCCL collectives the rank completed, per communicator (comm: 0, 1, ... in order of first use)',
@@ -274,49 +277,30 @@ export class AgentMetrics {
         for (const s of m.rankSnapshot) for (let k = 0; k < s.comms.length; k++) this.inc({ ...base(s), comm: String(k) }, s.comms[k]!);
       },
     });
-    new client.Gauge<RankKey>({
-      name: 'xctl_rank_in_collective',
-      help: '1 while the rank waits inside an NCCL collective (in flight past gpu.nccl_inflight), else 0',
-      labelNames: ['job', 'rank', 'node'],
-      registers: r,
-      collect() {
-        this.reset();
-        for (const s of m.rankSnapshot) this.set(base(s), s.inflight ? 1 : 0);
+    gauge(
+      'xctl_rank_in_collective',
+      '1 while the rank waits inside an NCCL collective (in flight past gpu.nccl_inflight), else 0',
+      [],
+      (s) => [{}, s.inflight ? 1 : 0],
+    );
+    gauge(
+      'xctl_rank_collective_inflight_since_seconds',
+      'Unix time the collective the rank waits in was entered (only while it waits)',
+      ['fn'],
+      (s) => (s.inflight ? [{ fn: s.inflight.fn }, s.inflight.sinceS] : undefined),
+    );
+    gauge('xctl_rank_last_collective_timestamp_seconds', 'Unix time of the newest NCCL collective the rank completed', [], (s) =>
+      s.lastCompletionS === undefined ? undefined : [{}, s.lastCompletionS],
+    );
+    gauge(
+      'xctl_rank_finding_confidence',
+      "The rank's top active finding on this node (scene, rule, culprit), valued by its confidence",
+      ['scene', 'rule', 'culprit_kind', 'culprit'],
+      (s) => {
+        const f = s.finding;
+        return f ? [{ scene: f.scene, rule: f.rule, culprit_kind: f.culpritKind, culprit: f.culprit }, f.confidence] : undefined;
       },
-    });
-    new client.Gauge<RankKey | 'fn'>({
-      name: 'xctl_rank_collective_inflight_since_seconds',
-      help: 'Unix time the collective the rank waits in was entered (only while it waits)',
-      labelNames: ['job', 'rank', 'node', 'fn'],
-      registers: r,
-      collect() {
-        this.reset();
-        for (const s of m.rankSnapshot) if (s.inflight) this.set({ ...base(s), fn: s.inflight.fn }, s.inflight.sinceS);
-      },
-    });
-    new client.Gauge<RankKey>({
-      name: 'xctl_rank_last_collective_timestamp_seconds',
-      help: 'Unix time of the newest NCCL collective the rank completed',
-      labelNames: ['job', 'rank', 'node'],
-      registers: r,
-      collect() {
-        this.reset();
-        for (const s of m.rankSnapshot) if (s.lastCompletionS !== undefined) this.set(base(s), s.lastCompletionS);
-      },
-    });
-    new client.Gauge<RankKey | 'scene' | 'rule' | 'culprit_kind' | 'culprit'>({
-      name: 'xctl_rank_finding_confidence',
-      help: "The rank's top active finding on this node (scene, rule, culprit), valued by its confidence",
-      labelNames: ['job', 'rank', 'node', 'scene', 'rule', 'culprit_kind', 'culprit'],
-      registers: r,
-      collect() {
-        this.reset();
-        for (const s of m.rankSnapshot) {
-          const f = s.finding;
-          if (f) this.set({ ...base(s), scene: f.scene, rule: f.rule, culprit_kind: f.culpritKind, culprit: f.culprit }, f.confidence);
-        }
-      },
-    });
+    );
   }
 
   /** Moves a counter to a cumulative value seen at the source. */
