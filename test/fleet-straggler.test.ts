@@ -1,5 +1,6 @@
 // The straggler analysis over a job's rank table (a pure function), the
-// --scope-cgroup decision over /proc/<pid>/cgroup texts, and the Prometheus
+// per-rank progress counters of the nccl_call ingest, the --scope-cgroup
+// decision over /proc/<pid>/cgroup texts and in the pipeline, and the Prometheus
 // client's errors (a refused port, a server that is not Prometheus, a query
 // Prometheus rejects) against real sockets.
 import t from 'tap';
@@ -10,6 +11,11 @@ import * as path from 'node:path';
 import { findStragglers, type RankRow } from '../src/fleet/straggler';
 import { CgroupScope, cgroupLinesUnder } from '../src/procfs/cgroup-scope';
 import { PrometheusClient, PrometheusQueryError, PrometheusUnreachableError } from '../src/fleet/prometheus';
+import { makeRecord, pack } from './helpers/synth';
+import { RecordBatch } from '../src/events/decoder';
+import { Kind, NCCL_EXIT, NCCL_FN_ALLREDUCE, NCCL_INFLIGHT } from '../src/events/layout';
+import { Pipeline } from '../src/engine/pipeline';
+import { defaultRulesDir, loadRuleDir } from '../src/rules';
 
 const NOW = 1_800_000_000;
 const row = (rank: number, o: Partial<RankRow> = {}): RankRow => ({
@@ -169,4 +175,75 @@ t.test('Prometheus client: unreachable, not Prometheus, a rejected query', async
   t.ok(e instanceof PrometheusUnreachableError);
   t.match((e as Error).message, new RegExp(`Prometheus at http://127\\.0\\.0\\.1:${dead} is unreachable: ECONNREFUSED`));
   t.throws(() => new PrometheusClient('not a url'), PrometheusQueryError);
+});
+
+t.test(
+  'nccl_call ingest keeps per-rank progress on the process node: completions per communicator, in flight until the next exit',
+  async (t) => {
+    const p = new Pipeline(loadRuleDir(defaultRulesDir()).ruleSet!);
+    const rec = (phase: number, comm: number, ts: number, fn = NCCL_FN_ALLREDUCE, dur = 1e6) =>
+      makeRecord(Kind.NCCL_CALL, {
+        'hdr.pid': 4242,
+        'hdr.tid': 4242,
+        'hdr.start_ns': 1000,
+        'hdr.ts_ns': ts,
+        'hdr.comm': 'gpu-app',
+        'nccl.fn': fn,
+        'nccl.phase': phase,
+        'nccl.comm': comm,
+        'nccl.duration_ns': dur,
+      });
+    const recs: Buffer[] = [];
+    for (let i = 0; i < 5; i++) recs.push(rec(NCCL_EXIT, 0x7000, 1e9 + i * 1e6));
+    recs.push(rec(NCCL_EXIT, 0x8000, 1.1e9));
+    p.ingest(RecordBatch.fromBytes(pack(recs)));
+    const proc = p.graph.findProcess(4242)!;
+    t.equal(proc.ncclCompleted, 6);
+    t.same(proc.ncclComms, [0x7000, 0x8000], 'communicators in order of first completion');
+    t.same(proc.ncclCommCompleted, [5, 1]);
+    t.equal(proc.ncclLastExitNs, 1.1e9);
+    t.equal(proc.ncclInflightOpen, false);
+    p.ingest(RecordBatch.fromBytes(pack([rec(NCCL_INFLIGHT, 0x7000, 3e9, NCCL_FN_ALLREDUCE, 1.5e9)])));
+    t.equal(proc.ncclInflightOpen, true, 'waiting in a collective');
+    t.same(proc.ncclInflight, { fn: 'ncclAllReduce', ns: 1.5e9, tNs: 3e9 });
+    p.ingest(RecordBatch.fromBytes(pack([rec(NCCL_EXIT, 0x7000, 3.2e9)])));
+    t.equal(proc.ncclInflightOpen, false, 'the exit closes it');
+    t.same(proc.ncclCommCompleted, [6, 1]);
+    // more communicators than the cap count in the total only
+    const many: Buffer[] = [];
+    for (let c = 0; c < 12; c++) many.push(rec(NCCL_EXIT, 0x9000 + c, 4e9 + c));
+    p.ingest(RecordBatch.fromBytes(pack(many)));
+    t.equal(proc.ncclComms!.length, 8);
+    t.equal(proc.ncclCompleted, 19);
+  },
+);
+
+t.test('a pipeline with a cgroup scope drops the records of processes outside it, keeps a signal to one inside', async (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-scope-p-'));
+  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+  const proc = (pid: number, cg: string) => {
+    fs.mkdirSync(path.join(root, String(pid)));
+    fs.writeFileSync(path.join(root, String(pid), 'cgroup'), `0::${cg}\n`);
+  };
+  proc(10, '/job/node-a');
+  proc(20, '/job/node-b');
+  proc(30, '/system.slice/ssh.service');
+  const p = new Pipeline(loadRuleDir(defaultRulesDir()).ruleSet!, { scope: new CgroupScope('/job/node-a', root) });
+  const exit = (pid: number) =>
+    makeRecord(Kind.NCCL_CALL, { 'hdr.pid': pid, 'hdr.start_ns': 1, 'hdr.ts_ns': 1e9, 'nccl.phase': NCCL_EXIT, 'nccl.fn': 1 });
+  const sig = (from: number, to: number) =>
+    makeRecord(Kind.SIGNAL, {
+      'hdr.pid': from,
+      'hdr.start_ns': 1,
+      'hdr.ts_ns': 1e9,
+      'hdr.comm': 'kill',
+      'sig.sig': 19,
+      'sig.target_pid': to,
+    });
+  p.ingest(RecordBatch.fromBytes(pack([exit(10), exit(20), sig(30, 10), sig(30, 20)])));
+  t.ok(p.graph.findProcess(10), 'in scope: tracked');
+  t.notOk(p.graph.findProcess(20), 'another node: not tracked');
+  t.equal(p.graph.findProcess(10)!.state, 'stopped', 'stopped by a process outside the scope: the signal counts');
+  t.equal(p.graph.findProcess(10)!.stoppedBy?.comm, 'kill');
+  t.equal(p.ingestor.stats.outOfScope, 2, "node-b's record and the signal to it");
 });
