@@ -3,11 +3,13 @@
  * processes that called NCCL and whose identity (the pipeline's resolver,
  * src/identity, off the ingest path) names a rank. Progress comes from the
  * counters the nccl_call ingest keeps on the process node; the finding is the
- * one `why` gives.
+ * best one `why` gives that is a cause of its own (not merely waiting in a
+ * collective, unless that is all there is).
  */
 import type { Pipeline } from '../engine/pipeline';
 import type { RankSample } from '../ops/metrics';
 import { answerWhy } from '../why/why';
+import { VICTIM_SCENES } from '../fleet/straggler';
 
 /** in-flight reports come once a second while a collective waits: older than this, it returned unseen */
 const INFLIGHT_FRESH_NS = 3e9;
@@ -44,17 +46,14 @@ export class RankTable {
       if (p.matcher.active.has(proc.id)) {
         try {
           const a = answerWhy(p, proc.pid);
-          // the cause is the rank itself (stopped, killed): blame what blocked it, the chain's last link
-          const last = a.chain[a.chain.length - 1];
-          const culprit = a.culprit?.id === proc.id && last?.edge === 'blocked_by' ? last.to : a.culprit;
-          if (a.scene !== 'healthy')
-            s.finding = {
-              scene: a.scene,
-              rule: a.findings[0]?.rule ?? '',
-              culpritKind: culprit?.type ?? 'process',
-              culprit: culprit?.label ?? proc.label(),
-              confidence: a.confidence,
-            };
+          // its local cause first: waiting in a collective (nccl_hang) is what a victim of a straggler shows too
+          const f = a.findings.find((x) => !VICTIM_SCENES.has(x.scene)) ?? a.findings[0];
+          if (f) {
+            // the cause is the rank itself (stopped, killed): blame what blocked it, the chain's last link
+            const last = f.chain[f.chain.length - 1];
+            const culprit = f.culprit.id === proc.id && last?.edge === 'blocked_by' ? last.to : f.culprit;
+            s.finding = { scene: f.scene, rule: f.rule, culpritKind: culprit.type, culprit: culprit.label, confidence: f.confidence };
+          }
         } catch {
           /* gone between the scan and the answer */
         }
