@@ -114,7 +114,7 @@ t.test('a process gone before lookup is "gone"; a moved process is refreshed', a
   const idb = newContainerId();
   const ta1 = tree(kubePaths('systemd', 'burstable', ua, 'containerd', ida).container);
   const tb = tree(kubePaths('systemd', 'burstable', ub, 'containerd', idb).container);
-  const sh = run(ta1.dirs, 'sh', ['-c', 'while :; do sleep 0.2; done']);
+  const sh = run(ta1.dirs, 'sh', ['-c', 'i=0; while [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done']);
   let node = ta.agent.pipeline.graph.findProcess(sh.pid!);
   for (let i = 0; i < 50 && !node?.identity; i++) {
     await sleep(100);
@@ -135,7 +135,11 @@ t.test('recordings: xctl record writes FILE.identity.json, xctl analyze answers 
   const id = newContainerId();
   const tr = tree(kubePaths('systemd', 'guaranteed', uid, 'containerd', id).container);
   writeContainerd(root, id, { container: 'rec', pod: 'rec-0', namespace: 'ml', uid });
-  const sh = run(tr.dirs, 'sh', ['-c', 'while :; do sleep 0.1; done'], { RANK: '2', WORLD_SIZE: '4', TORCHELASTIC_RUN_ID: 'rec-job' });
+  const sh = run(tr.dirs, 'sh', ['-c', 'i=0; while [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done'], {
+    RANK: '2',
+    WORLD_SIZE: '4',
+    TORCHELASTIC_RUN_ID: 'rec-job',
+  });
   const file = path.join(root, 'rec.xrec');
   const { execFile } = await import('node:child_process');
   const { XCTL } = await import('./helpers/agent');

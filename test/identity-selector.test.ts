@@ -118,3 +118,36 @@ t.test('ps grouping by pod and job', async (t) => {
     ],
   );
 });
+
+t.test('fix plans carry the identity of the answer, and print it', async (t) => {
+  const { buildPlan } = await import('../src/fix/plan');
+  const { renderPlan } = await import('../src/cli/fix');
+  const answer = {
+    pid: 4242,
+    comm: 'python3',
+    start_ns: 1,
+    state: 'running',
+    scene: 'healthy',
+    confidence: 0.9,
+    summary: 'fine',
+    chain: [],
+    actions: [],
+    findings: [],
+    dropped_events: 0,
+    window_s: 300,
+    answered_in_ms: 0,
+    ...id,
+  };
+  const plan = buildPlan(answer, { nowNs: 1, policy: () => 'ask', measure: () => 0 });
+  t.same([plan.pod, plan.container, plan.rank], [id.pod, id.container, id.rank]);
+  t.match(renderPlan(plan).split('\n')[1], /^ {2}pod ml\/llama-0 .* rank 3\/8/);
+  const bare = buildPlan(
+    { ...answer, identity: undefined, pod: undefined, container: undefined, rank: undefined },
+    {
+      nowNs: 1,
+      policy: () => 'ask',
+      measure: () => 0,
+    },
+  );
+  t.notOk(bare.pod, 'no identity: none claimed');
+});

@@ -20,6 +20,9 @@ import type { PsRow } from './answer';
 import { IdentityResolver } from '../identity/resolver';
 import { identityFields, resolveProcess, type Identity, type ResolveOptions } from '../identity/identity';
 
+/** `ps --by pod|job` asks for every row: at most this many (findings first), so one reply stays small */
+export const PS_ALL_MAX = 5000;
+
 export interface PipelineOptions {
   caps?: Partial<GraphCaps>;
   /** host clock in boot ns (live); replays use the newest record time */
@@ -160,7 +163,7 @@ export class Pipeline {
   /**
    * Tracked processes with a current finding first, then the most recently seen.
    * Identity: resolved now for the rows returned; `all` (grouping by pod or job)
-   * returns every row with what the resolver already knows.
+   * returns every row (at most PS_ALL_MAX) with what the resolver already knows.
    */
   ps(limit = 50, all = false): PsRow[] {
     this.flush();
@@ -186,7 +189,7 @@ export class Pipeline {
     for (const p of this.graph.procs.values()) consider(p);
     for (const p of this.graph.retired.values()) consider(p);
     rows.sort((a, b) => b.score - a.score || a.last_seen_s - b.last_seen_s);
-    const out = all ? rows : rows.slice(0, limit);
+    const out = rows.slice(0, all ? PS_ALL_MAX : limit);
     for (const r of out) {
       const p = nodes.get(r)!;
       Object.assign(r, identityFields(all ? p.identity : this.identityOf(p)));

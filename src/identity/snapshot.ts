@@ -24,10 +24,11 @@ export interface IdentitySnapshotFile {
   identities: Record<string, Identity>;
 }
 
-/** Collects identities while recording: note() per record is a Set lookup; flush() resolves what was noted. */
+/** Collects identities while recording: note() per record is a Map lookup; flush() resolves what was noted. */
 export class SnapshotCollector {
   private readonly cache: IdentityCache;
-  private readonly seen = new Set<string>();
+  /** pid -> start time of the incarnation already noted (a number compare per record, no string) */
+  private readonly seen = new Map<number, number>();
   private pending: [number, number, boolean][] = [];
   readonly identities = new Map<string, Identity>();
 
@@ -40,10 +41,9 @@ export class SnapshotCollector {
 
   note(pid: number, startNs: number, exec: boolean): void {
     if (pid <= 0) return;
-    const k = `${pid}:${startNs}`;
-    if (!exec && this.seen.has(k)) return;
-    if (this.seen.size >= this.max) return;
-    this.seen.add(k);
+    if (!exec && this.seen.get(pid) === startNs) return;
+    if (this.seen.size >= this.max && !this.seen.has(pid)) return;
+    this.seen.set(pid, startNs);
     this.pending.push([pid, startNs, exec]);
   }
 
