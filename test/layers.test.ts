@@ -29,6 +29,7 @@ const LAYERS: readonly string[] = [
   'verify', // re-measures an applied plan
   'config', // the agent's configuration keys: the one declaration flags, help and `config show` derive from
   'ops', // operating the agent: metrics export, governor, crash reports, doctor, kube
+  'fleet', // job-level answers across nodes: the Prometheus HTTP API client and the straggler analysis
   'faults', // fault injection for the demo and tests
   'agent', // the daemon
   'cli', // commands

@@ -32,6 +32,8 @@ import type { FixConfig } from '../fix/policy';
 import type { PeerCred } from '../ipc/server';
 import type { ProbeConfig, Family } from '../native/addon';
 import type { GraphCaps } from '../graph/graph';
+import { CgroupScope } from '../procfs/cgroup-scope';
+import { RankTable } from './ranks';
 
 /** "loop0" for 7:0, from sysfs (DEVNAME in the device's uevent). */
 function deviceName(major: number, minor: number): string | undefined {
@@ -73,6 +75,10 @@ export interface AgentOptions {
   installCrashHandlers?: boolean;
   /** xctl fix: policy, allowed callers, rate limit (config fix.*); plans + audit live in stateDir (default /var/lib/xctl) */
   fix?: FixConfig;
+  /** the node label of the per-rank series (config kubernetes.node_name, --node-name); default the host name */
+  nodeName?: string;
+  /** track and export only processes in this cgroup subtree, any hierarchy (config scope_cgroup; "/" or unset: all) */
+  scopeCgroup?: string;
   /** identity of processes: job id precedence (config identity.job_vars) and where the node's runtime files are (identity.host_root) */
   identity?: { jobVars?: string; hostRoot?: string };
 }
@@ -107,6 +113,7 @@ export class Agent {
     this.pipeline = new Pipeline(initialRules, {
       caps: opts.caps,
       clock,
+      scope: opts.scopeCgroup && opts.scopeCgroup.replace(/\/+$/, '') !== '' ? new CgroupScope(opts.scopeCgroup) : undefined,
       live: {
         inspect: true,
         providers: {
@@ -120,6 +127,9 @@ export class Agent {
       },
     });
     this.pipeline.graph.deviceNamer = deviceName;
+    if (opts.nodeName) this.metrics.nodeName = opts.nodeName;
+    const ranks = new RankTable(this.pipeline);
+    this.metrics.rankSource = () => ranks.samples();
     this.source = new LiveSource({
       families: opts.families ?? defaultFamilies(),
       config: opts.probeConfig,

@@ -11,11 +11,16 @@ import { renderPs, renderPsGroups, renderSelection, renderWhy } from './render';
 import type { PsRow, WhyAnswer, WhySelection } from '../engine/answer';
 import { UsageError } from './usage';
 import { parseSelector, SelectorError, SELECTOR_FORMS } from '../identity/selector';
+import { jobWhyCommand } from './why-job';
 
 export const WHY_HELP = `usage: xctl why <pid|selector> [--rank N] [--json] [--window S] [--socket PATH]
+       xctl why job/<ID> --prometheus URL [--json] [--window S]
   selectors: ${SELECTOR_FORMS}
   several processes match: the answer for those with a finding and a list of the rest
-  exit code 0: a cause was found; 1: the process(es) look healthy; 2: error (unknown pid, no match, no agent)`;
+  exit code 0: a cause was found; 1: the process(es) look healthy; 2: error (unknown pid, no match, no agent)
+  job/<ID> --prometheus: the job's ranks on every node, from the agents' xctl_rank_* series in Prometheus;
+  names the straggler rank(s), their node, pid and local cause (exit 0), 1 if the job looks healthy,
+  2 if Prometheus is unreachable or does not know the job`;
 
 async function call(socket: string | undefined, method: string, pid: number, args: Record<string, string>) {
   const path = resolveSocketPath(socket);
@@ -35,6 +40,7 @@ export async function whyCommand(argv: string[]): Promise<number> {
       socket: { type: 'string' },
       window: { type: 'string' },
       rank: { type: 'string' },
+      prometheus: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -49,6 +55,12 @@ export async function whyCommand(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof SelectorError) throw new UsageError(e.message.replace(/^why: /, `why needs a pid or a selector: `));
     throw e;
+  }
+  // job/<ID> across nodes, through Prometheus (without --prometheus, the agent answers for its own ranks)
+  if (values.prometheus !== undefined) {
+    if (sel.kind !== 'job' || sel.rank !== undefined)
+      throw new UsageError(`--prometheus answers for a whole job: xctl why job/<ID> --prometheus URL, got "${positionals[0] ?? ''}"`);
+    return jobWhyCommand(sel.job, { prometheus: values.prometheus, json: values.json, window: values.window });
   }
   const args: Record<string, string> = {};
   if (values.window) args.window_s = values.window;

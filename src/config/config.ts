@@ -30,6 +30,8 @@ export interface AgentConfig {
   logLevel?: string;
   logPretty?: boolean;
   stateDir?: string;
+  /** track and export only processes in this cgroup subtree (any hierarchy) */
+  scopeCgroup?: string;
   families?: Family[];
   probes?: ProbeConfig;
   bpfStats?: boolean;
@@ -37,7 +39,7 @@ export interface AgentConfig {
   limits?: { ringBytes?: number; cpuBudget?: number; governorIntervalMs?: number };
   kubernetes?: { nodeConditions?: boolean; nodeName?: string };
   /** NVML (family gpu): gpu.nvml_library, gpu.interval */
-  gpu?: { nvmlLibrary?: string; intervalMs?: number };
+  gpu?: { nvmlLibrary?: string; intervalMs?: number; ncclInflightMs?: number };
   /** xctl fix: per-action policy, allowed callers, rate limit, re-check interval */
   fix?: FixConfig;
   /** identity.job_vars (job id precedence), identity.host_root (where the node's /run and /var/lib are) */
@@ -52,13 +54,15 @@ export interface EffectiveConfig {
   logLevel: string;
   logPretty: boolean;
   stateDir: string;
+  /** "/": every process */
+  scopeCgroup: string;
   families: Family[];
   probes: ProbeConfig;
   bpfStats: boolean;
   graph: GraphCaps;
   limits: { ringBytes: number; cpuBudget: number; governorIntervalMs: number };
   kubernetes: { nodeConditions: boolean; nodeName: string };
-  gpu: { nvmlLibrary?: string; intervalMs: number };
+  gpu: { nvmlLibrary?: string; intervalMs: number; ncclInflightMs: number };
   fix: FixConfig;
   identity: { jobVars: string; hostRoot: string };
 }
@@ -162,6 +166,16 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     set: (c, v: string) => (c.stateDir = v),
     default: () => DEFAULT_STATE_DIR,
     doc: 'crash reports and agent state',
+  },
+  {
+    key: 'scope_cgroup',
+    kind: 'string',
+    env: 'XCTL_SCOPE_CGROUP',
+    flag: '--scope-cgroup',
+    arg: 'PATH',
+    set: (c, v: string) => (c.scopeCgroup = v),
+    default: () => '/',
+    doc: 'track and export only processes whose cgroup path (in any hierarchy) is PATH or below it, e.g. /kubepods.slice; / is every process',
   },
   {
     key: 'families',
@@ -318,6 +332,13 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     default: () => ms(1000),
     doc: 'NVML sampling interval (per-GPU samples and per-process GPU memory)',
   },
+  {
+    key: 'gpu.nccl_inflight',
+    kind: 'duration',
+    set: (c, v: bigint) => (section(c, 'gpu').ncclInflightMs = Math.max(1, Math.round(Number(v) / 1e6))),
+    default: () => ms(10_000),
+    doc: 'an NCCL collective in flight this long is reported (cuda family): a rank counts as waiting in it from then on',
+  },
   // remediation policy: what `xctl fix --apply` may run (allow), only with --yes (ask), or never (deny)
   {
     key: 'fix.policy',
@@ -374,10 +395,12 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     key: 'kubernetes.node_name',
     kind: 'string',
     env: 'XCTL_NODE_NAME',
+    flag: '--node-name',
+    arg: 'NAME',
     set: (c, v: string) => (section(c, 'kubernetes').nodeName = v),
     default: () => process.env.NODE_NAME || os.hostname(),
     defaultText: () => '$NODE_NAME, else the host name',
-    doc: 'node to patch',
+    doc: "this node's name: the node label of the per-rank metrics, and the Kubernetes node to patch",
   },
   {
     key: 'identity.job_vars',
@@ -659,13 +682,14 @@ export function resolveConfig(opts: ResolveOptions = {}): Resolved {
     logLevel: c.logLevel!,
     logPretty: c.logPretty!,
     stateDir: c.stateDir!,
+    scopeCgroup: c.scopeCgroup!,
     families: c.families!,
     probes: c.probes!,
     bpfStats: c.bpfStats!,
     graph: { ...DEFAULT_CAPS, ...c.graph },
     limits: { ringBytes: c.limits!.ringBytes!, cpuBudget: c.limits!.cpuBudget!, governorIntervalMs: c.limits!.governorIntervalMs! },
     kubernetes: { nodeConditions: c.kubernetes!.nodeConditions!, nodeName: c.kubernetes!.nodeName! },
-    gpu: { nvmlLibrary: c.gpu?.nvmlLibrary, intervalMs: c.gpu?.intervalMs ?? 1000 },
+    gpu: { nvmlLibrary: c.gpu?.nvmlLibrary, intervalMs: c.gpu?.intervalMs ?? 1000, ncclInflightMs: c.gpu?.ncclInflightMs ?? 10_000 },
     fix: c.fix ?? {},
     identity: { jobVars: c.identity!.jobVars!, hostRoot: c.identity!.hostRoot! },
   };

@@ -14,6 +14,7 @@ import type { RuleSet } from '../rules/ruleset';
 import type { EntityType } from '../rules/context';
 import type { RuleMatch } from '../rules/compile';
 import { Series } from '../graph/series';
+import type { CgroupScope } from '../procfs/cgroup-scope';
 import { ATTR_CHANGED, METRIC_NAMES } from '../graph/vocabulary';
 import type { PsRow } from './answer';
 import { IdentityResolver } from '../identity/resolver';
@@ -27,6 +28,8 @@ export interface PipelineOptions {
   /** host clock in boot ns (live); replays use the newest record time */
   clock?: () => number;
   live?: { providers: LiveProviders; inspect: boolean };
+  /** track only the processes in this cgroup subtree (--scope-cgroup) */
+  scope?: CgroupScope;
   /** live: resolve each process's identity (container, pod, slurm, rank) off the hot path */
   identity?: ResolveOptions;
 }
@@ -51,7 +54,7 @@ export class Pipeline {
     this.graph = new Graph(opts.caps);
     this.matcher = new RuleMatcher(rules);
     this.graph.samplePercentiles(rules.percentileMetrics);
-    this.ingestor = new GraphIngestor(this.graph);
+    this.ingestor = new GraphIngestor(this.graph, opts.scope ?? null);
     this.graph.onEvict = (node) => this.matcher.forget(node);
     if (opts.identity) {
       const g = this.graph;

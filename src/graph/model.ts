@@ -278,6 +278,9 @@ export interface Culprit {
   signal?: number;
 }
 
+/** communicators counted apart per process; later ones count in the total only */
+export const NCCL_MAX_COMMS = 8;
+
 export class ProcessNode extends GraphNode {
   readonly type = 'process' as const;
   comm = '';
@@ -295,6 +298,15 @@ export class ProcessNode extends GraphNode {
   cudaFailure?: { fn: string; size: number; result: number; tNs: number };
   /** newest NCCL collective seen in flight too long */
   ncclInflight?: { fn: string; ns: number; tNs: number };
+  /** the newest in-flight report has had no completion after it: the process waits in that collective now */
+  ncclInflightOpen = false;
+  /** NCCL collectives completed (returned), all communicators */
+  ncclCompleted = 0;
+  /** boot-clock time of the newest completion, ns (0: none) */
+  ncclLastExitNs = 0;
+  /** per communicator (ncclComm_t), in order of first completion, at most NCCL_MAX_COMMS: completions (made at the first) */
+  ncclComms?: number[];
+  ncclCommCompleted?: number[];
   /** true once an exec/fork/event named this process as a real user task */
   kthread = false;
   /** container, pod, slurm job, rank: set off the hot path by the identity resolver (live only) */

@@ -7,7 +7,8 @@
  * re-evaluates just what changed, once per flush rather than once per event.
  */
 import type { RecordBatch } from '../events/decoder';
-import { COMM_LEN, F_KTHREAD, KIND_MAX, OFFSETS as O, RECORD_VERSION } from '../events/layout';
+import { COMM_LEN, F_KTHREAD, KIND_MAX, Kind, OFFSETS as O, RECORD_VERSION } from '../events/layout';
+import type { CgroupScope } from '../procfs/cgroup-scope';
 import type { Graph } from '../graph/graph';
 import type { GraphNode, ProcessNode } from '../graph/model';
 import { ingestRecord } from './registry.gen';
@@ -18,12 +19,18 @@ export interface IngestStats {
   byKind: number[];
   invalid: number;
   unattributed: number;
+  /** records of processes outside the agent's cgroup scope (--scope-cgroup), dropped */
+  outOfScope: number;
 }
 
 export class GraphIngestor {
-  readonly stats: IngestStats = { records: 0, byKind: new Array(KIND_MAX + 1).fill(0), invalid: 0, unattributed: 0 };
+  readonly stats: IngestStats = { records: 0, byKind: new Array(KIND_MAX + 1).fill(0), invalid: 0, unattributed: 0, outOfScope: 0 };
 
-  constructor(readonly graph: Graph) {}
+  /** scope: only processes in this cgroup subtree are tracked (a signal counts when its target is) */
+  constructor(
+    readonly graph: Graph,
+    private readonly scope: CgroupScope | null = null,
+  ) {}
 
   /** One sample of metric `id` on `node`, noted for the rule matcher. */
   observe(node: GraphNode, id: number, t: number, value: number): void {
@@ -42,6 +49,10 @@ export class GraphIngestor {
         invalid++;
         continue;
       }
+      if (this.scope !== null && !this.inScope(b, i, kind)) {
+        this.stats.outOfScope++;
+        continue;
+      }
       byKind[kind]!++;
       const t = b.u64Number(i, O['hdr.ts_ns']);
       if (t > newest) newest = t;
@@ -51,6 +62,14 @@ export class GraphIngestor {
     this.graph.nowNs = newest;
     this.stats.invalid += invalid;
     this.stats.records += n - invalid;
+  }
+
+  private inScope(b: RecordBatch, i: number, kind: number): boolean {
+    const scope = this.scope!;
+    if (kind === Kind.EXEC) scope.forget(b.pid(i));
+    if (scope.admits(b.pid(i), b.u64Number(i, O['hdr.start_ns']))) return true;
+    // who stopped or killed a process in scope is part of its story
+    return kind === Kind.SIGNAL && scope.pidInScope(b.u32(i, O['sig.target_pid'])) === true;
   }
 
   /** The header's process, described by its first record. */

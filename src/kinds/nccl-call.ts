@@ -1,6 +1,7 @@
 /** An NCCL collective: entry, exit, or still in flight past the threshold (uprobes of gpu.bpf.c). */
 import { OFFSETS as O, NCCL_EXIT, NCCL_INFLIGHT } from '../events/layout';
 import { MI } from '../graph/vocabulary';
+import { NCCL_MAX_COMMS } from '../graph/model';
 import type { EventBase } from './event';
 import { fmtDuration } from '../events/units-text';
 import { defineKind } from './kind';
@@ -60,10 +61,24 @@ export const kind = defineKind<'nccl_call', NcclCallEvent>({
     const ns = b.u64Number(i, O['nccl.duration_ns']);
     if (phase === NCCL_INFLIGHT) {
       p.ncclInflight = { fn: fnName(b.u32(i, O['nccl.fn'])), ns, tNs: t };
+      p.ncclInflightOpen = true;
       ing.observe(p, MI.ncclInflight, t, ns);
       ing.graph.noteAttr(p);
     } else {
       ing.observe(p, MI.ncclDuration, t, ns);
+      // progress counters in place (per-rank export): no allocation but the first completion on a communicator
+      p.ncclInflightOpen = false;
+      p.ncclCompleted++;
+      if (t > p.ncclLastExitNs) p.ncclLastExitNs = t;
+      const comm = b.u64Number(i, O['nccl.comm']);
+      const comms = (p.ncclComms ??= []);
+      const done = (p.ncclCommCompleted ??= []);
+      const k = comms.indexOf(comm);
+      if (k >= 0) done[k]!++;
+      else if (comms.length < NCCL_MAX_COMMS) {
+        comms.push(comm);
+        done.push(1);
+      }
     }
   },
 });

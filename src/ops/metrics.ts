@@ -2,7 +2,10 @@
  * Prometheus exposition (prom-client) and health endpoints. Series follow
  * Prometheus naming (xctl_..._total for counters, base units: seconds, bytes)
  * and carry no pid labels: cardinality is bounded by families, programs,
- * kinds, scenes, rules, actions and outcomes. The full list is in README
+ * kinds, scenes, rules, actions and outcomes. The per-rank series
+ * (xctl_rank_*) are bounded by the training ranks on this node: labels job,
+ * rank, node (and comm, an ordinal of at most 8 communicators per rank); only
+ * xctl_rank_info carries the pid (it changes when the rank restarts). The full list is in README
  * "Operations"; deploy/grafana and deploy/prometheus use only these names.
  *
  * The addon, graph and matcher keep cumulative counts; update() turns them
@@ -11,6 +14,7 @@
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
 import * as client from 'prom-client';
 import { programsNotRunning, type FamilyStatus, type NativeStats } from '../native/addon';
 import { kindFamily } from '../kinds/registry';
@@ -40,6 +44,26 @@ export const MAX_POD_SERIES = 1000;
 const OTHER_POD = '_other';
 
 type Labels = Record<string, string>;
+
+/** One training rank on this node, as the agent sees it at scrape time. */
+export interface RankSample {
+  job: string;
+  rank: number;
+  worldSize?: number;
+  pid: number;
+  pod?: string;
+  container?: string;
+  /** completed collectives per communicator, in order of first use */
+  comms: number[];
+  /** the collective it waits in now, and since when (Unix seconds) */
+  inflight?: { fn: string; sinceS: number };
+  /** Unix seconds of the newest completed collective */
+  lastCompletionS?: number;
+  /** its top active finding */
+  finding?: { scene: string; rule: string; culpritKind: string; culprit: string; confidence: number };
+}
+
+type RankKey = 'job' | 'rank' | 'node';
 
 export class AgentMetrics {
   readonly registry = new client.Registry();
@@ -77,12 +101,18 @@ export class AgentMetrics {
   readonly cpuBudget: client.Gauge;
   readonly kubeUpdates: client.Counter<'outcome'>;
   readonly crashReports: client.Counter;
+  /** the node label of the per-rank series (config kubernetes.node_name, --node-name) */
+  nodeName: string;
+  /** the ranks on this node, asked once per scrape (the agent sets it) */
+  rankSource?: () => RankSample[];
+  private rankSnapshot: RankSample[] = [];
   ready = false;
 
   private readonly last = new Map<string, number>();
   private readonly prevFindings = new Set<string>();
 
-  constructor(info: { version?: string } = {}) {
+  constructor(info: { version?: string; nodeName?: string } = {}) {
+    this.nodeName = info.nodeName ?? os.hostname();
     const r = [this.registry];
     const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
       new client.Counter<L>({ name, help, labelNames, registers: r });
@@ -157,6 +187,7 @@ export class AgentMetrics {
       1,
     );
     this.processMetrics(r);
+    this.rankMetrics(r);
     this.nvmlAvailable.set(0);
     this.governorLevel.set(0);
     this.probesFailed.set(0);
@@ -207,6 +238,73 @@ export class AgentMetrics {
     });
     new client.Gauge({ name: 'xctl_process_start_time_seconds', help: 'Agent start time, Unix epoch', registers: r }).set(
       Math.round(Date.now() / 1000 - process.uptime()),
+    );
+  }
+
+  /**
+   * Per-rank training progress, filled at scrape time from rankSource (the first of these series
+   * takes the snapshot the others read, so one scrape sees one consistent rank table).
+   */
+  private rankMetrics(r: client.Registry[]): void {
+    const m = this;
+    const base = (s: RankSample): Record<RankKey, string> => ({ job: s.job, rank: String(s.rank), node: m.nodeName });
+    /** a gauge of the rank table: `value` per rank, labels job/rank/node plus `extra`; undefined leaves the rank out */
+    const gauge = (name: string, help: string, extra: string[], value: (s: RankSample) => [Labels, number] | undefined, first = false) =>
+      new client.Gauge<string>({
+        name,
+        help,
+        labelNames: ['job', 'rank', 'node', ...extra],
+        registers: r,
+        collect() {
+          if (first) m.rankSnapshot = m.rankSource?.() ?? [];
+          this.reset();
+          for (const s of m.rankSnapshot) {
+            const v = value(s);
+            if (v) this.set({ ...base(s), ...v[0] }, v[1]);
+          }
+        },
+      });
+    const str = (v: string | number | undefined) => (v === undefined ? '' : String(v));
+    gauge(
+      'xctl_rank_info',
+      'A training rank on this node (identity from its environment): its pid, world size, pod and container',
+      ['pid', 'world_size', 'pod', 'container'],
+      (s) => [{ pid: String(s.pid), world_size: str(s.worldSize), pod: str(s.pod), container: str(s.container) }, 1],
+      true,
+    );
+    new client.Counter<RankKey | 'comm'>({
+      name: 'xctl_rank_collectives_completed_total',
+      help: 'NCCL collectives the rank completed, per communicator (comm: 0, 1, ... in order of first use)',
+      labelNames: ['job', 'rank', 'node', 'comm'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const s of m.rankSnapshot) for (let k = 0; k < s.comms.length; k++) this.inc({ ...base(s), comm: String(k) }, s.comms[k]!);
+      },
+    });
+    gauge(
+      'xctl_rank_in_collective',
+      '1 while the rank waits inside an NCCL collective (in flight past gpu.nccl_inflight), else 0',
+      [],
+      (s) => [{}, s.inflight ? 1 : 0],
+    );
+    gauge(
+      'xctl_rank_collective_inflight_since_seconds',
+      'Unix time the collective the rank waits in was entered (only while it waits)',
+      ['fn'],
+      (s) => (s.inflight ? [{ fn: s.inflight.fn }, s.inflight.sinceS] : undefined),
+    );
+    gauge('xctl_rank_last_collective_timestamp_seconds', 'Unix time of the newest NCCL collective the rank completed', [], (s) =>
+      s.lastCompletionS === undefined ? undefined : [{}, s.lastCompletionS],
+    );
+    gauge(
+      'xctl_rank_finding_confidence',
+      "The rank's top active finding on this node (scene, rule, culprit), valued by its confidence",
+      ['scene', 'rule', 'culprit_kind', 'culprit'],
+      (s) => {
+        const f = s.finding;
+        return f ? [{ scene: f.scene, rule: f.rule, culprit_kind: f.culpritKind, culprit: f.culprit }, f.confidence] : undefined;
+      },
     );
   }
 

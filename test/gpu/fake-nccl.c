@@ -1,9 +1,20 @@
 /* A test NCCL (libnccl.so.2): the real symbol names and ABI (ncclResult_t =
  * int, ncclComm_t = opaque pointer). Collectives return at once, except while
  * the file named by $FAKE_NCCL_HANG exists: then they block (a rank stuck in
- * a collective) until it is removed. */
+ * a collective) until it is removed.
+ *
+ * With $FAKE_NCCL_BARRIER set to a file path, ncclAllReduce really rendezvous:
+ * the ranks of a communicator (nranks from ncclCommInitRank) that name the
+ * same file meet in a barrier on its shared mapping (a process-shared futex),
+ * so while one rank is held back the others wait inside ncclAllReduce, as with
+ * the real library. */
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 typedef int ncclResult_t;
@@ -14,6 +25,36 @@ typedef struct { char internal[128]; } ncclUniqueId;
 
 static struct ncclComm { int rank, nranks; } comms[64];
 static int ncomms;
+
+struct barrier { int count; int gen; };
+static struct barrier *bar;
+
+static struct barrier *barrier_map(void) {
+  if (bar) return bar;
+  const char *f = getenv("FAKE_NCCL_BARRIER");
+  if (!f) return NULL;
+  int fd = open(f, O_RDWR | O_CREAT, 0600);
+  if (fd < 0 || ftruncate(fd, 4096) < 0) return NULL;
+  void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  bar = m == MAP_FAILED ? NULL : (struct barrier *)m;
+  return bar;
+}
+
+/* All nranks arrive, then all leave: the last one in resets the count and
+ * advances the generation the others sleep on. */
+static void rendezvous(int nranks) {
+  struct barrier *b = barrier_map();
+  if (!b || nranks < 2) return;
+  int gen = __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE);
+  if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == nranks) {
+    __atomic_store_n(&b->count, 0, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&b->gen, 1, __ATOMIC_ACQ_REL);
+    syscall(SYS_futex, &b->gen, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    return;
+  }
+  while (__atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) == gen) syscall(SYS_futex, &b->gen, FUTEX_WAIT, gen, NULL, NULL, 0);
+}
 
 static void maybe_hang(void) {
   const char *f = getenv("FAKE_NCCL_HANG");
@@ -32,8 +73,9 @@ ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId id, int
 ncclResult_t ncclCommDestroy(ncclComm_t comm) { (void)comm; return 0; }
 
 __attribute__((noinline)) ncclResult_t ncclAllReduce(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm, void *stream) {
-  (void)sendbuff; (void)recvbuff; (void)count; (void)datatype; (void)op; (void)comm; (void)stream;
+  (void)sendbuff; (void)recvbuff; (void)count; (void)datatype; (void)op; (void)stream;
   maybe_hang();
+  if (comm) rendezvous(comm->nranks);
   return 0;
 }
 ncclResult_t ncclBroadcast(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype, int root, ncclComm_t comm, void *stream) {

@@ -6,6 +6,9 @@
  *   gpu-app allreduce N        N x ncclAllReduce (count 1M floats), then sleep
  *   gpu-app allreduce-net N ADDR PORT   as allreduce, while a thread streams TCP to
  *                              ADDR:PORT (the rank's traffic to its peer)
+ *   gpu-app job N              a rank of a job: ncclCommInitRank(WORLD_SIZE, RANK from the
+ *                              environment), then N x (20 ms of "compute", ncclAllReduce);
+ *                              N = 0: forever; prints "step I" every 50 steps
  *   gpu-app bench N            N x cudaMalloc(256 B) in a tight loop; prints ns/call */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -76,6 +79,17 @@ int main(int argc, char **argv) {
       printf("allreduce %ld enter\n", i);
       ncclAllReduce((void *)0x1000, (void *)0x2000, 1 << 20, 7, 0, comm, NULL);
       printf("allreduce %ld done\n", i);
+    }
+  } else if (!strcmp(argv[1], "job")) {
+    const char *r = getenv("RANK"), *ws = getenv("WORLD_SIZE");
+    ncclUniqueId id;
+    ncclComm_t comm;
+    ncclGetUniqueId(&id);
+    ncclCommInitRank(&comm, ws ? atoi(ws) : 1, id, r ? atoi(r) : 0);
+    for (long i = 0; n == 0 || i < n; i++) {
+      usleep(20000);
+      ncclAllReduce((void *)0x1000, (void *)0x2000, 1 << 20, 7, 0, comm, NULL);
+      if (i % 50 == 0) printf("step %ld\n", i);
     }
   } else if (!strcmp(argv[1], "bench")) {
     double t0 = now_ns();
