@@ -26,7 +26,8 @@ export function identityOptions() {
 export const eventsHelp = () => `usage: xctl events [--pid N]... [--kind K]... [--json] [--duration S] [probe options]
   --pid N              only events of process N (repeatable; signals match sender or target)
   --kind K             only kind K: ${kindChoicesText(35, 23)}
-  --json               one JSON object per line, with the process's container, pod, slurm and rank where known
+  --json               one JSON object per line, with the process's container, pod, slurm
+                       and rank where known
   --duration S         stop after S seconds (default: until Ctrl-C)
 ${probeHelp()}`;
 
