@@ -143,6 +143,7 @@ export class Agent {
     const log = opts.logger;
     let first: RuleSet | undefined;
     let firstErrors: string[] = [];
+    let agent: Agent | undefined;
     const watcher = watchRules(
       opts.rulesDir,
       (rs) => {
@@ -151,21 +152,31 @@ export class Agent {
       },
       (errs) => {
         firstErrors = errs.map((e) => e.toString());
-        if (agent) {
-          agent.ruleErrors = firstErrors;
-          for (const e of firstErrors) agent.crash.noteError(`rule file rejected: ${e}`);
-          for (const e of firstErrors) log.error({ rules: opts.rulesDir }, `rule file rejected, keeping the previous rules: ${e}`);
-        }
+        if (agent) agent.noteRuleErrors(firstErrors, 'rule file rejected, keeping the previous rules');
       },
     );
     if (!first) {
       watcher.close();
       throw new ConfigError(`no valid rules in ${opts.rulesDir}:\n${firstErrors.join('\n')}`);
     }
-    const agent: Agent | undefined = new Agent(opts, first);
+    agent = new Agent(opts, first);
     agent.rules = watcher;
-    await agent.run();
+    // a bad file at start is skipped (the rest loaded): reported, never fatal
+    if (firstErrors.length) agent.noteRuleErrors(firstErrors, 'rule file skipped, the other files are loaded');
+    try {
+      await agent.run();
+    } catch (e) {
+      // a failed start releases what it took (probes, timers, the rules watcher) so the process can exit
+      await agent.stop().catch((err) => log.error({ err }, 'cleanup after a failed start failed'));
+      throw e;
+    }
     return agent;
+  }
+
+  private noteRuleErrors(errors: string[], what: string): void {
+    this.ruleErrors = errors;
+    for (const e of errors) this.crash.noteError(`${what}: ${e}`);
+    for (const e of errors) this.opts.logger.error({ rules: this.opts.rulesDir }, `${what}: ${e}`);
   }
 
   private applyRules(rs: RuleSet): void {
@@ -176,8 +187,8 @@ export class Agent {
 
   reloadRules(): { ok: boolean; errors: string[]; rules: number } {
     const r = this.rules.reload();
+    // the watcher's onError has logged each error once already
     const errors = r.errors.map((e) => e.toString());
-    if (errors.length) for (const e of errors) this.opts.logger.error(`rule reload rejected, keeping the previous rules: ${e}`);
     return { ok: errors.length === 0, errors, rules: this.pipeline.matcher.rules.rules.length };
   }
 
