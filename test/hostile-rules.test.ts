@@ -10,6 +10,7 @@ import { MAX_RULE_FILE_BYTES, parseRuleFile } from '../src/rules/schema';
 import { MAX_REGEX_SUBJECT, compileRuleRegex, regexSubject } from '../src/rules/regex';
 import type { AttrLeaf } from '../src/rules/spec';
 import { parseDuration, parseSize } from '../src/rules/units';
+import { loadAgentConfig } from '../src/config/config';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-hostile-rules-'));
 t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -56,6 +57,21 @@ t.test('a huge duration, size or number is an error with its place and bound, no
   const r = loadRuleDir(dir);
   t.equal(r.ruleSet, undefined);
   t.match(String(r.errors[0]), /huge\.yaml:7:15: bad duration .* at most 30d\)$/);
+});
+
+t.test('a huge duration in the agent config is a ConfigError with its place and bound', async (t) => {
+  for (const [value, col] of [
+    ['1e400', 13],
+    [`${NINES}s`, 13],
+    ['31d', 13],
+  ] as const) {
+    const file = path.join(root, `cfg-${value.length}.yaml`);
+    fs.writeFileSync(file, `probes:\n  runq_min: ${value}\n`);
+    t.throws(() => loadAgentConfig(file), {
+      name: 'ConfigError',
+      message: `${file}:2:${col}: "probes.runq_min" must be a duration like 10ms or 5s, at most 30d`,
+    });
+  }
 });
 
 /** Anchors nested `depth` deep, `fan` aliases each, under `all:`: fan^depth conditions once expanded. */

@@ -16,6 +16,7 @@ import { watchRules, type RuleWatcher } from '../rules';
 import type { RuleSet } from '../rules/ruleset';
 import { startIpcServer, type IpcServer } from '../ipc/server';
 import { IpcError } from '../ipc/errors';
+import { PS_LIMIT, WINDOW_SECONDS, boundedNumber, type NumberBounds } from '../ipc/args';
 import { CpuSampler } from '../procfs/cpu-sampler';
 import { KIND_NAMES } from '../events/layout';
 import { Pipeline } from '../engine/pipeline';
@@ -29,6 +30,13 @@ import type { FixConfig } from '../fix/policy';
 import type { PeerCred } from '../ipc/server';
 import type { ProbeConfig, Family } from '../native/addon';
 import type { GraphCaps } from '../graph/graph';
+
+/** A numeric request argument within its bounds, or BAD_REQUEST naming it and the bounds. */
+function requestNumber(text: string, name: string, bounds: NumberBounds): number {
+  const n = boundedNumber(text, bounds);
+  if (typeof n === 'string') throw new IpcError('BAD_REQUEST', `${name} ${n}`);
+  return n;
+}
 
 /** "loop0" for 7:0, from sysfs (DEVNAME in the device's uevent). */
 function deviceName(major: number, minor: number): string | undefined {
@@ -250,6 +258,7 @@ export class Agent {
       logger: log,
       handler: async (req, peer) => this.handle(req.method, req.pid, req.args, peer),
       getPeerCred: (fd) => loadAddon().peerCred(fd),
+      onRefused: (reason) => this.metrics.ipcRefused.inc({ reason }),
     });
     if (this.opts.metricsAddr && this.opts.metricsAddr !== 'off') this.http = await this.metrics.serve(this.opts.metricsAddr);
     this.metrics.ready = true;
@@ -345,7 +354,7 @@ export class Agent {
         if (!pid) throw new IpcError('BAD_REQUEST', 'why needs a pid');
         const end = this.metrics.whyDuration.startTimer();
         try {
-          const windowS = args.window_s ? Number(args.window_s) : 300;
+          const windowS = args.window_s === undefined ? 300 : requestNumber(args.window_s, 'window_s', WINDOW_SECONDS);
           return answerWhy(this.pipeline, pid, windowS * 1e9);
         } catch (e) {
           if (e instanceof WhyError) throw new IpcError('NOT_FOUND', e.message);
@@ -355,7 +364,7 @@ export class Agent {
         }
       }
       case 'ps':
-        return this.pipeline.ps(Number(args.limit ?? 50));
+        return this.pipeline.ps(args.limit === undefined ? 50 : requestNumber(args.limit, 'limit', PS_LIMIT));
       case 'status':
         return {
           pid: process.pid,

@@ -9,6 +9,7 @@ import { AgentUnavailableError } from '../ipc/errors';
 import { renderPs, renderWhy } from './render';
 import type { PsRow, WhyAnswer } from '../engine/answer';
 import { UsageError } from './usage';
+import { PS_LIMIT, WINDOW_SECONDS, boundedNumber } from '../ipc/args';
 
 export const WHY_HELP = `usage: xctl why <pid> [--json] [--window S] [--socket PATH]
   exit code 0: a cause was found; 1: the process looks healthy; 2: error (unknown pid, no agent)`;
@@ -36,7 +37,11 @@ export async function whyCommand(argv: string[]): Promise<number> {
   const pid = Number(positionals[0]);
   if (!Number.isInteger(pid) || pid <= 0) throw new UsageError(`why needs a pid, got "${positionals[0] ?? ''}"`);
   const args: Record<string, string> = {};
-  if (values.window) args.window_s = values.window;
+  if (values.window !== undefined) {
+    const w = boundedNumber(values.window, WINDOW_SECONDS);
+    if (typeof w === 'string') throw new UsageError(`--window ${w}`);
+    args.window_s = String(w);
+  }
   const reply = await call(values.socket, 'why', pid, args);
   if (!reply.ok) {
     process.stderr.write(`xctl why: ${reply.error}\n`);
@@ -52,7 +57,9 @@ export async function psCommand(argv: string[]): Promise<number> {
     args: argv,
     options: { json: { type: 'boolean' }, socket: { type: 'string' }, limit: { type: 'string' } },
   });
-  const reply = await call(values.socket, 'ps', 0, values.limit ? { limit: values.limit } : {});
+  const limit = values.limit === undefined ? undefined : boundedNumber(values.limit, PS_LIMIT);
+  if (typeof limit === 'string') throw new UsageError(`--limit ${limit}`);
+  const reply = await call(values.socket, 'ps', 0, limit === undefined ? {} : { limit: String(limit) });
   if (!reply.ok) {
     process.stderr.write(`xctl ps: ${reply.error}\n`);
     return 2;

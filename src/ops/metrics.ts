@@ -69,6 +69,7 @@ export class AgentMetrics {
   readonly cpuBudget: client.Gauge;
   readonly kubeUpdates: client.Counter<'outcome'>;
   readonly crashReports: client.Counter;
+  readonly ipcRefused: client.Counter<'reason'>;
   ready = false;
 
   private readonly last = new Map<string, number>();
@@ -135,6 +136,11 @@ export class AgentMetrics {
     this.cpuBudget = gauge('xctl_agent_cpu_budget_ratio', 'Configured agent CPU budget, as a fraction of one core');
     this.kubeUpdates = counter('xctl_kube_node_condition_updates_total', 'Kubernetes node condition PATCHes, by outcome', ['outcome']);
     this.crashReports = counter('xctl_crash_reports_total', 'Crash reports written to the state directory');
+    this.ipcRefused = counter(
+      'xctl_ipc_connections_refused_total',
+      'Agent socket connections refused, by reason (total, non_root, per_uid)',
+      ['reason'],
+    );
     gauge<'version' | 'node'>('xctl_build_info', 'xctl build information', ['version', 'node']).set(
       { version: info.version ?? 'unknown', node: process.version },
       1,
