@@ -16,6 +16,7 @@ import { createLogger } from '../src/log';
 import { PROTOCOL_VERSION, encodeRequestFrame } from '../src/ipc/protocol';
 import { defaultRulesDir } from '../src/rules';
 import { XCTL, startTestAgent, type TestAgent } from './helpers/agent';
+import { MAX_DRY_RUN_PLANS } from '../src/agent/fix-service';
 
 const CLIENT = path.resolve(__dirname, 'helpers/hostile-client.js');
 const NINES = '9'.repeat(400);
@@ -32,8 +33,8 @@ function rulesDir(extra: Record<string, string> = {}): string {
   return dir;
 }
 
-async function agentOn(t: Test, dir: string): Promise<TestAgent> {
-  const a = await startTestAgent({ rulesDir: dir, families: ['proc'] });
+async function agentOn(t: Test, dir: string, stateDir?: string): Promise<TestAgent> {
+  const a = await startTestAgent({ rulesDir: dir, families: ['proc'], agentOptions: stateDir ? { stateDir } : {} });
   t.teardown(() => a.stop());
   // other uids may connect (the tests below act as uid 65534 and others)
   fs.chmodSync(a.dir, 0o755);
@@ -84,11 +85,11 @@ function aliasBomb(): string {
   const lines = ['  a0: &a0 {attr: exe, op: "==", value: x}'];
   for (let i = 1; i <= 9; i++)
     lines.push(
-      `  a${i}: &a${i} [${Array(10)
+      `  a${i}: &a${i} {all: [${Array(10)
         .fill(`*a${i - 1}`)
-        .join(', ')}]`,
+        .join(', ')}]}`,
     );
-  return `x-anchors:\n${lines.join('\n')}\nrules:\n  - id: bomb\n    scene: process_blocked\n    when:\n      all: *a9\n`;
+  return `x-anchors:\n${lines.join('\n')}\nrules:\n  - id: bomb\n    scene: process_blocked\n    when: *a9\n`;
 }
 
 t.test('bad rule files in the live directory: the agent stays up with its rules, says where, and restarts past them', async (t) => {
@@ -103,7 +104,7 @@ t.test('bad rule files in the live directory: the agent stays up with its rules,
       /zz-bad\.yaml:7:15: bad duration "9{20}…\(401 characters\)" for "window" \(.*at most 30d\)$/,
     ],
     ['huge ms duration', metricRule('huge', `${NINES}ms`), /zz-bad\.yaml:7:15: bad duration .*at most 30d\)$/],
-    ['alias bomb', aliasBomb(), /zz-bad\.yaml:3:12: YAML aliases expand this file to more than 100000 nodes/],
+    ['alias bomb', aliasBomb(), /zz-bad\.yaml:3:18: YAML aliases expand this file to more than 100000 nodes/],
   ];
   for (const [what, text, error] of cases) {
     fs.writeFileSync(path.join(dir, 'zz-bad.yaml'), text);
@@ -128,8 +129,8 @@ t.test('bad rule files in the live directory: the agent stays up with its rules,
   const b = await agentOn(t, dir);
   const status = (await call(b.socket, 'status')).reply.body as { rules: number; rule_errors: string[] };
   t.equal(status.rules, rules, 'restarted with every good rule');
-  t.match(status.rule_errors, [/zz-bad\.yaml:3:12: YAML aliases expand/]);
-  t.match(fs.readFileSync(b.logFile, 'utf8'), /rule file skipped, the other files are loaded: .*zz-bad\.yaml:3:12/);
+  t.match(status.rule_errors, [/zz-bad\.yaml:3:18: YAML aliases expand/]);
+  t.match(fs.readFileSync(b.logFile, 'utf8'), /rule file skipped, the other files are loaded: .*zz-bad\.yaml:3:18/);
 });
 
 t.test('a regex built to backtrack cannot stall the agent: an unprivileged exec of aaaa…a!', { timeout: 60_000 }, async (t) => {
@@ -292,3 +293,37 @@ t.test('the idle clock: empty frames do not keep a connection, a client that nev
   const good = await callAgent(server.address, { method: 'x' }, { timeoutMs: 1000 });
   t.equal(good.ok, true, 'others are served');
 });
+
+t.test(
+  'plans: a caller who may not apply keeps nothing, dry runs are capped, the re-check reads only resolved plans, a bad id is BAD_REQUEST',
+  { timeout: 120_000 },
+  async (t) => {
+    const state = path.join(root, 'state-fix');
+    const a = await agentOn(t, rulesDir(), state);
+    const plans = () => fs.readdirSync(path.join(state, 'plans')).filter((f) => f.endsWith('.json')).length;
+    const auditLines = () => fs.readFileSync(path.join(state, 'audit.jsonl'), 'utf8').split('\n').filter(Boolean).length;
+    const audit0 = auditLines();
+    for (let i = 0; i < 20; i++) {
+      const r = await hostile(t, ['call', a.socket, String(process.pid), 'fix', '{}'], 65534).first;
+      if (i === 0) t.match(r, { ok: true, body: { applied: false, saved: false } }, 'uid 65534 gets its dry-run plan');
+    }
+    t.equal(plans(), 0, 'no plan file from a caller who may not apply');
+    t.equal(auditLines(), audit0, 'and no audit line');
+    let answered = 0;
+    for (let i = 0; i < MAX_DRY_RUN_PLANS + 20; i++) if ((await call(a.socket, 'fix', {}, process.pid)).reply.ok) answered++;
+    t.equal(answered, MAX_DRY_RUN_PLANS + 20);
+    t.equal(plans(), MAX_DRY_RUN_PLANS, `root's dry runs: the newest ${MAX_DRY_RUN_PLANS} are kept`);
+    const store = a.agent.fixService().store;
+    const load = store.load.bind(store);
+    let loads = 0;
+    store.load = (id: string) => {
+      loads++;
+      return load(id);
+    };
+    t.same(a.agent.fixService().recheck(), []);
+    t.equal(loads, 0, 'the re-check read no plan (none is resolved)');
+    const bad = await call(a.socket, 'fix', { plan_id: '../audit' });
+    t.same([bad.reply.code, bad.reply.error], ['BAD_REQUEST', 'bad plan id "../audit"']);
+    t.notMatch(fs.readFileSync(a.logFile, 'utf8'), /"level":50.*handler for 'fix' failed/, 'not logged as an agent error');
+  },
+);

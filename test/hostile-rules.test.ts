@@ -74,16 +74,16 @@ t.test('a huge duration in the agent config is a ConfigError with its place and 
   }
 });
 
-/** Anchors nested `depth` deep, `fan` aliases each, under `all:`: fan^depth conditions once expanded. */
+/** `all:` conditions nested `depth` deep through anchors, `fan` aliases each: fan^depth leaves once expanded. */
 function aliasBomb(depth: number, fan: number): string {
   const lines = ['  a0: &a0 {attr: exe, op: "==", value: x}'];
   for (let i = 1; i <= depth; i++)
     lines.push(
-      `  a${i}: &a${i} [${Array(fan)
+      `  a${i}: &a${i} {all: [${Array(fan)
         .fill(`*a${i - 1}`)
-        .join(', ')}]`,
+        .join(', ')}]}`,
     );
-  return `x-anchors:\n${lines.join('\n')}\nrules:\n  - id: bomb\n    scene: cpu_starvation\n    when:\n      all: *a${depth}\n`;
+  return `x-anchors:\n${lines.join('\n')}\nrules:\n  - id: bomb\n    scene: cpu_starvation\n    when: *a${depth}\n`;
 }
 
 t.test('a YAML alias bomb is refused at its first alias, not expanded', { timeout: 20_000 }, async (t) => {
@@ -95,7 +95,7 @@ t.test('a YAML alias bomb is refused at its first alias, not expanded', { timeou
   ] as const) {
     t.same(
       errorsOf(aliasBomb(depth, fan)),
-      ['3:12: YAML aliases expand this file to more than 100000 nodes (an alias bomb?); refused, not expanded'],
+      ['3:18: YAML aliases expand this file to more than 100000 nodes (an alias bomb?); refused, not expanded'],
       `${depth} deep, ${fan} aliases each`,
     );
   }
@@ -156,7 +156,7 @@ t.test('first load: a bad file is skipped and reported, the other files load', a
   t.same(r.skipped, ['b-huge.yaml', 'c-bomb.yaml', 'd-dup.yaml']);
   t.same(
     r.errors.map((e) => `${e.file}:${e.line}:${e.col}`),
-    ['b-huge.yaml:7:15', 'c-bomb.yaml:3:12', 'd-dup.yaml:2:9'],
+    ['b-huge.yaml:7:15', 'c-bomb.yaml:3:18', 'd-dup.yaml:2:9'],
   );
   const none = loadRuleTextsSkippingBad([{ file: 'x.yaml', text: metricRule('x', `${NINES}s`, '1') }]);
   t.same(none.ruleSet?.rules, [], 'every file bad: an empty set, still no crash');

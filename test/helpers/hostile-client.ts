@@ -1,10 +1,12 @@
 // A hostile client of the agent's socket, run as its own process (and uid) by test/hostile-agent.test.ts:
 //   flood SOCKET N METHOD ARGS_JSON  writes N pipelined requests on one connection and never reads
 //   hold SOCKET N                    opens N connections and keeps them; reports each one's fate
+//   call SOCKET PID METHOD ARGS_JSON  one call; reports the reply
 // Prints one JSON line when it has done its part, then stays until killed.
 import * as net from 'node:net';
 import { FrameDecoder } from '../../src/ipc/framing';
 import { PROTOCOL_VERSION, decodeResponse, encodeRequestFrame } from '../../src/ipc/protocol';
+import { callAgent } from '../../src/ipc/client';
 
 const [mode, socketPath, nText, method, argsJson] = process.argv.slice(2);
 const n = Number(nText);
@@ -49,4 +51,8 @@ if (mode === 'flood') {
     s.on('connect', () => s.write(encodeRequestFrame({ id: 1, version: PROTOCOL_VERSION, method: 'ps', pid: 0, args: { limit: '1' } })));
   }
 }
+if (mode === 'call')
+  callAgent(socketPath!, { method: method!, pid: n, args: JSON.parse(argsJson ?? '{}') }, { timeoutMs: 10_000 }).then(report, (e) =>
+    report({ thrown: String(e) }),
+  );
 setInterval(() => {}, 1 << 30);
