@@ -11,6 +11,9 @@ import { MAX_REGEX_SUBJECT, compileRuleRegex, regexSubject } from '../src/rules/
 import type { AttrLeaf } from '../src/rules/spec';
 import { parseDuration, parseSize } from '../src/rules/units';
 import { loadAgentConfig } from '../src/config/config';
+import { RuleMatcher } from '../src/rules/matcher';
+import { MemoryContext } from '../src/rules/memory-context';
+import type { EntityRef } from '../src/rules/context';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-hostile-rules-'));
 t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -191,4 +194,29 @@ t.test('the watcher: a bad file never blocks the first load; a reload keeps the 
     w.reload().ruleSet?.rules.map((x) => x.id),
     ['good', 'fixed', 'third'],
   );
+});
+
+t.test('a rule whose evaluation throws is disabled alone; the other rules keep matching', async (t) => {
+  const text = ['boom', 'fine'].map((id) => `  - id: ${id}\n    scene: process_blocked\n    when: { attr: exe, op: exists }\n`).join('');
+  const rs = loadRuleTexts([{ file: 'a.yaml', text: `rules:\n${text}` }]).ruleSet!;
+  let calls = 0;
+  rs.byId.get('boom')!.test = () => {
+    calls++;
+    throw new Error('injected');
+  };
+  const matcher = new RuleMatcher(rs);
+  const ctx = new MemoryContext();
+  const p = { type: 'process', id: 'p:1:1' } as EntityRef;
+  ctx.set(p, { pid: 1, exe: '/bin/x' });
+  t.same(
+    matcher.evaluateNow(ctx, p).map((m) => m.ruleId),
+    ['fine'],
+    'no throw; the other rule matched',
+  );
+  t.same([...matcher.failedRules.keys()], ['boom']);
+  t.match(matcher.failedRules.get('boom'), /^injected \(on process p:1:1\)$/);
+  matcher.evaluateNow(ctx, p);
+  t.equal(calls, 1, 'the failed rule is not evaluated again');
+  matcher.setRuleSet(rs);
+  t.equal(matcher.failedRules.size, 0, 'a new rule set enables it again');
 });

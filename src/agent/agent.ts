@@ -273,8 +273,23 @@ export class Agent {
     );
   }
 
+  /** Rules whose evaluation threw (disabled by the matcher until the next rule set): logged and counted once each. */
+  private readonly reportedRuleFailures = new Map<string, string>();
+  private reportRuleFailures(): void {
+    const failed = this.pipeline.matcher.failedRules;
+    for (const [id, error] of failed) {
+      if (this.reportedRuleFailures.get(id) === error) continue;
+      this.reportedRuleFailures.set(id, error);
+      this.metrics.ruleFailures.inc({ rule: id });
+      this.crash.noteError(`rule ${id} disabled: its evaluation failed: ${error}`);
+      this.opts.logger.error({ rule: id }, `rule ${id} disabled until the rules are reloaded: its evaluation failed: ${error}`);
+    }
+    if (failed.size === 0) this.reportedRuleFailures.clear();
+  }
+
   /** Once a second: drop accounting and gauges. */
   private tick(): void {
+    this.reportRuleFailures();
     const st = this.source.stats();
     if (!st) return;
     const total = st.kernelDrops + st.userDrops + this.source.sinkLostRecords;
@@ -377,6 +392,7 @@ export class Agent {
           evicted: this.pipeline.graph.evicted,
           rules: this.pipeline.matcher.rules.rules.length,
           rule_errors: this.ruleErrors,
+          rules_disabled_by_errors: Object.fromEntries(this.pipeline.matcher.failedRules),
           governor: this.governor?.state() ?? null,
         };
       case 'reload':
