@@ -55,4 +55,8 @@ if (mode === 'call')
   callAgent(socketPath!, { method: method!, pid: n, args: JSON.parse(argsJson ?? '{}') }, { timeoutMs: 10_000 }).then(report, (e) =>
     report({ thrown: String(e) }),
   );
-setInterval(() => {}, 1 << 30);
+// stays until killed, or until the test that started it is gone (a killed runner runs no teardown)
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) process.exit(0);
+}, 500);
