@@ -28,7 +28,9 @@ t.test('errors name file:line:col', async (t) => {
   const badType = write('bad-type.yaml', 'graph:\n  max_processes: lots\n');
   t.throws(() => loadAgentConfig(badType), { message: `${badType}:2:18: "graph.max_processes" must be a positive integer` });
   const badDur = write('bad-dur.yaml', '\n\nprobes:\n    io_min_latency: fast\n');
-  t.throws(() => loadAgentConfig(badDur), { message: `${badDur}:4:21: "probes.io_min_latency" must be a duration like 10ms or 5s` });
+  t.throws(() => loadAgentConfig(badDur), {
+    message: `${badDur}:4:21: "probes.io_min_latency" must be a duration like 10ms or 5s, at most 30d`,
+  });
   const badYaml = write('bad-yaml.yaml', 'socket: [unclosed\n');
   t.throws(() => loadAgentConfig(badYaml), { message: new RegExp(`^${badYaml}:\\d+:\\d+: `) });
   const badAddr = write('bad-addr.yaml', 'metrics_addr: 9464\n');
@@ -132,7 +134,7 @@ t.test('xctl config validate exit codes', async (t) => {
   t.match(r0.stdout, /OK/);
   const r1 = await xctl(['config', 'validate', bad]);
   t.equal(r1.code, 1);
-  t.equal(r1.stderr.trim(), `${bad}:3:13: "probes.runq_min" must be a duration like 10ms or 5s`);
+  t.equal(r1.stderr.trim(), `${bad}:3:13: "probes.runq_min" must be a duration like 10ms or 5s, at most 30d`);
   const r2 = await xctl(['config', 'validate']);
   t.equal(r2.code, 2, 'usage error');
   const r3 = await xctl(['config', 'validate', path.join(dir, 'missing.yaml')]);

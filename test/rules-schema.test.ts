@@ -117,10 +117,10 @@ t.test('durations, sizes and values', async (t) => {
 `,
     }),
     [
-      'a.yaml:6:51: bad duration "30 sec" for "window" (expected a number and a unit (ns, us, ms, s, m, h, d), e.g. 30s or 500ms)',
+      'a.yaml:6:51: bad duration "30 sec" for "window" (expected a number and a unit (ns, us, ms, s, m, h, d), e.g. 30s or 500ms, more than 0 and at most 30d)',
       'a.yaml:7:73: bad value "100 msec" (expected a number, a duration like 500ms, a size like 64MiB or a percentage like 90%)',
-      'a.yaml:8:51: bad duration "0s" for "window" (expected a number and a unit (ns, us, ms, s, m, h, d), e.g. 30s or 500ms)',
-      'a.yaml:9:51: bad duration "30" for "window" (expected a number and a unit (ns, us, ms, s, m, h, d), e.g. 30s or 500ms)',
+      'a.yaml:8:51: bad duration "0s" for "window" (expected a number and a unit (ns, us, ms, s, m, h, d), e.g. 30s or 500ms, more than 0 and at most 30d)',
+      'a.yaml:9:51: bad duration "30" for "window" (expected a number and a unit (ns, us, ms, s, m, h, d), e.g. 30s or 500ms, more than 0 and at most 30d)',
       'a.yaml:10:39: value for "in" must be a list, got a number (3)',
       'a.yaml:11:40: bad value "abc" (expected a number, a duration like 500ms, a size like 64MiB or a percentage like 90%)',
       'a.yaml:12:11: missing required field "value" in attr condition (operator "==" compares with a value)',

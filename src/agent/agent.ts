@@ -19,6 +19,7 @@ import { watchRules, type RuleWatcher } from '../rules';
 import type { RuleSet } from '../rules/ruleset';
 import { startIpcServer, type IpcServer } from '../ipc/server';
 import { IpcError } from '../ipc/errors';
+import { PS_LIMIT, WINDOW_SECONDS, boundedNumber, type NumberBounds } from '../ipc/args';
 import { CpuSampler } from '../procfs/cpu-sampler';
 import { KIND_NAMES } from '../events/layout';
 import { Pipeline } from '../engine/pipeline';
@@ -34,6 +35,13 @@ import type { ProbeConfig, Family } from '../native/addon';
 import type { GraphCaps } from '../graph/graph';
 import { CgroupScope } from '../procfs/cgroup-scope';
 import { RankTable } from './ranks';
+
+/** A numeric request argument within its bounds, or BAD_REQUEST naming it and the bounds. */
+function requestNumber(text: string, name: string, bounds: NumberBounds): number {
+  const n = boundedNumber(text, bounds);
+  if (typeof n === 'string') throw new IpcError('BAD_REQUEST', `${name} ${n}`);
+  return n;
+}
 
 /** "loop0" for 7:0, from sysfs (DEVNAME in the device's uevent). */
 function deviceName(major: number, minor: number): string | undefined {
@@ -162,6 +170,7 @@ export class Agent {
     const log = opts.logger;
     let first: RuleSet | undefined;
     let firstErrors: string[] = [];
+    let agent: Agent | undefined;
     const watcher = watchRules(
       opts.rulesDir,
       (rs) => {
@@ -170,21 +179,31 @@ export class Agent {
       },
       (errs) => {
         firstErrors = errs.map((e) => e.toString());
-        if (agent) {
-          agent.ruleErrors = firstErrors;
-          for (const e of firstErrors) agent.crash.noteError(`rule file rejected: ${e}`);
-          for (const e of firstErrors) log.error({ rules: opts.rulesDir }, `rule file rejected, keeping the previous rules: ${e}`);
-        }
+        if (agent) agent.noteRuleErrors(firstErrors, 'rule file rejected, keeping the previous rules');
       },
     );
     if (!first) {
       watcher.close();
       throw new ConfigError(`no valid rules in ${opts.rulesDir}:\n${firstErrors.join('\n')}`);
     }
-    const agent: Agent | undefined = new Agent(opts, first);
+    agent = new Agent(opts, first);
     agent.rules = watcher;
-    await agent.run();
+    // a bad file at start is skipped (the rest loaded): reported, never fatal
+    if (firstErrors.length) agent.noteRuleErrors(firstErrors, 'rule file skipped, the other files are loaded');
+    try {
+      await agent.run();
+    } catch (e) {
+      // a failed start releases what it took (probes, timers, the rules watcher) so the process can exit
+      await agent.stop().catch((err) => log.error({ err }, 'cleanup after a failed start failed'));
+      throw e;
+    }
     return agent;
+  }
+
+  private noteRuleErrors(errors: string[], what: string): void {
+    this.ruleErrors = errors;
+    for (const e of errors) this.crash.noteError(`${what}: ${e}`);
+    for (const e of errors) this.opts.logger.error({ rules: this.opts.rulesDir }, `${what}: ${e}`);
   }
 
   private applyRules(rs: RuleSet): void {
@@ -195,8 +214,8 @@ export class Agent {
 
   reloadRules(): { ok: boolean; errors: string[]; rules: number } {
     const r = this.rules.reload();
+    // the watcher's onError has logged each error once already
     const errors = r.errors.map((e) => e.toString());
-    if (errors.length) for (const e of errors) this.opts.logger.error(`rule reload rejected, keeping the previous rules: ${e}`);
     return { ok: errors.length === 0, errors, rules: this.pipeline.matcher.rules.rules.length };
   }
 
@@ -256,6 +275,7 @@ export class Agent {
       logger: log,
       handler: async (req, peer) => this.handle(req.method, req.pid, req.args, peer),
       getPeerCred: (fd) => loadAddon().peerCred(fd),
+      onRefused: (reason) => this.metrics.ipcRefused.inc({ reason }),
     });
     if (this.opts.metricsAddr && this.opts.metricsAddr !== 'off') this.http = await this.metrics.serve(this.opts.metricsAddr);
     this.metrics.ready = true;
@@ -270,8 +290,23 @@ export class Agent {
     );
   }
 
+  /** Rules whose evaluation threw (disabled by the matcher until the next rule set): logged and counted once each. */
+  private readonly reportedRuleFailures = new Map<string, string>();
+  private reportRuleFailures(): void {
+    const failed = this.pipeline.matcher.failedRules;
+    for (const [id, error] of failed) {
+      if (this.reportedRuleFailures.get(id) === error) continue;
+      this.reportedRuleFailures.set(id, error);
+      this.metrics.ruleFailures.inc({ rule: id });
+      this.crash.noteError(`rule ${id} disabled: its evaluation failed: ${error}`);
+      this.opts.logger.error({ rule: id }, `rule ${id} disabled until the rules are reloaded: its evaluation failed: ${error}`);
+    }
+    if (failed.size === 0) this.reportedRuleFailures.clear();
+  }
+
   /** Once a second: drop accounting and gauges. */
   private tick(): void {
+    this.reportRuleFailures();
     const st = this.source.stats();
     if (!st) return;
     const total = st.kernelDrops + st.userDrops + this.source.sinkLostRecords;
@@ -359,7 +394,7 @@ export class Agent {
         if (!pid && !args.selector) throw new IpcError('BAD_REQUEST', 'why needs a pid or a selector');
         const end = this.metrics.whyDuration.startTimer();
         try {
-          const windowS = args.window_s ? Number(args.window_s) : 300;
+          const windowS = args.window_s === undefined ? 300 : requestNumber(args.window_s, 'window_s', WINDOW_SECONDS);
           if (!pid) {
             let sel: Selector;
             try {
@@ -379,7 +414,7 @@ export class Agent {
         }
       }
       case 'ps':
-        return this.pipeline.ps(Number(args.limit ?? 50), args.all === '1');
+        return this.pipeline.ps(args.limit === undefined ? 50 : requestNumber(args.limit, 'limit', PS_LIMIT), args.all === '1');
       case 'status':
         return {
           pid: process.pid,
@@ -392,6 +427,7 @@ export class Agent {
           evicted: this.pipeline.graph.evicted,
           rules: this.pipeline.matcher.rules.rules.length,
           rule_errors: this.ruleErrors,
+          rules_disabled_by_errors: Object.fromEntries(this.pipeline.matcher.failedRules),
           governor: this.governor?.state() ?? null,
         };
       case 'reload':

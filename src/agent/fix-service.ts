@@ -19,6 +19,8 @@ import { PlanStore } from '../fix/store';
 import { measure, readyInS, verifyPlan } from '../verify/verify';
 
 export const DEFAULT_STATE_DIR = '/var/lib/xctl';
+/** plans never applied (dry runs) kept in the state directory; the oldest go first */
+export const MAX_DRY_RUN_PLANS = 500;
 
 export interface FixServiceOptions {
   stateDir: string;
@@ -34,6 +36,8 @@ export interface FixReply {
   plan: Plan;
   applied: boolean;
   results: StepResult[];
+  /** false for a dry run by a caller who may not apply: the plan is shown, not kept (nor audited) */
+  saved: boolean;
 }
 
 export class FixService {
@@ -41,6 +45,10 @@ export class FixService {
   readonly store: PlanStore;
   readonly policy: Policy;
   private timer?: NodeJS.Timeout;
+  /** plans whose last outcome is resolved: all the periodic re-check reads (not every plan on disk) */
+  private readonly resolved = new Set<string>();
+  /** ids of kept plans never applied, oldest first (retention: MAX_DRY_RUN_PLANS) */
+  private readonly dryRuns: string[] = [];
 
   constructor(private readonly o: FixServiceOptions) {
     this.store = new PlanStore(o.stateDir);
@@ -65,6 +73,10 @@ export class FixService {
         this.store.save(plan);
       }
     }
+    const plans = this.store.all();
+    for (const plan of plans) this.noteOutcome(plan);
+    plans.sort((a, b) => a.created_at.localeCompare(b.created_at));
+    for (const plan of plans) if (!plan.applied_at) this.keepDryRun(plan.plan_id);
     const every = o.config?.recheckIntervalS ?? 60;
     if (every > 0) {
       this.timer = setInterval(() => this.recheck(), every * 1000);
@@ -82,7 +94,7 @@ export class FixService {
     const caller = { uid: peer?.uid ?? null, pid: peer?.pid ?? null };
     let plan: Plan;
     if (args.plan_id) {
-      const p = this.store.load(args.plan_id);
+      const p = this.loadPlan(args.plan_id);
       if (!p) throw new IpcError('NOT_FOUND', `no plan ${args.plan_id} in ${this.store.dir}`);
       plan = p;
     } else {
@@ -118,7 +130,11 @@ export class FixService {
         cpuUsage: this.o.cpuUsage,
         cpuTop: this.o.cpuTop,
       });
+      // a caller who may not apply gets the plan to read; keeping it (file + fsync'd audit line) would let
+      // anyone on the socket fill the state directory
+      if (!apply && !this.policy.callerAllowed(peer)) return { plan_id: plan.plan_id, plan, applied: false, results: [], saved: false };
       this.store.save(plan);
+      this.keepDryRun(plan.plan_id);
       this.audit.append({
         plan_id: plan.plan_id,
         step: -1,
@@ -131,7 +147,7 @@ export class FixService {
         scene: plan.scene,
       });
     }
-    if (!apply) return { plan_id: plan.plan_id, plan, applied: false, results: [] };
+    if (!apply) return { plan_id: plan.plan_id, plan, applied: false, results: [], saved: true };
     if (!this.policy.callerAllowed(peer)) {
       const who = peer ? `uid ${peer.uid} gid ${peer.gid} (pid ${peer.pid})` : 'an unidentified caller (no SO_PEERCRED)';
       const msg = `refused: ${who} may not apply remediation; allowed uids ${JSON.stringify(this.o.config?.allowedUids ?? [0])}, gids ${JSON.stringify(this.o.config?.allowedGids ?? [])}`;
@@ -151,6 +167,8 @@ export class FixService {
     }
     const pause = Number(process.env.XCTL_TEST_PAUSE_AFTER_BEFORE_AUDIT_MS ?? 0) || undefined;
     plan.applied_at = new Date().toISOString();
+    const dry = this.dryRuns.indexOf(plan.plan_id);
+    if (dry >= 0) this.dryRuns.splice(dry, 1);
     plan.applied_by_uid = caller.uid;
     const results = await executePlan(plan, {
       confirmed: yes,
@@ -164,7 +182,30 @@ export class FixService {
     plan.applied_ns = this.now();
     // the "before" of the verdict is the value right before the steps ran
     this.store.save(plan);
-    return { plan_id: plan.plan_id, plan, applied: true, results };
+    return { plan_id: plan.plan_id, plan, applied: true, results, saved: true };
+  }
+
+  /** A stored plan by id; a malformed id is the caller's error (BAD_REQUEST), not the agent's. */
+  private loadPlan(id: string): Plan | undefined {
+    try {
+      return this.store.load(id);
+    } catch (e) {
+      if (e instanceof RangeError) throw new IpcError('BAD_REQUEST', e.message);
+      throw e;
+    }
+  }
+
+  /** Notes a kept dry-run plan; past MAX_DRY_RUN_PLANS the oldest one's file is deleted. */
+  private keepDryRun(id: string): void {
+    this.dryRuns.push(id);
+    while (this.dryRuns.length > MAX_DRY_RUN_PLANS) this.store.remove(this.dryRuns.shift()!);
+  }
+
+  /** Keeps the re-check set in step with a plan's last outcome. */
+  private noteOutcome(plan: Plan): void {
+    const last = plan.outcomes[plan.outcomes.length - 1];
+    if (last?.outcome === 'resolved') this.resolved.add(plan.plan_id);
+    else this.resolved.delete(plan.plan_id);
   }
 
   async verify(
@@ -172,12 +213,7 @@ export class FixService {
   ): Promise<{ plan_id: string; outcome: OutcomeRecord['outcome']; record: OutcomeRecord | { ready_in_s: number }; plan: Plan }> {
     const id = args.plan_id;
     if (!id) throw new IpcError('BAD_REQUEST', 'verify needs a plan_id');
-    let plan: Plan | undefined;
-    try {
-      plan = this.store.load(id);
-    } catch (e) {
-      throw new IpcError('BAD_REQUEST', (e as Error).message);
-    }
+    const plan = this.loadPlan(id);
     if (!plan) throw new IpcError('NOT_FOUND', `no plan ${id} in ${this.store.dir}`);
     const wait = args.wait === '1' || args.wait === 'true';
     let ready = readyInS(plan, this.now());
@@ -189,20 +225,25 @@ export class FixService {
     this.o.pipeline.flush();
     const rec = verifyPlan(this.o.pipeline.graph, plan, this.now(), 'verify');
     this.store.save(plan);
+    this.noteOutcome(plan);
     return { plan_id: id, outcome: rec.outcome, record: rec, plan };
   }
 
-  /** Periodic: re-measure plans judged resolved; a bad value again is `recurred`. */
+  /** Periodic: re-measure plans judged resolved (only those: the set is kept as outcomes change); a bad value again is `recurred`. */
   recheck(): OutcomeRecord[] {
     const out: OutcomeRecord[] = [];
-    for (const plan of this.store.all()) {
-      const last = plan.outcomes[plan.outcomes.length - 1];
-      if (!last || (last.outcome !== 'resolved' && last.outcome !== 'recurred')) continue;
-      if (last.outcome === 'recurred') continue; // reported already
+    for (const id of [...this.resolved]) {
+      const plan = this.store.load(id);
+      const last = plan?.outcomes[plan.outcomes.length - 1];
+      if (!plan || last?.outcome !== 'resolved') {
+        this.resolved.delete(id);
+        continue;
+      }
       const rec = verifyPlan(this.o.pipeline.graph, plan, this.now(), 'recheck');
       if (rec.outcome === 'recurred')
         this.o.logger.warn({ plan_id: plan.plan_id, metric: rec.metric, after: rec.after }, 'a resolved problem recurred');
       this.store.save(plan);
+      this.noteOutcome(plan);
       out.push(rec);
     }
     return out;

@@ -66,6 +66,11 @@ export async function agentCommand(argv: string[]): Promise<number> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   logger.info({ signal: why }, 'stopping');
+  // a stop that hangs must not keep the agent alive: the supervisor's SIGTERM ends it within seconds
+  setTimeout(() => {
+    logger.error('stopping took more than 5 s; exiting now');
+    process.exit(1);
+  }, 5000).unref();
   await agent.stop();
   return 0;
 }

@@ -121,8 +121,9 @@ export async function fixCommand(argv: string[]): Promise<number> {
   else {
     const lines = [renderPlan(r.plan)];
     if (r.applied) for (const s of r.results) lines.push(`  step ${s.step + 1} ${s.action}: ${s.status}: ${s.detail}`);
+    else if (r.saved === false) lines.push('  dry run: nothing executed; not kept (only a caller allowed to apply keeps plans)');
     else lines.push(`  dry run: nothing executed; apply with: xctl fix --plan ${r.plan_id} --apply`);
-    lines.push(`  then: xctl verify ${r.plan_id} --wait`);
+    if (r.saved !== false) lines.push(`  then: xctl verify ${r.plan_id} --wait`);
     process.stdout.write(`${lines.join('\n')}\n`);
   }
   if (r.plan.steps.length === 0) return 1;

@@ -12,6 +12,7 @@ import type { PsRow, WhyAnswer, WhySelection } from '../engine/answer';
 import { UsageError } from './usage';
 import { parseSelector, SelectorError, SELECTOR_FORMS } from '../identity/selector';
 import { jobWhyCommand } from './why-job';
+import { PS_LIMIT, WINDOW_SECONDS, boundedNumber } from '../ipc/args';
 
 export const WHY_HELP = `usage: xctl why <pid|selector> [--rank N] [--json] [--window S] [--socket PATH]
        xctl why job/<ID> --prometheus URL [--json] [--window S]
@@ -63,7 +64,11 @@ export async function whyCommand(argv: string[]): Promise<number> {
     return jobWhyCommand(sel.job, { prometheus: values.prometheus, json: values.json, window: values.window });
   }
   const args: Record<string, string> = {};
-  if (values.window) args.window_s = values.window;
+  if (values.window !== undefined) {
+    const w = boundedNumber(values.window, WINDOW_SECONDS);
+    if (typeof w === 'string') throw new UsageError(`--window ${w}`);
+    args.window_s = String(w);
+  }
   if (sel.kind !== 'pid') {
     args.selector = positionals[0]!;
     if (values.rank !== undefined) args.rank = values.rank;
@@ -90,7 +95,9 @@ export async function psCommand(argv: string[]): Promise<number> {
   });
   const by = values.by;
   if (by !== undefined && by !== 'pod' && by !== 'job') throw new UsageError(`ps --by takes pod or job, got "${by}"`);
-  const args: Record<string, string> = values.limit ? { limit: values.limit } : {};
+  const limit = values.limit === undefined ? undefined : boundedNumber(values.limit, PS_LIMIT);
+  if (typeof limit === 'string') throw new UsageError(`--limit ${limit}`);
+  const args: Record<string, string> = limit === undefined ? {} : { limit: String(limit) };
   if (by) args.all = '1';
   const reply = await call(values.socket, 'ps', 0, args);
   if (!reply.ok) {

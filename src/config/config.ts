@@ -17,7 +17,7 @@ import { formatPos } from '../rules/errors';
 import type { Family, ProbeConfig } from '../native/addon';
 import { checkFamilies, defaultFamilies, familiesDefaultText } from '../native/families';
 import { DEFAULT_CAPS, type GraphCaps } from '../graph/graph';
-import { parseDuration, parseSize } from '../rules/units';
+import { DURATION_BOUND_TEXT, MAX_DURATION_NS, parseDuration, parseSize } from '../rules/units';
 import { DEFAULT_SOCKET_PATH } from '../ipc/socket-path';
 import { defaultRulesDir } from '../package-paths';
 import { DEFAULT_JOB_VARS, parseJobVars } from '../identity/rank';
@@ -452,9 +452,9 @@ function convert(spec: KeySpec, v: unknown): unknown {
       if (v === 'false' || v === '0' || v === 'no') return false;
       throw new Error(`"${spec.key}" must be true or false`);
     case 'duration': {
-      if (typeof v === 'number' && v >= 0) return BigInt(Math.round(v * 1e9)); // bare number: seconds
+      if (typeof v === 'number' && v >= 0 && v * 1e9 <= MAX_DURATION_NS) return BigInt(Math.round(v * 1e9)); // bare number: seconds
       const d = typeof v === 'string' ? parseDuration(v.trim()) : undefined;
-      if (d === undefined || d < 0n) throw new Error(`"${spec.key}" must be a duration like 10ms or 5s`);
+      if (d === undefined || d < 0n) throw new Error(`"${spec.key}" must be a duration like 10ms or 5s, ${DURATION_BOUND_TEXT}`);
       return d;
     }
     case 'count': {

@@ -36,6 +36,11 @@ export class PlanStore {
     }
   }
 
+  /** Deletes a plan file (retention); gone already is fine. */
+  remove(id: string): void {
+    fs.rmSync(this.file(id), { force: true });
+  }
+
   load(id: string): Plan | undefined {
     try {
       return JSON.parse(fs.readFileSync(this.file(id), 'utf8')) as Plan;

@@ -26,6 +26,8 @@ export interface ConnectionLimits {
   idleTimeoutMs: number;
   /** handler calls running at once for one connection; further pipelined requests wait */
   maxInFlight: number;
+  /** a reply larger than this is replaced by an error naming its size (bounds memory per connection) */
+  maxReplyBytes: number;
 }
 
 /** After an error reply, give a client that does not read at most this long before dropping it. */
@@ -39,6 +41,8 @@ export class Connection {
   private closing = false;
   private frameTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  private pumpScheduled: NodeJS.Immediate | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: net.Socket,
@@ -49,10 +53,15 @@ export class Connection {
   ) {
     this.decoder = new FrameDecoder({ maxFrameBytes: limits.maxFrameBytes });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.updateFlow());
+    socket.on('drain', () => {
+      clearTimeout(this.drainTimer);
+      this.drainTimer = undefined;
+      this.schedulePump();
+    });
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'client connection error'));
     socket.on('close', () => {
       this.clearTimers();
+      clearImmediate(this.pumpScheduled);
       this.queue.length = 0;
       this.log.debug('client disconnected');
     });
@@ -61,7 +70,7 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     if (this.closing) return;
-    this.clearIdleTimer();
+    // the idle clock is not reset by bytes: only a request that names a method (dispatch) resets it
     let frames: Buffer[];
     let frameError: FrameError | undefined;
     try {
@@ -118,7 +127,7 @@ export class Connection {
   }
 
   private armIdleTimer(): void {
-    if (this.closing || this.idleTimer || this.awaitingReply > 0 || this.decoder.hasPartialFrame) return;
+    if (this.closing || this.idleTimer || this.awaitingReply > 0) return;
     this.idleTimer = setTimeout(() => {
       this.log.debug(`client idle for more than ${this.limits.idleTimeoutMs} ms; closing the connection`);
       this.socket.destroy();
@@ -131,6 +140,7 @@ export class Connection {
   }
 
   private clearTimers(): void {
+    clearTimeout(this.drainTimer);
     clearTimeout(this.frameTimer);
     this.frameTimer = undefined;
     this.clearIdleTimer();
@@ -144,13 +154,34 @@ export class Connection {
     this.send({ id: CONNECTION_ERROR_ID, ok: false, code, error: message, body: '' });
   }
 
+  /**
+   * Starts queued requests while there is room: fewer than maxInFlight running, and the client is
+   * reading its replies (no dispatch while the socket needs a drain, so unread replies cannot pile up).
+   */
   private pump(): void {
-    while (this.queue.length > 0 && this.running < this.limits.maxInFlight) {
+    while (this.queue.length > 0 && this.running < this.limits.maxInFlight && !this.socket.writableNeedDrain) {
       const req = this.queue.shift()!;
       this.dispatch(req).catch((err) => this.log.error({ err, id: req.id }, 'failed to answer a request'));
     }
+    if (this.socket.writableNeedDrain && !this.drainTimer && !this.socket.destroyed) {
+      // a client that stops reading its replies holds buffers and a slot: not for longer than the idle timeout
+      const ms = this.limits.idleTimeoutMs;
+      this.drainTimer = setTimeout(() => {
+        this.log.warn({ queued: this.queue.length }, `client has not read its replies for ${ms} ms; closing the connection`);
+        this.socket.destroy();
+      }, ms).unref();
+    }
     this.updateFlow();
     this.closeIfDone();
+  }
+
+  /** The next pump runs on a later turn of the event loop: other clients, timers and signals go first. */
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.socket.destroyed) return;
+    this.pumpScheduled = setImmediate(() => {
+      this.pumpScheduled = undefined;
+      this.pump();
+    });
   }
 
   /** Read more only when there is room: bounded queue, and the client is reading our replies. */
@@ -181,6 +212,7 @@ export class Connection {
       this.log.warn({ id: req.id }, 'protocol error: request without a method');
       return this.reply(req, { ok: false, code: 'BAD_REQUEST', error: 'the request names no method' });
     }
+    this.clearIdleTimer();
     this.running++;
     let answered = false;
     const timer = setTimeout(() => {
@@ -208,8 +240,17 @@ export class Connection {
       clearTimeout(timer);
       this.running--;
     }
+    if (outcome.ok && Buffer.byteLength(outcome.body) > this.limits.maxReplyBytes) {
+      const size = Buffer.byteLength(outcome.body);
+      this.log.warn({ id: req.id, method: req.method, bytes: size }, 'reply too large; answered with an error');
+      outcome = {
+        ok: false,
+        code: 'BAD_REQUEST',
+        error: `the reply to '${req.method}' would be ${size} bytes, more than the ${this.limits.maxReplyBytes}-byte limit; ask for less (e.g. a smaller limit)`,
+      };
+    }
     if (!answered) this.reply(req, outcome.ok ? { ok: true, code: 'OK', error: '', body: outcome.body } : outcome);
-    this.pump();
+    this.schedulePump();
   }
 
   private reply(req: IpcRequest, r: { ok: boolean; code: ErrorCodeName; error: string; body?: string }): void {

@@ -18,7 +18,16 @@ export interface IpcServerOptions {
   logger: Logger;
   /** largest request frame accepted (default 1 MiB) */
   maxFrameBytes?: number;
+  /** connections served at once (default 64); the last `rootReserve` of them are for root only */
   maxConnections?: number;
+  /** connections one non-root uid may hold at once (default 8) */
+  maxConnectionsPerUid?: number;
+  /** connections kept for root when everyone else has used theirs (default 8) */
+  rootReserve?: number;
+  /** a reply larger than this is answered with an error instead (default 16 MiB) */
+  maxReplyBytes?: number;
+  /** counts a refused connection (the agent exports it as a metric) */
+  onRefused?: (reason: RefusalReason) => void;
   /** default 30 s */
   requestTimeoutMs?: number;
   /** an incomplete frame older than this closes its connection (default 10 s) */
@@ -30,6 +39,9 @@ export interface IpcServerOptions {
   /** SO_PEERCRED reader (Node cannot read it; the native addon provides one) */
   getPeerCred?: (fd: number) => PeerCred | undefined;
 }
+
+/** why a connection was refused: every slot taken, the non-root share taken, or this uid's share taken */
+export type RefusalReason = 'total' | 'non_root' | 'per_uid';
 
 export interface IpcServer {
   close(): Promise<void>;
@@ -62,33 +74,37 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
     frameTimeoutMs: opts.frameTimeoutMs ?? 10_000,
     idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
     maxInFlight: opts.maxInFlightPerConnection ?? 16,
+    maxReplyBytes: opts.maxReplyBytes ?? 16 * 1024 * 1024,
   };
+  const perUid = opts.maxConnectionsPerUid ?? 8;
+  const rootReserve = Math.min(opts.rootReserve ?? 8, maxConnections - 1);
   const sockets = new Set<net.Socket>();
   let accepted = 0;
+  const byUid = new Map<number, number>();
   let nextConnId = 1;
+
+  /** Why this peer may not have another connection now, or undefined. Without peer credentials only the total counts. */
+  const refusal = (peer: PeerCred | undefined): { reason: RefusalReason; error: string } | undefined => {
+    if (accepted >= maxConnections)
+      return { reason: 'total', error: `the agent is already serving ${maxConnections} connections; try again` };
+    if (!peer || peer.uid === 0) return undefined;
+    if (accepted >= maxConnections - rootReserve)
+      return {
+        reason: 'non_root',
+        error: `the agent is serving ${accepted} connections; the last ${rootReserve} of ${maxConnections} are kept for root; try again`,
+      };
+    if ((byUid.get(peer.uid) ?? 0) >= perUid)
+      return {
+        reason: 'per_uid',
+        error: `uid ${peer.uid} already holds ${perUid} connections to the agent (the per-user limit); close one and try again`,
+      };
+    return undefined;
+  };
 
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     const log = logger.child({ conn: nextConnId++ });
-    if (accepted >= maxConnections) {
-      log.warn(`refusing a connection: already serving ${maxConnections}`);
-      socket.on('error', () => {});
-      socket.end(
-        encodeResponseFrame({
-          id: CONNECTION_ERROR_ID,
-          version: PROTOCOL_VERSION,
-          ok: false,
-          code: 'UNAVAILABLE',
-          error: `the agent is already serving ${maxConnections} connections; try again`,
-          body: '',
-        }),
-      );
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
-    }
-    accepted++;
-    socket.on('close', () => accepted--);
     let peer: PeerCred | undefined;
     const fd = socketFd(socket);
     if (opts.getPeerCred && fd !== undefined) {
@@ -98,6 +114,34 @@ export async function startIpcServer(opts: IpcServerOptions): Promise<IpcServer>
         log.warn({ err: (e as Error).message }, 'cannot read the peer credentials of a client');
       }
     }
+    const refused = refusal(peer);
+    if (refused) {
+      log.warn({ peerUid: peer?.uid, reason: refused.reason }, `refusing a connection: ${refused.error}`);
+      opts.onRefused?.(refused.reason);
+      socket.on('error', () => {});
+      socket.end(
+        encodeResponseFrame({
+          id: CONNECTION_ERROR_ID,
+          version: PROTOCOL_VERSION,
+          ok: false,
+          code: 'UNAVAILABLE',
+          error: refused.error,
+          body: '',
+        }),
+      );
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    accepted++;
+    const uid = peer?.uid;
+    if (uid !== undefined) byUid.set(uid, (byUid.get(uid) ?? 0) + 1);
+    socket.on('close', () => {
+      accepted--;
+      if (uid === undefined) return;
+      const n = (byUid.get(uid) ?? 1) - 1;
+      if (n > 0) byUid.set(uid, n);
+      else byUid.delete(uid);
+    });
     log.debug({ peer }, 'client connected');
     new Connection(socket, handler, peer, limits, peer ? log.child({ peerPid: peer.pid, peerUid: peer.uid }) : log);
   });

@@ -101,6 +101,8 @@ export class AgentMetrics {
   readonly cpuBudget: client.Gauge;
   readonly kubeUpdates: client.Counter<'outcome'>;
   readonly crashReports: client.Counter;
+  readonly ipcRefused: client.Counter<'reason'>;
+  readonly ruleFailures: client.Counter<'rule'>;
   /** the node label of the per-rank series (config kubernetes.node_name, --node-name) */
   nodeName: string;
   /** the ranks on this node, asked once per scrape (the agent sets it) */
@@ -182,6 +184,12 @@ export class AgentMetrics {
     this.cpuBudget = gauge('xctl_agent_cpu_budget_ratio', 'Configured agent CPU budget, as a fraction of one core');
     this.kubeUpdates = counter('xctl_kube_node_condition_updates_total', 'Kubernetes node condition PATCHes, by outcome', ['outcome']);
     this.crashReports = counter('xctl_crash_reports_total', 'Crash reports written to the state directory');
+    this.ruleFailures = counter('xctl_rule_failures_total', 'Rules disabled because their evaluation threw, by rule id', ['rule']);
+    this.ipcRefused = counter(
+      'xctl_ipc_connections_refused_total',
+      'Agent socket connections refused, by reason (total, non_root, per_uid)',
+      ['reason'],
+    );
     gauge<'version' | 'node'>('xctl_build_info', 'xctl build information', ['version', 'node']).set(
       { version: info.version ?? 'unknown', node: process.version },
       1,

@@ -10,6 +10,7 @@ import type { Agg, EntityRef, EntityType, EvalContext } from './context';
 import { attributeOf } from '../graph/attributes';
 import type { Condition, Leaf, Scalar, Selector } from './spec';
 import { formatInUnit } from './units';
+import { regexSubject } from './regex';
 import { formatNumber } from '../events/units-text';
 import { ZERO_WHEN_ABSENT } from './vocabulary';
 
@@ -200,7 +201,7 @@ function leafTest(leaf: Leaf): (v: LeafValue) => boolean {
       return (v) => v !== undefined && !(rhs as Scalar[]).some((x) => looseEquals(v, x));
     case 'matches': {
       const re = leaf.regex!;
-      return (v) => v !== undefined && re.test(String(v));
+      return (v) => v !== undefined && re.test(regexSubject(v));
     }
     default: {
       const cmp = COMPARE[leaf.op]!;

@@ -1,14 +1,16 @@
 /**
- * Rule files on disk -> RuleSet, and hot reload. Loading is all or nothing:
+ * Rule files on disk -> RuleSet, and hot reload. A reload is all or nothing:
  * one bad file means no new RuleSet, so a typo pushed to a node never
  * replaces working rules with fewer rules. The watcher keeps the old set and
  * reports the errors; `reload()` is what the agent calls on SIGHUP.
+ * The first load has no old set to keep: there a bad file is reported and
+ * skipped and the other files load, so a bad file never blocks a (re)start.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { RuleError } from './errors';
-import { parseRuleFile } from './schema';
+import { MAX_RULE_FILE_BYTES, parseRuleFile, type ParsedRuleFile } from './schema';
 import { buildRuleSet, duplicateIds, type RuleSet } from './ruleset';
 import type { RuleSpec } from './spec';
 import { resolveScenes, type SceneRef, type SceneSpec } from './scenes';
@@ -40,7 +42,7 @@ export function loadRuleTexts(inputs: readonly RuleText[]): LoadResult {
   const declared: SceneSpec[] = [];
   const refs: SceneRef[] = [];
   for (const input of inputs) {
-    const parsed = parseRuleFile(input.text, input.file);
+    const parsed = parseGuarded(input);
     errors.push(...parsed.errors);
     specs.push(...parsed.rules);
     declared.push(...parsed.scenes);
@@ -54,6 +56,38 @@ export function loadRuleTexts(inputs: readonly RuleText[]): LoadResult {
   if (errors.length) return { errors, files, ruleCount: specs.length };
   const source = inputs.map((i) => ({ file: i.file, mtimeMs: i.mtimeMs ?? 0 }));
   return { ruleSet: buildRuleSet(specs, source, scenes), errors, files, ruleCount: specs.length };
+}
+
+/** parseRuleFile, with anything it throws reported against the file instead of escaping to the agent. */
+function parseGuarded(input: RuleText): ParsedRuleFile {
+  try {
+    return parseRuleFile(input.text, input.file);
+  } catch (e) {
+    const error = new RuleError(input.file, 1, 1, `cannot load rule file: ${(e as Error)?.message ?? String(e)}`);
+    return { file: input.file, rules: [], scenes: [], sceneRefs: [], errors: [error] };
+  }
+}
+
+/**
+ * Loads what loads: files with errors (their own, or a duplicate id or scene they bring) are left
+ * out and their errors returned; the set holds the rest (possibly no rules at all).
+ */
+export function loadRuleTextsSkippingBad(inputs: readonly RuleText[]): LoadResult & { skipped: string[] } {
+  let kept = [...inputs];
+  const errors: RuleError[] = [];
+  const skipped: string[] = [];
+  for (;;) {
+    const result = loadRuleTexts(kept);
+    if (!result.errors.length) return { ...result, errors, skipped };
+    const bad = new Set(result.errors.map((e) => e.file));
+    const next = kept.filter((i) => !bad.has(i.file));
+    // errors naming no loaded file cannot be cured by leaving files out
+    if (next.length === kept.length)
+      return { errors: [...errors, ...result.errors], files: result.files, ruleCount: result.ruleCount, skipped };
+    errors.push(...result.errors.filter((e) => kept.some((i) => i.file === e.file)));
+    skipped.push(...kept.filter((i) => bad.has(i.file)).map((i) => i.file));
+    kept = next;
+  }
 }
 
 /** Reads rule files; a directory gives its *.yaml / *.yml files, sorted by name. */
@@ -75,6 +109,11 @@ export function readRuleTexts(target: string): { inputs: RuleText[]; errors: Rul
   const errors: RuleError[] = [];
   for (const file of files) {
     try {
+      const size = fs.statSync(file).size;
+      if (size > MAX_RULE_FILE_BYTES) {
+        errors.push(new RuleError(file, 1, 1, `rule file of ${size} bytes, more than the ${MAX_RULE_FILE_BYTES}-byte limit; not read`));
+        continue;
+      }
       inputs.push({ file, text: fs.readFileSync(file, 'utf8'), mtimeMs: fs.statSync(file).mtimeMs });
     } catch (e) {
       errors.push(new RuleError(file, 1, 1, `cannot read rule file: ${(e as Error).message}`));
@@ -90,7 +129,7 @@ export function shippedScenes(): ReadonlyMap<string, SceneSpec> {
   if (shipped) return shipped;
   shipped = new Map();
   const { inputs } = readRuleTexts(defaultRulesDir()); // unreadable: only declared scenes count
-  for (const i of inputs) for (const s of parseRuleFile(i.text, i.file).scenes) if (!shipped.has(s.name)) shipped.set(s.name, s);
+  for (const i of inputs) for (const s of parseGuarded(i).scenes) if (!shipped.has(s.name)) shipped.set(s.name, s);
   return shipped;
 }
 
@@ -137,6 +176,18 @@ export function watchRules(
     const digest = hash.digest('hex');
     if (onlyIfChanged && !readErrors.length && digest === currentHash && current)
       return { ruleSet: current, errors: [], files: inputs.map((i) => i.file), ruleCount: current.rules.length + current.disabled.length };
+    // first load: a file that cannot be read or loaded is skipped (an unreadable directory is not)
+    if (!current && inputs.length > 0) {
+      const partial = loadRuleTextsSkippingBad(inputs);
+      const errors = [...readErrors, ...partial.errors];
+      if (partial.ruleSet) {
+        current = partial.ruleSet;
+        currentHash = digest;
+        onChange(current);
+        if (errors.length) onError(errors);
+        return { ...partial, errors };
+      }
+    }
     const result = loadRuleTexts(inputs);
     const errors = [...readErrors, ...result.errors];
     if (errors.length || !result.ruleSet) {

@@ -65,6 +65,11 @@ export class RuleMatcher {
   /** evaluations and matches per rule id (kept across rule reloads, like the Prometheus counters they feed) */
   private readonly counts = new Map<string, { evaluations: number; matches: number }>();
   private evaluations = 0;
+  /**
+   * Rules whose evaluation threw, by id, with the error: each is disabled (tested no more) until the
+   * next rule set, so one broken rule never takes the agent down; the agent logs and counts them.
+   */
+  readonly failedRules = new Map<string, string>();
 
   private ruleSet!: RuleSet;
   private selfByTypeMetric = new Map<EntityType, Map<string, CompiledRule[]>>(); // process -> io.latency -> rules bound to process reading it on self
@@ -95,6 +100,7 @@ export class RuleMatcher {
   /** Swaps in a new rule set (hot reload): every entity with active matches is re-evaluated at the next flush. */
   setRuleSet(rs: RuleSet): void {
     this.ruleSet = rs;
+    this.failedRules.clear();
     this.selfByTypeMetric.clear();
     this.viaByTypeMetric.clear();
     this.viaAttrByType.clear();
@@ -199,10 +205,17 @@ export class RuleMatcher {
 
   /** One rule on one entity, counted; the match left unrendered. */
   private test(ctx: EvalContext, rule: CompiledRule, entity: EntityRef): PendingMatch | null {
+    if (this.failedRules.size && this.failedRules.has(rule.id)) return null;
     this.evaluations++;
     const c = this.counter(rule);
     c.evaluations++;
-    const m = rule.test(ctx, entity);
+    let m: PendingMatch | null;
+    try {
+      m = rule.test(ctx, entity);
+    } catch (e) {
+      this.failedRules.set(rule.id, `${(e as Error)?.message ?? String(e)} (on ${entity.type} ${entity.id})`);
+      return null;
+    }
     if (m) c.matches++;
     return m;
   }

@@ -11,7 +11,7 @@ import { RuleError, formatPos, type SourcePos } from './errors';
 import { metricProblem } from './names';
 import type { RuleSpec } from './spec';
 import { suggest } from './suggest';
-import { parseQuantity } from './units';
+import { isBoundedNumber, parseQuantity } from './units';
 import { VERIFY_OF, VERIFY_STATES } from './vocabulary';
 import type { NodeReader } from './yaml-reader';
 
@@ -52,12 +52,15 @@ export function readVerify(r: NodeReader, node: AnyNode): VerifySpec | undefined
   let max: number | undefined = 0;
   if (f.has('max')) {
     const v = r.scalar(f.get('max'), '"max"');
-    const q = typeof v === 'number' ? v : typeof v === 'string' ? parseQuantity(v)?.value : undefined;
+    const q = typeof v === 'number' ? (isBoundedNumber(v) ? v : undefined) : typeof v === 'string' ? parseQuantity(v)?.value : undefined;
     max =
       q ??
       (v === undefined
         ? undefined
-        : r.error(f.get('max'), `bad "max" "${String(v)}" (a number, a duration like 100ms or a size like 64MiB)`));
+        : r.error(
+            f.get('max'),
+            `bad "max" "${String(v)}" (a finite number, a duration like 100ms up to 30d or a size like 64MiB up to 1PiB)`,
+          ));
   }
   if (metric !== undefined && !(VERIFY_STATES as readonly string[]).includes(metric)) {
     const problem = metricProblem(metric, 'process');

@@ -6,10 +6,19 @@
  * All errors of a file are collected; a rule with errors is left out.
  */
 import { LineCounter, parseDocument, type Node } from 'yaml';
-import type { RuleError, SourcePos } from './errors';
+import { RuleError, type SourcePos } from './errors';
 import type { ActionSpec, AttrLeaf, Condition, MetricLeaf, ParamSpec, RuleSpec, Scalar, Selector, TemplateSpec } from './spec';
 import { NAME_PATTERN, parseSelector, parseTemplate } from './template';
-import { parseDuration, parseQuantity, type Unit } from './units';
+import {
+  DURATION_BOUND_TEXT,
+  NUMBER_BOUND_TEXT,
+  isBoundedNumber,
+  parseDuration,
+  parseQuantity,
+  quantityBoundProblem,
+  type Unit,
+} from './units';
+import { compileRuleRegex } from './regex';
 import { NodeReader, type Fields } from './yaml-reader';
 import { suggest } from './suggest';
 import { readScenes, readVerify, type SceneRef, type SceneSpec } from './scenes';
@@ -122,11 +131,16 @@ class RuleReader {
   private quantity(node: AnyNode, what: string): { value: number; unit: Unit; text: string } | undefined {
     const v = this.r.scalar(node, what);
     if (v === undefined) return undefined;
-    if (typeof v === 'number') return { value: v, unit: 'number', text: String(v) };
+    if (typeof v === 'number') {
+      if (isBoundedNumber(v)) return { value: v, unit: 'number', text: String(v) };
+      return this.r.error(node, `${what} ${String(v)} is out of range (${NUMBER_BOUND_TEXT})`);
+    }
     if (typeof v === 'string') {
       const q = parseQuantity(v);
       if (q) return { ...q, text: v };
-      return this.r.error(node, `bad ${what} "${v}" (${QUANTITY_HELP})`);
+      const bound = quantityBoundProblem(v);
+      if (bound) return this.r.error(node, `${what} "${shorten(v)}" is out of range (${bound})`);
+      return this.r.error(node, `bad ${what} "${shorten(v)}" (${QUANTITY_HELP})`);
     }
     return this.r.error(node, `${what} must be a number, got ${this.r.describe(node)}`);
   }
@@ -156,7 +170,10 @@ class RuleReader {
       const w = r.scalar(f.get('window'), '"window"');
       const ns = typeof w === 'string' ? parseDuration(w) : undefined;
       if (w !== undefined && (ns === undefined || ns <= 0n))
-        r.error(f.get('window'), `bad duration "${w ?? ''}" for "window" (${DURATION_HELP})`);
+        r.error(
+          f.get('window'),
+          `bad duration "${shorten(String(w ?? ''))}" for "window" (${DURATION_HELP}, more than 0 and ${DURATION_BOUND_TEXT})`,
+        );
       else [windowNs, windowText] = [ns!, w as string];
     } else if (agg && !WINDOWLESS_AGGS.has(agg)) {
       r.error(f.pos, `missing required field "window" in metric condition (aggregate "${agg}" reads a time window)`);
@@ -209,11 +226,9 @@ class RuleReader {
     if (v === null) return r.error(node, `value for "${op}" must be a string, number or boolean, got nothing`);
     if (op === 'matches') {
       if (typeof v !== 'string') return r.error(node, `value for "matches" must be a regular expression string, got ${r.describe(node)}`);
-      try {
-        return { value: v, valueText: `/${v}/`, regex: new RegExp(v), unit: 'number' };
-      } catch (e) {
-        return r.error(node, `bad regular expression "${v}": ${(e as Error).message}`);
-      }
+      const compiled = compileRuleRegex(v);
+      if (typeof compiled === 'string') return r.error(node, `bad regular expression "${shorten(v)}": ${compiled}`);
+      return { value: v, valueText: `/${v}/`, regex: compiled, unit: 'number' };
     }
     return { value: v, valueText: typeof v === 'string' ? `"${v}"` : String(v), unit: 'number' };
   }
@@ -372,7 +387,18 @@ export interface ParsedRuleFile {
 }
 
 /** Parses and validates one rule file's text; `file` is only used in messages. */
+/** A rule file larger than this is refused unread (the shipped files are a few KiB). */
+export const MAX_RULE_FILE_BYTES = 1024 * 1024;
+
 export function parseRuleFile(text: string, file: string): ParsedRuleFile {
+  if (text.length > MAX_RULE_FILE_BYTES)
+    return {
+      file,
+      rules: [],
+      scenes: [],
+      sceneRefs: [],
+      errors: [new RuleError(file, 1, 1, `rule file of ${text.length} characters, more than the ${MAX_RULE_FILE_BYTES}-character limit`)],
+    };
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const r = new NodeReader(file, text, lines, doc);
@@ -385,7 +411,8 @@ export function parseRuleFile(text: string, file: string): ParsedRuleFile {
     r.error(r.posAt(hint ? start : e.pos[0]), hint ?? `YAML: ${e.message}`);
   }
   // a syntax error makes the tree unreliable: report YAML's errors only
-  if (doc.errors.length) return { file, rules: [], scenes: [], sceneRefs: [], errors: sortByPosition(r.errors) };
+  if (doc.errors.length || r.checkAliases(doc.contents as AnyNode))
+    return { file, rules: [], scenes: [], sceneRefs: [], errors: sortByPosition(r.errors) };
   const f = r.fields(doc.contents as AnyNode, 'rule file', FILE_KEYS, ['rules']);
   const rules: RuleSpec[] = [];
   const scenes = f?.has('scenes') ? readScenes(r, f.get('scenes')) : [];
@@ -397,6 +424,11 @@ export function parseRuleFile(text: string, file: string): ParsedRuleFile {
     }
   }
   return { file, rules, scenes, sceneRefs, errors: sortByPosition(r.errors) };
+}
+
+/** A value quoted in a message: a 400-digit number is not repeated in full. */
+function shorten(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 20)}…(${text.length} characters)` : text;
 }
 
 function sortByPosition(errors: RuleError[]): RuleError[] {

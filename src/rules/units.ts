@@ -22,26 +22,59 @@ const SIZE_BYTES: Record<string, number> = {
 
 const NUMBER_UNIT = /^(\d+(?:\.\d+)?)([a-zA-Zµ%]+)$/;
 
-/** "30s" -> 30_000_000_000n; undefined when not a duration. */
+/**
+ * Every quantity is bounded, so no rule or config value can become Infinity (or a BigInt
+ * conversion of it): a value past its bound is not a duration/size/percentage at all, and the
+ * messages below say the bound.
+ */
+export const MAX_DURATION_NS = 30 * 86400e9;
+export const MAX_SIZE_BYTES = 2 ** 50;
+export const MAX_PERCENT = 1e6;
+/** a plain number in a rule: finite and at most this in magnitude */
+export const MAX_PLAIN_NUMBER = 1e15;
+export const DURATION_BOUND_TEXT = 'at most 30d';
+export const SIZE_BOUND_TEXT = 'at most 1PiB';
+export const PERCENT_BOUND_TEXT = 'at most 1000000%';
+export const NUMBER_BOUND_TEXT = 'a finite number from -1e15 to 1e15';
+
+/** "30s" -> 30_000_000_000n; undefined when not a duration or over MAX_DURATION_NS. */
 export function parseDuration(text: string): bigint | undefined {
   const m = NUMBER_UNIT.exec(text);
   const scale = m ? DURATION_NS[m[2]!] : undefined;
   if (scale === undefined) return undefined;
-  return BigInt(Math.round(Number(m![1]) * scale));
+  const ns = Math.round(Number(m![1]) * scale);
+  return Number.isFinite(ns) && ns <= MAX_DURATION_NS ? BigInt(ns) : undefined;
 }
 
-/** "64MiB" -> 67108864; undefined when not a size. */
+/** "64MiB" -> 67108864; undefined when not a size or over MAX_SIZE_BYTES. */
 export function parseSize(text: string): number | undefined {
   const m = NUMBER_UNIT.exec(text);
   const scale = m ? SIZE_BYTES[m[2]!] : undefined;
   if (scale === undefined) return undefined;
-  return Math.round(Number(m![1]) * scale);
+  const bytes = Math.round(Number(m![1]) * scale);
+  return Number.isFinite(bytes) && bytes <= MAX_SIZE_BYTES ? bytes : undefined;
 }
 
-/** "90%" -> 0.9; undefined when not a percentage. */
+/** "90%" -> 0.9; undefined when not a percentage or over MAX_PERCENT. */
 export function parsePercent(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)%$/.exec(text);
-  return m ? Number(m[1]) / 100 : undefined;
+  const pct = m ? Number(m[1]) : Number.NaN;
+  return pct <= MAX_PERCENT ? pct / 100 : undefined;
+}
+
+/** Why a quantity text that has a unit was refused: its bound, or undefined when the unit is unknown. */
+export function quantityBoundProblem(text: string): string | undefined {
+  const m = NUMBER_UNIT.exec(text);
+  if (!m) return undefined;
+  if (DURATION_NS[m[2]!] !== undefined) return `a duration is ${DURATION_BOUND_TEXT}`;
+  if (SIZE_BYTES[m[2]!] !== undefined) return `a size is ${SIZE_BOUND_TEXT}`;
+  if (m[2] === '%') return `a percentage is ${PERCENT_BOUND_TEXT}`;
+  return undefined;
+}
+
+/** A plain number a rule may hold: finite, within MAX_PLAIN_NUMBER. */
+export function isBoundedNumber(v: number): boolean {
+  return Number.isFinite(v) && Math.abs(v) <= MAX_PLAIN_NUMBER;
 }
 
 export type Unit = 'number' | 'ns' | 'bytes' | 'fraction';

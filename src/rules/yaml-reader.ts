@@ -3,7 +3,20 @@
  * report "file:line:col: what is wrong" and keep going, so one pass over a
  * file collects all of its errors.
  */
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  visit,
+  type Alias,
+  type Document,
+  type LineCounter,
+  type Node,
+  type Scalar,
+  type YAMLMap,
+  type YAMLSeq,
+} from 'yaml';
 import { RuleError, type SourcePos } from './errors';
 import { suggest } from './suggest';
 
@@ -17,15 +30,65 @@ export interface Fields {
   get(key: string): AnyNode;
 }
 
+/** YAML alias limits: aliases are followed, never copied, but a walk over nested aliases visits their expansion. */
+export const MAX_ALIASES = 1000;
+export const MAX_EXPANDED_NODES = 100_000;
+
 export class NodeReader {
   readonly errors: RuleError[] = [];
+  /** each alias's anchor node, found in one pass (yaml's own resolve walks the whole document per call) */
+  private readonly targets = new Map<Alias, Node | undefined>();
 
   constructor(
     readonly file: string,
     private readonly source: string,
     private readonly lines: LineCounter,
-    private readonly doc: Document,
-  ) {}
+    doc: Document,
+  ) {
+    const anchors = new Map<string, Node>();
+    visit(doc, {
+      Node: (_key, node) => {
+        if (isAlias(node)) this.targets.set(node, anchors.get(node.source));
+        else if (node.anchor) anchors.set(node.anchor, node);
+      },
+    });
+  }
+
+  /**
+   * Refuses an alias bomb before anything walks the tree: more than MAX_ALIASES aliases, an alias
+   * inside its own anchor, or a tree whose expansion (every alias counted as a copy) has more than
+   * MAX_EXPANDED_NODES nodes. Reported at the first alias; true when the document is refused.
+   */
+  checkAliases(root: AnyNode): boolean {
+    if (this.targets.size === 0) return false;
+    const first = this.targets.keys().next().value as Alias;
+    if (this.targets.size > MAX_ALIASES) {
+      this.error(first, `${this.targets.size} YAML aliases, more than the ${MAX_ALIASES} a rule file may use`);
+      return true;
+    }
+    const size = new Map<Node, number>();
+    const open = new Set<Node>();
+    const count = (node: AnyNode): number => {
+      if (!node) return 1;
+      const known = size.get(node);
+      if (known !== undefined) return known;
+      if (open.has(node)) return Number.POSITIVE_INFINITY; // an alias inside its own anchor
+      open.add(node);
+      let n = 1;
+      if (isAlias(node)) n = count(this.targets.get(node));
+      else if (isMap(node)) for (const p of node.items) n += count(p.key as AnyNode) + count(p.value as AnyNode);
+      else if (isSeq(node)) for (const i of node.items) n += count(i as AnyNode);
+      open.delete(node);
+      n = Math.min(n, MAX_EXPANDED_NODES + 1);
+      size.set(node, n);
+      return n;
+    };
+    const total = count(root);
+    if (total === Number.POSITIVE_INFINITY) this.error(first, 'a YAML alias refers to the anchor it is inside (a cycle)');
+    else if (total > MAX_EXPANDED_NODES)
+      this.error(first, `YAML aliases expand this file to more than ${MAX_EXPANDED_NODES} nodes (an alias bomb?); refused, not expanded`);
+    return total > MAX_EXPANDED_NODES;
+  }
 
   posAt(offset: number): SourcePos {
     const { line, col } = this.lines.linePos(offset);
@@ -48,7 +111,7 @@ export class NodeReader {
   /** Follows `*alias` to its anchor's node; an alias without anchor is reported once. */
   resolve(node: AnyNode): AnyNode {
     if (!isAlias(node)) return node;
-    const target = node.resolve(this.doc);
+    const target = this.targets.get(node);
     if (!target && !this.reportedAliases.has(node)) {
       this.reportedAliases.add(node);
       this.error(node, `unknown alias "*${node.source}" (an anchor "&${node.source}" must come before it)`);
