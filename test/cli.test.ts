@@ -1,6 +1,7 @@
 // The CLI as a user runs it: live events as JSON, record -> replay, the
 // not-root error (really run as nobody), and usage errors.
 import t from 'tap';
+import { asNobody } from './helpers/nobody';
 import { spawn, execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,24 +15,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-cli-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function xctl(args: string[], opts: { uidNobody?: boolean } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const [cmd, argv] = opts.uidNobody
-    ? // env -i: tap injects NODE_OPTIONS hooks into children, which would try to write files as nobody
-      [
-        'setpriv',
-        [
-          '--reuid=65534',
-          '--regid=65534',
-          '--clear-groups',
-          '--inh-caps=-all',
-          'env',
-          '-i',
-          'PATH=/usr/bin:/bin',
-          process.execPath,
-          XCTL,
-          ...args,
-        ],
-      ]
-    : [process.execPath, [XCTL, ...args]];
+  const [cmd, argv] = opts.uidNobody ? asNobody([process.execPath, XCTL, ...args]) : [process.execPath, [XCTL, ...args]];
   return new Promise((resolve) => {
     // a plain environment: tap's NODE_OPTIONS hooks would write files as the child's uid
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/' };

@@ -1,6 +1,7 @@
 // The README's main job (xctl demo) and offline analysis of a recording
 // (xctl analyze FILE why PID), run as a user would.
 import t from 'tap';
+import { asNobody } from './helpers/nobody';
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -45,21 +46,7 @@ t.test('xctl analyze: a recording answers why offline, without root', async (t) 
   t.equal((await rec).code, 0);
   fs.chmodSync(dir, 0o755);
   fs.chmodSync(file, 0o644);
-  const a = await run('setpriv', [
-    '--reuid=65534',
-    '--regid=65534',
-    '--clear-groups',
-    'env',
-    '-i',
-    'PATH=/usr/bin:/bin',
-    process.execPath,
-    XCTL,
-    'analyze',
-    file,
-    'why',
-    String(c.pid),
-    '--json',
-  ]);
+  const a = await run(...asNobody([process.execPath, XCTL, 'analyze', file, 'why', String(c.pid), '--json']));
   t.equal(a.code, 0, a.stderr);
   const ans = JSON.parse(a.stdout);
   t.equal(ans.scene, 'process_crash');

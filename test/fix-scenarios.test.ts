@@ -3,6 +3,7 @@
 // applies the remediation, and verify re-measures the same metric.
 import { waitForLine } from '../src/faults/child-output';
 import t from 'tap';
+import { asNobody } from './helpers/nobody';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -25,22 +26,7 @@ let stateDir: string;
 const cli = (args: string[], opts: { asNobody?: boolean } = {}) =>
   new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     const [file, argv] = opts.asNobody
-      ? [
-          'setpriv',
-          [
-            '--reuid=65534',
-            '--regid=65534',
-            '--clear-groups',
-            'env',
-            '-i',
-            'PATH=/usr/bin:/bin',
-            process.execPath,
-            XCTL,
-            ...args,
-            '--socket',
-            socket,
-          ],
-        ]
+      ? asNobody([process.execPath, XCTL, ...args, '--socket', socket])
       : [process.execPath, [XCTL, ...args, '--socket', socket]];
     execFile(file, argv, { timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 99) : 0;

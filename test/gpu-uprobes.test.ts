@@ -5,6 +5,7 @@
 // being retransmitted. The libraries are the test doubles in test/gpu/ (real
 // symbol names and ABI); gpu-app links them like a real application.
 import t from 'tap';
+import { waitForLine } from '../src/faults/child-output';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -24,21 +25,6 @@ t.teardown(() => {
   for (const c of children) c.kill('SIGKILL');
   fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function waitLine(c: ChildProcess, re: RegExp, what: string, ms = 15_000): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${what}: timed out; output so far: ${buf}`)), ms);
-    c.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = re.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m);
-      }
-    });
-  });
-}
 
 async function attachedTo(ta: TestAgent, lib: string, pid: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
@@ -77,7 +63,7 @@ t.test('cudaMalloc fails past the limit: gpu_oom at the call, with size and co-t
     env: { ...process.env, FAKE_CUDA_MEM_LIMIT: String(3 * GiB) },
   });
   children.push(c);
-  const pid = Number((await waitLine(c, /ready (\d+)/, 'app'))[1]);
+  const pid = Number((await waitForLine(c, /ready (\d+)/, 'app'))[1]);
   const hog = spawn('sleep', ['300'], { stdio: 'ignore' });
   children.push(hog);
   state.set([
@@ -94,7 +80,7 @@ t.test('cudaMalloc fails past the limit: gpu_oom at the call, with size and co-t
   await attachedTo(ta, cudart, pid);
   t.pass(`uprobes attached to ${cudart} (found in /proc/${pid}/maps)`);
   c.stdin!.write('go\n');
-  await waitLine(c, /done/, 'allocations');
+  await waitForLine(c, /done/, 'allocations');
   await sleep(600);
   const { code, answer } = await ta.why(pid);
   t.equal(code, 0);
@@ -112,7 +98,7 @@ t.test('a rank stuck in ncclAllReduce while TCP to its peer is lost: nccl_hang, 
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(sink);
-  await waitLine(sink, /listening/, 'sink');
+  await waitForLine(sink, /listening/, 'sink');
   fs.writeFileSync(hangFile, '');
   t.teardown(() => fs.rmSync(hangFile, { force: true }));
   const c = link.spawnIn(link.nsA, app, ['allreduce-net', '3', link.addrB, String(port)], {
@@ -120,10 +106,10 @@ t.test('a rank stuck in ncclAllReduce while TCP to its peer is lost: nccl_hang, 
     env: { ...process.env, FAKE_NCCL_HANG: hangFile },
   });
   children.push(c);
-  const pid = Number((await waitLine(c, /ready (\d+)/, 'rank'))[1]);
+  const pid = Number((await waitForLine(c, /ready (\d+)/, 'rank'))[1]);
   await attachedTo(ta, nccl, pid);
   c.stdin!.write('go\n');
-  await waitLine(c, /allreduce 0 enter/, 'collective');
+  await waitForLine(c, /allreduce 0 enter/, 'collective');
   await sleep(11_500);
   const { code, answer } = await ta.why(pid);
   t.equal(code, 0);
@@ -135,7 +121,7 @@ t.test('a rank stuck in ncclAllReduce while TCP to its peer is lost: nccl_hang, 
   t.equal(answer.chain[answer.chain.length - 1].edge, 'waits_on');
   // release the collective: it returns and later ones complete
   fs.rmSync(hangFile, { force: true });
-  await waitLine(c, /allreduce 2 done/, 'released');
+  await waitForLine(c, /allreduce 2 done/, 'released');
 });
 
 t.test('uprobes are detached when no process maps the library any more', async (t) => {
@@ -170,10 +156,10 @@ t.test('xctl events --families cuda follows the libraries too: the cudaMalloc of
   await stderrMatch(/probing cuda/);
   const c = spawn(app, ['alloc', '2', String(1 << 20)], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(c);
-  const pid = Number((await waitLine(c, /ready (\d+)/, 'app'))[1]);
+  const pid = Number((await waitForLine(c, /ready (\d+)/, 'app'))[1]);
   await stderrMatch(new RegExp(`uprobes attached to ${cudart.replace(/[.]/g, '\\.')} \\(.*cudaMalloc`));
   c.stdin!.write('go\n');
-  await waitLine(c, /done/, 'allocations');
+  await waitForLine(c, /done/, 'allocations');
   const exited = new Promise((r) => ev.on('exit', r));
   ev.kill('SIGINT'); // stopping drains the rings
   t.equal(await exited, 0, stderr);

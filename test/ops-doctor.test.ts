@@ -1,6 +1,7 @@
 // `xctl doctor --json` as root (everything checked for real: probes attach
 // and detach) and as nobody with no capabilities (checks fail, with fixes).
 import t from 'tap';
+import { asNobody } from './helpers/nobody';
 import { execFileSync } from 'node:child_process';
 import { XCTL_BIN, run, xctl } from './helpers/ops';
 import { familyCoverage } from '../src/ops/doctor';
@@ -62,19 +63,7 @@ t.test('doctor --json as root', async (t) => {
 
 t.test('doctor as nobody: capability checks fail with the fix, exit non-zero', async (t) => {
   const node = process.execPath;
-  const r = await run('setpriv', [
-    '--reuid=65534',
-    '--regid=65534',
-    '--clear-groups',
-    '--inh-caps=-all',
-    'env',
-    '-i',
-    `PATH=/usr/local/bin:/usr/bin:/bin`,
-    node,
-    XCTL_BIN,
-    'doctor',
-    '--json',
-  ]);
+  const r = await run(...asNobody([node, XCTL_BIN, 'doctor', '--json'], '/usr/local/bin:/usr/bin:/bin'));
   t.not(r.code, 0, 'exit code non-zero');
   t.equal(r.code, 1);
   const j = JSON.parse(r.stdout) as { ok: boolean; checks: Check[] };

@@ -9,6 +9,7 @@
 // the command says so (exit 2). Measured: the time from the fault to a correct
 // answer, and the series each rank exports.
 import t from 'tap';
+import { waitForLine } from '../src/faults/child-output';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -98,22 +99,6 @@ async function until<T>(what: string, ms: number, f: () => Promise<T | undefined
   }
 }
 
-function waitLine(c: ChildProcess, re: RegExp, what: string, ms = 15_000): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${what}: timed out; output so far: ${buf}`)), ms);
-    c.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const m = re.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        buf = '';
-        resolve(m);
-      }
-    });
-  });
-}
-
 const xctl = (args: string[]) => run(process.execPath, [XCTL, ...args], { timeoutMs: 30_000 });
 const why = (job = JOB, json = true) => xctl(['why', `job/${job}`, '--prometheus', promUrl, ...(json ? ['--json'] : []), '--window', '30']);
 
@@ -174,7 +159,7 @@ t.before(async () => {
       },
     );
     children.push(proc);
-    ranks.push({ pid: Number((await waitLine(proc, /ready (\d+)/, `rank ${r}`))[1]), proc });
+    ranks.push({ pid: Number((await waitForLine(proc, /ready (\d+)/, `rank ${r}`))[1]), proc });
   }
   // every agent's uprobes on the NCCL library before the first collective
   for (const a of agents)
