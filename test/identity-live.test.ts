@@ -37,8 +37,24 @@ function run(dirs: string[], cmd: string, args: string[], env: Record<string, st
   kids.push(c);
   return c;
 }
-/** sh sleeps (so its first records are resolved while it lives), then execs the fault */
-const later = (cmd: string, ...args: string[]) => ['-c', `sleep 0.8; exec "$0" "$@"`, cmd, ...args];
+let gates = 0;
+/**
+ * Starts `sh` in the cgroup tree, waiting at a gate file, and opens the gate
+ * (sh execs the fault, same pid) once the agent's graph holds its rank: a
+ * fault that dies within milliseconds of its exec leaves no environment to
+ * read. The forks of sh's wait loop are its first records.
+ */
+async function runGated(dirs: string[], cmd: string, args: string[], env: Record<string, string>): Promise<ChildProcess> {
+  const gate = path.join(root, `gate-${gates++}`);
+  const c = run(dirs, 'sh', ['-c', `while [ ! -e "${gate}" ]; do sleep 0.05; done; exec "$0" "$@"`, cmd, ...args], env);
+  const deadline = Date.now() + 15_000;
+  while (!ta.agent.pipeline.graph.findProcess(c.pid!)?.identity?.rank) {
+    if (Date.now() > deadline) throw new Error(`the agent never read the rank of pid ${c.pid}`);
+    await sleep(50);
+  }
+  fs.writeFileSync(gate, '');
+  return c;
+}
 
 t.before(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'xctl-host-'));
@@ -107,7 +123,7 @@ t.test('crash in a cgroupfs-driver guaranteed pod (CRI-O): answered after exit w
   const p = kubePaths('cgroupfs', 'guaranteed', uid, 'cri-o', id);
   const tr = tree(p.container);
   writeCrio(root, id, { container: 'loader', pod: 'data-1', namespace: 'etl', uid });
-  const c = run(tr.dirs, 'sh', later(await helperPath('segv')), { RANK: '0', WORLD_SIZE: '2', SLURM_JOB_ID: '991' });
+  const c = await runGated(tr.dirs, await helperPath('segv'), [], { RANK: '0', WORLD_SIZE: '2', SLURM_JOB_ID: '991' });
   await exited(c);
   await sleep(300);
   const { code, answer } = await ta.why(c.pid!);
@@ -144,7 +160,7 @@ t.test('OOM kill in the pod memory cgroup, systemd driver besteffort (cri-docker
   if (fs.existsSync(path.join(pod, 'memory.memsw.limit_in_bytes')))
     fs.writeFileSync(path.join(pod, 'memory.memsw.limit_in_bytes'), String(32 << 20));
   writeDocker(root, id, `k8s_hog_cache-0_web_${uid}_0`, { container: 'hog', pod: 'cache-0', namespace: 'web', uid });
-  const c = run(tr.dirs, 'sh', later(await helperPath('memhog'), '256'), { OMPI_COMM_WORLD_RANK: '1', OMPI_COMM_WORLD_SIZE: '4' });
+  const c = await runGated(tr.dirs, await helperPath('memhog'), ['256'], { OMPI_COMM_WORLD_RANK: '1', OMPI_COMM_WORLD_SIZE: '4' });
   await exited(c);
   t.equal(c.signalCode, 'SIGKILL', 'memhog (sh exec-ed it, same pid) was OOM-killed');
   await sleep(300);
@@ -160,7 +176,7 @@ t.test('slurm job_N/step_M: job selector with and without --rank, the rest liste
   const tr = tree('/slurm/uid_0/job_4242/step_0');
   const segv = await helperPath('segv');
   const r0 = run(tr.dirs, 'sleep', ['30'], { SLURM_JOB_ID: '4242', SLURM_STEP_ID: '0', SLURM_PROCID: '0', SLURM_NTASKS: '2' });
-  const r1 = run(tr.dirs, 'sh', later(segv), { SLURM_JOB_ID: '4242', SLURM_STEP_ID: '0', SLURM_PROCID: '1', SLURM_NTASKS: '2' });
+  const r1 = await runGated(tr.dirs, segv, [], { SLURM_JOB_ID: '4242', SLURM_STEP_ID: '0', SLURM_PROCID: '1', SLURM_NTASKS: '2' });
   await exited(r1);
   await sleep(300);
   const all = await ta.cli(['why', 'job/4242', '--json']);
