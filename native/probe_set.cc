@@ -29,12 +29,13 @@ const std::vector<FamilyDef>& Families() {
        "inet_sock_set_state)"},
       {"io", S::kBpf, xskel_io__elf_bytes, "io", true, false,
        "block request latency and errors; waiter records for IO a kernel thread issued (block_rq_issue, "
-       "block_rq_complete, sched_switch, sched_waking)"},
+       "block_rq_complete; sched_switch, sched_waking by sched's programs when sched is on)"},
       {"proc", S::kBpf, xskel_proc__elf_bytes, "proc", true, false,
        "exec, fork, exit with code and signal, fatal signals with sender and target, OOM victims "
        "(sched_process_exec/fork/exit, signal_generate, mark_victim)"},
       {"sched", S::kBpf, xskel_sched__elf_bytes, "sched", true, false,
-       "sleeps (S and D) at or above the threshold with the waker; run-queue delay (sched_switch, sched_waking)"},
+       "every wait (run queue, S, D) summed per thread in the kernel; single sleeps at or above the threshold "
+       "with the waker (sched_switch, sched_waking, sched_process_exit)"},
       {"bench", S::kBpf, xskel_bench__elf_bytes, "bench", false, true, "synthetic records for the benchmarks"},
       {"gpu", S::kNvml, nullptr, "", true, false,
        "per-GPU samples, per-process GPU memory, Xid / ECC / GPU-unavailable events (NVML, dlopened; "
