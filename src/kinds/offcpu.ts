@@ -37,7 +37,8 @@ export interface OffcpuEvent extends EventBase {
   detail: boolean;
 }
 
-const OFFCPU_STATES: Readonly<Record<number, OffcpuEvent['state']>> = {
+/** XCTL_OFFCPU_* as text (wait_total uses the same states) */
+export const OFFCPU_STATES: Readonly<Record<number, OffcpuEvent['state']>> = {
   [OFFCPU_RUNQ]: 'runq',
   [OFFCPU_SLEEP]: 'sleep',
   [OFFCPU_BLOCKED]: 'blocked',

@@ -8,6 +8,7 @@ import { MI } from '../graph/vocabulary';
 import type { EventBase } from './event';
 import { fmtMs } from '../events/units-text';
 import { defineKind } from './kind';
+import { OFFCPU_STATES } from './offcpu';
 
 export interface WaitTotalEvent extends EventBase {
   kind: 'wait_total';
@@ -24,33 +25,37 @@ export interface WaitTotalEvent extends EventBase {
   hist_saturated: boolean;
 }
 
-const STATES: Readonly<Record<number, WaitTotalEvent['state']>> = {
-  [OFFCPU_RUNQ]: 'runq',
-  [OFFCPU_SLEEP]: 'sleep',
-  [OFFCPU_BLOCKED]: 'blocked',
-};
-
-const SERIES = [MI.offcpuRunq, MI.offcpuSleep, MI.offcpuBlocked];
+/** the series each state feeds, by XCTL_OFFCPU_* */
+const SERIES = { [OFFCPU_RUNQ]: MI.offcpuRunq, [OFFCPU_SLEEP]: MI.offcpuSleep, [OFFCPU_BLOCKED]: MI.offcpuBlocked } as Record<
+  number,
+  number
+>;
 
 export const kind = defineKind<'wait_total', WaitTotalEvent>({
   name: 'wait_total',
   family: 'sched',
   event(b, i, e) {
     const flags = b.u8(i, O['wt.flags']);
-    const hist: number[] = [];
-    for (let k = 0; k < WAIT_HIST_BUCKETS; k++) hist.push(b.u16(i, O['wt.hist'] + 2 * k));
-    return {
+    const hist = Array.from({ length: WAIT_HIST_BUCKETS }, (_, k) => b.u16(i, O['wt.hist'] + 2 * k));
+    const ev: WaitTotalEvent = {
       ...e,
       kind: 'wait_total',
-      state: STATES[b.u8(i, O['wt.state'])] ?? 'unknown',
-      total_ns: b.u64Number(i, O['wt.total_ns']),
-      max_ns: b.u64Number(i, O['wt.max_ns']),
-      count: b.u32(i, O['wt.count']),
-      window_ns: b.u64Number(i, O['wt.window_ns']),
-      exit: (flags & WAIT_F_EXIT) !== 0,
+      state: OFFCPU_STATES[b.u8(i, O['wt.state'])] ?? 'unknown',
+      total_ns: 0,
+      max_ns: 0,
+      count: 0,
+      window_ns: 0,
+      exit: false,
       hist,
-      hist_saturated: (flags & WAIT_F_HIST_SAT) !== 0,
+      hist_saturated: false,
     };
+    ev.total_ns = b.u64Number(i, O['wt.total_ns']);
+    ev.max_ns = b.u64Number(i, O['wt.max_ns']);
+    ev.window_ns = b.u64Number(i, O['wt.window_ns']);
+    ev.count = b.u32(i, O['wt.count']);
+    ev.exit = (flags & WAIT_F_EXIT) !== 0;
+    ev.hist_saturated = (flags & WAIT_F_HIST_SAT) !== 0;
+    return ev;
   },
   text(ev) {
     return `${ev.state} ${fmtMs(ev.total_ns)} over ${ev.count} waits (max ${fmtMs(ev.max_ns)}) in ${fmtMs(ev.window_ns)}${ev.exit ? ' at exit' : ''}`;
