@@ -33,8 +33,8 @@ export interface OffcpuEvent extends EventBase {
   waker_comm: string;
   waker_start_ns: string;
   waker_irq: boolean;
-  /** its time is also in a wait_total record (the per-event threshold may have been raised: see `why`) */
-  detail: boolean;
+  /** set (true) on the records of this build: its time is also in a wait_total record; absent in older recordings */
+  detail?: boolean;
 }
 
 /** XCTL_OFFCPU_* as text (wait_total uses the same states) */
@@ -63,7 +63,7 @@ export const kind = defineKind<'offcpu', OffcpuEvent>({
       waker_comm: b.str(i, O['off.waker_comm'], COMM_LEN),
       waker_start_ns: b.u64(i, O['off.waker_start_ns']).toString(),
       waker_irq: (flags & OFFCPU_F_WAKER_IRQ) !== 0,
-      detail: (flags & OFFCPU_F_DETAIL) !== 0,
+      ...(flags & OFFCPU_F_DETAIL ? { detail: true } : {}),
     };
   },
   text(ev) {
