@@ -66,6 +66,9 @@ export class CpuGovernor {
   private calm = 0;
   /** when (now(), s) the level last went back to 0; -Infinity: never raised */
   private reducedUntil = Number.NEGATIVE_INFINITY;
+  /** the highest level since the level last left 0, and that of the previous such period */
+  private peak = 0;
+  private lastPeak = 0;
   private timer?: NodeJS.Timeout;
   private lastWork: number;
   private lastCpu: number;
@@ -125,9 +128,9 @@ export class CpuGovernor {
    */
   detailNote(windowS: number): string | undefined {
     if (this.level === 0 && this.now() - this.reducedUntil > windowS) return undefined;
-    const th = this.thresholds(Math.max(this.level, 1));
+    const th = this.thresholds(this.level > 0 ? this.peak : this.lastPeak);
     const ms = (ns: bigint) => `${Number(ns) / 1e6} ms`;
-    const when = this.level > 0 ? `now at level ${this.level}` : 'earlier in this window';
+    const when = this.level > 0 ? `now at level ${this.level}` : `at level ${this.lastPeak} earlier in this window`;
     return (
       `detail reduced (CPU governor ${when}): single sleeps under ${ms(th.offcpuMinNs)} carry no waker and IOs under ` +
       `${ms(th.ioMinLatencyNs)} are not reported one by one; off-CPU and run-queue totals are exact`
@@ -171,7 +174,12 @@ export class CpuGovernor {
       this.opts.logger?.error({ err: e }, 'cpu governor: could not change the in-kernel thresholds');
       return;
     }
-    if (level === 0) this.reducedUntil = this.now();
+    if (level === 0) {
+      this.reducedUntil = this.now();
+      this.lastPeak = this.peak;
+      this.peak = 0;
+    }
+    this.peak = Math.max(this.peak, level);
     this.level = level;
     this.adjustments++;
     this.opts.metrics?.governorLevel.set(level);
