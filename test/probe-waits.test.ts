@@ -58,7 +58,8 @@ async function runqBehindHogs(t: Test): Promise<void> {
   );
 }
 
-async function scriptedSleeper(t: Test, n: number, eachMs: number): Promise<void> {
+/** Returns the sleeper's pid. */
+async function scriptedSleeper(t: Test, n: number, eachMs: number): Promise<number> {
   const w = spawn(await helperPath('waiter'), ['sleep', String(n), String(eachMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const { code, out } = await finished(w);
   t.equal(code, 0, 'the sleeper ran');
@@ -71,17 +72,15 @@ async function scriptedSleeper(t: Test, n: number, eachMs: number): Promise<void
     `off-CPU total ${ms(offcpu)} (sleep ${ms(ours.sleep)}, run queue ${ms(ours.runq)}, D ${ms(ours.blocked)}) within 10 % of ${ms(slept)}`,
   );
   t.ok(ours.sleeps >= n && ours.sleeps <= n + 3, `${ours.sleeps} interruptible sleeps counted for its ${n} nanosleep() calls`);
+  return w.pid!;
 }
 
 t.test('default thresholds', async (t) => {
   await t.test('run-queue waits behind two busy loops match schedstat', (t) => runqBehindHogs(t));
   await t.test('a scripted sleeper: off-CPU total matches its wall-clock sleep', async (t) => {
-    const before = cap.events.length;
-    await scriptedSleeper(t, 40, 50);
-    const detail = cap.events
-      .slice(before)
-      .filter((e) => e.kind === 'offcpu' && (e as OffcpuEvent).detail && (e as OffcpuEvent).duration_ns >= 40e6);
-    t.ok(detail.length > 0, `50 ms sleeps are above the 10 ms threshold: ${detail.length} detail records`);
+    const pid = await scriptedSleeper(t, 40, 50);
+    const detail = cap.matching<OffcpuEvent>((e) => e.kind === 'offcpu' && e.pid === pid && e.detail === true && e.duration_ns >= 40e6);
+    t.equal(detail.length, 40, 'each 50 ms sleep is above the 10 ms threshold: one detail record each');
   });
 });
 
@@ -93,10 +92,8 @@ t.test("the governor's highest thresholds: detail gone, totals exact", async (t)
   t.teardown(() => cap.source.setConfig({ offcpuMinNs: 10_000_000n, runqMinNs: 10_000_000n, ioMinLatencyNs: 10_000_000n }));
   await t.test('run-queue waits behind two busy loops match schedstat', (t) => runqBehindHogs(t));
   await t.test('a scripted sleeper: off-CPU total matches its wall-clock sleep', async (t) => {
-    const before = cap.events.length;
-    await scriptedSleeper(t, 40, 50);
-    const pid = cap.events.slice(before).find((e) => e.kind === 'wait_total' && e.comm === 'waiter')?.pid;
-    const detail = cap.events.slice(before).filter((e) => e.kind === 'offcpu' && e.pid === pid);
+    const pid = await scriptedSleeper(t, 40, 50);
+    const detail = cap.matching((e) => e.kind === 'offcpu' && e.pid === pid);
     t.equal(detail.length, 0, 'no detail record under a 2.56 s threshold');
   });
 });
