@@ -290,8 +290,9 @@ export class Agent {
     // with a state dir, remediation state is recovered now (interrupted steps marked); without, on first use
     if (this.opts.stateDir) this.fixService();
     this.timers.push(setInterval(() => this.timeRecordWork(() => this.pipeline.flush()), 250));
-    // identities: new ones after the batches that noted them (resolveIdentitiesSoon); cgroup moves re-checked every 2 s
-    this.timers.push(setInterval(() => this.pipeline.identities?.tick(), 2000));
+    // identities: new ones after the batches that noted them (resolveIdentitiesSoon); cgroup moves: 256 live
+    // processes re-checked once a second (was 64 every 100 ms)
+    this.timers.push(setInterval(() => this.pipeline.identities?.tick(256), 1000));
     this.timers.push(setInterval(() => this.pipeline.sweep(), 5000));
     this.timers.push(setInterval(() => this.tick(), 1000));
     this.ipc = await startIpcServer({

@@ -72,10 +72,10 @@ export class IdentityResolver {
     return this.queue.length - this.head;
   }
 
-  /** Resolves up to perTick noted processes, then re-checks up to refreshPerTick live ones. */
-  tick(): void {
+  /** Resolves up to perTick noted processes, then re-checks up to `refreshBudget` live ones. */
+  tick(refreshBudget = this.refreshPerTick): void {
     this.resolvePending();
-    this.refresh(this.refreshPerTick);
+    this.refresh(refreshBudget);
   }
 
   /** Resolves up to perTick noted processes; returns how many are still pending. */
