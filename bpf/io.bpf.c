@@ -8,12 +8,12 @@
  * right after block_rq_complete. That waiter record carries the right pid and
  * the latency the process actually saw. */
 #include "common.bpf.h"
+#include "io_waiter.bpf.h"
 
 #define REQ_OP_MASK 0xff
 #define REQ_OP_WRITE 1
 #define REQ_OP_FLUSH 2
 #define REQ_SYNC (1ULL << 11)
-#define COMPLETION_WINDOW_NS 2000000ULL
 
 struct issue_info {
 	__u64 ts_ns;
@@ -31,25 +31,6 @@ struct {
 	__type(key, __u64); /* struct request * */
 	__type(value, struct issue_info);
 } inflight SEC(".maps");
-
-/* What the CPU is completing right now: read by the wakeup hook. */
-struct rq_done {
-	__u64 ts_ns;
-	__u64 sector;
-	__u64 device_ns;
-	__u32 dev;
-	__u32 bytes;
-	__u32 issuer_pid;
-	__s32 error;
-	__u16 flags;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct rq_done);
-} completing SEC(".maps");
 
 struct iowait_since {
 	__u64 since_ns;
@@ -204,6 +185,9 @@ int BPF_PROG(on_rq_complete, struct request *rq, blk_status_t error, unsigned in
 	return 0;
 }
 
+/* The two programs below run only when the sched family is off: with it on,
+ * sched.bpf.c's on_switch/on_waking do the same (one program per hook), and
+ * the loader does not load these. */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(on_switch_io, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
@@ -239,29 +223,6 @@ int BPF_PROG(on_waking_io, struct task_struct *p)
 		since = w->since_ns;
 		bpf_map_delete_elem(&iowaits_by_tid, &tid);
 	}
-	__u32 zero = 0;
-	struct rq_done *c = bpf_map_lookup_elem(&completing, &zero);
-	__u64 now = bpf_ktime_get_boot_ns();
-	if (!c || !c->ts_ns || now - c->ts_ns > COMPLETION_WINDOW_NS)
-		return 0; /* not woken by a block completion */
-	if (c->issuer_pid == p->tgid)
-		return 0; /* the request record already names this process */
-	__u64 lat = now - since;
-	if (!c->error && lat < cfg.io_min_latency_ns)
-		return 0;
-	struct xctl_record *r = reserve_record(XCTL_KIND_BLOCK_IO);
-	if (!r)
-		return 0;
-	fill_task(r, p);
-	r->io.dev = c->dev;
-	r->io.bytes = c->bytes;
-	r->io.sector = c->sector;
-	r->io.latency_ns = lat;
-	r->io.device_ns = c->device_ns;
-	r->io.error = c->error;
-	r->io.flags = c->flags | XCTL_IO_F_WAITER;
-	r->io._pad = 0;
-	__builtin_memset(r->io._rsvd, 0, sizeof(r->io._rsvd));
-	submit_record(r);
+	io_waiter_woken(p, since, bpf_ktime_get_boot_ns());
 	return 0;
 }

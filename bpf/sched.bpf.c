@@ -1,25 +1,43 @@
-/* sched family: off-CPU time. Sleeps (S and D) are measured from switch-out to
- * the wakeup, and reported at wakeup time with the waker (current at
- * sched_waking) when at least cfg.offcpu_min_ns. Run-queue delay is measured
- * from wakeup/preemption to switch-in; single waits >= cfg.runq_min_ns are
- * reported at once, shorter ones are summed per thread and reported per
- * cfg.runq_window_ns window when the sum crosses the same threshold. */
+/* sched family: time off CPU, every wait accounted.
+ *
+ * Per thread (task storage; a hash keyed by tid before 5.11) the kernel sums
+ * each state's waits (run queue: from wakeup or preemption to switch-in; S and
+ * D sleeps: from switch-out to the wakeup): total, count, longest and a log2
+ * histogram. One wait_total record per state carries them at the thread's
+ * first switch-in after cfg.runq_window_ns (1 s), or at its exit: totals are
+ * exact whatever the thresholds (there is no bpf_timer before 5.15, and the
+ * next switch-in is where the thread's state is in hand anyway). A sleep of
+ * cfg.offcpu_min_ns or more is also reported on its own at its wakeup, as an
+ * offcpu detail record with the waker (current at sched_waking).
+ *
+ * With the io family on as well, cfg.io_waiters makes this object run that
+ * family's waiter logic (bpf/io_waiter.bpf.h) in the same programs, and the
+ * loader does not load io's own sched_switch/sched_waking programs: one
+ * program per hook. */
 #include "common.bpf.h"
+#include "io_waiter.bpf.h"
 
 #define TASK_RUNNING 0
 #define TASK_INTERRUPTIBLE 0x1
 #define TASK_UNINTERRUPTIBLE 0x2
 #define TASK_NOLOAD 0x400
+#define NSTATES 3 /* XCTL_OFFCPU_RUNQ, _SLEEP, _BLOCKED */
+
+struct wait_acc {
+	__u64 total_ns;
+	__u64 max_ns;
+	__u32 count;
+	__u16 hist[XCTL_WAIT_HIST_BUCKETS];
+};
 
 struct wait_state {
 	__u64 sleep_since_ns;
 	__u64 runq_since_ns;
-	__u64 win_start_ns;
-	__u64 win_sum_ns;
-	__u64 win_max_ns;
-	__u32 win_count;
+	__u64 win_start_ns; /* first wait accounted since the last flush; 0: none */
+	struct wait_acc acc[NSTATES];
 	__u8 sleep_state;
 	__u8 sleep_iowait;
+	__u8 saturated; /* bit per state: a histogram bucket is at 65535 */
 };
 
 struct {
@@ -67,21 +85,81 @@ static __always_inline void clear_waker(struct xctl_record *r)
 	__builtin_memset(r->off.waker_comm, 0, sizeof(r->off.waker_comm));
 }
 
-static __always_inline void emit_runq(struct task_struct *t, __u64 sum, __u64 max, __u32 count, __u8 flags)
+/* log2 of the wait in microseconds: [0] < 2 us, [b] [2^b, 2^(b+1)) us, the last open-ended */
+static __always_inline __u32 hist_bucket(__u64 ns)
 {
-	struct xctl_record *r = reserve_record(XCTL_KIND_OFFCPU);
-	if (!r)
+	__u64 us = ns / 1000;
+	__u32 b = 0;
+	if (us >= (1ULL << 16)) {
+		b += 16;
+		us >>= 16;
+	}
+	if (us >= (1 << 8)) {
+		b += 8;
+		us >>= 8;
+	}
+	if (us >= (1 << 4)) {
+		b += 4;
+		us >>= 4;
+	}
+	if (us >= (1 << 2)) {
+		b += 2;
+		us >>= 2;
+	}
+	if (us >= (1 << 1))
+		b += 1;
+	return b;
+}
+
+static __always_inline void account(struct wait_state *s, __u32 state, __u64 ns, __u64 now)
+{
+	if (state >= NSTATES)
 		return;
-	fill_task(r, t);
-	r->off.duration_ns = sum;
-	r->off.max_ns = max;
-	r->off.count = count;
-	r->off.state = XCTL_OFFCPU_RUNQ;
-	r->off.flags = flags;
-	r->off._pad = 0;
-	clear_waker(r);
-	__builtin_memset(r->off._rsvd, 0, sizeof(r->off._rsvd));
-	submit_record(r);
+	struct wait_acc *a = &s->acc[state];
+	a->total_ns += ns;
+	a->count++;
+	if (ns > a->max_ns)
+		a->max_ns = ns;
+	__u32 b = hist_bucket(ns);
+	if (b >= XCTL_WAIT_HIST_BUCKETS)
+		b = XCTL_WAIT_HIST_BUCKETS - 1;
+	if (a->hist[b] != 0xffff)
+		a->hist[b]++;
+	else
+		s->saturated |= 1 << state;
+	if (!s->win_start_ns)
+		s->win_start_ns = now;
+}
+
+/* One record per state that had waits. A record the full ring refuses is kept
+ * (and counted as a drop): its waits go out with the next flush. */
+static __always_inline void flush(struct task_struct *t, struct wait_state *s, __u64 now, __u8 flags)
+{
+	bool kept = false;
+#pragma unroll
+	for (__u32 i = 0; i < NSTATES; i++) {
+		struct wait_acc *a = &s->acc[i];
+		if (!a->count)
+			continue;
+		struct xctl_record *r = reserve_record(XCTL_KIND_WAIT_TOTAL);
+		if (!r) {
+			kept = true;
+			continue;
+		}
+		fill_task(r, t);
+		r->wt.total_ns = a->total_ns;
+		r->wt.max_ns = a->max_ns;
+		r->wt.window_ns = now - s->win_start_ns;
+		r->wt.count = a->count;
+		r->wt.state = i;
+		r->wt.flags = flags | ((s->saturated >> i) & 1 ? XCTL_WAIT_F_HIST_SAT : 0);
+		r->wt._pad = 0;
+		__builtin_memcpy(r->wt.hist, a->hist, sizeof(r->wt.hist));
+		submit_record(r);
+		__builtin_memset(a, 0, sizeof(*a));
+		s->saturated &= ~(1 << i);
+	}
+	s->win_start_ns = kept ? now : 0;
 }
 
 static __always_inline int handle_switch(struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
@@ -102,27 +180,14 @@ static __always_inline int handle_switch(struct task_struct *prev, struct task_s
 	if (ignored(next))
 		return 0;
 	struct wait_state *s = wait_state_of(next, false);
-	if (!s || !s->runq_since_ns)
+	if (!s)
 		return 0;
-	__u64 delay = now - s->runq_since_ns;
-	s->runq_since_ns = 0;
-	if (delay >= cfg.runq_min_ns) {
-		emit_runq(next, delay, delay, 1, 0);
-		return 0;
+	if (s->runq_since_ns) {
+		account(s, XCTL_OFFCPU_RUNQ, now - s->runq_since_ns, now);
+		s->runq_since_ns = 0;
 	}
-	if (!s->win_start_ns)
-		s->win_start_ns = now;
-	s->win_sum_ns += delay;
-	s->win_count++;
-	if (delay > s->win_max_ns)
-		s->win_max_ns = delay;
-	if (now - s->win_start_ns >= cfg.runq_window_ns) {
-		if (s->win_sum_ns >= cfg.runq_min_ns)
-			emit_runq(next, s->win_sum_ns, s->win_max_ns, s->win_count, XCTL_OFFCPU_F_AGGREGATE);
-		s->win_start_ns = now;
-		s->win_sum_ns = s->win_max_ns = 0;
-		s->win_count = 0;
-	}
+	if (s->win_start_ns && now - s->win_start_ns >= cfg.runq_window_ns)
+		flush(next, s, now, 0);
 	return 0;
 }
 
@@ -164,6 +229,9 @@ int BPF_PROG(on_waking, struct task_struct *p)
 		return 0;
 	__u64 slept = now - s->sleep_since_ns;
 	s->sleep_since_ns = 0;
+	account(s, s->sleep_state, slept, now);
+	if (cfg.io_waiters && s->sleep_iowait)
+		io_waiter_woken(p, now - slept, now);
 	if (slept < cfg.offcpu_min_ns)
 		return 0;
 	struct xctl_record *r = reserve_record(XCTL_KIND_OFFCPU);
@@ -174,7 +242,7 @@ int BPF_PROG(on_waking, struct task_struct *p)
 	r->off.max_ns = slept;
 	r->off.count = 1;
 	r->off.state = s->sleep_state;
-	r->off.flags = s->sleep_iowait ? XCTL_OFFCPU_F_IOWAIT : 0;
+	r->off.flags = XCTL_OFFCPU_F_DETAIL | (s->sleep_iowait ? XCTL_OFFCPU_F_IOWAIT : 0);
 	r->off._pad = 0;
 	__u64 waker = bpf_get_current_pid_tgid();
 	if ((__u32)waker == 0) {
@@ -191,15 +259,15 @@ int BPF_PROG(on_waking, struct task_struct *p)
 	return 0;
 }
 
-/* A thread that exits mid-window would take its summed run-queue delay with it. */
+/* A thread that exits mid-window would take its waits with it. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit_flush, struct task_struct *p)
 {
 	if (ignored(p))
 		return 0;
 	struct wait_state *s = wait_state_of(p, false);
-	if (s && s->win_count && s->win_sum_ns >= cfg.runq_min_ns)
-		emit_runq(p, s->win_sum_ns, s->win_max_ns, s->win_count, XCTL_OFFCPU_F_AGGREGATE);
+	if (s && s->win_start_ns)
+		flush(p, s, bpf_ktime_get_boot_ns(), XCTL_WAIT_F_EXIT);
 	if (!HAVE_TASK_STORAGE) {
 		__u32 tid = p->pid;
 		bpf_map_delete_elem(&waits_by_tid, &tid); /* task storage goes with the task; this does not */

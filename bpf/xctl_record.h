@@ -44,7 +44,8 @@
 	X(GPU_PROC_MEM, 11, gmem, xctl_gpu_proc_mem)  /* NVML sampler: GPU memory of one process (header = the process) */ \
 	X(GPU_EVENT, 12, gev, xctl_gpu_event)         /* NVML event set: Xid, ECC, GPU unavailable */ \
 	X(CUDA_ALLOC, 13, cuda, xctl_cuda_alloc)      /* uprobe/uretprobe on CUDA allocation calls */ \
-	X(NCCL_CALL, 14, nccl, xctl_nccl_call)        /* uprobe/uretprobe on NCCL collectives */
+	X(NCCL_CALL, 14, nccl, xctl_nccl_call)        /* uprobe/uretprobe on NCCL collectives */ \
+	X(WAIT_TOTAL, 16, wt, xctl_wait_total)        /* sched: a thread's waits of one state, summed in the kernel per window */
 
 /* Reserved, never an XCTL_KINDS entry (it was BENCH): synthetic test records, such
  * as the internal bench family's load generator emits (payload in bench/bench_record.h).
@@ -76,6 +77,12 @@ enum xctl_kind {
 #define XCTL_OFFCPU_F_IOWAIT 0x01   /* D sleep inside io_schedule() */
 #define XCTL_OFFCPU_F_AGGREGATE 0x02 /* sum of several run-queue waits in one window */
 #define XCTL_OFFCPU_F_WAKER_IRQ 0x04 /* woken from idle/irq context: waker is not a real cause */
+#define XCTL_OFFCPU_F_DETAIL 0x08   /* one long wait, for its waker: its time is also in a wait_total record */
+
+/* wait_total.flags */
+#define XCTL_WAIT_F_EXIT 0x01       /* flushed at the thread's exit (a partial window) */
+#define XCTL_WAIT_F_HIST_SAT 0x02   /* a histogram bucket reached 65535 (saturated; sum and count stay exact) */
+#define XCTL_WAIT_HIST_BUCKETS 20   /* log2 of microseconds: [0] < 2 us, [b] [2^b, 2^(b+1)) us, [19] >= 2^19 us */
 
 /* tcp.owner_src */
 #define XCTL_OWNER_NONE 0
@@ -184,6 +191,21 @@ struct xctl_offcpu {            /* kind OFFCPU */
 	char waker_comm[XCTL_COMM_LEN]; /* 88 */
 	__u64 waker_start_ns;       /* 104 */
 	__u8 _rsvd[16];             /* 112 */
+};
+
+/* Every wait of one state (XCTL_OFFCPU_*) a thread had in one window, whatever
+ * the per-event thresholds: the kernel sums them in per-thread storage and emits
+ * one record per state at the thread's first switch-in after the window (or at
+ * its exit). Exact totals; offcpu records are only the detail of long waits. */
+struct xctl_wait_total {        /* kind WAIT_TOTAL: header = the thread */
+	__u64 total_ns;             /* 56 sum of the waits */
+	__u64 max_ns;               /* 64 longest single wait */
+	__u64 window_ns;            /* 72 from the first wait's end in the window to the flush */
+	__u32 count;                /* 80 waits */
+	__u8 state;                 /* 84 XCTL_OFFCPU_* */
+	__u8 flags;                 /* 85 XCTL_WAIT_F_* */
+	__u16 _pad;                 /* 86 */
+	__u8 hist[2 * XCTL_WAIT_HIST_BUCKETS]; /* 88 __u16 (host order) waits per log2(us) bucket, saturating */
 };
 
 /* gpu_sample.valid: which fields NVML answered (others are 0) */
@@ -303,6 +325,8 @@ struct xctl_cfg {
 	__u64 tcp_flush_ns;         /* per-socket retransmit aggregation interval */
 	__u32 skip_kthreads;        /* sched: ignore kernel threads */
 	__u32 wakeup_bytes;         /* wake the consumer only once this much is queued (else it drains on its timer) */
+	__u32 io_waiters;           /* sched: also emit the io family's waiter records (both families on; the loader sets it) */
+	__u32 _cfg_pad;
 };
 
 #endif

@@ -29,12 +29,13 @@ const std::vector<FamilyDef>& Families() {
        "inet_sock_set_state)"},
       {"io", S::kBpf, xskel_io__elf_bytes, "io", true, false,
        "block request latency and errors; waiter records for IO a kernel thread issued (block_rq_issue, "
-       "block_rq_complete, sched_switch, sched_waking)"},
+       "block_rq_complete; sched_switch, sched_waking by sched's programs when sched is on)"},
       {"proc", S::kBpf, xskel_proc__elf_bytes, "proc", true, false,
        "exec, fork, exit with code and signal, fatal signals with sender and target, OOM victims "
        "(sched_process_exec/fork/exit, signal_generate, mark_victim)"},
       {"sched", S::kBpf, xskel_sched__elf_bytes, "sched", true, false,
-       "sleeps (S and D) at or above the threshold with the waker; run-queue delay (sched_switch, sched_waking)"},
+       "every wait (run queue, S, D) summed per thread in the kernel; single sleeps at or above the threshold "
+       "with the waker (sched_switch, sched_waking, sched_process_exit)"},
       {"bench", S::kBpf, xskel_bench__elf_bytes, "bench", false, true, "synthetic records for the benchmarks"},
       {"gpu", S::kNvml, nullptr, "", true, false,
        "per-GPU samples, per-process GPU memory, Xid / ECC / GPU-unavailable events (NVML, dlopened; "
@@ -165,11 +166,19 @@ bool MapTypeSupported(bpf_map_type type) {
   return known[type] = libbpf_probe_bpf_map_type(type, nullptr) == 1;
 }
 
-void ApplyPreload(bpf_object* obj, const xctl_cfg& cfg, uint32_t ring_bytes) {
+bool Skipped(const LoadShare& share, const std::string& prog) {
+  for (const auto& s : share.skip_programs)
+    if (prog == s || prog == s + kFallbackSuffix) return true;
+  return false;
+}
+
+void ApplyPreload(bpf_object* obj, const xctl_cfg& cfg, uint32_t ring_bytes, const LoadShare& share) {
   // `X__fallback` programs serve older kernels: off unless X fails (see LoadFamily).
+  // Programs another family's programs stand in for are off too.
   bpf_program* p;
   bpf_object__for_each_program(p, obj) {
-    if (IsFallback(bpf_program__name(p))) bpf_program__set_autoload(p, false);
+    const char* pn = bpf_program__name(p);
+    if (IsFallback(pn) || Skipped(share, pn)) bpf_program__set_autoload(p, false);
   }
   bpf_map* m;
   bpf_object__for_each_map(m, obj) {
@@ -180,6 +189,8 @@ void ApplyPreload(bpf_object* obj, const xctl_cfg& cfg, uint32_t ring_bytes) {
     // so it cannot fail the object: programs use it only under a CO-RE check
     // of the same feature (bpf/common.bpf.h HAVE_TASK_STORAGE).
     if (!MapTypeSupported(bpf_map__type(m))) bpf_map__set_autocreate(m, false);
+    for (const auto& [name, fd] : share.reuse_maps)
+      if (name == n && fd >= 0) bpf_map__reuse_fd(m, fd);
   }
 }
 
@@ -194,6 +205,7 @@ xctl_cfg DefaultConfig() {
   c.tcp_flush_ns = 1'000'000'000ULL;
   c.skip_kthreads = 1;
   c.wakeup_bytes = 256 * 1024;
+  c.io_waiters = 0;
   return c;
 }
 
@@ -222,8 +234,20 @@ bool LoadedFamily::WriteConfig(const xctl_cfg& cfg) {
   return bpf_map_update_elem(cfg_fd, &zero, &cfg, BPF_ANY) == 0;
 }
 
+int FamilyMapFd(const LoadedFamily& fam, const char* map_name) {
+  if (!fam.obj) return -1;
+  bpf_map* m = bpf_object__find_map_by_name(fam.obj, map_name);
+  return m ? bpf_map__fd(m) : -1;
+}
+
+bool ProgramRunning(const LoadedFamily& fam, const std::string& prog) {
+  for (const auto& ps : fam.status.programs)
+    if ((ps.name == prog && ps.attached) || (ps.name == prog + kFallbackSuffix && ps.attached)) return true;
+  return false;
+}
+
 std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg& cfg,
-                                         uint32_t ring_bytes) {
+                                         uint32_t ring_bytes, const LoadShare& share) {
   auto fam = std::make_unique<LoadedFamily>();
   fam->name = name;
   fam->status.family = name;
@@ -239,7 +263,7 @@ std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg
     fam->status.error = err;
     return fam;
   }
-  ApplyPreload(obj, cfg, ring_bytes);
+  ApplyPreload(obj, cfg, ring_bytes, share);
   int rc = bpf_object__load(obj);
   if (rc) {
     // Find which programs fail on their own, then load the rest without them.
@@ -250,12 +274,12 @@ std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg
     bpf_object__close(obj);
     obj = nullptr;
     for (const auto& only : progs) {
-      if (IsFallback(only)) continue;
+      if (IsFallback(only) || Skipped(share, only)) continue;
       std::string e2;
       log.text.clear();
       bpf_object* probe = Open(*def, &e2);
       if (!probe) break;
-      ApplyPreload(probe, cfg, ring_bytes);
+      ApplyPreload(probe, cfg, ring_bytes, share);
       bpf_object__for_each_program(p, probe) bpf_program__set_autoload(p, only == bpf_program__name(p));
       int r = bpf_object__load(probe);
       if (r) {
@@ -269,7 +293,7 @@ std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg
     }
     // Lost only when nothing would load: every primary fails and none has a fallback.
     size_t primaries = 0, fallbacks = 0;
-    for (const auto& pn : progs) primaries += IsFallback(pn) ? 0 : 1;
+    for (const auto& pn : progs) primaries += (IsFallback(pn) || Skipped(share, pn)) ? 0 : 1;
     for (const auto& b : bad)
       fallbacks += std::count(progs.begin(), progs.end(), b + kFallbackSuffix);
     if (bad.size() == primaries && fallbacks == 0) {
@@ -281,7 +305,7 @@ std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg
       fam->status.error = err;
       return fam;
     }
-    ApplyPreload(obj, cfg, ring_bytes);
+    ApplyPreload(obj, cfg, ring_bytes, share);
     bpf_object__for_each_program(p, obj) {
       std::string pn = bpf_program__name(p);
       for (const auto& b : bad) {

@@ -65,9 +65,23 @@ class LoadedFamily {
 const std::vector<FamilyDef>& Families();
 const FamilyDef* FindFamily(const std::string& name);
 
+// How one family shares a hook with another already loaded (one program per
+// hook): maps to take from it instead of creating, and programs not to load
+// because the other family's programs do their work.
+struct LoadShare {
+  std::vector<std::pair<std::string, int>> reuse_maps;  // map name -> fd of the other object's map
+  std::vector<std::string> skip_programs;
+};
+
 // Opens, loads and attaches one family. Never returns null: on failure the
 // returned object has status.loaded == false and the reason in status.error.
 std::unique_ptr<LoadedFamily> LoadFamily(const std::string& name, const xctl_cfg& cfg,
-                                         uint32_t ring_bytes);
+                                         uint32_t ring_bytes, const LoadShare& share = {});
+
+// The fd of a loaded family's map, -1 if it has none of that name.
+int FamilyMapFd(const LoadedFamily& fam, const char* map_name);
+
+// Whether a loaded family's program is attached (by name, or by its `__fallback`).
+bool ProgramRunning(const LoadedFamily& fam, const std::string& prog);
 
 xctl_cfg DefaultConfig();

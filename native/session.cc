@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 Napi::FunctionReference* Session::constructor = nullptr;
@@ -114,6 +115,16 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
       if (f.on_by_default) wanted.push_back(f.name);
   }
 
+  // One program per hook: with both on, sched loads first and runs io's waiter
+  // logic in its own sched_switch/sched_waking programs (bpf/io_waiter.bpf.h).
+  auto io_at = std::find(wanted.begin(), wanted.end(), "io");
+  auto sched_at = std::find(wanted.begin(), wanted.end(), "sched");
+  if (io_at != wanted.end() && sched_at != wanted.end() && io_at < sched_at) {
+    wanted.erase(io_at);
+    wanted.insert(std::find(wanted.begin(), wanted.end(), "sched") + 1, "io");
+  }
+  LoadedFamily* sched_fam = nullptr;
+
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) {
     Napi::Error::New(env, std::string("epoll_create1: ") + strerror(errno)).ThrowAsJavaScriptException();
@@ -146,7 +157,20 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
       families_.push_back(std::move(fam));
       continue;
     }
-    auto fam = LoadFamily(name, cfg_, ring_bytes);
+    LoadShare share;
+    bool io_in_sched = name == "io" && sched_fam && sched_fam->status.loaded &&
+                       ProgramRunning(*sched_fam, "on_switch") && ProgramRunning(*sched_fam, "on_waking") &&
+                       FamilyMapFd(*sched_fam, "completing") >= 0;
+    if (io_in_sched) {
+      share.reuse_maps.emplace_back("completing", FamilyMapFd(*sched_fam, "completing"));
+      share.skip_programs = {"on_switch_io", "on_waking_io"};
+    }
+    auto fam = LoadFamily(name, cfg_, ring_bytes, share);
+    if (name == "sched") sched_fam = fam.get();
+    if (io_in_sched && fam->status.loaded) {
+      cfg_.io_waiters = 1;
+      sched_fam->WriteConfig(cfg_);
+    }
     if (def && def->source == FamilySource::kUprobe && fam->status.loaded) {
       uprobes_ = std::make_unique<UprobeManager>(fam.get());
       cuda_family_ = fam.get();
@@ -170,6 +194,16 @@ Session::Session(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Session>(inf
     }
     families_.push_back(std::move(fam));
   }
+  // status in the family table's order, whatever the load order was
+  std::stable_sort(families_.begin(), families_.end(), [](const auto& a, const auto& b) {
+    auto rank = [](const std::string& n) {
+      const auto& t = Families();
+      for (size_t i = 0; i < t.size(); i++)
+        if (n == t[i].name) return i;
+      return t.size();
+    };
+    return rank(a->name) < rank(b->name);
+  });
   for (auto& ring : rings_) sources_.push_back(ring.get());
   sources_.push_back(&inflight_);
   if (nvml_) sources_.push_back(nvml_.get());

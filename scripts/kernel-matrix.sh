@@ -216,7 +216,8 @@ def EVIDENCE(w):
         'sched': {
             '1 s sleep off-CPU': lambda e: e['kind'] == 'offcpu' and e.get('state') == 'sleep' and e['pid'] == pid('sigterm') and e.get('duration_ns', 0) >= 9e8,
             'pipe wait with its waker': lambda e: e['kind'] == 'offcpu' and e['pid'] == pid('woken') and e.get('duration_ns', 0) >= 9e8 and e.get('waker_pid', 0) not in (0, pid('woken')),
-            'run-queue delay of CPU-pinned spinners': lambda e: e['kind'] == 'offcpu' and e.get('state') == 'runq' and str(e['pid']) in w.get('spin', [''])[0].split() and e.get('duration_ns', 0) >= 2e6,
+            'run-queue total of CPU-pinned spinners': lambda e: e['kind'] == 'wait_total' and e.get('state') == 'runq' and str(e['pid']) in w.get('spin', [''])[0].split() and e.get('total_ns', 0) >= 2e6,
+            'sleep total of the killed sleeper': lambda e: e['kind'] == 'wait_total' and e.get('state') == 'sleep' and e['pid'] == pid('sigterm') and e.get('total_ns', 0) >= 9e8,
         },
         'net': {
             'TCP retransmit owned by its sender': lambda e: e['kind'] == 'tcp_retransmit' and e['pid'] == pid('tcp') and str(e.get('dport')) == w.get('tcp', ['', ''])[1],

@@ -18,7 +18,9 @@ const finished = (c: ChildProcess) =>
     c.on('exit', (code) => resolve({ code, out }));
   });
 
-const cap = capture({ families: ['io'], config: { ioMinLatencyNs: 50_000_000n } });
+// XCTL_TEST_IO_WITH_SCHED=1: with the sched family on too, whose programs then do the waiter's work (one program per hook)
+const families: ('io' | 'sched')[] = process.env.XCTL_TEST_IO_WITH_SCHED === '1' ? ['io', 'sched'] : ['io'];
+const cap = capture({ families, config: { ioMinLatencyNs: 50_000_000n } });
 t.teardown(() => cap.stop());
 
 t.test('throttled loop device: latency >= what 1 MiB/s implies, attributed to the writer', async (t) => {

@@ -1,10 +1,11 @@
 // sched family: a reader blocked on a pipe whose writer is SIGSTOP'd shows a
 // long interruptible sleep woken BY the writer; a thread sharing one CPU with
-// hogs shows run-queue delay.
+// hogs shows run-queue delay (wait_total: summed in the kernel).
 import t from 'tap';
 import { capture, sleep } from './helpers/live';
 import { helperPath, runOnCpu } from './fixtures/cbuild';
 import type { OffcpuEvent } from '../src/kinds/offcpu';
+import type { WaitTotalEvent } from '../src/kinds/wait-total';
 import { pipePair } from './helpers/scenarios';
 
 const cap = capture({ families: ['sched'] });
@@ -56,13 +57,13 @@ t.test('CPU hogs on one CPU: the victim reports run-queue delay', async (t) => {
   const victim = await runOnCpu(cpu, hog, ['2']);
   const victimPid = victim.pid!;
   await new Promise((r) => victim.on('exit', r));
-  await cap.waitFor<OffcpuEvent>((e) => e.kind === 'offcpu' && e.pid === victimPid && e.state === 'runq', {
-    what: `runq delay of ${victimPid}`,
+  await cap.waitFor<WaitTotalEvent>((e) => e.kind === 'wait_total' && e.pid === victimPid && e.state === 'runq' && e.exit, {
+    what: `runq delay of ${victimPid} flushed at its exit`,
   });
-  await sleep(200); // the exit flush of its last window may sit one drain behind
+  await sleep(200);
   cap.source.drain();
-  const evs = cap.matching<OffcpuEvent>((e) => e.kind === 'offcpu' && e.pid === victimPid && e.state === 'runq');
-  const total = evs.reduce((s, e) => s + e.duration_ns, 0);
+  const evs = cap.matching<WaitTotalEvent>((e) => e.kind === 'wait_total' && e.pid === victimPid && e.state === 'runq');
+  const total = evs.reduce((s, e) => s + e.total_ns, 0);
   // three runnable threads on one CPU: the victim waits about 2/3 of the time
   t.ok(total >= 0.8e9, `victim waited ${(total / 1e6).toFixed(0)} ms for the CPU over its 2 s life (${evs.length} records)`);
   // on-cpu pins itself to the busy CPU and then execs cpu-hog: a wait before the exec carries its name
@@ -72,6 +73,6 @@ t.test('CPU hogs on one CPU: the victim reports run-queue delay', async (t) => {
     `comm of every record: ${comms.join(', ')}`,
   );
   const hogPids = new Set(hogs.map((h) => h.pid));
-  const hogDelay = cap.matching<OffcpuEvent>((e) => e.kind === 'offcpu' && hogPids.has(e.pid) && e.state === 'runq');
+  const hogDelay = cap.matching<WaitTotalEvent>((e) => e.kind === 'wait_total' && hogPids.has(e.pid) && e.state === 'runq');
   t.ok(hogDelay.length > 0, 'the hogs wait for each other too');
 });

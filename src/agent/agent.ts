@@ -23,6 +23,7 @@ import { PS_LIMIT, WINDOW_SECONDS, boundedNumber, type NumberBounds } from '../i
 import { CpuSampler } from '../procfs/cpu-sampler';
 import { KIND_NAMES } from '../events/layout';
 import { Pipeline } from '../engine/pipeline';
+import type { WhyAnswer } from '../engine/answer';
 import { AgentMetrics, readBpfStatsEnabled } from '../ops/metrics';
 import { CpuGovernor } from '../ops/governor';
 import { CrashReporter, packageVersion } from '../ops/crash';
@@ -231,9 +232,32 @@ export class Agent {
     }
   }
 
+  private identityTimer?: NodeJS.Timeout;
+  /**
+   * Resolves the processes ingest noted, off the hot path and without a busy
+   * timer: 10 ms after a batch that noted some (so one burst of batches is one
+   * resolution), then every 100 ms while more than one call's worth waits.
+   */
+  private resolveIdentitiesSoon(): void {
+    const ids = this.pipeline.identities;
+    if (!ids || this.identityTimer || ids.pending === 0) return;
+    this.identityTimer = setTimeout(() => {
+      this.identityTimer = undefined;
+      if (ids.resolvePending() > 0) {
+        this.identityTimer = setTimeout(() => {
+          this.identityTimer = undefined;
+          this.resolveIdentitiesSoon();
+        }, 100);
+      }
+    }, 10);
+  }
+
   private async run(): Promise<void> {
     const log = this.opts.logger;
-    this.status = this.source.start((batch) => this.timeRecordWork(() => this.pipeline.ingest(batch)));
+    this.status = this.source.start((batch) => {
+      this.timeRecordWork(() => this.pipeline.ingest(batch));
+      this.resolveIdentitiesSoon();
+    });
     for (const n of this.source.notes) log.warn(n);
     this.metrics.setProbeStatus(this.status);
     if (this.opts.bpfStats) this.enableBpfStats();
@@ -266,8 +290,9 @@ export class Agent {
     // with a state dir, remediation state is recovered now (interrupted steps marked); without, on first use
     if (this.opts.stateDir) this.fixService();
     this.timers.push(setInterval(() => this.timeRecordWork(() => this.pipeline.flush()), 250));
-    // identities of the processes ingest noted (bounded work per tick, off the hot path)
-    this.timers.push(setInterval(() => this.pipeline.identities?.tick(), 100));
+    // identities: new ones after the batches that noted them (resolveIdentitiesSoon); cgroup moves: 256 live
+    // processes re-checked once a second (was 64 every 100 ms)
+    this.timers.push(setInterval(() => this.pipeline.identities?.tick(256), 1000));
     this.timers.push(setInterval(() => this.pipeline.sweep(), 5000));
     this.timers.push(setInterval(() => this.tick(), 1000));
     this.ipc = await startIpcServer({
@@ -302,6 +327,18 @@ export class Agent {
       this.opts.logger.error({ rule: id }, `rule ${id} disabled until the rules are reloaded: its evaluation failed: ${error}`);
     }
     if (failed.size === 0) this.reportedRuleFailures.clear();
+  }
+
+  private graphSizeAt = Number.NEGATIVE_INFINITY;
+  private graphSizeLast?: Record<string, number>;
+  /** Graph.size walks every process for its edge count: the gauges take it every 10 s, not every second. */
+  private graphSizeEvery10s(): Record<string, number> {
+    const now = performance.now();
+    if (!this.graphSizeLast || now - this.graphSizeAt >= 10_000) {
+      this.graphSizeLast = this.pipeline.graph.size;
+      this.graphSizeAt = now;
+    }
+    return this.graphSizeLast;
   }
 
   /** Once a second: drop accounting and gauges. */
@@ -340,7 +377,7 @@ export class Agent {
       stats: st,
       sinkLostRecords: this.source.sinkLostRecords,
       byKind,
-      graphSize: this.pipeline.graph.size,
+      graphSize: this.graphSizeEvery10s(),
       evicted: { ...this.pipeline.graph.evicted },
       evaluationsByRule: mstats.evaluationsByRule,
       matchesByRule: mstats.matchesByRule,
@@ -388,6 +425,13 @@ export class Agent {
     }
   }
 
+  /** Says in the answer when the governor cut per-event detail in its window. */
+  private noteDetail(a: WhyAnswer, windowS: number): WhyAnswer {
+    const note = this.governor?.detailNote(windowS);
+    if (note) a.detail_reduced = note;
+    return a;
+  }
+
   private async handleMethod(method: string, pid: number, args: Record<string, string>): Promise<unknown> {
     switch (method) {
       case 'why': {
@@ -402,10 +446,12 @@ export class Agent {
             } catch (e) {
               throw new IpcError('BAD_REQUEST', (e as Error).message);
             }
-            if (sel.kind === 'pid') return answerWhy(this.pipeline, sel.pid, windowS * 1e9);
-            return answerSelection(this.pipeline, sel, windowS * 1e9);
+            if (sel.kind === 'pid') return this.noteDetail(answerWhy(this.pipeline, sel.pid, windowS * 1e9), windowS);
+            const selection = answerSelection(this.pipeline, sel, windowS * 1e9);
+            for (const a of selection.answers) this.noteDetail(a, windowS);
+            return selection;
           }
-          return answerWhy(this.pipeline, pid, windowS * 1e9);
+          return this.noteDetail(answerWhy(this.pipeline, pid, windowS * 1e9), windowS);
         } catch (e) {
           if (e instanceof WhyError) throw new IpcError('NOT_FOUND', e.message);
           throw e;
@@ -439,6 +485,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    if (this.identityTimer) clearTimeout(this.identityTimer);
     this.governor?.stop();
     this.crash.uninstall();
     this.sampler.stop();

@@ -34,6 +34,7 @@ export function renderWhy(a: WhyAnswer): string {
     ? `${a.dropped_events} events were dropped in this window: the answer may miss evidence`
     : 'no events dropped in this window';
   lines.push(`  window ${a.window_s} s; ${drops}; answered in ${a.answered_in_ms.toFixed(1)} ms`);
+  if (a.detail_reduced) lines.push(`  ${a.detail_reduced}`);
   if (who) lines.splice(1, 0, `  ${who}`); // the header's second line: who the process is
   return lines.join('\n');
 }

@@ -209,7 +209,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     probe: true,
     set: (c, v: bigint) => (section(c, 'probes').offcpuMinNs = v),
     default: () => ms(10),
-    doc: 'report sleeps at or above this',
+    doc: 'report single sleeps at or above this, with their waker (every sleep is still totalled)',
   },
   {
     key: 'probes.runq_min',
@@ -220,7 +220,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     probe: true,
     set: (c, v: bigint) => (section(c, 'probes').runqMinNs = v),
     default: () => ms(10),
-    doc: 'report run-queue delay at or above this',
+    doc: 'kept for old configs: run-queue delay is always totalled in the kernel, never cut',
   },
   {
     key: 'probes.tcp_flush',

@@ -80,6 +80,8 @@ export interface WhyAnswer extends IdentityFields {
   actions: FindingAction[];
   findings: Finding[];
   dropped_events: number;
+  /** set when the CPU governor raised the per-event thresholds in the window (totals stay exact) */
+  detail_reduced?: string;
   window_s: number;
   answered_in_ms: number;
 }

@@ -1,7 +1,8 @@
 /**
  * Identity resolution off the hot path. Ingest only notes a process (at its
- * first record and at exec: one array store, no I/O); a timer calls tick(),
- * which resolves at most `perTick` noted processes and re-checks at most
+ * first record and at exec: one array store, no I/O); resolvePending() (the
+ * agent calls it after a batch that noted some) resolves at most `perTick`
+ * noted processes, and tick() (a timer of seconds) also re-checks at most
  * `refreshPerTick` resolved live ones for a cgroup move (a runtime moves a
  * task, or a test does). The identity is kept on the process itself (keyed by
  * pid + start time, so a reused pid gets its own), bounded by the graph's
@@ -71,8 +72,14 @@ export class IdentityResolver {
     return this.queue.length - this.head;
   }
 
-  /** Resolves up to perTick noted processes, then re-checks up to refreshPerTick live ones. */
-  tick(): void {
+  /** Resolves up to perTick noted processes, then re-checks up to `refreshBudget` live ones. */
+  tick(refreshBudget = this.refreshPerTick): void {
+    this.resolvePending();
+    this.refresh(refreshBudget);
+  }
+
+  /** Resolves up to perTick noted processes; returns how many are still pending. */
+  resolvePending(): number {
     let n = 0;
     while (this.head < this.queue.length && n < this.perTick) {
       const h = this.queue[this.head++]!;
@@ -87,7 +94,7 @@ export class IdentityResolver {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
-    this.refresh(this.refreshPerTick);
+    return this.pending;
   }
 
   /** Resolves one process now (also at query time, for one the timer has not reached yet). */

@@ -1,9 +1,15 @@
-/** Time a task spent off CPU: run-queue delay, or a sleep and who woke it (sched.bpf.c). */
+/**
+ * One long wait and who ended it (sched.bpf.c). Records flagged `detail` (all
+ * the kernel emits now) are only the waker's evidence: their time is also in a
+ * wait_total record, which feeds the offcpu.* series. Older recordings have
+ * no wait_total records: their offcpu records feed the series themselves.
+ */
 import {
   OFFSETS as O,
   COMM_LEN,
   OFFCPU_BLOCKED,
   OFFCPU_F_AGGREGATE,
+  OFFCPU_F_DETAIL,
   OFFCPU_F_IOWAIT,
   OFFCPU_F_WAKER_IRQ,
   OFFCPU_RUNQ,
@@ -27,9 +33,12 @@ export interface OffcpuEvent extends EventBase {
   waker_comm: string;
   waker_start_ns: string;
   waker_irq: boolean;
+  /** set (true) on the records of this build: its time is also in a wait_total record; absent in older recordings */
+  detail?: boolean;
 }
 
-const OFFCPU_STATES: Readonly<Record<number, OffcpuEvent['state']>> = {
+/** XCTL_OFFCPU_* as text (wait_total uses the same states) */
+export const OFFCPU_STATES: Readonly<Record<number, OffcpuEvent['state']>> = {
   [OFFCPU_RUNQ]: 'runq',
   [OFFCPU_SLEEP]: 'sleep',
   [OFFCPU_BLOCKED]: 'blocked',
@@ -54,6 +63,7 @@ export const kind = defineKind<'offcpu', OffcpuEvent>({
       waker_comm: b.str(i, O['off.waker_comm'], COMM_LEN),
       waker_start_ns: b.u64(i, O['off.waker_start_ns']).toString(),
       waker_irq: (flags & OFFCPU_F_WAKER_IRQ) !== 0,
+      ...(flags & OFFCPU_F_DETAIL ? { detail: true } : {}),
     };
   },
   text(ev) {
@@ -68,13 +78,15 @@ export const kind = defineKind<'offcpu', OffcpuEvent>({
     const dur = b.u64Number(i, O['off.duration_ns']);
     const p = ing.owner(b, i, t);
     const g = ing.graph;
+    const detail = (b.u8(i, O['off.flags']) & OFFCPU_F_DETAIL) !== 0; // the series come from wait_total
     if (state === OFFCPU_RUNQ) {
+      if (detail) return;
       ing.observe(p, MI.offcpuRunq, t, dur);
       p.observeEdge('waits_on', g.cpu, 'ns', t, dur);
       g.cpu.seen(t);
       return;
     }
-    ing.observe(p, state === OFFCPU_BLOCKED ? MI.offcpuBlocked : MI.offcpuSleep, t, dur);
+    if (!detail) ing.observe(p, state === OFFCPU_BLOCKED ? MI.offcpuBlocked : MI.offcpuSleep, t, dur);
     const wakerPid = b.u32(i, O['off.waker_pid']);
     if (wakerPid === 0 || wakerPid === p.pid || b.u8(i, O['off.flags']) & OFFCPU_F_WAKER_IRQ) return;
     if (state !== OFFCPU_SLEEP && state !== OFFCPU_BLOCKED) return;

@@ -10,6 +10,11 @@
  * the agent's fixed cost (timers, /proc sampling, start-up), and judging that made
  * an idle agent raise its thresholds until short waits vanished from the evidence.
  * The process's CPU is still exported (xctl_agent_cpu_ratio) for alerting.
+ *
+ * The thresholds only cut detail: single long waits with their waker, single
+ * IOs. Every wait is still summed in the kernel (wait_total records feed the
+ * offcpu.* series), so totals stay exact at every level; `detailNote()` is what
+ * answers say while detail was reduced.
  */
 import type { Logger } from 'pino';
 import type { ProbeConfig } from '../native/addon';
@@ -59,6 +64,11 @@ export class CpuGovernor {
   private readonly factor: number;
   private readonly calmIntervals: number;
   private calm = 0;
+  /** when (now(), s) the level last went back to 0; -Infinity: never raised */
+  private reducedUntil = Number.NEGATIVE_INFINITY;
+  /** the highest level since the level last left 0, and that of the previous such period */
+  private peak = 0;
+  private lastPeak = 0;
   private timer?: NodeJS.Timeout;
   private lastWork: number;
   private lastCpu: number;
@@ -112,6 +122,21 @@ export class CpuGovernor {
     };
   }
 
+  /**
+   * Why answers over the last `windowS` seconds: a sentence when the per-event
+   * thresholds were raised at some time in it, else undefined.
+   */
+  detailNote(windowS: number): string | undefined {
+    if (this.level === 0 && this.now() - this.reducedUntil > windowS) return undefined;
+    const th = this.thresholds(this.level > 0 ? this.peak : this.lastPeak);
+    const ms = (ns: bigint) => `${Number(ns) / 1e6} ms`;
+    const when = this.level > 0 ? `now at level ${this.level}` : `at level ${this.lastPeak} earlier in this window`;
+    return (
+      `detail reduced (CPU governor ${when}): single sleeps under ${ms(th.offcpuMinNs)} carry no waker and IOs under ` +
+      `${ms(th.ioMinLatencyNs)} are not reported one by one; off-CPU and run-queue totals are exact`
+    );
+  }
+
   /** One measurement; returns the level after it. */
   check(): number {
     const work = this.workSeconds();
@@ -149,6 +174,12 @@ export class CpuGovernor {
       this.opts.logger?.error({ err: e }, 'cpu governor: could not change the in-kernel thresholds');
       return;
     }
+    if (level === 0) {
+      this.reducedUntil = this.now();
+      this.lastPeak = this.peak;
+      this.peak = 0;
+    }
+    this.peak = Math.max(this.peak, level);
     this.level = level;
     this.adjustments++;
     this.opts.metrics?.governorLevel.set(level);
