@@ -63,7 +63,7 @@ const ID_BY_NAME = new Map<string, number>();
 /** A node's change bits: one per metric id, and this one for attributes or edges. */
 export const ATTR_CHANGED = 1 << 30;
 /** Metric ids stay below this: below ATTR_CHANGED, and within a node block's series slots (model.ts). */
-export const MAX_METRICS = 24;
+export const MAX_METRICS = 32;
 
 /**
  * Declares a metric and returns its dense id, the one `node.observe(id, t, v)`
@@ -130,6 +130,28 @@ const CORE = {
     doc: 'ns a collective has been in flight, once a second while it has not returned',
   },
   ncclDuration: { name: 'nccl.duration', entities: P, unit: 'ns', doc: 'ns per completed collective' },
+  // pressure on a process's own cgroup, sampled off the hot path every few seconds (engine/cgroup-sampler.ts)
+  cpuThrottled: {
+    name: 'cpu.throttled',
+    entities: ['process', 'cgroup'],
+    unit: 'fraction',
+    doc: "share of the sample interval its cgroup's CPU quota held it throttled (cpu.stat throttled time / wall time)",
+  },
+  cpuThrottledPeriods: {
+    name: 'cpu.throttled_periods',
+    entities: ['cgroup'],
+    unit: 'fraction',
+    doc: 'throttled periods / elapsed periods of the CPU quota, per sample',
+  },
+  memoryStall: {
+    name: 'memory.stall',
+    entities: ['process', 'cgroup'],
+    unit: 'fraction',
+    doc: 'share of the sample interval some task of its cgroup stalled on memory (reclaim, refaults, swap-in: PSI memory "some")',
+  },
+  memoryMajorFaults: { name: 'memory.major_faults', entities: P, unit: 'events', doc: 'major page faults per sample (/proc/PID/stat)' },
+  cpuPressure: { name: 'cpu.pressure', entities: ['cgroup'], unit: 'fraction', doc: 'PSI cpu "some": share of the sample interval a task waited for a CPU' },
+  ioPressure: { name: 'io.pressure', entities: ['cgroup'], unit: 'fraction', doc: 'PSI io "some": share of the sample interval a task waited for IO' },
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricKey = keyof typeof CORE;

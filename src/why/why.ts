@@ -73,9 +73,12 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
   const maxDepth = opts.maxDepth ?? 4;
   // what /proc shows during this query stays in the overlay: the graph is only read
   const overlay = opts.live?.inspect ? new QueryOverlay(g, opts.nowNs) : undefined;
-  const inspector = overlay ? new LiveInspector(overlay) : undefined;
+  const inspector = overlay ? new LiveInspector(overlay, g.deviceNamer) : undefined;
   const providers: LiveProviders = { ...(opts.live?.providers ?? {}) };
-  if (inspector) providers.processState = (p) => inspector.state(p);
+  if (inspector) {
+    providers.processState = (p) => inspector.state(p);
+    providers.liveWait = (p) => inspector.wait(p);
+  }
   const target = g.findProcess(pid) ?? (overlay ? adoptLive(overlay, pid) : undefined);
   if (!target) {
     throw new WhyError(
@@ -93,7 +96,7 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
   while (queue.length && via.size < MAX_NODES) {
     const n = queue.shift()!;
     const d = depth.get(n)!;
-    if (inspector && n instanceof ProcessNode && d < maxDepth) inspector.linkPipePeers(n);
+    if (inspector && n instanceof ProcessNode && d < maxDepth) inspector.linkLiveWaits(n);
     if (d >= maxDepth) continue;
     // Only waits extend a chain: blocked_by names a culprit (who stopped or
     // killed it, an error) and is cited, never walked through. Only the
