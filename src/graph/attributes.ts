@@ -174,7 +174,7 @@ const CGROUP: AttrDef<CgroupNode>[] = [
   {
     name: 'pressure.source',
     type: 'string',
-    doc: "where its PSI figures come from: `cgroup` (its own files) or `host` (/proc/pressure, where the cgroup has none)",
+    doc: 'where its PSI figures come from: `cgroup` (its own files) or `host` (/proc/pressure, where the cgroup has none)',
     get: (c) => c.pressureSource,
   },
 ];

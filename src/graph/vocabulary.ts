@@ -150,8 +150,18 @@ const CORE = {
     doc: 'share of the sample interval some task of its cgroup stalled on memory (reclaim, refaults, swap-in: PSI memory "some")',
   },
   memoryMajorFaults: { name: 'memory.major_faults', entities: P, unit: 'events', doc: 'major page faults per sample (/proc/PID/stat)' },
-  cpuPressure: { name: 'cpu.pressure', entities: ['cgroup'], unit: 'fraction', doc: 'PSI cpu "some": share of the sample interval a task waited for a CPU' },
-  ioPressure: { name: 'io.pressure', entities: ['cgroup'], unit: 'fraction', doc: 'PSI io "some": share of the sample interval a task waited for IO' },
+  cpuPressure: {
+    name: 'cpu.pressure',
+    entities: ['cgroup'],
+    unit: 'fraction',
+    doc: 'PSI cpu "some": share of the sample interval a task waited for a CPU',
+  },
+  ioPressure: {
+    name: 'io.pressure',
+    entities: ['cgroup'],
+    unit: 'fraction',
+    doc: 'PSI io "some": share of the sample interval a task waited for IO',
+  },
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricKey = keyof typeof CORE;

@@ -94,10 +94,16 @@ export class LiveInspector {
     const out = peers.peers
       .slice(0, MAX_HOLDERS)
       .map((peer) =>
-        this.link(p, peer.pid, peer.comm, `${p.label()} is blocked ${verb} ${what}; ${peer.comm} (${peer.pid}) holds its ${end} end and is ${peer.stateName}`),
+        this.link(
+          p,
+          peer.pid,
+          peer.comm,
+          `${p.label()} is blocked ${verb} ${what}; ${peer.comm} (${peer.pid}) holds its ${end} end and is ${peer.stateName}`,
+        ),
       );
     const names = out.map((q) => q.label()).join(', ');
-    this.waits.set(p, { kind: peers.fifo ? 'fifo' : 'pipe', on: `${verb} ${what} (fd ${peers.fd}), whose ${end} end ${names} holds`, ns });
+    const call = peers.role === 'reader' ? 'read()' : 'write()';
+    this.waits.set(p, { kind: peers.fifo ? 'fifo' : 'pipe', on: `${call} on ${what} (fd ${peers.fd}), whose ${end} end ${names} holds`, ns });
     return out;
   }
 
@@ -125,10 +131,19 @@ export class LiveInspector {
       seen.add(h.pid);
       const id = readProcIdentity(h.pid);
       if (!id) continue;
-      out.push(this.link(p, h.pid, id.comm, `${p.label()} is blocked in ${call} on ${path}; ${id.comm} (${h.pid}) holds a ${h.access} ${h.kind} lock on it and is ${stateWord(id.state)}`));
+      out.push(
+        this.link(
+          p,
+          h.pid,
+          id.comm,
+          `${p.label()} is blocked in ${call} on ${path}; ${id.comm} (${h.pid}) holds a ${h.access} ${h.kind} lock on it and is ${stateWord(id.state)}`,
+        ),
+      );
     }
     const kind = sc.name === 'flock' ? 'flock' : 'posix_lock';
-    const by = out.length ? `, held by ${out.map((q) => q.label()).join(', ')}` : ', held by a process /proc/locks does not name (an OFD lock)';
+    const by = out.length
+      ? `, held by ${out.map((q) => q.label()).join(', ')}`
+      : ', held by a process /proc/locks does not name (an OFD lock)';
     this.waits.set(p, { kind, on: `${call} on ${path} (fd ${fd})${by}`, ns });
     return out;
   }
@@ -145,7 +160,14 @@ export class LiveInspector {
     for (const c of kids.slice(0, MAX_HOLDERS)) {
       const id = readProcIdentity(c);
       if (!id) continue;
-      out.push(this.link(p, c, id.comm, `${p.label()} is blocked in ${sc.name}() for its child ${id.comm} (${c}), which is ${stateWord(id.state)}`));
+      out.push(
+        this.link(
+          p,
+          c,
+          id.comm,
+          `${p.label()} is blocked in ${sc.name}() for its child ${id.comm} (${c}), which is ${stateWord(id.state)}`,
+        ),
+      );
     }
     if (!out.length) return undefined;
     this.waits.set(p, { kind: 'child', on: `${sc.name}() for its child ${out.map((q) => q.label()).join(', ')}`, ns });

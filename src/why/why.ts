@@ -161,7 +161,7 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
         rule: m.ruleId,
         confidence: c.confidence,
         score: c.score,
-        summary: c.d === 0 ? m.cause : `${target.label()} waits on ${c.node.label()}: ${m.cause}`,
+        summary: tensed(c.node, m.cause, c.d === 0 ? '' : `${target.label()} ${target.state === 'exited' ? 'waited' : 'waits'} on ${c.node.label()}: `),
         culprit: ref(c.culprit),
         chain: c.path.map((e) => toLink(e, opts.nowNs, windowNs)),
         actions: m.actions.map((a) => ({
@@ -213,6 +213,36 @@ function significant(e: Edge, w: number): boolean {
   if (e.source === 'procfs') return true;
   if (e.to.type === 'process') return w >= 100e6;
   return w > 0;
+}
+
+/** Verbs a cause starts with after its subject, and their past tense (an exited process is described in the past). */
+const PAST: readonly [string, string][] = [
+  ['is', 'was'],
+  ['are', 'were'],
+  ['has been', 'had been'],
+  ['has', 'had'],
+  ['waits', 'waited'],
+  ['uses', 'used'],
+  ['runs', 'ran'],
+  ['holds', 'held'],
+  ['gets', 'got'],
+];
+
+/**
+ * Tense: a cause about a process that has exited is told in the past ("was
+ * stalled", "had been blocked"), one about a live process in the present, as
+ * the rules write it. Only the verb right after the subject's label changes.
+ */
+function tensed(node: GraphNode, cause: string, prefix: string): string {
+  if (!(node instanceof ProcessNode) || node.state !== 'exited') return prefix + cause;
+  const subject = `${node.label()} `;
+  const at = cause.indexOf(subject);
+  if (at < 0) return prefix + cause;
+  const rest = cause.slice(at + subject.length);
+  for (const [now, then] of PAST) {
+    if (rest.startsWith(`${now} `)) return `${prefix}${cause.slice(0, at)}${subject}${then}${rest.slice(now.length)}`;
+  }
+  return prefix + cause;
 }
 
 /** A running process the graph has not met (no event of its own yet): the query's own node. */
