@@ -103,7 +103,11 @@ export class LiveInspector {
       );
     const names = out.map((q) => q.label()).join(', ');
     const call = peers.role === 'reader' ? 'read()' : 'write()';
-    this.waits.set(p, { kind: peers.fifo ? 'fifo' : 'pipe', on: `${call} on ${what} (fd ${peers.fd}), whose ${end} end ${names} holds`, ns });
+    this.waits.set(p, {
+      kind: peers.fifo ? 'fifo' : 'pipe',
+      on: `${call} on ${what} (fd ${peers.fd}), whose ${end} end ${names} holds`,
+      ns,
+    });
     return out;
   }
 

@@ -161,7 +161,11 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
         rule: m.ruleId,
         confidence: c.confidence,
         score: c.score,
-        summary: tensed(c.node, m.cause, c.d === 0 ? '' : `${target.label()} ${target.state === 'exited' ? 'waited' : 'waits'} on ${c.node.label()}: `),
+        summary: tensed(
+          c.node,
+          m.cause,
+          c.d === 0 ? '' : `${target.label()} ${target.state === 'exited' ? 'waited' : 'waits'} on ${c.node.label()}: `,
+        ),
         culprit: ref(c.culprit),
         chain: c.path.map((e) => toLink(e, opts.nowNs, windowNs)),
         actions: m.actions.map((a) => ({
