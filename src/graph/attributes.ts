@@ -53,6 +53,19 @@ const CLOCK_REASON_NAMES: readonly [number, string][] = [
   [0x4, 'SW power cap'],
 ];
 
+/** An attribute of a live process's wait in progress (none for an exited one, nor offline). */
+function liveWaitAttr(name: string, type: 'string' | 'number', doc: string, pick: (w: LiveWaitInfo) => AttrValue): AttrDef<ProcessNode> {
+  return {
+    name,
+    type,
+    doc: `live: ${doc}`,
+    get: (p, src) => {
+      const w = p.state === 'exited' ? undefined : src.liveWait(p);
+      return w && pick(w);
+    },
+  };
+}
+
 const PROCESS: AttrDef<ProcessNode>[] = [
   { name: 'pid', type: 'number', doc: 'process id', get: (p) => p.pid },
   { name: 'comm', type: 'string', doc: 'command name', get: (p) => p.comm || undefined },
@@ -81,24 +94,19 @@ const PROCESS: AttrDef<ProcessNode>[] = [
     doc: 'the fatal signal sent',
     get: (p) => (p.killedBy?.signal ? signalName(p.killedBy.signal) : undefined),
   },
-  {
-    name: 'wait.kind',
-    type: 'string',
-    doc: 'live: what it is blocked in right now: `flock`, `posix_lock`, `pipe`, `fifo`, `child`, `io`',
-    get: (p, src) => (p.state === 'exited' ? undefined : src.liveWait(p)?.kind),
-  },
-  {
-    name: 'wait.on',
-    type: 'string',
-    doc: 'live: that wait in words, with who holds the other end, e.g. `flock() on /tmp/x (fd 3), held by flock (4242)`',
-    get: (p, src) => (p.state === 'exited' ? undefined : src.liveWait(p)?.on),
-  },
-  {
-    name: 'wait.ns',
-    type: 'number',
-    doc: 'live: how long it has been off the CPU in that wait, ns',
-    get: (p, src) => (p.state === 'exited' ? undefined : src.liveWait(p)?.ns),
-  },
+  liveWaitAttr(
+    'wait.kind',
+    'string',
+    'what it is blocked in right now: `flock`, `posix_lock`, `pipe`, `fifo`, `child`, `io`',
+    (w) => w.kind,
+  ),
+  liveWaitAttr(
+    'wait.on',
+    'string',
+    'that wait in words, with who holds the other end, e.g. `flock() on /tmp/x (fd 3), held by flock (4242)`',
+    (w) => w.on,
+  ),
+  liveWaitAttr('wait.ns', 'number', 'how long it has been off the CPU in that wait, ns', (w) => w.ns),
   { name: 'cuda.last_fn', type: 'string', doc: 'function of the newest failed CUDA allocation', get: (p) => p.cudaFailure?.fn },
   { name: 'cuda.last_size', type: 'number', doc: 'bytes of the newest failed CUDA allocation', get: (p) => p.cudaFailure?.size },
   { name: 'cuda.last_error', type: 'number', doc: 'result of the newest failed CUDA allocation', get: (p) => p.cudaFailure?.result },
@@ -158,23 +166,20 @@ function topText(rivals: { text: string }[]): string | undefined {
     : undefined;
 }
 
+const quotaShare = (c: CgroupNode) => (c.cpuQuotaNs !== undefined && c.cpuPeriodNs ? c.cpuQuotaNs / c.cpuPeriodNs : undefined);
+
 const CGROUP: AttrDef<CgroupNode>[] = [
   { name: 'path', type: 'string', doc: 'its path in the cpu (else memory) hierarchy, e.g. `/kubepods/pod1/abc`', get: (c) => c.path },
   { name: 'cpu.quota', type: 'number', doc: 'CPU quota per period, ns (absent: no quota)', get: (c) => c.cpuQuotaNs },
   { name: 'cpu.period', type: 'number', doc: 'CPU quota period, ns', get: (c) => c.cpuPeriodNs },
-  {
-    name: 'cpu.limit',
-    type: 'number',
-    doc: 'quota / period: the CPUs it may use (0.2 = 20 % of one CPU)',
-    get: (c) => (c.cpuQuotaNs !== undefined && c.cpuPeriodNs ? c.cpuQuotaNs / c.cpuPeriodNs : undefined),
-  },
+  { name: 'cpu.limit', type: 'number', doc: 'quota / period (0.2 = 20 % of one CPU)', get: quotaShare },
   { name: 'memory.limit', type: 'number', doc: 'memory limit, bytes (absent: none)', get: (c) => c.memLimit },
   { name: 'memory.usage', type: 'number', doc: 'memory charged to it, bytes', get: (c) => c.memUsage },
   { name: 'memory.top', type: 'string', doc: 'its biggest memory users, e.g. `memhog (4242) 60.0 MiB, ...`', get: (c) => c.memTop },
   {
     name: 'pressure.source',
     type: 'string',
-    doc: 'where its PSI figures come from: `cgroup` (its own files) or `host` (/proc/pressure, where the cgroup has none)',
+    doc: 'whose PSI: `cgroup` (its own) or `host` (/proc/pressure)',
     get: (c) => c.pressureSource,
   },
 ];

@@ -92,6 +92,15 @@ export function metricDef(name: string): MetricDef | undefined {
 
 const P: readonly EntityType[] = ['process'];
 const GPU: readonly EntityType[] = ['gpu'];
+const CG: readonly EntityType[] = ['cgroup'];
+const PC: readonly EntityType[] = ['process', 'cgroup'];
+/** A metric whose samples are the share (0..1) of each sample interval during which `what`. */
+const share = <N extends string>(name: N, entities: readonly EntityType[], what: string) => ({
+  name,
+  entities,
+  unit: 'fraction' as const,
+  doc: `share of the sample interval ${what}`,
+});
 
 /** The graph's own metrics, by key; their ids are MI.<key> and their names M.<key>. */
 const CORE = {
@@ -130,38 +139,13 @@ const CORE = {
     doc: 'ns a collective has been in flight, once a second while it has not returned',
   },
   ncclDuration: { name: 'nccl.duration', entities: P, unit: 'ns', doc: 'ns per completed collective' },
-  // pressure on a process's own cgroup, sampled off the hot path every few seconds (engine/cgroup-sampler.ts)
-  cpuThrottled: {
-    name: 'cpu.throttled',
-    entities: ['process', 'cgroup'],
-    unit: 'fraction',
-    doc: "share of the sample interval its cgroup's CPU quota held it throttled (cpu.stat throttled time / wall time)",
-  },
-  cpuThrottledPeriods: {
-    name: 'cpu.throttled_periods',
-    entities: ['cgroup'],
-    unit: 'fraction',
-    doc: 'throttled periods / elapsed periods of the CPU quota, per sample',
-  },
-  memoryStall: {
-    name: 'memory.stall',
-    entities: ['process', 'cgroup'],
-    unit: 'fraction',
-    doc: 'share of the sample interval some task of its cgroup stalled on memory (reclaim, refaults, swap-in: PSI memory "some")',
-  },
+  // sampled off the hot path from the process's own cgroup every few seconds (engine/cgroup-sampler.ts)
+  cpuThrottled: share('cpu.throttled', PC, "its cgroup's CPU quota throttled it"),
+  cpuThrottledPeriods: share('cpu.throttled_periods', CG, 'throttled / elapsed quota periods'),
+  memoryStall: share('memory.stall', PC, 'its cgroup stalled on memory (PSI "some")'),
   memoryMajorFaults: { name: 'memory.major_faults', entities: P, unit: 'events', doc: 'major page faults per sample (/proc/PID/stat)' },
-  cpuPressure: {
-    name: 'cpu.pressure',
-    entities: ['cgroup'],
-    unit: 'fraction',
-    doc: 'PSI cpu "some": share of the sample interval a task waited for a CPU',
-  },
-  ioPressure: {
-    name: 'io.pressure',
-    entities: ['cgroup'],
-    unit: 'fraction',
-    doc: 'PSI io "some": share of the sample interval a task waited for IO',
-  },
+  cpuPressure: share('cpu.pressure', CG, 'a task waited for a CPU (PSI "some")'),
+  ioPressure: share('io.pressure', CG, 'a task waited for IO (PSI "some")'),
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricKey = keyof typeof CORE;

@@ -13,6 +13,7 @@ import { childrenOf, inspectProcess, offCpuForNs, type LiveProcessState } from '
 import { pipePeers } from '../procfs/fd-owners';
 import { fdFile, lockHolders } from '../procfs/locks';
 import { readProcIdentity } from '../procfs/process';
+import { stateName } from '../procfs/parse';
 import type { LiveWaitInfo } from '../graph/attributes';
 import type { ProcessNode } from '../graph/model';
 import type { QueryOverlay } from './overlay';
@@ -81,7 +82,7 @@ export class LiveInspector {
     const id = readProcIdentity(pid);
     const q = this.overlay.process(pid, id ? Number(id.startNs) : 0, id?.comm ?? comm);
     this.overlay.linkWait(p, q, note);
-    if (id) this.states.set(q.pid, STATE_VOCAB[stateWord(id.state)] ?? '');
+    if (id) this.states.set(q.pid, STATE_VOCAB[stateName(id.state)] ?? '');
     return q;
   }
 
@@ -140,7 +141,7 @@ export class LiveInspector {
           p,
           h.pid,
           id.comm,
-          `${p.label()} is blocked in ${call} on ${path}; ${id.comm} (${h.pid}) holds a ${h.access} ${h.kind} lock on it and is ${stateWord(id.state)}`,
+          `${p.label()} is blocked in ${call} on ${path}; ${id.comm} (${h.pid}) holds a ${h.access} ${h.kind} lock on it and is ${stateName(id.state)}`,
         ),
       );
     }
@@ -169,7 +170,7 @@ export class LiveInspector {
           p,
           c,
           id.comm,
-          `${p.label()} is blocked in ${sc.name}() for its child ${id.comm} (${c}), which is ${stateWord(id.state)}`,
+          `${p.label()} is blocked in ${sc.name}() for its child ${id.comm} (${c}), which is ${stateName(id.state)}`,
         ),
       );
     }
@@ -194,23 +195,5 @@ export class LiveInspector {
       .join(', ');
     this.waits.set(p, { kind: 'io', on: `uninterruptible IO wait${where ? `: ${where}` : ''}`, ns });
     return [];
-  }
-}
-
-function stateWord(letter: string): string {
-  switch (letter) {
-    case 'R':
-      return 'running';
-    case 'S':
-      return 'sleeping';
-    case 'D':
-      return 'blocked';
-    case 'T':
-    case 't':
-      return 'stopped';
-    case 'Z':
-      return 'exited';
-    default:
-      return 'sleeping';
   }
 }
