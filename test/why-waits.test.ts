@@ -1,7 +1,7 @@
 // Waits in progress end to end: a process blocked right now (no completed
 // wait record yet) is explained from what /proc shows it blocked in, with the
 // holder named and followed: flock and POSIX lock holders (/proc/locks), a
-// pipe writer that never writes, a child waited for, a stopped process with
+// pipe writer that never writes, a Unix socket peer that never sends, a child waited for, a stopped process with
 // the sender of its stop signal, and a holder that is itself blocked on a
 // stopped process (two hops). `xctl why` runs as a subprocess against the agent.
 import t, { type Test } from 'tap';
@@ -69,6 +69,18 @@ t.test('pipe writer that never writes: process_blocked, culprit the writer', asy
   t.equal(answer.scene, 'process_blocked', `scene (summary: ${answer.summary})`);
   t.equal(answer.culprit.label, `waits (${writer})`);
   t.match(answer.summary, /read\(\) on pipe:\[\d+\].*whose write end waits \(\d+\) holds.*is sleeping/);
+});
+
+t.test('Unix socket whose peer never sends: process_blocked, culprit the peer', async (t) => {
+  const { m } = await start(t, ['unix-silent'], /reader (\d+) peer (\d+)/);
+  const [reader, peer] = [Number(m![1]), Number(m![2])];
+  killAtEnd(t, peer);
+  await sleep(3000);
+  const { code, answer } = await ta.why(reader);
+  t.equal(code, 0);
+  t.equal(answer.scene, 'process_blocked', `scene (summary: ${answer.summary})`);
+  t.equal(answer.culprit.label, `waits (${peer})`);
+  t.match(answer.summary, /in recvfrom\(\) on Unix socket:\[\d+\].*whose peer end waits \(\d+\) holds/);
 });
 
 t.test('a child waited for: process_blocked, culprit the child', async (t) => {

@@ -97,7 +97,7 @@ const PROCESS: AttrDef<ProcessNode>[] = [
   liveWaitAttr(
     'wait.kind',
     'string',
-    'what it is blocked in right now: `flock`, `posix_lock`, `pipe`, `fifo`, `child`, `io`',
+    'what it is blocked in right now: `flock`, `posix_lock`, `pipe`, `fifo`, `unix_socket`, `child`, `io`',
     (w) => w.kind,
   ),
   liveWaitAttr(

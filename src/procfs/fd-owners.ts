@@ -3,6 +3,7 @@
  * "A is blocked reading pipe 1234" into "A waits on B: B holds the write end
  * of pipe 1234 and is stopped", and finds the owner of a socket inode.
  */
+import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { listPids, readDir, readLink, readText } from './read';
 import { readProcIdentity } from './process';
@@ -140,4 +141,24 @@ export function pipePeers(pid: number, opts: Omit<FdScanOptions, 'exclude'> = {}
     selfHoldsOtherEnd,
     truncated: holders.truncated,
   };
+}
+
+/**
+ * The inode of the other end of a connected Unix socket, from `ss -x` (sock_diag:
+ * /proc has no peer column); undefined when `ss` is missing, slow, or the socket
+ * is not a connected Unix socket. Called at query time only, for a process blocked on one.
+ */
+export function unixPeerInode(inode: number, timeoutMs = 500): number | undefined {
+  let out: string;
+  try {
+    out = execFileSync('ss', ['-xH'], { timeout: timeoutMs, encoding: 'latin1', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+  // "u_str ESTAB 0 0 <local path or *> <inode> <peer path or *> <peer inode> ..."
+  for (const line of out.split('\n')) {
+    const m = /^\S+\s+\S+\s+\d+\s+\d+\s+\S+\s+(\d+)\s+\S+\s+(\d+)/.exec(line);
+    if (m && Number(m[1]) === inode && Number(m[2]) > 0) return Number(m[2]);
+  }
+  return undefined;
 }

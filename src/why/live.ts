@@ -10,7 +10,7 @@
  * itself stopped or stuck is followed.
  */
 import { childrenOf, inspectProcess, offCpuForNs, type LiveProcessState } from '../procfs/inspect';
-import { pipePeers } from '../procfs/fd-owners';
+import { findFdHolders, pipePeers, unixPeerInode } from '../procfs/fd-owners';
 import { fdFile, lockHolders } from '../procfs/locks';
 import { readProcIdentity } from '../procfs/process';
 import { stateName } from '../procfs/parse';
@@ -75,7 +75,7 @@ export class LiveInspector {
     this.states.set(p.pid, STATE_VOCAB[live.stateName] ?? '');
     if (live.stateName !== 'sleeping' && live.stateName !== 'blocked') return [];
     const ns = offCpuForNs(p.pid);
-    return this.pipe(p, ns) ?? this.lock(p, live, ns) ?? this.child(p, live, ns) ?? this.io(p, live, ns) ?? [];
+    return this.pipe(p, ns) ?? this.unix(p, live, ns) ?? this.lock(p, live, ns) ?? this.child(p, live, ns) ?? this.io(p, live, ns) ?? [];
   }
 
   private link(p: ProcessNode, pid: number, comm: string, note: string): ProcessNode {
@@ -107,6 +107,32 @@ export class LiveInspector {
     this.waits.set(p, {
       kind: peers.fifo ? 'fifo' : 'pipe',
       on: `${call} on ${what} (fd ${peers.fd}), whose ${end} end ${names} holds`,
+      ns,
+    });
+    return out;
+  }
+
+  /** A connected Unix socket: the process holding its peer end (the peer inode from `ss -x`, its holder from /proc/PID/fd). */
+  private unix(p: ProcessNode, live: LiveProcessState, ns: number | undefined): ProcessNode[] | undefined {
+    const b = live.blockedOn;
+    if (b?.kind !== 'socket' || b.inode === undefined) return undefined;
+    const peer = unixPeerInode(b.inode);
+    if (peer === undefined) return undefined;
+    const holders = findFdHolders(`socket:[${peer}]`, { budgetMs: 100, exclude: [p.pid] });
+    const out = holders
+      .slice(0, MAX_HOLDERS)
+      .map((h) =>
+        this.link(
+          p,
+          h.pid,
+          h.comm,
+          `${p.label()} is blocked in ${b.syscall}() on Unix socket:[${b.inode}]; ${h.comm} (${h.pid}) holds its peer socket:[${peer}]`,
+        ),
+      );
+    if (!out.length) return undefined;
+    this.waits.set(p, {
+      kind: 'unix_socket',
+      on: `${b.syscall}() on Unix socket:[${b.inode}] (fd ${b.fd}), whose peer end ${out.map((q) => q.label()).join(', ')} holds`,
       ns,
     });
     return out;

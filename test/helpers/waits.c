@@ -5,6 +5,7 @@
 //   posix-hold FILE    take fcntl(F_SETLK) write lock and pause   -> "holder P"
 //   posix-wait FILE    block in fcntl(F_SETLKW) on FILE            (exits 0 when it gets it)
 //   pipe-silent        a child holds the write end and never writes; we block reading -> "reader P writer C"
+//   unix-silent        a child holds the peer of a Unix socketpair and never sends; we block in recv -> "reader P peer C"
 //   child-wait         a child pauses; we block in waitpid for it  -> "parent P child C"
 //   file-thrash FILE SECONDS  read FILE in random 16 KiB pieces for SECONDS (in a tight memory cgroup: reclaim) -> "thrasher P"
 //   flock-hold-read FILE  take flock(LOCK_EX), then block reading a pipe whose writer child
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,6 +74,15 @@ int main(int argc, char **argv) {
     pid_t c = silent_writer(&rfd);
     printf("reader %d writer %d\n", getpid(), c);
     return read(rfd, buf, 1) < 0 ? 3 : 0;
+  }
+  if (!strcmp(m, "unix-silent")) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) { perror("socketpair"); return 2; }
+    pid_t c = fork();
+    if (c == 0) { close(sv[0]); for (;;) pause(); }
+    close(sv[1]);
+    printf("reader %d peer %d\n", getpid(), c);
+    return recv(sv[0], buf, 1, 0) < 0 ? 3 : 0;
   }
   if (!strcmp(m, "child-wait")) {
     pid_t c = fork();
