@@ -346,7 +346,7 @@ t.test('xctl rules check', async (t) => {
   );
 
   const one = await capture(() => rulesCommand(['check', path.join(defaultRulesDir(), 'memory.yaml')]));
-  t.same([one.code, one.out], [0, '1 rule in 1 file OK\n'], 'a single file can be checked');
+  t.same([one.code, one.out], [0, '2 rules in 1 file OK\n'], 'a single file can be checked');
 
   const missing = await capture(() => rulesCheckCommand([path.join(root, 'nope')]));
   t.equal(missing.code, 1);

@@ -114,7 +114,10 @@ t.test('GraphContext reads every catalogue attribute through its getter', async 
   const gpu = g.gpu(1);
   gpu.tempC = 91;
   const ctx = new GraphContext(g, 10n * 1_000_000_000n, { processState: () => 'sleeping' });
-  const nodes = { process: p, peer, device: dev, cpu: g.cpu, gpu, cgroup: undefined, error: undefined };
+  const cg = g.cgroup('/c|/m|/u', '/c');
+  cg.cpuQuotaNs = 20e6;
+  cg.cpuPeriodNs = 100e6;
+  const nodes = { process: p, peer, device: dev, cpu: g.cpu, gpu, cgroup: cg, error: undefined };
   for (const [type, defs] of Object.entries(ATTRIBUTES))
     for (const d of defs) {
       const node = nodes[type as keyof typeof nodes]!;
@@ -129,8 +132,10 @@ t.test('GraphContext reads every catalogue attribute through its getter', async 
       ctx.attr(dev, 'dev'),
       ctx.attr(gpu, 'temp'),
       ctx.attr(p, 'endpoint'),
+      ctx.attr(cg, 'path'),
+      ctx.attr(cg, 'cpu.limit'),
     ],
-    ['trainer', 'sleeping', 'SIGSEGV', '10.0.0.2:5001', '7:3', 91, undefined],
+    ['trainer', 'sleeping', 'SIGSEGV', '10.0.0.2:5001', '7:3', 91, undefined, '/c', 0.2],
   );
 });
 

@@ -130,6 +130,7 @@ export class Agent {
           cpuCompetitors: (pid) => this.sampler.top(3, { excludePids: [pid, process.pid] }).filter((c) => c.usage >= 0.2),
         },
       },
+      cgroups: true,
       identity: {
         hostRoot: opts.identity?.hostRoot ?? '/',
         jobSources: parseJobVars(opts.identity?.jobVars ?? DEFAULT_JOB_VARS),
@@ -294,6 +295,8 @@ export class Agent {
     // processes re-checked once a second (was 64 every 100 ms)
     this.timers.push(setInterval(() => this.pipeline.identities?.tick(256), 1000));
     this.timers.push(setInterval(() => this.pipeline.sweep(), 5000));
+    // CPU throttling and memory pressure of the tracked processes' cgroups (bounded work per tick)
+    this.timers.push(setInterval(() => this.pipeline.cgroups?.tick(), 2000));
     this.timers.push(setInterval(() => this.tick(), 1000));
     this.ipc = await startIpcServer({
       socketPath: this.opts.socketPath,

@@ -19,6 +19,7 @@ import { ATTR_CHANGED, METRIC_NAMES } from '../graph/vocabulary';
 import type { PsRow } from './answer';
 import { IdentityResolver } from '../identity/resolver';
 import { identityFields, resolveProcess, type Identity, type ResolveOptions } from '../identity/identity';
+import { CgroupSampler } from './cgroup-sampler';
 
 /** `ps --by pod|job` asks for every row: at most this many (findings first), so one reply stays small */
 export const PS_ALL_MAX = 5000;
@@ -32,6 +33,8 @@ export interface PipelineOptions {
   scope?: CgroupScope;
   /** live: resolve each process's identity (container, pod, slurm, rank) off the hot path */
   identity?: ResolveOptions;
+  /** live: sample CPU throttling and memory pressure of the processes' cgroups (tick() on the agent's timer) */
+  cgroups?: boolean;
 }
 
 export class Pipeline {
@@ -46,6 +49,8 @@ export class Pipeline {
   private changeSetsOf: RuleSet | undefined;
   /** live only: the identity resolver; its tick() runs on the agent's timer */
   readonly identities?: IdentityResolver;
+  /** live only: CPU quota throttling and memory pressure of the processes' cgroups; its tick() runs on the agent's timer */
+  readonly cgroups?: CgroupSampler;
 
   constructor(
     rules: RuleSet,
@@ -62,6 +67,7 @@ export class Pipeline {
       this.identities.onChange = (h) => g.noteAttr(h as ProcessNode); // rules on pod.*, container.*, job, rank re-evaluate
       g.identities = this.identities;
     }
+    if (opts.cgroups) this.cgroups = new CgroupSampler(this.graph, () => this.nowNs());
   }
 
   /** The identity of a process: resolved (now, if the timer has not yet) on a live host; what was recorded in replays. */
@@ -126,7 +132,9 @@ export class Pipeline {
       this.changeSets.clear();
       this.changeSetsOf = m.rules;
     }
+    const cgroups = this.cgroups;
     this.graph.drainChanges((node, changes) => {
+      if (cgroups && node.type === 'process') cgroups.note(node as ProcessNode);
       if (changes & ATTR_CHANGED) m.touchedAttr(node);
       const bits = changes & ~ATTR_CHANGED;
       if (bits !== 0) m.touchedSet(node, this.changeSet(node.type, bits));

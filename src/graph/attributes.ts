@@ -6,7 +6,7 @@
  */
 import { signalName } from '../events/names';
 import { formatBytes } from '../events/units-text';
-import type { CpuNode, DeviceNode, GpuNode, GraphNode, PeerNode, ProcessNode } from './model';
+import type { CgroupNode, CpuNode, DeviceNode, GpuNode, GraphNode, PeerNode, ProcessNode } from './model';
 import type { EntityType } from './vocabulary';
 import { xidInfo } from './xid-catalog';
 
@@ -22,6 +22,18 @@ export interface AttrSource {
   coTenant(g: GpuNode, forPid: number): { bytes: number; proc: ProcessNode } | undefined;
   /** who takes the CPUs from `forPid`, busiest first */
   competitors(forPid: number): { pid: number; comm: string; text: string }[];
+  /** what a live process is blocked in right now (a `why` query's /proc inspection), when it is */
+  liveWait(p: ProcessNode): LiveWaitInfo | undefined;
+}
+
+/** A wait in progress, seen in /proc: it has no completed wait record yet. */
+export interface LiveWaitInfo {
+  /** flock, posix_lock, pipe, fifo, child, io */
+  kind: string;
+  /** e.g. `flock() on /tmp/x.lock (fd 3), held by flock (4242)` */
+  on: string;
+  /** how long it has been off the CPU, ns (from /proc/PID/sched), when known */
+  ns?: number;
 }
 
 export interface AttrDef<N extends GraphNode = GraphNode> {
@@ -40,6 +52,19 @@ const CLOCK_REASON_NAMES: readonly [number, string][] = [
   [0x8, 'HW slowdown'],
   [0x4, 'SW power cap'],
 ];
+
+/** An attribute of a live process's wait in progress (none for an exited one, nor offline). */
+function liveWaitAttr(name: string, type: 'string' | 'number', doc: string, pick: (w: LiveWaitInfo) => AttrValue): AttrDef<ProcessNode> {
+  return {
+    name,
+    type,
+    doc: `live: ${doc}`,
+    get: (p, src) => {
+      const w = p.state === 'exited' ? undefined : src.liveWait(p);
+      return w && pick(w);
+    },
+  };
+}
 
 const PROCESS: AttrDef<ProcessNode>[] = [
   { name: 'pid', type: 'number', doc: 'process id', get: (p) => p.pid },
@@ -69,6 +94,19 @@ const PROCESS: AttrDef<ProcessNode>[] = [
     doc: 'the fatal signal sent',
     get: (p) => (p.killedBy?.signal ? signalName(p.killedBy.signal) : undefined),
   },
+  liveWaitAttr(
+    'wait.kind',
+    'string',
+    'what it is blocked in right now: `flock`, `posix_lock`, `pipe`, `fifo`, `unix_socket`, `child`, `io`',
+    (w) => w.kind,
+  ),
+  liveWaitAttr(
+    'wait.on',
+    'string',
+    'that wait in words, with who holds the other end, e.g. `flock() on /tmp/x (fd 3), held by flock (4242)`',
+    (w) => w.on,
+  ),
+  liveWaitAttr('wait.ns', 'number', 'how long it has been off the CPU in that wait, ns', (w) => w.ns),
   { name: 'cuda.last_fn', type: 'string', doc: 'function of the newest failed CUDA allocation', get: (p) => p.cudaFailure?.fn },
   { name: 'cuda.last_size', type: 'number', doc: 'bytes of the newest failed CUDA allocation', get: (p) => p.cudaFailure?.size },
   { name: 'cuda.last_error', type: 'number', doc: 'result of the newest failed CUDA allocation', get: (p) => p.cudaFailure?.result },
@@ -127,6 +165,24 @@ function topText(rivals: { text: string }[]): string | undefined {
         .join(', ')
     : undefined;
 }
+
+const quotaShare = (c: CgroupNode) => (c.cpuQuotaNs !== undefined && c.cpuPeriodNs ? c.cpuQuotaNs / c.cpuPeriodNs : undefined);
+
+const CGROUP: AttrDef<CgroupNode>[] = [
+  { name: 'path', type: 'string', doc: 'its path in the cpu (else memory) hierarchy, e.g. `/kubepods/pod1/abc`', get: (c) => c.path },
+  { name: 'cpu.quota', type: 'number', doc: 'CPU quota per period, ns (absent: no quota)', get: (c) => c.cpuQuotaNs },
+  { name: 'cpu.period', type: 'number', doc: 'CPU quota period, ns', get: (c) => c.cpuPeriodNs },
+  { name: 'cpu.limit', type: 'number', doc: 'quota / period (0.2 = 20 % of one CPU)', get: quotaShare },
+  { name: 'memory.limit', type: 'number', doc: 'memory limit, bytes (absent: none)', get: (c) => c.memLimit },
+  { name: 'memory.usage', type: 'number', doc: 'memory charged to it, bytes', get: (c) => c.memUsage },
+  { name: 'memory.top', type: 'string', doc: 'its biggest memory users, e.g. `memhog (4242) 60.0 MiB, ...`', get: (c) => c.memTop },
+  {
+    name: 'pressure.source',
+    type: 'string',
+    doc: 'whose PSI: `cgroup` (its own) or `host` (/proc/pressure)',
+    get: (c) => c.pressureSource,
+  },
+];
 
 const NOT_IN_CATALOG = 'not in the Xid catalog (rules/xid-catalog.yaml)';
 
@@ -198,12 +254,12 @@ const GPU: AttrDef<GpuNode>[] = [
   { name: 'co_tenant.bytes', type: 'number', doc: 'see co_tenant', get: (g, src, pid) => src.coTenant(g, pid)?.bytes },
 ];
 
-/** The attribute tables, by entity type (cgroup and error entities have none). */
+/** The attribute tables, by entity type (error entities have none). */
 export const ATTRIBUTES: { readonly [T in EntityType]: readonly AttrDef[] } = {
   process: PROCESS as AttrDef[],
   peer: PEER as AttrDef[],
   device: DEVICE as AttrDef[],
-  cgroup: [],
+  cgroup: CGROUP as AttrDef[],
   cpu: CPU as AttrDef[],
   error: [],
   gpu: GPU as AttrDef[],

@@ -4,7 +4,7 @@
  * and CPU usage; replays (xctl analyze) run without them. Attributes are read
  * through the catalogue's getters (attributes.ts).
  */
-import { attributeOf, type AttrDef, type AttrSource } from './attributes';
+import { attributeOf, type AttrDef, type AttrSource, type LiveWaitInfo } from './attributes';
 import type { Agg, EdgeKind, EntityRef, EntityType, EvalContext } from './context';
 import type { Graph } from './graph';
 import { ProcessNode, type GraphNode, type GpuNode } from './model';
@@ -17,6 +17,8 @@ export interface LiveProviders {
   cpuUsage?(pid: number): number | undefined;
   /** competitors for the CPU, busiest first, excluding `pid` */
   cpuCompetitors?(pid: number): { pid: number; comm: string; usage: number }[];
+  /** what a process is blocked in right now, seen in /proc during a `why` query */
+  liveWait?(p: ProcessNode): LiveWaitInfo | undefined;
 }
 
 /** A process's own view of a GPU: co_tenant leaves the process itself out. Same id as the GpuNode. */
@@ -154,6 +156,10 @@ export class GraphContext implements EvalContext, AttrSource {
 
   liveProcessState(p: ProcessNode): string | undefined {
     return this.live.processState?.(p);
+  }
+
+  liveWait(p: ProcessNode): LiveWaitInfo | undefined {
+    return this.live.liveWait?.(p);
   }
 
   gpus(): Iterable<GpuNode> {

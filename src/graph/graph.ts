@@ -8,7 +8,7 @@
  * runs on a timer, never per event, and evicts least-recently-seen first when
  * a cap is exceeded. Every eviction is counted.
  */
-import { CpuNode, DeviceNode, ErrorNode, GpuNode, GraphStore, PeerNode, ProcessNode, type GraphNode } from './model';
+import { CgroupNode, CpuNode, DeviceNode, ErrorNode, GpuNode, GraphStore, PeerNode, ProcessNode, type GraphNode } from './model';
 import { ATTR_CHANGED, metricId } from './vocabulary';
 
 export interface GraphCaps {
@@ -61,6 +61,8 @@ export class Graph {
   readonly cpu = new CpuNode(this.store);
   /** GPUs by NVML index (few; never evicted) */
   readonly gpus = new Map<number, GpuNode>();
+  /** cgroups of tracked processes, by key (made and dropped by the cgroup sampler, off the hot path) */
+  readonly cgroups = new Map<string, CgroupNode>();
   readonly evicted: EvictionCounts = { processes: 0, peers: 0, devices: 0, errors: 0, edges: 0, pidReuse: 0 };
   /** newest event time seen: "now" for replays and for sweeps */
   nowNs = 0;
@@ -159,6 +161,20 @@ export class Graph {
     return g;
   }
 
+  /** The cgroup node with this key (see CgroupNode), made on first use. */
+  cgroup(key: string, path: string): CgroupNode {
+    let c = this.cgroups.get(key);
+    if (!c) this.cgroups.set(key, (c = new CgroupNode(this.store, path, key)));
+    return c;
+  }
+
+  /** Drops a cgroup node (no tracked process is in it any more). */
+  dropCgroup(c: CgroupNode): void {
+    if (this.cgroups.get(c.id.slice(3)) !== c) return;
+    this.cgroups.delete(c.id.slice(3));
+    this.drop(c);
+  }
+
   error(key: string, kind: ErrorNode['kind'], detail: string): ErrorNode {
     let e = this.errors.get(key);
     if (!e) this.errors.set(key, (e = new ErrorNode(this.store, key, kind, detail)));
@@ -211,7 +227,7 @@ export class Graph {
       case 100 /* d */:
         return this.ids.get(id);
       case 99 /* c */:
-        return id === 'cpu' ? this.cpu : undefined;
+        return id === 'cpu' ? this.cpu : id.startsWith('cg:') ? this.cgroups.get(id.slice(3)) : undefined;
       case 101 /* e */:
         return this.errors.get(id.slice(4));
       case 103 /* g */:

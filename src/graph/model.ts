@@ -35,7 +35,7 @@ const B_FIRST_NS = 0;
 const B_LAST_NS = 1;
 const B_START_NS = 2;
 const B_SERIES = 8; // int32 index of the series slots within a block (after 4 doubles)
-const NODE_BLOCK = new Float64Array(16);
+const NODE_BLOCK = new Float64Array(20);
 if (MAX_METRICS > NODE_BLOCK.length * 2 - B_SERIES) throw new Error('node blocks have no slot for every metric id');
 
 /** Where a graph keeps its per-event numbers: series heads and node blocks (see slab.ts). */
@@ -393,6 +393,36 @@ export class CpuNode extends GraphNode {
   }
   label(): string {
     return 'the CPUs';
+  }
+}
+
+/**
+ * A cgroup a tracked process lives in, as its CPU quota and memory limit see it
+ * (the cpu and memory controllers' paths, and the unified one for PSI), with
+ * what the cgroup sampler read last. Made and dropped by the sampler only.
+ */
+export class CgroupNode extends GraphNode {
+  readonly type = 'cgroup' as const;
+  /** CPU quota and period per period, ns (quota undefined: no quota) */
+  cpuQuotaNs?: number;
+  cpuPeriodNs?: number;
+  /** memory limit (undefined: none) and usage, bytes */
+  memLimit?: number;
+  memUsage?: number;
+  /** the biggest memory users among its processes, e.g. "memhog (4242) 60.0 MiB, ..." */
+  memTop?: string;
+  /** where its pressure figures come from: "cgroup" (its own PSI files) or "host" (/proc/pressure) */
+  pressureSource?: string;
+  constructor(
+    store: GraphStore,
+    /** the path shown: the cpu (or memory) controller's path, e.g. /kubepods/pod1/abc */
+    readonly path: string,
+    key: string,
+  ) {
+    super(store, `cg:${key}`);
+  }
+  label(): string {
+    return `cgroup ${this.path}`;
   }
 }
 

@@ -63,7 +63,7 @@ const ID_BY_NAME = new Map<string, number>();
 /** A node's change bits: one per metric id, and this one for attributes or edges. */
 export const ATTR_CHANGED = 1 << 30;
 /** Metric ids stay below this: below ATTR_CHANGED, and within a node block's series slots (model.ts). */
-export const MAX_METRICS = 24;
+export const MAX_METRICS = 32;
 
 /**
  * Declares a metric and returns its dense id, the one `node.observe(id, t, v)`
@@ -92,6 +92,15 @@ export function metricDef(name: string): MetricDef | undefined {
 
 const P: readonly EntityType[] = ['process'];
 const GPU: readonly EntityType[] = ['gpu'];
+const CG: readonly EntityType[] = ['cgroup'];
+const PC: readonly EntityType[] = ['process', 'cgroup'];
+/** A metric whose samples are the share (0..1) of each sample interval during which `what`. */
+const share = <N extends string>(name: N, entities: readonly EntityType[], what: string) => ({
+  name,
+  entities,
+  unit: 'fraction' as const,
+  doc: `share of the sample interval ${what}`,
+});
 
 /** The graph's own metrics, by key; their ids are MI.<key> and their names M.<key>. */
 const CORE = {
@@ -130,6 +139,13 @@ const CORE = {
     doc: 'ns a collective has been in flight, once a second while it has not returned',
   },
   ncclDuration: { name: 'nccl.duration', entities: P, unit: 'ns', doc: 'ns per completed collective' },
+  // sampled off the hot path from the process's own cgroup every few seconds (engine/cgroup-sampler.ts)
+  cpuThrottled: share('cpu.throttled', PC, "its cgroup's CPU quota throttled it"),
+  cpuThrottledPeriods: share('cpu.throttled_periods', CG, 'throttled / elapsed quota periods'),
+  memoryStall: share('memory.stall', PC, 'its cgroup stalled on memory (PSI "some")'),
+  memoryMajorFaults: { name: 'memory.major_faults', entities: P, unit: 'events', doc: 'major page faults per sample (/proc/PID/stat)' },
+  cpuPressure: share('cpu.pressure', CG, 'a task waited for a CPU (PSI "some")'),
+  ioPressure: share('io.pressure', CG, 'a task waited for IO (PSI "some")'),
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricKey = keyof typeof CORE;

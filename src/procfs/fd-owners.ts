@@ -3,12 +3,14 @@
  * "A is blocked reading pipe 1234" into "A waits on B: B holds the write end
  * of pipe 1234 and is stopped", and finds the owner of a socket inode.
  */
+import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { listPids, readDir, readLink, readText } from './read';
 import { readProcIdentity } from './process';
 import { fdinfoMode, stateName, type FdMode, type ProcStateName } from './parse';
 import { inspectProcess } from './inspect';
 import { READS_FROM_FD } from './syscalls';
+import { fdFile } from './locks';
 
 export interface FdHolder {
   pid: number;
@@ -87,6 +89,8 @@ export interface PipePeer {
 export interface PipePeers {
   /** what the inspected process is: blocked reading the pipe, or blocked writing it */
   role: 'reader' | 'writer';
+  /** a named pipe (FIFO): its path */
+  fifo?: string;
   inode: number;
   /** the inspected process's fd on the pipe */
   fd: number;
@@ -106,7 +110,10 @@ export interface PipePeers {
  */
 export function pipePeers(pid: number, opts: Omit<FdScanOptions, 'exclude'> = {}): PipePeers | null {
   const blocked = inspectProcess(pid)?.blockedOn;
-  if (blocked?.kind !== 'pipe' || blocked.inode === undefined || blocked.target === undefined) return null;
+  // a FIFO is a pipe with a name: its fd links to the path
+  const fifo = blocked?.kind === 'file' && blocked.target !== undefined ? fdFile(pid, blocked.fd) : undefined;
+  const inode = fifo?.fifo ? fifo.inode : blocked?.kind === 'pipe' ? blocked.inode : undefined;
+  if (!blocked || inode === undefined || blocked.target === undefined) return null;
   // A pipe fd is opened O_RDONLY or O_WRONLY, so the fd's own mode says which end it is.
   const ownMode = fdinfoMode(readText(`/proc/${pid}/fdinfo/${blocked.fd}`));
   const role = ownMode === 'r' || (ownMode !== 'w' && READS_FROM_FD.has(blocked.syscall)) ? 'reader' : 'writer';
@@ -125,5 +132,33 @@ export function pipePeers(pid: number, opts: Omit<FdScanOptions, 'exclude'> = {}
     if (!id) continue; // exited since the scan
     peers.push({ pid: h.pid, comm: id.comm, state: id.state, stateName: stateName(id.state), fd: h.fd });
   }
-  return { role, inode: blocked.inode, fd: blocked.fd, peers, selfHoldsOtherEnd, truncated: holders.truncated };
+  return {
+    role,
+    inode,
+    ...(fifo?.fifo && { fifo: blocked.target }),
+    fd: blocked.fd,
+    peers,
+    selfHoldsOtherEnd,
+    truncated: holders.truncated,
+  };
+}
+
+/**
+ * The inode of the other end of a connected Unix socket, from `ss -x` (sock_diag:
+ * /proc has no peer column); undefined when `ss` is missing, slow, or the socket
+ * is not a connected Unix socket. Called at query time only, for a process blocked on one.
+ */
+export function unixPeerInode(inode: number, timeoutMs = 500): number | undefined {
+  let out: string;
+  try {
+    out = execFileSync('ss', ['-xH'], { timeout: timeoutMs, encoding: 'latin1', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+  // "u_str ESTAB 0 0 <local path or *> <inode> <peer path or *> <peer inode> ..."
+  for (const line of out.split('\n')) {
+    const m = /^\S+\s+\S+\s+\d+\s+\d+\s+\S+\s+(\d+)\s+\S+\s+(\d+)/.exec(line);
+    if (m && Number(m[1]) === inode && Number(m[2]) > 0) return Number(m[2]);
+  }
+  return undefined;
 }

@@ -156,3 +156,26 @@ export function inspectThreads(pid: number, limit = 64): ThreadState[] {
   }
   return out;
 }
+
+/**
+ * How long the main thread of `pid` has been off the CPU, ns: the monotonic
+ * clock now less `se.exec_start` in /proc/PID/sched (when it last started
+ * running; the scheduler's clock, which follows CLOCK_MONOTONIC). Undefined
+ * without CONFIG_SCHED_DEBUG, or when it is running.
+ */
+export function offCpuForNs(pid: number): number | undefined {
+  const text = readText(`/proc/${pid}/sched`);
+  const m = text ? /^se\.exec_start\s*:\s*([\d.]+)/m.exec(text) : null;
+  if (!m) return undefined;
+  const startMs = Number(m[1]);
+  const nowMs = Number(process.hrtime.bigint()) / 1e6;
+  return Number.isFinite(startMs) && nowMs > startMs ? (nowMs - startMs) * 1e6 : undefined;
+}
+
+/** The children of `pid` (its main thread's; /proc/PID/task/PID/children), [] when unknown. */
+export function childrenOf(pid: number): number[] {
+  return (readText(`/proc/${pid}/task/${pid}/children`) ?? '')
+    .split(' ')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0);
+}

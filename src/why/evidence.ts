@@ -25,6 +25,8 @@ export function linkEvidence(e: Edge, nowNs: number, windowNs: number): LinkEvid
     text = `${inCount} IOs waited ${formatNs(inSum)} in total over the last ${winS} s (max ${formatNs(e.max)}), last ${age.toFixed(1)} s ago`;
   } else if (e.to.type === 'cpu') {
     text = `waited ${formatNs(inSum)} for a CPU over the last ${winS} s (longest single wait ${formatNs(e.max)})`;
+  } else if (e.to.type === 'cgroup') {
+    text = `held back ${formatNs(inSum)} by its cgroup over the last ${winS} s (CPU quota throttling and memory stalls, sampled every few seconds), last ${age.toFixed(1)} s ago`;
   } else if (e.to.type === 'process' && e.kind === 'waits_on') {
     text = `slept ${formatNs(inSum)} in ${inCount} waits ended by this process over the last ${winS} s (max ${formatNs(e.max)}), last ${age.toFixed(1)} s ago`;
   } else if (e.kind === 'blocked_by') {

@@ -73,9 +73,12 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
   const maxDepth = opts.maxDepth ?? 4;
   // what /proc shows during this query stays in the overlay: the graph is only read
   const overlay = opts.live?.inspect ? new QueryOverlay(g, opts.nowNs) : undefined;
-  const inspector = overlay ? new LiveInspector(overlay) : undefined;
+  const inspector = overlay ? new LiveInspector(overlay, g.deviceNamer) : undefined;
   const providers: LiveProviders = { ...(opts.live?.providers ?? {}) };
-  if (inspector) providers.processState = (p) => inspector.state(p);
+  if (inspector) {
+    providers.processState = (p) => inspector.state(p);
+    providers.liveWait = (p) => inspector.wait(p);
+  }
   const target = g.findProcess(pid) ?? (overlay ? adoptLive(overlay, pid) : undefined);
   if (!target) {
     throw new WhyError(
@@ -93,7 +96,7 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
   while (queue.length && via.size < MAX_NODES) {
     const n = queue.shift()!;
     const d = depth.get(n)!;
-    if (inspector && n instanceof ProcessNode && d < maxDepth) inspector.linkPipePeers(n);
+    if (inspector && n instanceof ProcessNode && d < maxDepth) inspector.linkLiveWaits(n);
     if (d >= maxDepth) continue;
     // Only waits extend a chain: blocked_by names a culprit (who stopped or
     // killed it, an error) and is cited, never walked through. Only the
@@ -158,7 +161,11 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
         rule: m.ruleId,
         confidence: c.confidence,
         score: c.score,
-        summary: c.d === 0 ? m.cause : `${target.label()} waits on ${c.node.label()}: ${m.cause}`,
+        summary: tensed(
+          c.node,
+          m.cause,
+          c.d === 0 ? '' : `${target.label()} ${target.state === 'exited' ? 'waited' : 'waits'} on ${c.node.label()}: `,
+        ),
         culprit: ref(c.culprit),
         chain: c.path.map((e) => toLink(e, opts.nowNs, windowNs)),
         actions: m.actions.map((a) => ({
@@ -210,6 +217,36 @@ function significant(e: Edge, w: number): boolean {
   if (e.source === 'procfs') return true;
   if (e.to.type === 'process') return w >= 100e6;
   return w > 0;
+}
+
+/** Verbs a cause starts with after its subject, and their past tense (an exited process is described in the past). */
+const PAST: readonly [string, string][] = [
+  ['is', 'was'],
+  ['are', 'were'],
+  ['has been', 'had been'],
+  ['has', 'had'],
+  ['waits', 'waited'],
+  ['uses', 'used'],
+  ['runs', 'ran'],
+  ['holds', 'held'],
+  ['gets', 'got'],
+];
+
+/**
+ * Tense: a cause about a process that has exited is told in the past ("was
+ * stalled", "had been blocked"), one about a live process in the present, as
+ * the rules write it. Only the verb right after the subject's label changes.
+ */
+function tensed(node: GraphNode, cause: string, prefix: string): string {
+  if (!(node instanceof ProcessNode) || node.state !== 'exited') return prefix + cause;
+  const subject = `${node.label()} `;
+  const at = cause.indexOf(subject);
+  if (at < 0) return prefix + cause;
+  const rest = cause.slice(at + subject.length);
+  for (const [now, then] of PAST) {
+    if (rest.startsWith(`${now} `)) return `${prefix}${cause.slice(0, at)}${subject}${then}${rest.slice(now.length)}`;
+  }
+  return prefix + cause;
 }
 
 /** A running process the graph has not met (no event of its own yet): the query's own node. */
