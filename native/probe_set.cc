@@ -17,6 +17,7 @@
 #include "net.skel.h"
 #include "proc.skel.h"
 #include "sched.skel.h"
+#include "syscall.skel.h"
 
 namespace {
 using S = FamilySource;
@@ -35,6 +36,10 @@ const std::vector<FamilyDef>& Families() {
        "(sched_process_exec/fork/exit, signal_generate, mark_victim)"},
       {"sched", S::kBpf, xskel_sched__elf_bytes, "sched", true, false,
        "sleeps (S and D) at or above the threshold with the waker; run-queue delay (sched_switch, sched_waking)"},
+      {"syscall", S::kBpf, xskel_syscall__elf_bytes, "syscall", true, false,
+       "failed syscalls counted in the kernel per process, syscall and errno, with a sample of the path, file or "
+       "peer (open/openat, write/pwrite64/fsync/fdatasync, connect, accept/accept4, mmap, clone/clone3; sys_exit, "
+       "sched_process_exit)"},
       {"bench", S::kBpf, xskel_bench__elf_bytes, "bench", false, true, "synthetic records for the benchmarks"},
       {"gpu", S::kNvml, nullptr, "", true, false,
        "per-GPU samples, per-process GPU memory, Xid / ECC / GPU-unavailable events (NVML, dlopened; "
@@ -194,6 +199,7 @@ xctl_cfg DefaultConfig() {
   c.tcp_flush_ns = 1'000'000'000ULL;
   c.skip_kthreads = 1;
   c.wakeup_bytes = 256 * 1024;
+  c.syscall_flush_ns = 1'000'000'000ULL;
   return c;
 }
 

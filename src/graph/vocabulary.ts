@@ -130,6 +130,12 @@ const CORE = {
     doc: 'ns a collective has been in flight, once a second while it has not returned',
   },
   ncclDuration: { name: 'nccl.duration', entities: P, unit: 'ns', doc: 'ns per completed collective' },
+  syscallErrors: {
+    name: 'syscall.errors',
+    entities: P,
+    unit: 'events',
+    doc: 'failed calls per syscall_error record (the watched syscalls, any errno)',
+  },
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricKey = keyof typeof CORE;
