@@ -49,13 +49,15 @@ const CLOCK_REASON_NAMES: readonly [number, string][] = [
  */
 const CAUSE_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EMFILE', 'ENFILE', 'ENOMEM', 'ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-/** The process's newest failed syscall whose errno can explain a failure (see CAUSE_ERRNOS). */
+/** Whether a failed syscall (errno name, syscall name) can explain a failure (see CAUSE_ERRNOS). */
+export function isCauseError(errno: string, syscall: string): boolean {
+  return CAUSE_ERRNOS.has(errno) || (errno === 'EAGAIN' && (syscall === 'clone' || syscall === 'clone3'));
+}
+
+/** The process's newest failed syscall whose errno can explain a failure. */
 export function causeSyscallError(p: ProcessNode): SyscallErrorEntry | undefined {
   let best: SyscallErrorEntry | undefined;
-  for (const e of p.syscallErrors ?? []) {
-    const cause = CAUSE_ERRNOS.has(e.errno) || (e.errno === 'EAGAIN' && (e.name === 'clone' || e.name === 'clone3'));
-    if (cause && (!best || e.lastNs >= best.lastNs)) best = e;
-  }
+  for (const e of p.syscallErrors ?? []) if (isCauseError(e.errno, e.name) && (!best || e.lastNs >= best.lastNs)) best = e;
   return best;
 }
 
@@ -113,6 +115,7 @@ const PROCESS: AttrDef<ProcessNode>[] = [
     get: (p) => causeSyscallError(p)?.target || undefined,
   },
   { name: 'syscall.fs', type: 'string', doc: 'the filesystem of its path or file, e.g. `tmpfs on /ckpt`', get: (p) => causeSyscallError(p)?.fs || undefined },
+  { name: 'syscall.mount', type: 'string', doc: 'the mount point of that filesystem, e.g. `/ckpt`', get: (p) => causeSyscallError(p)?.mount || undefined },
   { name: 'syscall.peer', type: 'string', doc: 'the peer of a failed connect, e.g. `10.0.0.7:29500`', get: (p) => causeSyscallError(p)?.peer || undefined },
   {
     name: 'syscall.summary',

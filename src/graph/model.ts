@@ -296,6 +296,8 @@ export interface SyscallErrorEntry {
   target: string;
   /** the filesystem of the path or file, e.g. `tmpfs on /ckpt`, or '' */
   fs: string;
+  /** its mount point, e.g. `/ckpt`, or '' */
+  mount: string;
   /** the peer of a connect, e.g. `10.0.0.7:29500`, or '' */
   peer: string;
 }

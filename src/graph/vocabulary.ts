@@ -134,7 +134,7 @@ const CORE = {
     name: 'syscall.errors',
     entities: P,
     unit: 'events',
-    doc: 'failed calls per syscall_error record (the watched syscalls, any errno)',
+    doc: 'failed calls per syscall_error record whose errno can explain a failure (see `syscall.errno`)',
   },
 } as const satisfies Record<string, MetricDef>;
 

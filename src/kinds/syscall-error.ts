@@ -7,6 +7,7 @@
 import { AF_INET, AF_INET6, addrText } from '../events/inet';
 import { OFFSETS as O, SCR_EXIT, SCR_FIRST, SCR_INTERVAL, SCS_ADDR, SCS_FILE, SCS_F_AT_ROOT, SCS_PATH } from '../events/layout';
 import { errnoName } from '../events/names';
+import { isCauseError } from '../graph/attributes';
 import type { SyscallErrorEntry } from '../graph/model';
 import { MI } from '../graph/vocabulary';
 import { mountOfDev, mountOfPath } from '../procfs/mounts';
@@ -77,13 +78,22 @@ function hostPort(family: number, addr: string, port: number): string {
 }
 
 /** The sample of record i as (target, filesystem, peer) texts; allocates: once per new key. */
-function sampleOf(b: RecordBatch, i: number): { target: string; fs: string; peer: string; file?: string; dev?: string } {
+interface Sample {
+  target: string;
+  fs: string;
+  mount: string;
+  peer: string;
+  file?: string;
+  dev?: string;
+}
+
+function sampleOf(b: RecordBatch, i: number): Sample {
   const kind = b.u8(i, O['sce.sample_kind']);
   const fd = b.s32(i, O['sce.fd']);
   if (kind === SCS_PATH) {
     const path = b.str(i, SAMPLE, SAMPLE_LEN);
     const m = mountOfPath(path);
-    return { target: path, fs: m ? `${m.fsType} on ${m.mountPoint}` : '', peer: '' };
+    return { target: path, fs: m ? `${m.fsType} on ${m.mountPoint}` : '', mount: m?.mountPoint ?? '', peer: '' };
   }
   if (kind === SCS_FILE) {
     const dev = b.u32(i, SAMPLE);
@@ -98,6 +108,7 @@ function sampleOf(b: RecordBatch, i: number): { target: string; fs: string; peer
     return {
       target: `fd ${fd} (${path})`,
       fs: m ? `${fsType} on ${m.mountPoint}` : `${fsType} ${devText}`,
+      mount: m?.mountPoint ?? '',
       peer: '',
       file: path,
       dev: devText,
@@ -106,11 +117,11 @@ function sampleOf(b: RecordBatch, i: number): { target: string; fs: string; peer
   if (kind === SCS_ADDR) {
     const family = b.u16(i, SAMPLE);
     const port = b.u16(i, SAMPLE + 2);
-    if (family !== AF_INET && family !== AF_INET6) return { target: fd >= 0 ? `fd ${fd}` : '', fs: '', peer: '' };
+    if (family !== AF_INET && family !== AF_INET6) return { target: fd >= 0 ? `fd ${fd}` : '', fs: '', mount: '', peer: '' };
     const peer = hostPort(family, addrText(family, b.recordBytes(i), SAMPLE + 4), port);
-    return { target: peer, fs: '', peer };
+    return { target: peer, fs: '', mount: '', peer };
   }
-  return { target: fd >= 0 ? `fd ${fd}` : '', fs: '', peer: '' };
+  return { target: fd >= 0 ? `fd ${fd}` : '', fs: '', mount: '', peer: '' };
 }
 
 export const kind = defineKind<'syscall_error', SyscallErrorEvent>({
@@ -154,9 +165,11 @@ export const kind = defineKind<'syscall_error', SyscallErrorEvent>({
   ingest(ing, b, i, t) {
     const count = b.u32(i, O['sce.count']);
     const p = ing.owner(b, i, t);
-    ing.observe(p, MI.syscallErrors, t, count);
     const sc = b.u16(i, O['sce.sc']);
     const err = b.u16(i, O['sce.err']);
+    const name = SC_NAMES[sc] ?? '?';
+    const errno = errnoName(err);
+    if (isCauseError(errno, name)) ing.observe(p, MI.syscallErrors, t, count);
     const list = p.syscallErrors;
     if (list !== undefined)
       for (let k = 0; k < list.length; k++) {
@@ -173,13 +186,14 @@ export const kind = defineKind<'syscall_error', SyscallErrorEvent>({
     const entry: SyscallErrorEntry = {
       sc,
       err,
-      name: SC_NAMES[sc] ?? `sc ${sc}`,
-      errno: errnoName(err),
+      name,
+      errno,
       total: count,
       firstNs: b.u64Number(i, O['sce.first_ts_ns']),
       lastNs: b.u64Number(i, O['sce.last_ts_ns']),
       target: s.target,
       fs: s.fs,
+      mount: s.mount,
       peer: s.peer,
     };
     if (list === undefined) p.syscallErrors = [entry];

@@ -6,8 +6,8 @@
  * the parent exits with the child's status. Only the child fails syscalls (the
  * parent's startup may fail some of its own: the loader's searches), so the
  * kernel's counts for the child's pid must equal what it prints. With a fifth
- * argument the child waits for a line on stdin before it starts (an agent reads
- * its identity first). */
+ * argument (`hold`) the child waits for a line on stdin before it starts and
+ * for another one (or EOF) before it exits: it stays alive after failing. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -67,5 +67,6 @@ int main(int argc, char **argv) {
     close(s);
   }
   dprintf(1, "pid %d enoent %d enospc %d econnrefused %d fd %d other %d\n", getpid(), enoent, enospc, refused, fd, other);
+  if (argc > 8) (void)!read(0, line, sizeof(line));
   _exit(code);
 }
