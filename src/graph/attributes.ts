@@ -47,7 +47,20 @@ const CLOCK_REASON_NAMES: readonly [number, string][] = [
  * clone (no processes left). ENOENT, EAGAIN of IO and the like are the normal
  * business of programs (library and import searches): counted, never a cause.
  */
-const CAUSE_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EMFILE', 'ENFILE', 'ENOMEM', 'ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH']);
+const CAUSE_ERRNOS = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EIO',
+  'EROFS',
+  'EMFILE',
+  'ENFILE',
+  'ENOMEM',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
 /** Whether a failed syscall (errno name, syscall name) can explain a failure (see CAUSE_ERRNOS). */
 export function isCauseError(errno: string, syscall: string): boolean {
@@ -114,9 +127,24 @@ const PROCESS: AttrDef<ProcessNode>[] = [
     doc: 'what the first of them named: a path, `fd 5 (/ckpt/x)`, a peer',
     get: (p) => causeSyscallError(p)?.target || undefined,
   },
-  { name: 'syscall.fs', type: 'string', doc: 'the filesystem of its path or file, e.g. `tmpfs on /ckpt`', get: (p) => causeSyscallError(p)?.fs || undefined },
-  { name: 'syscall.mount', type: 'string', doc: 'the mount point of that filesystem, e.g. `/ckpt`', get: (p) => causeSyscallError(p)?.mount || undefined },
-  { name: 'syscall.peer', type: 'string', doc: 'the peer of a failed connect, e.g. `10.0.0.7:29500`', get: (p) => causeSyscallError(p)?.peer || undefined },
+  {
+    name: 'syscall.fs',
+    type: 'string',
+    doc: 'the filesystem of its path or file, e.g. `tmpfs on /ckpt`',
+    get: (p) => causeSyscallError(p)?.fs || undefined,
+  },
+  {
+    name: 'syscall.mount',
+    type: 'string',
+    doc: 'the mount point of that filesystem, e.g. `/ckpt`',
+    get: (p) => causeSyscallError(p)?.mount || undefined,
+  },
+  {
+    name: 'syscall.peer',
+    type: 'string',
+    doc: 'the peer of a failed connect, e.g. `10.0.0.7:29500`',
+    get: (p) => causeSyscallError(p)?.peer || undefined,
+  },
   {
     name: 'syscall.summary',
     type: 'string',

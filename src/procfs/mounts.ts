@@ -22,7 +22,7 @@ let mounts: MountInfo[] = [];
 let readAtMs = -Infinity;
 
 /** mountinfo's octal escapes (`\040` for a space) */
-function unescape(s: string): string {
+function unescapeOctal(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
 }
 
@@ -35,7 +35,7 @@ export function parseMountinfo(text: string): MountInfo[] {
     const g = line.slice(sep + 3).split(' ');
     const [maj, min] = (f[2] ?? '').split(':').map(Number);
     if (maj === undefined || min === undefined || f[4] === undefined) continue;
-    out.push({ mountPoint: unescape(f[4]), fsType: g[0] ?? '?', source: unescape(g[1] ?? ''), dev: maj * 1048576 + min });
+    out.push({ mountPoint: unescapeOctal(f[4]), fsType: g[0] ?? '?', source: unescapeOctal(g[1] ?? ''), dev: maj * 1048576 + min });
   }
   return out;
 }

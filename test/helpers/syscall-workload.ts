@@ -82,7 +82,12 @@ export async function runWorkload(o: {
   const ready = o.hold ? waitForLine(child, /ready (\d+)/, 'syscall-errors ready').then((m) => Number(m[1])) : undefined;
   const observed = (async () => {
     if (ready) await ready;
-    const m = await waitForLine(child, /pid (\d+) enoent (\d+) enospc (\d+) econnrefused (\d+) fd (-?\d+) other (\d+)/, 'syscall-errors counts', 30_000);
+    const m = await waitForLine(
+      child,
+      /pid (\d+) enoent (\d+) enospc (\d+) econnrefused (\d+) fd (-?\d+) other (\d+)/,
+      'syscall-errors counts',
+      30_000,
+    );
     const [pid, enoent, enospc, econnrefused, fd, other] = m.slice(1).map(Number) as [number, number, number, number, number, number];
     return { pid, enoent, enospc, econnrefused, fd, other };
   })();
