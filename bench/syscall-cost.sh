@@ -11,13 +11,13 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 N=${1:-1000000}
-OUT=${TMPDIR:-/tmp}/xctl-syscall-cost
-mkdir -p "$OUT/missing"
-cc -O2 -o "$OUT/variant-cost" "$ROOT/scripts/kernel-matrix/variant-cost.c" -lbpf
-cc -O1 -o "$OUT/syscall-errors" "$ROOT/test/helpers/syscall-errors.c"
 prev=$(sysctl -n kernel.bpf_stats_enabled)
+OUT=$(mktemp -d /tmp/xctl-syscall-cost.XXXXXX)
+trap 'sysctl -qw kernel.bpf_stats_enabled=$prev; rm -rf "$OUT"' EXIT
 sysctl -qw kernel.bpf_stats_enabled=1
-trap 'sysctl -qw kernel.bpf_stats_enabled=$prev' EXIT
+mkdir "$OUT/missing"
+cc -O2 -o "$OUT/variant-cost" "$ROOT/scripts/kernel-matrix/variant-cost.c" -lbpf # attach, wait, print bpf_stats
+cc -O1 -o "$OUT/syscall-errors" "$ROOT/test/helpers/syscall-errors.c"
 
 ddns() { # wall ns of N 1-byte dd blocks (2N syscalls)
   local t0 t1
