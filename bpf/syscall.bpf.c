@@ -59,12 +59,14 @@ struct {
 	__type(value, struct sc_proc);
 } sc_procs SEC(".maps");
 
-/* a map value is too big for the BPF stack: the zero value to insert comes from here */
+/* a map value is too big for the BPF stack: the zero value to insert comes from
+ * here, and emit_single() uses it as scratch (zeroed again after). Plain bytes:
+ * a per-CPU map may not hold a struct bpf_timer. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct sc_proc);
+	__type(value, __u8[sizeof(struct sc_proc)]);
 } sc_zero SEC(".maps");
 
 /* arch syscall number -> XCTL_SC_* (0: not watched) */
@@ -217,7 +219,7 @@ static int flush_cb(void *map, __u32 *key, struct sc_proc *p)
 static __always_inline void emit_single(__u32 tgid, __u16 sc, __u16 err, struct pt_regs *regs, __u64 now)
 {
 	__u32 zero = 0;
-	struct sc_proc *p = bpf_map_lookup_elem(&sc_zero, &zero);
+	struct sc_proc *p = (struct sc_proc *)bpf_map_lookup_elem(&sc_zero, &zero);
 	if (!p)
 		return;
 	p->tid = (__u32)bpf_get_current_pid_tgid();
@@ -246,7 +248,7 @@ static __always_inline int handle(struct pt_regs *regs, long ret, bool timer)
 	struct sc_proc *p = bpf_map_lookup_elem(&sc_procs, &tgid);
 	if (!p) {
 		__u32 zero = 0;
-		struct sc_proc *z = bpf_map_lookup_elem(&sc_zero, &zero);
+		void *z = bpf_map_lookup_elem(&sc_zero, &zero);
 		if (!z)
 			return 0;
 		bpf_map_update_elem(&sc_procs, &tgid, z, BPF_NOEXIST);
