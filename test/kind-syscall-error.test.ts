@@ -133,6 +133,11 @@ t.test('ingest: totals per key; exited after ENOSPC is storage_full; a newer ENO
   const a = answerWhy(p, 100);
   t.equal(a.scene, 'storage_full');
   t.equal(a.findings[0]?.rule, 'storage.full_exited');
+  t.match(a.findings[0]?.verify, { metric: 'syscall.errors', max: 0 }, 'verified on the failed calls');
+  t.ok(
+    a.findings[0]?.evidence.some((e) => /syscall\.errno/.test(e.leaf) && e.value === 'ENOSPC'),
+    `evidence: ${JSON.stringify(a.findings[0]?.evidence)}`,
+  );
   t.equal(
     a.summary,
     'train (100) exited with code 1 after 37 write() calls failed with ENOSPC on fd 5 (step-100.pt), tmpfs 4095:7: the filesystem was full or over quota',
