@@ -87,19 +87,20 @@ interface Sample {
   dev?: string;
 }
 
-function sampleOf(b: RecordBatch, i: number): Sample {
+/** `withFs`: name the filesystem (reads mountinfo): only for errors that can explain a failure. */
+function sampleOf(b: RecordBatch, i: number, withFs: boolean): Sample {
   const kind = b.u8(i, O['sce.sample_kind']);
   const fd = b.s32(i, O['sce.fd']);
   if (kind === SCS_PATH) {
     const path = b.str(i, SAMPLE, SAMPLE_LEN);
-    const m = mountOfPath(path);
+    const m = withFs ? mountOfPath(path) : undefined;
     return { target: path, fs: m ? `${m.fsType} on ${m.mountPoint}` : '', mount: m?.mountPoint ?? '', peer: '' };
   }
   if (kind === SCS_FILE) {
     const dev = b.u32(i, SAMPLE);
     const magic = b.u32(i, SAMPLE + 4);
     const name = b.str(i, SAMPLE + 8, SAMPLE_LEN - 8);
-    const m = mountOfDev(dev);
+    const m = withFs ? mountOfDev(dev) : undefined;
     const atRoot = (b.u8(i, O['sce.sample_flags']) & SCS_F_AT_ROOT) !== 0;
     const mp = m ? (m.mountPoint === '/' ? '' : m.mountPoint) : '';
     const path = m ? (atRoot ? `${mp}/${name}` : `${mp}/…/${name}`) : name;
@@ -143,7 +144,7 @@ export const kind = defineKind<'syscall_error', SyscallErrorEvent>({
       reason: reasonName(b.u8(i, O['sce.reason'])),
     };
     if (fd >= 0) ev.fd = fd;
-    const s = sampleOf(b, i);
+    const s = sampleOf(b, i, isCauseError(ev.errno, ev.syscall));
     const kindOfSample = b.u8(i, O['sce.sample_kind']);
     if (kindOfSample === SCS_PATH) ev.path = s.target;
     if (s.file !== undefined) {
@@ -182,7 +183,7 @@ export const kind = defineKind<'syscall_error', SyscallErrorEvent>({
         }
       }
     // a new key of this process: once per (process, syscall, errno), so the texts are made here
-    const s = sampleOf(b, i);
+    const s = sampleOf(b, i, isCauseError(errno, name));
     const entry: SyscallErrorEntry = {
       sc,
       err,

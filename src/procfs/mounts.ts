@@ -1,8 +1,10 @@
 /**
  * Which mount a device number or a path belongs to, from /proc/self/mountinfo:
- * the filesystem a failed write or open hit ("tmpfs /ckpt"). Read once and again
- * only when a device is not found (at most every 2 s), so a record stream never
- * rereads it per record.
+ * the filesystem a failed write or open hit ("tmpfs /ckpt"). Reread when older
+ * than 100 ms: an anonymous device number (tmpfs 0:NN) is reused by the next
+ * mount once its filesystem is unmounted, so an older table can name the wrong
+ * mount. Callers ask only for failures that name a cause (ENOSPC, EIO...), once
+ * per process and syscall/errno, never per record.
  */
 import { readText } from './read';
 
@@ -17,7 +19,7 @@ export interface MountInfo {
   dev: number;
 }
 
-const REREAD_MS = 2000;
+const REREAD_MS = 100;
 let mounts: MountInfo[] = [];
 let readAtMs = -Infinity;
 
@@ -40,10 +42,9 @@ export function parseMountinfo(text: string): MountInfo[] {
   return out;
 }
 
-function load(force: boolean): MountInfo[] {
+function load(): MountInfo[] {
   const now = Date.now();
-  if (force && now - readAtMs < REREAD_MS) return mounts;
-  if (!force && readAtMs > -Infinity) return mounts;
+  if (now - readAtMs < REREAD_MS) return mounts;
   readAtMs = now;
   const text = readText('/proc/self/mountinfo');
   if (text !== undefined) mounts = parseMountinfo(text);
@@ -52,19 +53,16 @@ function load(force: boolean): MountInfo[] {
 
 /** The mount of a kernel dev_t (major << 20 | minor); the last one mounted wins (it is the visible one). */
 export function mountOfDev(dev: number): MountInfo | undefined {
-  const find = (list: MountInfo[]): MountInfo | undefined => {
-    let hit: MountInfo | undefined;
-    for (const m of list) if (m.dev === dev) hit = m;
-    return hit;
-  };
-  return find(load(false)) ?? find(load(true));
+  let hit: MountInfo | undefined;
+  for (const m of load()) if (m.dev === dev) hit = m;
+  return hit;
 }
 
 /** The mount an absolute path lies on (longest mount point that prefixes it). */
 export function mountOfPath(path: string): MountInfo | undefined {
   if (!path.startsWith('/')) return undefined;
   let best: MountInfo | undefined;
-  for (const m of load(false)) {
+  for (const m of load()) {
     const mp = m.mountPoint;
     const under = mp === '/' || path === mp || path.startsWith(mp.endsWith('/') ? mp : `${mp}/`);
     if (under && (!best || mp.length >= best.mountPoint.length)) best = m;
