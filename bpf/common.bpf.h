@@ -38,6 +38,7 @@ struct xctl_cfg cfg SEC(".data.cfg") = {
 	.tcp_flush_ns = 1000000000ULL,
 	.skip_kthreads = 1,
 	.wakeup_bytes = 256 * 1024,
+	.syscall_flush_ns = 1000000000ULL,
 };
 
 #define PF_KTHREAD 0x00200000

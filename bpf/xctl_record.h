@@ -45,6 +45,7 @@
 	X(GPU_EVENT, 12, gev, xctl_gpu_event)         /* NVML event set: Xid, ECC, GPU unavailable */ \
 	X(CUDA_ALLOC, 13, cuda, xctl_cuda_alloc)      /* uprobe/uretprobe on CUDA allocation calls */ \
 	X(NCCL_CALL, 14, nccl, xctl_nccl_call)        /* uprobe/uretprobe on NCCL collectives */ \
+	X(SYSCALL_ERROR, 15, sce, xctl_syscall_error) /* failed syscalls, counted per process x syscall x errno in the kernel */ \
 	X(WAIT_TOTAL, 16, wt, xctl_wait_total)        /* sched: a thread's waits of one state, summed in the kernel per window */
 
 /* Reserved, never an XCTL_KINDS entry (it was BENCH): synthetic test records, such
@@ -306,6 +307,47 @@ struct xctl_nccl_call {         /* kind NCCL_CALL: header = the calling thread *
 	__u8 _rsvd[32];             /* 96 */
 };
 
+/* syscall_error.sc: the syscalls the family watches (its own numbers, not the arch's) */
+#define XCTL_SC_OPEN 1
+#define XCTL_SC_OPENAT 2
+#define XCTL_SC_WRITE 3
+#define XCTL_SC_PWRITE64 4
+#define XCTL_SC_FSYNC 5
+#define XCTL_SC_FDATASYNC 6
+#define XCTL_SC_CONNECT 7
+#define XCTL_SC_ACCEPT 8
+#define XCTL_SC_ACCEPT4 9
+#define XCTL_SC_MMAP 10
+#define XCTL_SC_CLONE 11
+#define XCTL_SC_CLONE3 12
+/* syscall_error.reason: why this record was sent */
+#define XCTL_SCR_FIRST 1            /* the first error of this (process, syscall, errno): sent at once */
+#define XCTL_SCR_INTERVAL 2         /* the errors since the previous record, flushed on the interval */
+#define XCTL_SCR_EXIT 3             /* the errors since the previous record, flushed at process exit */
+#define XCTL_SCR_UNAGGREGATED 4     /* the process table was full: one record per error */
+/* syscall_error.sample_kind: what sample[] holds (taken at the key's first error) */
+#define XCTL_SCS_NONE 0
+#define XCTL_SCS_PATH 1             /* the path argument, NUL-terminated (open, openat) */
+#define XCTL_SCS_FILE 2             /* the fd's file: __u32 dev (major << 20 | minor), __u32 fs magic, name[28] */
+#define XCTL_SCS_ADDR 3             /* the peer: __u16 family, __u16 port (host order), __u8 addr[16] */
+/* syscall_error.sample_flags */
+#define XCTL_SCS_F_AT_ROOT 0x01     /* FILE: the file sits in its mount's root directory */
+
+struct xctl_syscall_error {     /* kind SYSCALL_ERROR: header = the process (thread of its first error) */
+	__u16 sc;                   /* 56 XCTL_SC_* */
+	__u16 err;                  /* 58 errno (positive) */
+	__u32 count;                /* 60 errors since the previous record of this key (sum over records = total) */
+	__u64 first_ts_ns;          /* 64 first error of this key */
+	__u64 last_ts_ns;           /* 72 newest error covered by this record */
+	__s32 fd;                   /* 80 fd argument (-1: none) */
+	__u32 total;                /* 84 errors of this key so far */
+	__u8 reason;                /* 88 XCTL_SCR_* */
+	__u8 sample_kind;           /* 89 XCTL_SCS_* */
+	__u8 sample_flags;          /* 90 XCTL_SCS_F_* */
+	__u8 _pad;                  /* 91 */
+	__u8 sample[36];            /* 92 see XCTL_SCS_* */
+};
+
 struct xctl_record {
 	struct xctl_hdr h;
 	union {
@@ -327,6 +369,7 @@ struct xctl_cfg {
 	__u32 wakeup_bytes;         /* wake the consumer only once this much is queued (else it drains on its timer) */
 	__u32 io_waiters;           /* sched: also emit the io family's waiter records (both families on; the loader sets it) */
 	__u32 _cfg_pad;
+	__u64 syscall_flush_ns;     /* syscall errors: interval of the per-process count flush */
 };
 
 #endif

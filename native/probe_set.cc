@@ -17,6 +17,7 @@
 #include "net.skel.h"
 #include "proc.skel.h"
 #include "sched.skel.h"
+#include "syscall.skel.h"
 
 namespace {
 using S = FamilySource;
@@ -36,6 +37,10 @@ const std::vector<FamilyDef>& Families() {
       {"sched", S::kBpf, xskel_sched__elf_bytes, "sched", true, false,
        "every wait (run queue, S, D) summed per thread in the kernel; single sleeps at or above the threshold "
        "with the waker (sched_switch, sched_waking, sched_process_exit)"},
+      {"syscall", S::kBpf, xskel_syscall__elf_bytes, "syscall", true, false,
+       "failed syscalls counted in the kernel per process, syscall and errno, with a sample of the path, file or "
+       "peer (open/openat, write/pwrite64/fsync/fdatasync, connect, accept/accept4, mmap, clone/clone3; sys_exit, "
+       "sched_process_exit)"},
       {"bench", S::kBpf, xskel_bench__elf_bytes, "bench", false, true, "synthetic records for the benchmarks"},
       {"gpu", S::kNvml, nullptr, "", true, false,
        "per-GPU samples, per-process GPU memory, Xid / ECC / GPU-unavailable events (NVML, dlopened; "
@@ -206,6 +211,7 @@ xctl_cfg DefaultConfig() {
   c.skip_kthreads = 1;
   c.wakeup_bytes = 256 * 1024;
   c.io_waiters = 0;
+  c.syscall_flush_ns = 1'000'000'000ULL;
   return c;
 }
 

@@ -38,6 +38,7 @@ void ReadConfig(Napi::Object o, xctl_cfg* c) {
   c->tcp_flush_ns = Ns(o, "tcpFlushNs", c->tcp_flush_ns);
   if (o.Has("skipKthreads")) c->skip_kthreads = o.Get("skipKthreads").ToBoolean() ? 1 : 0;
   c->wakeup_bytes = static_cast<uint32_t>(Ns(o, "wakeupBytes", c->wakeup_bytes));
+  c->syscall_flush_ns = Ns(o, "syscallFlushNs", c->syscall_flush_ns);
 }
 }  // namespace
 

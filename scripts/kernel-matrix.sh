@@ -10,7 +10,7 @@
 #   bash scripts/kernel-matrix.sh              # 5.10, 6.1, 6.12 and this kernel
 #   bash scripts/kernel-matrix.sh 6.1          # one of them
 #
-# Exits non-zero when a BPF family (net io proc sched cuda: the family table's,
+# Exits non-zero when a BPF family (net io proc sched syscall cuda: the family table's,
 # less the internal bench) is not full on some kernel: every primary program
 # attached, or its `__fallback` in its place. Needs apt (Debian host), qemu-system-x86, busybox-static, g++ and
 # libbpf-dev; a VM takes 30-80 s under TCG. Not run in CI: see README
@@ -65,6 +65,7 @@ fetch() { # label -> path of the .deb in the cache
 [[ -f $ROOT/build/bpf/net.skel.h ]] || { echo "kernel-matrix: run bash scripts/build.sh first" >&2; exit 2; }
 g++ -O1 -std=c++17 -I"$ROOT/build/bpf" -o "$WORK/loadcheck" \
   "$ROOT/scripts/kernel-matrix/loadcheck.cc" "$ROOT/native/probe_set.cc" -lbpf -lelf -lz
+cc -O1 -o "$WORK/syscall-errors" "$ROOT/test/helpers/syscall-errors.c" # the syscall family's workload
 
 # Modules the VM's workload needs (virtio disk, netem), from the kernel's own .deb
 VM_MODULES=(virtio_pci virtio_blk sch_netem)
@@ -109,6 +110,7 @@ boot() { # label deb
   mkdir -p "$root/kx/gpu" "$root/usr/sbin"
   cp "$ROOT"/scripts/kernel-matrix/{workload.sh,net.js} "$root/kx/"
   cp "$ROOT"/build/test-gpu/{gpu-app,libcudart.so.12,libnccl.so.2} "$root/kx/gpu/"
+  cp "$WORK/syscall-errors" "$root/kx/"
   cp "$(command -v tc)" "$root/usr/sbin/tc"
   modules_into "$kdir" "$root/kx/modules"
   # node and the built tree, for `xctl doctor` inside (runtime dependencies only)
@@ -118,7 +120,7 @@ boot() { # label deb
   cp "$ROOT/build/Release/xctl.node" "$root/xctl/build/Release/"
   (cd "$ROOT" && npm ls --omit=dev --parseable --all 2>/dev/null | grep -o 'node_modules/.*' | grep -v -e '@types/' -e undici-types) |
     while read -r m; do mkdir -p "$root/xctl/$(dirname "$m")"; cp -rL "$ROOT/$m" "$root/xctl/$m"; done
-  for bin in "$WORK/loadcheck" "$(command -v node)" "$ROOT/build/Release/xctl.node" "$(command -v tc)" "$ROOT/build/test-gpu/gpu-app"; do
+  for bin in "$WORK/loadcheck" "$WORK/syscall-errors" "$(command -v node)" "$ROOT/build/Release/xctl.node" "$(command -v tc)" "$ROOT/build/test-gpu/gpu-app"; do
     for lib in $(ldd "$bin" | grep -v test-gpu | grep -o '/[^ ]*'); do
       mkdir -p "$root$(dirname "$lib")"
       cp -L "$lib" "$root$lib"
@@ -148,7 +150,7 @@ echo "KX|DOCTOR|exit $rc"
 for m in $(cat /kx/modules/order); do insmod /kx/modules/$m || echo "KX|MODULE|$m failed"; done
 echo +memory >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
 mkdir -p /sys/fs/cgroup/xkoom && echo 67108864 >/sys/fs/cgroup/xkoom/memory.max
-/usr/bin/node /xctl/bin/xctl events --json --families proc,sched,net,io,cuda --runq-min-ms 2 </dev/null >/tmp/ev.json 2>/tmp/ev.err &
+/usr/bin/node /xctl/bin/xctl events --json --families proc,sched,net,io,cuda,syscall --runq-min-ms 2 </dev/null >/tmp/ev.json 2>/tmp/ev.err &
 ev=$!
 i=0
 while ! grep -q probing /tmp/ev.err && [ $i -lt 90 ]; do sleep 1; i=$((i + 1)); done
@@ -204,6 +206,12 @@ import json, os, sys
 results, labels = sys.argv[1], sys.argv[2:]
 # what `xctl events` must have seen in each VM, by family: the workload (workload.sh) marks
 # each process it starts (w[name] = [pid, detail]), and a record of that process must show it
+def whole(f):  # a check over all the events (a sum over records), not of one event
+    f.whole = True
+    return f
+def syscall_sum(w, key, i):  # the records of the worker summed per syscall and errno == its own count (KXW|syscall|pid|enoent|enospc|refused)
+    want = w.get('syscall', ['-1', '-1', '-1', '-1'])
+    return whole(lambda evs: int(want[i]) > 0 and sum(e.get('count', 0) for e in evs if e['kind'] == 'syscall_error' and e['pid'] == int(want[0]) and f"{e.get('syscall')} {e.get('errno')}" == key) == int(want[i]))
 def EVIDENCE(w):
     pid = lambda n: int(w.get(n, ['-1'])[0])
     return {
@@ -226,6 +234,8 @@ def EVIDENCE(w):
             'block IO >= 20 ms on the throttled disk': lambda e: e['kind'] == 'block_io' and e['dev'] == w.get('disk', ['', ''])[1] and e.get('latency_ns', 0) >= 2e7,
             'block IO error (EIO)': lambda e: e['kind'] == 'block_io' and e['dev'] == w.get('disk', ['', ''])[1] and e.get('error', 0) == -5,
         },
+        'syscall': {f'{k} counted as the worker observed': syscall_sum(w, k, i) for i, k in
+                    enumerate(['openat ENOENT', 'write ENOSPC', 'connect ECONNREFUSED'], start=1)},
         'cuda': {
             'cudaMalloc with its size': lambda e: e['kind'] == 'cuda_alloc' and e['pid'] == pid('cuda_alloc') and e.get('size') == 1048576,
             'ncclAllReduce completed': lambda e: e['kind'] == 'nccl_call' and e['pid'] == pid('nccl') and e.get('fn') == 'ncclAllReduce' and e.get('phase') == 'exit',
@@ -255,7 +265,8 @@ for k in labels:
             f = l.split('|')
             w[f[0]] = f[1:]
         for family, checks in EVIDENCE(w).items():
-            missing = [n for n, ok in checks.items() if not any(ok(e) for e in evs)]
+            # a check of one event, or of all of them (a sum over records: `whole`)
+            missing = [n for n, ok in checks.items() if not (ok(evs) if getattr(ok, 'whole', False) else any(ok(e) for e in evs))]
             fam[k][f'evidence: {family}'] = 'all seen' if not missing else 'missing: ' + ', '.join(missing)
         if 'error' in w: fam[k]['workload'] = 'error: ' + '|'.join(w['error'])
 names = []

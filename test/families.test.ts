@@ -50,7 +50,7 @@ t.test('the family table: one row per BPF object, object = family', async (t) =>
       .sort(),
     'every bpf/*.bpf.c is a family and every BPF family has its source',
   );
-  t.same(defaultFamilies(), ['net', 'io', 'proc', 'sched', 'gpu']);
+  t.same(defaultFamilies(), ['net', 'io', 'proc', 'sched', 'syscall', 'gpu']);
 });
 
 t.test('every --help that shows the families default shows the effective default', async (t) => {
@@ -77,7 +77,7 @@ t.test('every --help that shows the families default shows the effective default
 t.test('family names are validated against the table everywhere', async (t) => {
   const ev = await xctl(['events', '--families', 'gpu9'], { env });
   t.equal(ev.code, 2);
-  t.match(ev.stderr, /unknown probe family "gpu9" \(families: net, io, proc, sched, gpu, cuda\)/);
+  t.match(ev.stderr, /unknown probe family "gpu9" \(families: net, io, proc, sched, syscall, gpu, cuda\)/);
   const bad = path.join(dir, 'fam.yaml');
   fs.writeFileSync(bad, 'families: [net, nope]\n');
   const v = await xctl(['config', 'validate', bad], { env });

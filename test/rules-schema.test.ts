@@ -291,11 +291,12 @@ t.test('the shipped rules/ directory loads with zero errors and covers every hos
   const rs = result.ruleSet!;
   t.same(
     rs.source.map((s) => path.basename(s.file)),
-    ['cpu.yaml', 'gpu.yaml', 'memory.yaml', 'network.yaml', 'process.yaml', 'storage.yaml'],
+    ['cpu.yaml', 'gpu.yaml', 'memory.yaml', 'network.yaml', 'process.yaml', 'storage.yaml', 'syscall-errors.yaml'],
   );
   const scenes = new Set(rs.rules.map((r) => r.scene));
   for (const s of ['network_stall', 'storage_slow', 'storage_io_error', 'host_oom', 'process_crash', 'process_blocked', 'cpu_starvation'])
     t.ok(scenes.has(s as never), s);
+  t.ok(scenes.has('storage_full' as never), 'storage_full');
   t.same(
     rs.byMetric.get('tcp.retransmits')?.map((r) => r.id),
     ['nccl.hang_network', 'network.retransmits', 'network.peer_retransmits'],
@@ -328,9 +329,9 @@ async function capture(f: () => Promise<number>): Promise<{ code: number; out: s
 t.test('xctl rules check', async (t) => {
   const ok = await capture(() => rulesCheckCommand([]));
   t.same([ok.code, ok.err], [0, '']);
-  t.match(ok.out, /^\d+ rules in 6 files OK\n$/); // xid-catalog.yaml is data, not a rule file
+  t.match(ok.out, /^\d+ rules in 7 files OK\n$/); // xid-catalog.yaml is data, not a rule file
   const count = loadRuleDir(defaultRulesDir()).ruleCount;
-  t.equal(ok.out, `${count} rules in 6 files OK\n`);
+  t.equal(ok.out, `${count} rules in 7 files OK\n`);
 
   const dir = path.join(root, 'check');
   fs.mkdirSync(dir);

@@ -13,7 +13,7 @@ OUT=${TMPDIR:-/tmp}/xctl-variant-cost
 mkdir -p "$OUT"
 cc -O2 -o "$OUT/variant-cost" "$ROOT/scripts/kernel-matrix/variant-cost.c" -lbpf
 ARCH=$(uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
-for f in net io proc sched; do
+for f in net io proc sched syscall; do
   clang -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$ARCH -I"$ROOT/build/bpf" -I"$ROOT/bpf" -DXCTL_OLD_KERNEL_PATHS \
     -c "$ROOT/bpf/$f.bpf.c" -o "$OUT/$f.old-paths.bpf.o"
 done
@@ -55,7 +55,7 @@ run() { # object mode
   wait "$pid"
   cat "$OUT/run.txt"
 }
-for f in net io proc sched; do
+for f in net io proc sched syscall; do
   echo "== $f: primary (as built)"
   run "$ROOT/build/bpf/$f.bpf.o" primary
   echo "== $f: 5.10 paths"

@@ -53,3 +53,11 @@ i=0
 while ! { grep -q done /tmp/alloc.out && grep -q done /tmp/allreduce.out; } && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
 sleep 2 # the exits' records
 kill $a $r
+
+# syscall: a worker that fails opens of missing files (ENOENT), writes to a full 64 KiB
+# tmpfs (ENOSPC) and connects to a closed port (ECONNREFUSED), and prints its own counts
+mkdir -p /tmp/scdir /tmp/scfull
+mount -t tmpfs -o size=64k tmpfs /tmp/scfull
+/kx/syscall-errors 20 /tmp/scdir 7 /tmp/scfull/x 3 1 1 >/tmp/sc.out
+mark syscall "$(sed -n 's/^pid \([0-9]*\) enoent \([0-9]*\) enospc \([0-9]*\) econnrefused \([0-9]*\).*/\1|\2|\3|\4/p' /tmp/sc.out)"
+sleep 2 # the exit flush's records

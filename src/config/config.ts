@@ -418,6 +418,17 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     default: () => '/',
     doc: "where the node's /run and /var/lib are seen (container runtime files naming containers and pods); /host in the DaemonSet",
   },
+  {
+    key: 'probes.syscall_flush',
+    kind: 'duration',
+    flag: '--syscall-flush-ms',
+    arg: 'N',
+    flagMs: true,
+    probe: true,
+    set: (c, v: bigint) => (section(c, 'probes').syscallFlushNs = v),
+    default: () => ms(1000),
+    doc: 'per-process interval of the failed-syscall count flush (the first error of each syscall and errno goes out at once)',
+  },
 ];
 
 const SPEC = new Map(CONFIG_KEYS.map((k) => [k.key, k]));

@@ -6,7 +6,7 @@
  */
 import { signalName } from '../events/names';
 import { formatBytes } from '../events/units-text';
-import type { CgroupNode, CpuNode, DeviceNode, GpuNode, GraphNode, PeerNode, ProcessNode } from './model';
+import type { CgroupNode, CpuNode, DeviceNode, GpuNode, GraphNode, PeerNode, ProcessNode, SyscallErrorEntry } from './model';
 import type { EntityType } from './vocabulary';
 import { xidInfo } from './xid-catalog';
 
@@ -66,6 +66,47 @@ function liveWaitAttr(name: string, type: 'string' | 'number', doc: string, pick
   };
 }
 
+/**
+ * Errnos that can explain a failure (a full or read-only filesystem, an IO error,
+ * no fds or memory left, a peer that refuses or does not answer), and EAGAIN of
+ * clone (no processes left). ENOENT, EAGAIN of IO and the like are the normal
+ * business of programs (library and import searches): counted, never a cause.
+ */
+const CAUSE_ERRNOS = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EIO',
+  'EROFS',
+  'EMFILE',
+  'ENFILE',
+  'ENOMEM',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/** Whether a failed syscall (errno name, syscall name) can explain a failure (see CAUSE_ERRNOS). */
+export function isCauseError(errno: string, syscall: string): boolean {
+  return CAUSE_ERRNOS.has(errno) || (errno === 'EAGAIN' && (syscall === 'clone' || syscall === 'clone3'));
+}
+
+/** The process's newest failed syscall whose errno can explain a failure. */
+export function causeSyscallError(p: ProcessNode): SyscallErrorEntry | undefined {
+  let best: SyscallErrorEntry | undefined;
+  for (const e of p.syscallErrors ?? []) if (isCauseError(e.errno, e.name) && (!best || e.lastNs >= best.lastNs)) best = e;
+  return best;
+}
+
+/** `37 write() calls failed with ENOSPC on fd 5 (/ckpt/x), tmpfs on /ckpt` */
+export function syscallErrorSummary(e: SyscallErrorEntry): string {
+  const calls = e.total === 1 ? `1 ${e.name}() call` : `${e.total} ${e.name}() calls`;
+  const where = e.peer ? ` to ${e.peer}` : e.target ? ` on ${e.target}` : '';
+  const fs = e.fs && !e.peer ? `, ${e.fs}` : '';
+  return `${calls} failed with ${e.errno}${where}${fs}`;
+}
+
 const PROCESS: AttrDef<ProcessNode>[] = [
   { name: 'pid', type: 'number', doc: 'process id', get: (p) => p.pid },
   { name: 'comm', type: 'string', doc: 'command name', get: (p) => p.comm || undefined },
@@ -110,6 +151,47 @@ const PROCESS: AttrDef<ProcessNode>[] = [
   { name: 'cuda.last_fn', type: 'string', doc: 'function of the newest failed CUDA allocation', get: (p) => p.cudaFailure?.fn },
   { name: 'cuda.last_size', type: 'number', doc: 'bytes of the newest failed CUDA allocation', get: (p) => p.cudaFailure?.size },
   { name: 'cuda.last_error', type: 'number', doc: 'result of the newest failed CUDA allocation', get: (p) => p.cudaFailure?.result },
+  {
+    name: 'syscall.errno',
+    type: 'string',
+    doc: 'errno name of its newest failed syscall that can explain a failure (ENOSPC, EDQUOT, EIO, EROFS, EMFILE, ENFILE, ENOMEM, ECONNREFUSED, ETIMEDOUT, ECONNRESET, EHOSTUNREACH, ENETUNREACH; EAGAIN of clone)',
+    get: (p) => causeSyscallError(p)?.errno,
+  },
+  { name: 'syscall.name', type: 'string', doc: 'that syscall, e.g. `write`', get: (p) => causeSyscallError(p)?.name },
+  { name: 'syscall.count', type: 'number', doc: 'how many calls failed so with that errno', get: (p) => causeSyscallError(p)?.total },
+  {
+    name: 'syscall.target',
+    type: 'string',
+    doc: 'what the first of them named: a path, `fd 5 (/ckpt/x)`, a peer',
+    get: (p) => causeSyscallError(p)?.target || undefined,
+  },
+  {
+    name: 'syscall.fs',
+    type: 'string',
+    doc: 'the filesystem of its path or file, e.g. `tmpfs on /ckpt`',
+    get: (p) => causeSyscallError(p)?.fs || undefined,
+  },
+  {
+    name: 'syscall.mount',
+    type: 'string',
+    doc: 'the mount point of that filesystem, e.g. `/ckpt`',
+    get: (p) => causeSyscallError(p)?.mount || undefined,
+  },
+  {
+    name: 'syscall.peer',
+    type: 'string',
+    doc: 'the peer of a failed connect, e.g. `10.0.0.7:29500`',
+    get: (p) => causeSyscallError(p)?.peer || undefined,
+  },
+  {
+    name: 'syscall.summary',
+    type: 'string',
+    doc: 'e.g. `37 write() calls failed with ENOSPC on fd 5 (/ckpt/x), tmpfs on /ckpt`',
+    get: (p) => {
+      const e = causeSyscallError(p);
+      return e ? syscallErrorSummary(e) : undefined;
+    },
+  },
   { name: 'nccl.fn', type: 'string', doc: 'the newest NCCL collective reported in flight', get: (p) => p.ncclInflight?.fn },
   { name: 'nccl.inflight_ns', type: 'number', doc: 'how long it has been in flight, ns', get: (p) => p.ncclInflight?.ns },
   // identity (live: resolved off the hot path shortly after the first record; unset until then and in replays)

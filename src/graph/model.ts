@@ -281,6 +281,27 @@ export interface Culprit {
 /** communicators counted apart per process; later ones count in the total only */
 export const NCCL_MAX_COMMS = 8;
 
+/** One (syscall, errno) of a process: its running total and the sample of its first error. */
+export interface SyscallErrorEntry {
+  /** XCTL_SC_* and errno: the key */
+  sc: number;
+  err: number;
+  /** e.g. `write`, `ENOSPC` */
+  name: string;
+  errno: string;
+  total: number;
+  firstNs: number;
+  lastNs: number;
+  /** what the call named: `/ckpt/x`, `fd 5 (/ckpt/x)`, `127.0.0.1:29500`, or '' */
+  target: string;
+  /** the filesystem of the path or file, e.g. `tmpfs on /ckpt`, or '' */
+  fs: string;
+  /** its mount point, e.g. `/ckpt`, or '' */
+  mount: string;
+  /** the peer of a connect, e.g. `10.0.0.7:29500`, or '' */
+  peer: string;
+}
+
 export class ProcessNode extends GraphNode {
   readonly type = 'process' as const;
   comm = '';
@@ -296,6 +317,8 @@ export class ProcessNode extends GraphNode {
   lastIoError?: string;
   /** newest failed CUDA allocation (uprobe on cudaMalloc / cuMemAlloc_v2) */
   cudaFailure?: { fn: string; size: number; result: number; tNs: number };
+  /** failed syscalls by (syscall, errno), in order of first error (syscall family) */
+  syscallErrors?: SyscallErrorEntry[];
   /** newest NCCL collective seen in flight too long */
   ncclInflight?: { fn: string; ns: number; tNs: number };
   /** the newest in-flight report has had no completion after it: the process waits in that collective now */

@@ -146,6 +146,12 @@ const CORE = {
   memoryMajorFaults: { name: 'memory.major_faults', entities: P, unit: 'events', doc: 'major page faults per sample (/proc/PID/stat)' },
   cpuPressure: share('cpu.pressure', CG, 'a task waited for a CPU (PSI "some")'),
   ioPressure: share('io.pressure', CG, 'a task waited for IO (PSI "some")'),
+  syscallErrors: {
+    name: 'syscall.errors',
+    entities: P,
+    unit: 'events',
+    doc: 'failed calls per syscall_error record whose errno can explain a failure (see `syscall.errno`)',
+  },
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricKey = keyof typeof CORE;

@@ -69,6 +69,8 @@ export interface ProbeConfig {
   skipKthreads?: boolean;
   /** wake the consumer once this many bytes are queued (default 256 KiB) */
   wakeupBytes?: number;
+  /** syscall family: per-process interval of the error count flush */
+  syscallFlushNs?: bigint;
 }
 
 export interface ProgramStatus {
