@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   h.enable();
   await sleep(50);
   const t0 = performance.now();
-  const rechecked = svc.recheck().length;
+  const rechecked = (await svc.recheckTick()).length;
   const recheckMs = performance.now() - t0;
   await sleep(50);
   h.disable();

@@ -435,4 +435,16 @@ t.test('the re-check is incremental: a slice of the resolved plans per tick, rou
   t.same(sizes, [RECHECK_SLICE, RECHECK_SLICE, RECHECK_SLICE, RECHECK_SLICE], `${RECHECK_SLICE} plans re-measured per tick`);
   t.equal(new Set(loaded).size, N, `four ticks covered all ${N} resolved plans`);
   t.same(loaded.slice(N), loaded.slice(0, 4 * RECHECK_SLICE - N), 'then it starts over with the first ones');
+  // the timer's tick: the same slice, one plan per event-loop turn
+  let turns = 0;
+  let ticking = true;
+  const spin = () => {
+    turns++;
+    if (ticking) setImmediate(spin);
+  };
+  setImmediate(spin);
+  const tick = await svc.recheckTick();
+  ticking = false;
+  t.equal(tick.length, RECHECK_SLICE, `the tick re-measured ${RECHECK_SLICE}`);
+  t.ok(turns >= RECHECK_SLICE, `and let the event loop turn between plans (${turns} turns)`);
 });

@@ -59,6 +59,7 @@ export class FixService {
   readonly store: PlanStore;
   readonly policy: Policy;
   private timer?: NodeJS.Timeout;
+  private closed = false;
   /** plans whose last outcome is resolved: all the periodic re-check reads (not every plan on disk) */
   private readonly resolved = new Set<string>();
   /** ids of kept plans never applied, oldest first (retention: MAX_DRY_RUN_PLANS) */
@@ -105,7 +106,7 @@ export class FixService {
     if (every > 0) {
       this.timer = setInterval(() => {
         this.expire();
-        this.recheck();
+        void this.recheckTick();
       }, every * 1000);
       this.timer.unref();
     }
@@ -350,33 +351,57 @@ export class FixService {
     return { plan_id: id, outcome: rec.outcome, record: rec, plan };
   }
 
-  /**
-   * Periodic: re-measure plans judged resolved (only those: the set is kept as outcomes change), at most
-   * RECHECK_SLICE per call, round robin (a plan re-measured goes to the back); a bad value again is `recurred`.
-   */
-  recheck(): OutcomeRecord[] {
-    const out: OutcomeRecord[] = [];
+  /** The next RECHECK_SLICE resolved plans, round robin (each is moved to the back when re-measured). */
+  private recheckSlice(): string[] {
     const slice: string[] = [];
     for (const id of this.resolved) {
       if (slice.length >= RECHECK_SLICE) break;
       slice.push(id);
     }
-    for (const id of slice) {
-      this.resolved.delete(id); // noteOutcome adds it back, at the end, while it stays resolved
-      const plan = this.store.load(id);
-      const last = plan?.outcomes[plan.outcomes.length - 1];
-      if (!plan || last?.outcome !== 'resolved') continue;
-      const rec = verifyPlan(this.o.pipeline.graph, plan, this.now(), 'recheck');
-      if (rec.outcome === 'recurred')
-        this.o.logger.warn({ plan_id: plan.plan_id, metric: rec.metric, after: rec.after }, 'a resolved problem recurred');
-      this.store.save(plan);
-      this.noteOutcome(plan);
-      out.push(rec);
+    return slice;
+  }
+
+  /** Re-measures one resolved plan; a bad value again is `recurred`. */
+  private recheckOne(id: string): OutcomeRecord | undefined {
+    this.resolved.delete(id); // noteOutcome adds it back, at the end, while it stays resolved
+    const plan = this.store.load(id);
+    const last = plan?.outcomes[plan.outcomes.length - 1];
+    if (!plan || last?.outcome !== 'resolved') return undefined;
+    const rec = verifyPlan(this.o.pipeline.graph, plan, this.now(), 'recheck');
+    if (rec.outcome === 'recurred')
+      this.o.logger.warn({ plan_id: plan.plan_id, metric: rec.metric, after: rec.after }, 'a resolved problem recurred');
+    this.store.save(plan);
+    this.noteOutcome(plan);
+    return rec;
+  }
+
+  /**
+   * Re-measures plans judged resolved (only those: the set is kept as outcomes change), at most
+   * RECHECK_SLICE per call, round robin.
+   */
+  recheck(): OutcomeRecord[] {
+    const out: OutcomeRecord[] = [];
+    for (const id of this.recheckSlice()) {
+      const rec = this.recheckOne(id);
+      if (rec) out.push(rec);
+    }
+    return out;
+  }
+
+  /** The periodic tick's re-check: the same slice, yielding to the event loop between plans (one plan's read + fsync'd write at a time). */
+  async recheckTick(): Promise<OutcomeRecord[]> {
+    const out: OutcomeRecord[] = [];
+    for (const id of this.recheckSlice()) {
+      if (this.closed) break;
+      const rec = this.recheckOne(id);
+      if (rec) out.push(rec);
+      await new Promise<void>((r) => setImmediate(r));
     }
     return out;
   }
 
   close(): void {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     for (const w of [...this.callers.values()]) this.flushSuppressed(w);
     this.audit.close();
