@@ -8,6 +8,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { waitForLine } from '../src/faults/child-output';
+import { programsNotRunning } from '../src/native/addon';
 import { helperPath, runOnCpu } from './fixtures/cbuild';
 import { startTestAgent, type TestAgent } from './helpers/agent';
 import { killAtEnd } from './helpers/scenarios';
@@ -28,6 +29,12 @@ t.before(async () => {
   ta = await startTestAgent();
 });
 t.teardown(() => ta.stop());
+
+t.test('the sched family runs whole (sleeps, their wakers, run-queue delay): a healthy answer means something', async (t) => {
+  const sched = ta.agent.status.find((f) => f.family === 'sched');
+  t.equal(sched?.loaded, true);
+  t.same(sched ? programsNotRunning(sched).map((p) => p.name) : ['?'], [], 'every program attached or replaced by its fallback');
+});
 
 /** Run-queue delay of a task so far (ns), the kernel's own count (/proc/PID/schedstat). */
 function runDelayNs(pid: number): number {
