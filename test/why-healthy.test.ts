@@ -59,7 +59,7 @@ interface Subject {
  * cpu.runqueue_starvation's level (300 ms), it was not alone and a cpu_starvation answer would be true,
  * so that try does not count: it is stopped and started again (up to TRIES). A healthy answer is
  * required from a try the kernel calls quiet; if no try is quiet, the answer must at least agree with
- * the kernel (cpu_starvation, its figure within 25 % of the kernel's).
+ * the kernel (cpu_starvation, its figure at most the kernel's and at least half of it).
  */
 async function assertHealthy(t: Test, start: () => Promise<Subject>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
@@ -87,7 +87,10 @@ async function assertHealthy(t: Test, start: () => Promise<Subject>): Promise<vo
       t.equal(answer?.scene, 'cpu_starvation', said);
       const m = /waited ([\d.]+) (ms|s) for a CPU/.exec(answer?.summary ?? '');
       const ns = m ? Number(m[1]) * (m[2] === 's' ? 1e9 : 1e6) : 0;
-      t.ok(Math.abs(ns - waited) <= 0.25 * waited, `its figure ${m?.[0]} vs the kernel's ${(waited / 1e6).toFixed(0)} ms`);
+      t.ok(
+        ns <= 1.05 * waited && ns >= 0.5 * waited,
+        `its figure ${m?.[0]} is no more than the kernel's ${(waited / 1e6).toFixed(0)} ms (short waits of the last second may be unreported yet)`,
+      );
     }
     return;
   }
