@@ -71,6 +71,45 @@ static __always_inline struct wait_state *wait_state_of(struct task_struct *t, b
 	return s;
 }
 
+/* Set on a CPU while an hrtimer callback runs there (hard-irq context: the
+ * timer of nanosleep, poll/epoll/select timeouts, futex timeouts, timerfd): a
+ * wakeup made there was not caused by the task the interrupt hit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} in_hrtimer SEC(".maps");
+
+static __always_inline void set_in_hrtimer(__u32 v)
+{
+	__u32 zero = 0;
+	__u32 *f = bpf_map_lookup_elem(&in_hrtimer, &zero);
+	if (f)
+		*f = v;
+}
+
+SEC("tp_btf/hrtimer_expire_entry")
+int BPF_PROG(on_hrtimer_entry)
+{
+	set_in_hrtimer(1);
+	return 0;
+}
+
+SEC("tp_btf/hrtimer_expire_exit")
+int BPF_PROG(on_hrtimer_exit)
+{
+	set_in_hrtimer(0);
+	return 0;
+}
+
+static __always_inline int woken_by_hrtimer(void)
+{
+	__u32 zero = 0;
+	__u32 *f = bpf_map_lookup_elem(&in_hrtimer, &zero);
+	return f && *f;
+}
+
 static __always_inline int ignored(struct task_struct *t)
 {
 	if (t->pid == 0)
@@ -245,8 +284,9 @@ int BPF_PROG(on_waking, struct task_struct *p)
 	r->off.flags = XCTL_OFFCPU_F_DETAIL | (s->sleep_iowait ? XCTL_OFFCPU_F_IOWAIT : 0);
 	r->off._pad = 0;
 	__u64 waker = bpf_get_current_pid_tgid();
-	if ((__u32)waker == 0) {
-		/* woken from an interrupt on an idle CPU: no task caused it */
+	if ((__u32)waker == 0 || woken_by_hrtimer()) {
+		/* woken from an interrupt on an idle CPU, or by a timer expiring on top
+		 * of whatever task ran there: no task caused it */
 		r->off.flags |= XCTL_OFFCPU_F_WAKER_IRQ;
 		clear_waker(r);
 	} else {

@@ -16,7 +16,9 @@ import { createLogger } from '../src/log';
 import { PROTOCOL_VERSION, encodeRequestFrame } from '../src/ipc/protocol';
 import { defaultRulesDir } from '../src/rules';
 import { XCTL, startTestAgent, type TestAgent } from './helpers/agent';
-import { MAX_DRY_RUN_PLANS } from '../src/agent/fix-service';
+import { EXPIRE_SLICE, MAX_DRY_RUN_PLANS, RECHECK_SLICE } from '../src/agent/fix-service';
+import type { FixConfig } from '../src/fix/policy';
+import { seedResolvedPlans } from './helpers/plans';
 
 const CLIENT = path.resolve(__dirname, 'helpers/hostile-client.js');
 const NINES = '9'.repeat(400);
@@ -33,8 +35,15 @@ function rulesDir(extra: Record<string, string> = {}): string {
   return dir;
 }
 
-async function agentOn(t: Test, dir: string, stateDir?: string): Promise<TestAgent> {
-  const a = await startTestAgent({ rulesDir: dir, families: ['proc'], agentOptions: stateDir ? { stateDir } : {} });
+async function agentOn(t: Test, dir: string, stateDir?: string, fix?: FixConfig): Promise<TestAgent> {
+  const a = await startTestAgent({
+    rulesDir: dir,
+    families: ['proc'],
+    agentOptions: { ...(stateDir ? { stateDir } : {}), ...(fix ? { fix } : {}) },
+  });
+  const stop = a.stop;
+  let stopped: Promise<void> | undefined;
+  a.stop = () => (stopped ??= stop()); // a test may stop it early
   t.teardown(() => a.stop());
   // other uids may connect (the tests below act as uid 65534 and others)
   fs.chmodSync(a.dir, 0o755);
@@ -312,3 +321,130 @@ t.test(
     t.notMatch(fs.readFileSync(a.logFile, 'utf8'), /"level":50.*handler for 'fix' failed/, 'not logged as an agent error');
   },
 );
+
+t.test(
+  'fix floods from callers who may not apply: 10 a minute per uid, the rest refused unplanned and audited as one line',
+  { timeout: 120_000 },
+  async (t) => {
+    const state = path.join(root, 'state-flood');
+    const a = await agentOn(t, rulesDir(), state);
+    const planFiles = () => fs.readdirSync(path.join(state, 'plans')).filter((f) => f.endsWith('.json')).length;
+    const audit = () =>
+      fs
+        .readFileSync(path.join(state, 'audit.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+    const target = JSON.stringify({ pid: process.pid });
+    const dry = hostile(t, ['calls', a.socket, '300', 'fix', target], 65534).first;
+    const applies = hostile(t, ['calls', a.socket, '300', 'fix', JSON.stringify({ pid: process.pid, apply: '1', yes: '1' })], 65533).first;
+    const worst = await Promise.race([goodClient(a.socket, 4000), sleep(60_000)]);
+    t.ok(typeof worst === 'number' && worst < 1000, `a good client kept answering (slowest ${worst} ms)`);
+    const [d, ap] = await Promise.all([dry, applies]);
+    t.same(d.counts, { OK: 10, UNAVAILABLE: 290 }, 'uid 65534: 10 dry runs answered, 290 refused');
+    t.same(d.first.OK, { saved: false }, 'the dry runs are shown, not kept');
+    t.match(
+      d.first.UNAVAILABLE,
+      /^too many fix requests from uid 65534, which may not apply remediation: at most 10 a minute; try again in \d+ s$/,
+    );
+    t.same(ap.counts, { FORBIDDEN: 10, UNAVAILABLE: 290 }, 'uid 65533: 10 --apply refused as forbidden, 290 as too many');
+    t.equal(planFiles(), 0, 'no plan file from either');
+    const lines = audit();
+    t.same(
+      lines.map((l) => [l.caller_uid, l.phase, l.code]),
+      Array.from({ length: 10 }, () => [65533, 'refused', 'forbidden']),
+      'the audit log: one line per forbidden --apply within the limit, no plan line, nothing yet for the rest',
+    );
+    await a.stop(); // the minute's suppressed requests are audited when it ends (or the agent stops)
+    const sup = audit().filter((l) => l.code === 'rate_limited');
+    t.same(
+      sup.map((l) => [l.caller_uid, l.suppressed, l.error]).sort(),
+      [
+        [65533, 290, '290 refused requests from uid 65533 suppressed in the last minute'],
+        [65534, 290, '290 refused requests from uid 65534 suppressed in the last minute'],
+      ],
+      'one aggregate line per uid',
+    );
+    t.ok(
+      fs.statSync(path.join(state, 'audit.jsonl')).size < 12 * 1024,
+      `audit: ${fs.statSync(path.join(state, 'audit.jsonl')).size} bytes for 600 requests`,
+    );
+  },
+);
+
+t.test(
+  'plan retention: at most fix.plan_max plans, the oldest deleted past fix.plan_max_age a slice at a time',
+  { timeout: 120_000 },
+  async (t) => {
+    const state = path.join(root, 'state-retention');
+    const a = await agentOn(t, rulesDir(), state, { planMax: 300, planMaxAgeS: 3600 });
+    const planFiles = () => fs.readdirSync(path.join(state, 'plans')).filter((f) => f.endsWith('.json'));
+    const ids: string[] = [];
+    for (let i = 0; i < 320; i++) {
+      const r = await call(a.socket, 'fix', {}, process.pid);
+      ids.push((r.reply as { body: { plan_id: string } }).body.plan_id);
+    }
+    t.equal(planFiles().length, 300, 'fix.plan_max 300: 300 files after 320 plans');
+    t.same(
+      planFiles().sort(),
+      ids
+        .slice(20)
+        .map((id) => `${id}.json`)
+        .sort(),
+      'the 20 oldest went',
+    );
+    const svc = a.agent.fixService();
+    t.equal(svc.expire(Date.now()), 0, 'none is an hour old');
+    t.equal(svc.expire(Date.now() + 3601_000), EXPIRE_SLICE, `an hour later: ${EXPIRE_SLICE} deleted in one tick`);
+    t.equal(planFiles().length, 300 - EXPIRE_SLICE);
+    t.same(
+      planFiles().sort(),
+      ids
+        .slice(20 + EXPIRE_SLICE)
+        .map((id) => `${id}.json`)
+        .sort(),
+      'the oldest first',
+    );
+    t.equal(svc.expire(Date.now() + 3601_000), 300 - EXPIRE_SLICE, 'the rest on the next tick');
+    t.equal(planFiles().length, 0);
+    t.equal(svc.keptCount(), 0);
+  },
+);
+
+t.test('the re-check is incremental: a slice of the resolved plans per tick, round robin', { timeout: 120_000 }, async (t) => {
+  const state = path.join(root, 'state-recheck');
+  let a = await agentOn(t, rulesDir(), state);
+  const r = await call(a.socket, 'fix', {}, process.pid);
+  const plan = (r.reply as { body: { plan: Record<string, unknown> } }).body.plan;
+  await a.stop();
+  const dir = path.join(state, 'plans');
+  for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f));
+  const N = 100;
+  seedResolvedPlans(dir, plan, N, process.pid);
+  a = await agentOn(t, rulesDir(), state);
+  const svc = a.agent.fixService();
+  const store = svc.store;
+  const load = store.load.bind(store);
+  const loaded: string[] = [];
+  store.load = (id: string) => {
+    loaded.push(id);
+    return load(id);
+  };
+  const sizes: number[] = [];
+  for (let i = 0; i < 4; i++) sizes.push(svc.recheck().length);
+  t.same(sizes, [RECHECK_SLICE, RECHECK_SLICE, RECHECK_SLICE, RECHECK_SLICE], `${RECHECK_SLICE} plans re-measured per tick`);
+  t.equal(new Set(loaded).size, N, `four ticks covered all ${N} resolved plans`);
+  t.same(loaded.slice(N), loaded.slice(0, 4 * RECHECK_SLICE - N), 'then it starts over with the first ones');
+  // the timer's tick: the same slice, one plan per event-loop turn
+  let turns = 0;
+  let ticking = true;
+  const spin = () => {
+    turns++;
+    if (ticking) setImmediate(spin);
+  };
+  setImmediate(spin);
+  const tick = await svc.recheckTick();
+  ticking = false;
+  t.equal(tick.length, RECHECK_SLICE, `the tick re-measured ${RECHECK_SLICE}`);
+  t.ok(turns >= RECHECK_SLICE, `and let the event loop turn between plans (${turns} turns)`);
+});

@@ -19,6 +19,14 @@ export interface FixConfig {
   kubernetes?: { apiServer: string; tokenFile: string; caFile?: string; nodeName: string };
   /** periodic re-check of resolved plans (default 60 s; 0 disables) */
   recheckIntervalS?: number;
+  /** audit log rotation: size of the current file (default 64 MiB) and rotated files kept (default 4) */
+  auditMaxBytes?: number;
+  auditKeep?: number;
+  /** plans kept: at most this many (default 2000), none older than this (default 7 days) */
+  planMax?: number;
+  planMaxAgeS?: number;
+  /** fix requests per minute from one uid that may not apply (default 10); more are refused without planning */
+  refusedPerMinute?: number;
 }
 
 export const DEFAULT_POLICY: Record<ActionType, PolicyMode> = {

@@ -2,6 +2,8 @@
 //   flood SOCKET N METHOD ARGS_JSON  writes N pipelined requests on one connection and never reads
 //   hold SOCKET N                    opens N connections and keeps them; reports each one's fate
 //   call SOCKET PID METHOD ARGS_JSON  one call; reports the reply
+//   calls SOCKET N METHOD ARGS_JSON   N calls one after the other (PID: the ARGS' pid, default 0); reports
+//                                     the count per reply code and the first reply of each code
 // Prints one JSON line when it has done its part, then stays until killed.
 import * as net from 'node:net';
 import { FrameDecoder } from '../../src/ipc/framing';
@@ -55,6 +57,20 @@ if (mode === 'call')
   callAgent(socketPath!, { method: method!, pid: n, args: JSON.parse(argsJson ?? '{}') }, { timeoutMs: 10_000 }).then(report, (e) =>
     report({ thrown: String(e) }),
   );
+if (mode === 'calls') {
+  const { pid = 0, ...args } = JSON.parse(argsJson ?? '{}');
+  const counts: Record<string, number> = {};
+  const first: Record<string, unknown> = {};
+  (async () => {
+    for (let i = 0; i < n; i++) {
+      const r = await callAgent(socketPath!, { method: method!, pid: Number(pid), args }, { timeoutMs: 10_000 });
+      const code = r.ok ? 'OK' : String(r.code);
+      counts[code] = (counts[code] ?? 0) + 1;
+      first[code] ??= r.ok ? { saved: (r.body as { saved?: boolean }).saved } : r.error;
+    }
+    report({ counts, first });
+  })().catch((e) => report({ thrown: String(e) }));
+}
 // stays until killed, or until the test that started it is gone (a killed runner runs no teardown)
 const parent = process.ppid;
 setInterval(() => {

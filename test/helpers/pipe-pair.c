@@ -1,5 +1,6 @@
-/* pipe-pair <seconds>: child writes a line into a pipe every 100 ms; parent
- * blocks in read() on it. Prints "reader <pid> writer <pid>" first. */
+/* pipe-pair <seconds> [interval_ms]: child writes a line into a pipe every
+ * interval_ms (default 100); parent blocks in read() on it. Prints
+ * "reader <pid> writer <pid>" first. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,8 @@
 #include <unistd.h>
 int main(int argc, char **argv) {
 	double secs = argc > 1 ? atof(argv[1]) : 2;
+	long ms = argc > 2 ? atol(argv[2]) : 100;
+	if (ms < 1) ms = 1;
 	int fds[2];
 	if (pipe(fds) != 0) { perror("pipe"); return 1; }
 	fflush(stdout);
@@ -15,8 +18,8 @@ int main(int argc, char **argv) {
 	if (writer < 0) { perror("fork"); return 1; }
 	if (writer == 0) {
 		close(fds[0]);
-		struct timespec tick = { 0, 100 * 1000 * 1000 };
-		for (long n = 0; n < (long)(secs * 10); n++) {
+		struct timespec tick = { ms / 1000, ms % 1000 * 1000 * 1000 };
+		for (long n = 0; n < (long)(secs * 1000 / ms); n++) {
 			char line[64];
 			int len = snprintf(line, sizeof line, "tick %ld\n", n);
 			if (write(fds[1], line, (size_t)len) < 0) _exit(1);
