@@ -4,7 +4,7 @@
  * and CPU usage; replays (xctl analyze) run without them. Attributes are read
  * through the catalogue's getters (attributes.ts).
  */
-import { attributeOf, type AttrDef, type AttrSource } from './attributes';
+import { attributeOf, type AttrDef, type AttrSource, type TcpSendView } from './attributes';
 import type { Agg, EdgeKind, EntityRef, EntityType, EvalContext } from './context';
 import type { Graph } from './graph';
 import { ProcessNode, type GraphNode, type GpuNode } from './model';
@@ -17,6 +17,8 @@ export interface LiveProviders {
   cpuUsage?(pid: number): number | undefined;
   /** competitors for the CPU, busiest first, excluding `pid` */
   cpuCompetitors?(pid: number): { pid: number; comm: string; usage: number }[];
+  /** the TCP send the process is held up in by its peer now (/proc/<pid>/net/tcp) */
+  tcpSend?(p: ProcessNode): TcpSendView | undefined;
 }
 
 /** A process's own view of a GPU: co_tenant leaves the process itself out. Same id as the GpuNode. */
@@ -131,6 +133,10 @@ export class GraphContext implements EvalContext, AttrSource {
 
   liveProcessState(p: ProcessNode): string | undefined {
     return this.live.processState?.(p);
+  }
+
+  liveTcpSend(p: ProcessNode): TcpSendView | undefined {
+    return this.live.tcpSend?.(p);
   }
 
   gpus(): Iterable<GpuNode> {
