@@ -36,11 +36,11 @@ export interface Span {
   seconds: number;
 }
 
-/** The entity measured; a process whose pid now belongs to another start time is not it. */
-function seriesOf(g: Graph, v: Verification): GraphNode | undefined {
+/** The entity measured (undefined: gone, it records nothing); null when its pid now belongs to another process. */
+function seriesOf(g: Graph, v: Verification): GraphNode | undefined | null {
   if (v.entity.type !== 'process') return g.byId(v.entity.id);
   const p = g.findProcess(v.entity.pid);
-  return p?.startsNear(v.entity.start_ns, 10e6) ? p : undefined;
+  return p && !p.startsNear(v.entity.start_ns, 10e6) ? null : p;
 }
 
 /**
@@ -49,6 +49,7 @@ function seriesOf(g: Graph, v: Verification): GraphNode | undefined {
  */
 export function spanOf(g: Graph, v: Verification, fromS: number, toS: number, nowNs: number): Span | undefined {
   const node = seriesOf(g, v);
+  if (node === null) return undefined;
   if (node) fromS = Math.max(fromS, Math.ceil(node.firstNs / 1e9));
   if (toS - fromS < MIN_SPAN_S) return undefined;
   const nowSec = nowNs / 1e9;
