@@ -111,7 +111,7 @@ t.test('CPU hog: renice the competitor, run-queue delay drops -> resolved; the d
     'resolved',
     `${vo.outcome}: share waiting for a CPU before ${vo.before_rate / 1e9}, after ${vo.after_rate / 1e9}, resolved at <= ${vo.threshold_rate / 1e9}`,
   );
-  t.ok(vo.before_rate >= 0.3e9, `the victim waited ${(vo.before_rate / 1e7).toFixed(1)} % of its time for a CPU before`);
+  t.ok(vo.before_rate >= 0.25e9, `the victim waited ${(vo.before_rate / 1e7).toFixed(1)} % of its time for a CPU before`);
   t.ok(vo.after_rate < vo.before_rate * 0.1, 'the share waiting for a CPU fell by more than 90 %');
   t.ok(vo.span.from_s * 1e9 >= out.plan.applied_ns + 2e9 - 1e9, 'the judged window starts after the fix settled');
   t.equal(vo.span.seconds, 10);

@@ -262,6 +262,19 @@ function preconditions(type: string, t: StepTarget): string[] {
   return p;
 }
 
+/**
+ * A step's text ending with the command it runs: kept when the text already says it; a command the text
+ * gives after its last ": " with the same program (e.g. a rule's `renice -n 10 -p 42` when nice 19 is
+ * applied) is replaced; otherwise the command is appended.
+ */
+export function withCommand(prose: string, cmd: string): string {
+  if (prose.includes(cmd)) return prose;
+  const at = prose.lastIndexOf(': ');
+  const program = cmd.split(' ')[0]!;
+  if (at >= 0 && prose.slice(at + 2).split(' ')[0] === program) return `${prose.slice(0, at)}: ${cmd}`;
+  return `${prose}: ${cmd}`;
+}
+
 export function buildPlan(answer: WhyAnswer, ctx: PlanContext): Plan {
   const f = answer.findings[0];
   const base = {
@@ -330,7 +343,7 @@ export function buildPlan(answer: WhyAnswer, ctx: PlanContext): Plan {
         ? `lower the priority of ${target.label}, the top competitor on the victim's CPUs now`
         : `cap the CPU of ${target.label}, the top competitor on the victim's CPUs now`;
     const cmd = a.type === 'manual' ? undefined : commandOf({ action: a.type, target, params });
-    const text = cmd ? `${prose.includes(': ') ? prose.slice(0, prose.indexOf(': ')) : prose}: ${cmd}` : prose;
+    const text = cmd ? withCommand(prose, cmd) : prose;
     const executable = a.type !== 'manual';
     let refused: string | undefined;
     if (executable && target.type === 'process')
