@@ -94,6 +94,33 @@ t.test('the receiver is stopped: the chain follows it (multi-hop) and names who 
   t.match(deep.summary, /stopped/);
 });
 
+t.test('the receiver in another network namespace of this host is found and named', async (t) => {
+  const port = 5034;
+  const link = await lossyLink({ lossProbability: 0, port });
+  t.teardown(() => link.cleanup());
+  const receiver = link.spawnIn(link.nsB, await helperPath('tcp-hold'), [String(port), link.addrB], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => void receiver.kill('SIGKILL'));
+  await waitForLine(receiver, /listening/, 'tcp-hold');
+  const sender = link.spawnIn(link.nsA, await helperPath('tcp-flood'), [link.addrB, String(port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => void sender.kill('SIGKILL'));
+  await waitForLine(sender, /connected/, 'tcp-flood');
+  for (let i = 0; i < 50 && !tcpSendBlock(sender.pid!)?.inSend; i++) await sleep(100);
+  t.same(
+    tcpSendBlock(sender.pid!)?.peerOwners.map((o) => o.pid),
+    [receiver.pid],
+    'found across namespaces',
+  );
+  const { code, answer } = await ta.why(sender.pid!);
+  t.equal(code, 0);
+  t.equal(answer.scene, 'network_peer_slow', answer.summary);
+  t.equal(answer.culprit.label, `tcp-hold (${receiver.pid})`);
+  t.match(answer.summary, `${link.addrB}:${port}`);
+});
+
 t.test('a lossy path with a reading peer is network_stall, never network_peer_slow', async (t) => {
   const port = 5033;
   const link = await lossyLink({ lossProbability: 0.2, port });

@@ -3,12 +3,14 @@
  * read off the hot path (at `why` or `verify` time). A sender whose send buffer
  * is full or whose peer advertises a zero window shows it here: bytes queued
  * (tx_queue), the zero-window probe timer (4), and no retransmits. The reversed
- * 4-tuple in the same table is the peer's own socket when it is on this host
- * (in the same namespace), with the bytes it has not read (rx_queue).
+ * 4-tuple is the peer's own socket when it is on this host, with the bytes it
+ * has not read (rx_queue): in the sender's namespace first, then in the other
+ * network namespaces of the host (one table each, within the time budget).
  */
 import { findFdHolders } from './fd-owners';
 import { inspectThreads } from './inspect';
-import { readDir, readLink, readText } from './read';
+import { performance } from 'node:perf_hooks';
+import { listPids, readDir, readLink, readText } from './read';
 
 export interface TcpSocket {
   local: string;
@@ -104,7 +106,7 @@ export interface TcpSendBlock {
   zeroWindow: boolean;
   /** a thread of the process sleeps in a send on this socket now (full send buffer) */
   inSend?: { tid: number; syscall: string };
-  /** the peer's socket when it is on this host (same network namespace) */
+  /** the peer's socket when it is on this host (its namespace first, then the host's others) */
   peerSocket?: TcpSocket;
   /** the processes holding the peer's socket */
   peerOwners: { pid: number; comm: string }[];
@@ -142,11 +144,31 @@ export function tcpSendBlock(pid: number, opts: { budgetMs?: number } = {}): Tcp
   }
   if (!best) return undefined;
   const s = best.s;
-  const peerSocket = table.find((x) => x.local === s.remote && x.remote === s.local && x.inode !== 0);
+  const deadline = performance.now() + (opts.budgetMs ?? 100);
+  const peerSocket = table.find((x) => x.local === s.remote && x.remote === s.local && x.inode !== 0) ?? inOtherNamespace(pid, s, deadline);
   const peerOwners = peerSocket
-    ? findFdHolders(`socket:[${peerSocket.inode}]`, { budgetMs: opts.budgetMs ?? 100 })
+    ? findFdHolders(`socket:[${peerSocket.inode}]`, { budgetMs: Math.max(20, deadline - performance.now()) })
         .filter((h) => h.pid !== pid)
         .map((h) => ({ pid: h.pid, comm: h.comm }))
     : [];
   return { socket: s, peer: s.remote, zeroWindow: best.zero, inSend: best.send, peerSocket, peerOwners };
+}
+
+/**
+ * The peer socket of `s` in another network namespace of this host (a veth pair, a container): one
+ * table per namespace, read from the first process found in it, until `deadline` (performance.now() ms).
+ */
+function inOtherNamespace(pid: number, s: TcpSocket, deadline: number): TcpSocket | undefined {
+  const own = readLink(`/proc/${pid}/ns/net`);
+  if (own === undefined) return undefined;
+  const seen = new Set([own]);
+  for (const other of listPids()) {
+    if (performance.now() > deadline) return undefined;
+    const ns = readLink(`/proc/${other}/ns/net`);
+    if (ns === undefined || seen.has(ns)) continue;
+    seen.add(ns);
+    const hit = tcpTableOf(other).find((x) => x.local === s.remote && x.remote === s.local && x.state === TCP_ESTABLISHED && x.inode !== 0);
+    if (hit) return hit;
+  }
+  return undefined;
 }
