@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The same situation must give the same verify outcome: runs the fix + verify scenarios of
 # test/fix-scenarios.test.ts (CPU starvation, stopped writer, packet loss) N times in a row (default 10)
-# and prints one row per scenario with every run's outcome and the rates it was judged on.
+# and prints one row per scenario with every run's outcome and the shares it was judged on (of its time
+# waiting for a CPU; of seconds with retransmits).
 # Real faults and a real agent: run it under the heavy lock,
 #   flock /tmp/xctl-heavy.lock bash scripts/verify-repeat.sh 10
 set -uo pipefail
@@ -24,8 +25,8 @@ for (const l of fs.readFileSync(log, 'utf8').split('\n').filter(Boolean)) {
   if (!rows.has(r.scenario)) rows.set(r.scenario, []);
   rows.get(r.scenario).push(r);
 }
-const fmt = (x, s) => (x === undefined || x === null ? '-' : s === 'ns' ? `${(x / 1e7).toFixed(1)} %` : x.toFixed(2));
-console.log(`| scenario | runs | outcomes | distinct | before (per s) | after (per s) |`);
+const fmt = (x, s) => (x === undefined || x === null ? '-' : `${((s === 'ns' ? x / 1e9 : x) * 100).toFixed(1)} %`);
+console.log(`| scenario | runs | outcomes | distinct | before (share) | after (share) |`);
 console.log(`|---|---|---|---|---|---|`);
 let flaky = 0;
 for (const [name, rs] of rows) {

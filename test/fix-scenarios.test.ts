@@ -194,7 +194,8 @@ t.test('packet loss: a manual step; verify reports failed while the loss continu
   t.ok(out.plan.verification.before > 0);
   const v = JSON.parse((await cli(['verify', out.plan_id, '--wait', '--json'])).stdout);
   note('packet_loss', v);
-  t.equal(v.outcome, 'failed', `retransmits per s before ${v.before_rate}, after ${v.after_rate}`);
+  t.equal(v.outcome, 'failed', `share of seconds with retransmits before ${v.before_rate}, after ${v.after_rate}`);
+  t.ok(v.after_rate > 0.5, 'it still retransmits in most seconds');
   t.ok(out.plan.verification.before_s >= 3, `a baseline of ${out.plan.verification.before_s} s`);
   t.ok(v.after > 0, `${v.after} segments retransmitted in the window after`);
   const txt = await cli(['verify', out.plan_id]);

@@ -35,11 +35,11 @@ function fmtValue(v: number | undefined, unit: string): string {
   return unit === 'ns' ? formatNs(v) : String(v);
 }
 
-/** The rates a verdict was judged on: a share of wall time for ns metrics, per second for counts. */
+/** The shares a verdict was judged on: of wall time for ns metrics, of seconds with any for counts. */
 function rateText(rec: { before_rate?: number; after_rate?: number; threshold_rate?: number }, unit: string): string {
   if (rec.after_rate === undefined) return '';
-  const f = (x: number | undefined) => (x === undefined ? 'n/a' : unit === 'ns' ? `${(x / 1e7).toFixed(1)} %` : `${x.toFixed(2)}/s`);
-  const what = unit === 'ns' ? 'share of time' : 'per second';
+  const f = (x: number | undefined) => (x === undefined ? 'n/a' : `${((unit === 'ns' ? x / 1e9 : x) * 100).toFixed(1)} %`);
+  const what = unit === 'ns' ? 'share of its time' : 'share of seconds with any';
   return `; ${what}: before ${f(rec.before_rate)}, after ${f(rec.after_rate)}, resolved at <= ${f(rec.threshold_rate)}`;
 }
 

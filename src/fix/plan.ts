@@ -36,7 +36,8 @@ export interface Verification {
   unit: string;
   /** the value when the plan was made */
   before?: number;
-  /** the baseline per second of wall time: the settled window before the plan, clipped to what was observed */
+  /** the baseline as a share of wall time (ns per s; for counts, the share of seconds with any) over the settled
+   * window before the plan, clipped to what was observed */
   before_rate?: number;
   /** the seconds the baseline covers */
   before_s?: number;
@@ -112,8 +113,8 @@ export interface PlanContext {
   policy: (action: string) => PolicyMode;
   /** the verification metric's value now over the window (same series the rules read) */
   measure: (v: Verification) => number | undefined;
-  /** the metric's baseline: its sum over the settled seconds before now that the entity was observed */
-  baseline?: (v: Verification) => { sum: number; seconds: number } | undefined;
+  /** the metric's baseline as a share of wall time, over the settled seconds before now that the entity was observed */
+  baseline?: (v: Verification) => { share: number; seconds: number } | undefined;
   /** the CPU share (fraction of one CPU) of a process, from the agent's sampler */
   cpuUsage?: (pid: number) => number | undefined;
   cpuTop?: (n: number, cpus: number[] | undefined, excludePids: number[]) => { pid: number; usage: number; lastCpu: number }[];
@@ -307,7 +308,7 @@ export function buildPlan(answer: WhyAnswer, ctx: PlanContext): Plan {
   verdict.before = ctx.measure(verdict);
   const settled = verdict.agg === 'sum' && verdict.metric !== 'none' ? ctx.baseline?.(verdict) : undefined;
   if (settled) {
-    verdict.before_rate = settled.sum / settled.seconds;
+    verdict.before_rate = settled.share;
     verdict.before_s = settled.seconds;
   }
   const rate = verdict.before_rate ?? (verdict.before !== undefined ? verdict.before / verdict.window_s : undefined);

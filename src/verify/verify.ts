@@ -1,19 +1,22 @@
 /**
  * Re-measures a plan's verification metric with the same graph series the
  * rules read and judges it against the victim's own baseline, relative to
- * wall time: the metric per second of a settled window (e.g. the share of its
- * time spent waiting for a CPU, retransmitted segments per second), never a
- * raw sum over windows of different coverage.
+ * wall time over settled windows, never a raw sum over windows of different
+ * coverage:
+ * - a duration metric (ns) as the share of wall time it covers: the share of
+ *   its time the victim spent waiting for a CPU;
+ * - a count (segments, events) as the share of seconds with at least one: the
+ *   share of its time the victim spent retransmitting. A sender's rate swings
+ *   with its own throughput (backoff sends less, so it loses less per second);
+ *   whether it is still losing in every second does not.
  *
  * - before: the plan's window before it was made, clipped to the seconds the
  *   entity was observed (a process seen for 4 s is judged on those 4 s).
  * - after: whole seconds starting SETTLE_S after apply (waits that began
  *   before the fix end in them), ending LAG_S before now (the kernel sums
  *   waits over 1 s windows: the newest second is still on its way).
- * - resolved: at or under the threshold rate; partial: the rate at least
- *   halved (for counts, also beyond 3 standard deviations of a Poisson count
- *   at the old rate, so noise is not called an improvement); failed; recurred
- *   (bad again after an earlier check said resolved).
+ * - resolved: at or under the threshold share; partial: the share at least
+ *   halved; failed; recurred (bad again after an earlier check said resolved).
  */
 import type { Graph } from '../graph/graph';
 import type { GraphNode } from '../graph/model';
@@ -29,9 +32,11 @@ export const LAG_S = 1;
 /** The shortest span a rate is taken over. */
 const MIN_SPAN_S = 2;
 
-/** A metric summed over whole seconds [from, to) of boot time. */
+/** A metric over whole seconds [from, to) of boot time: its sum, and how many of the seconds have any. */
 export interface Span {
   sum: number;
+  /** seconds with a non-zero sum */
+  active: number;
   from_s: number;
   seconds: number;
 }
@@ -44,8 +49,9 @@ function seriesOf(g: Graph, v: Verification): GraphNode | undefined | null {
 }
 
 /**
- * The sum over whole seconds [fromS, toS): two windowed sums of the series,
- * bucket-aligned (a bucket is one second; +0.5 keeps float rounding off the edges).
+ * The sum over whole seconds [fromS, toS), second by second: differences of
+ * windowed sums of the series, bucket-aligned (a bucket is one second; +0.5
+ * keeps float rounding off the edges).
  */
 export function spanOf(g: Graph, v: Verification, fromS: number, toS: number, nowNs: number): Span | undefined {
   const node = seriesOf(g, v);
@@ -55,7 +61,27 @@ export function spanOf(g: Graph, v: Verification, fromS: number, toS: number, no
   const nowSec = nowNs / 1e9;
   const s = node?.series(v.metric);
   const upto = (t: number) => s?.aggregate('sum', nowSec, nowSec - (t + 0.5)) ?? 0;
-  return { sum: Math.max(0, upto(fromS) - upto(toS)), from_s: fromS, seconds: toS - fromS };
+  let active = 0;
+  let prev = upto(fromS);
+  const first = prev;
+  for (let k = fromS + 1; k <= toS; k++) {
+    const next = upto(k);
+    if (prev - next > 0) active++;
+    prev = next;
+  }
+  return { sum: Math.max(0, first - prev), active, from_s: fromS, seconds: toS - fromS };
+}
+
+const isCount = (metric: string): boolean => ['segments', 'events'].includes(metricDef(metric)?.unit ?? '');
+
+/** What a span is judged on: the share of wall time a duration covers (ns per s), or the share of seconds with a count. */
+export function shareOf(v: Pick<Verification, 'metric'>, span: Span): number {
+  return isCount(v.metric) ? span.active / span.seconds : span.sum / span.seconds;
+}
+
+/** The threshold as a share: the declared max per window spread over it (a count: that many seconds with any). */
+export function thresholdShare(v: Verification): number {
+  return isCount(v.metric) ? Math.min(1, v.threshold / v.window_s) : v.threshold / v.window_s;
 }
 
 /** The plan-time baseline: the window before `nowNs`, settled and clipped to what was observed. */
@@ -92,25 +118,18 @@ export function measure(g: Graph, v: Verification, nowNs: number): number | unde
   return node.series(v.metric)?.aggregate('sum', nowNs / 1e9, v.window_s) ?? 0;
 }
 
-const isCount = (metric: string): boolean => ['segments', 'events'].includes(metricDef(metric)?.unit ?? '');
-
-/** The verdict on rates (per second of wall time): the threshold, the baseline and the settled value after. */
+/** The verdict on shares of wall time: the threshold, the baseline and the settled value after. */
 export function judgeRate(
   v: Verification,
   after: Span | undefined,
   earlier: OutcomeRecord[],
 ): { outcome: OutcomeRecord['outcome']; after_rate?: number } {
   if (!after) return { outcome: 'failed' };
-  const rate = after.sum / after.seconds;
-  const limit = v.threshold / v.window_s;
-  if (rate <= limit) return { outcome: 'resolved', after_rate: rate };
+  const rate = shareOf(v, after);
+  if (rate <= thresholdShare(v)) return { outcome: 'resolved', after_rate: rate };
   if (earlier.some((o) => o.outcome === 'resolved')) return { outcome: 'recurred', after_rate: rate };
-  const base = v.before_rate ?? (v.before !== undefined ? v.before / v.window_s : undefined);
-  if (base !== undefined && base > 0 && rate <= base * 0.5) {
-    // a count at the old rate would be this low by chance less than once in a few hundred times
-    const expected = base * after.seconds;
-    if (!isCount(v.metric) || expected - after.sum >= 3 * Math.sqrt(expected)) return { outcome: 'partial', after_rate: rate };
-  }
+  const base = v.before_rate;
+  if (base !== undefined && base > 0 && rate <= base * 0.5) return { outcome: 'partial', after_rate: rate };
   return { outcome: 'failed', after_rate: rate };
 }
 
@@ -154,7 +173,7 @@ export function verifyPlan(g: Graph, plan: Plan, nowNs: number, by: OutcomeRecor
     if (span) rec.after = Math.round((span.sum / span.seconds) * v.window_s);
     rec.after_rate = j.after_rate;
     rec.before_rate = v.before_rate;
-    rec.threshold_rate = v.threshold / v.window_s;
+    rec.threshold_rate = thresholdShare(v);
     if (span) rec.span = { from_s: span.from_s, seconds: span.seconds };
   }
   plan.outcomes.push(rec);
