@@ -297,9 +297,10 @@ t.test('the shipped rules/ directory loads with zero errors and covers every hos
   for (const s of ['network_stall', 'storage_slow', 'storage_io_error', 'host_oom', 'process_crash', 'process_blocked', 'cpu_starvation'])
     t.ok(scenes.has(s as never), s);
   t.ok(scenes.has('storage_full' as never), 'storage_full');
+  t.ok(scenes.has('network_peer_slow' as never), 'network_peer_slow');
   t.same(
     rs.byMetric.get('tcp.retransmits')?.map((r) => r.id),
-    ['nccl.hang_network', 'network.retransmits', 'network.peer_retransmits'],
+    ['nccl.hang_network', 'network.retransmits', 'network.peer_retransmits', 'network.peer_not_reading'],
   );
   t.same([...rs.byBind.keys()].sort(), ['device', 'peer', 'process']);
   t.ok(rs.source.every((s) => s.mtimeMs > 0));

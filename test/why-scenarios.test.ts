@@ -6,9 +6,9 @@ import { waitForLine } from '../src/faults/child-output';
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { startTestAgent, type TestAgent } from './helpers/agent';
-import { helperPath, runOnCpu } from './fixtures/cbuild';
+import { helperPath } from './fixtures/cbuild';
 import { loopDevice } from './fixtures/loopdev';
-import { blkioThrottle, memoryLimit, spawnInCgroup } from './fixtures/cgroup';
+import { blkioThrottle, cpuShares, memoryLimit, spawnInCgroup } from './fixtures/cgroup';
 import { lossyLink } from '../src/faults/netns';
 import { faultProgram } from '../src/faults/programs';
 import { killAtEnd, pipePair } from './helpers/scenarios';
@@ -121,11 +121,15 @@ t.test('A waits on B, B waits on a slow device: storage_slow through two hops', 
 
 t.test('CPU hogs: cpu_starvation naming the competitors', async (t) => {
   const hog = await helperPath('cpu-hog');
-  const hogs = await Promise.all([runOnCpu(1, hog, ['6']), runOnCpu(1, hog, ['6'])]);
+  // the scenario's own CPU share: other work on this shared host's CPU 1 gets ~1/256 of it against the group
+  const own = await cpuShares();
+  t.teardown(() => own.cleanup());
+  const onCpu = await helperPath('on-cpu');
+  const hogs = [spawnInCgroup([own.path], onCpu, ['1', hog, '6']), spawnInCgroup([own.path], onCpu, ['1', hog, '6'])];
   t.teardown(() => {
     for (const h of hogs) h.kill('SIGKILL');
   });
-  const victim = await runOnCpu(1, hog, ['6']);
+  const victim = spawnInCgroup([own.path], onCpu, ['1', hog, '6']);
   t.teardown(() => void victim.kill('SIGKILL'));
   await sleep(4500); // two CPU samples and several run-queue windows
   const { code, answer } = await ta.why(victim.pid!);

@@ -16,7 +16,7 @@ import { buildPlan, type OutcomeRecord, type Plan, type StepResult } from '../fi
 import { Policy, type FixConfig } from '../fix/policy';
 import { protectedReason } from '../fix/safety';
 import { PlanStore } from '../fix/store';
-import { measure, readyInS, verifyPlan } from '../verify/verify';
+import { baseline, measure, readyInS, shareOf, verifyPlan } from '../verify/verify';
 
 export const DEFAULT_STATE_DIR = '/var/lib/xctl';
 /** plans never applied (dry runs) kept in the state directory; the oldest go first */
@@ -159,6 +159,10 @@ export class FixService {
         nowNs: this.now(),
         policy: (a) => this.policy.mode(a),
         measure: (v) => measure(g, v, this.now()),
+        baseline: (v) => {
+          const b = baseline(g, v, this.now());
+          return b && { share: shareOf(v, b), seconds: b.seconds };
+        },
         cpuUsage: this.o.cpuUsage,
         cpuTop: this.o.cpuTop,
       });

@@ -35,6 +35,14 @@ function fmtValue(v: number | undefined, unit: string): string {
   return unit === 'ns' ? formatNs(v) : String(v);
 }
 
+/** The shares a verdict was judged on: of wall time for ns metrics, of seconds with any for counts. */
+function rateText(rec: { before_rate?: number; after_rate?: number; threshold_rate?: number }, unit: string): string {
+  if (rec.after_rate === undefined) return '';
+  const f = (x: number | undefined) => (x === undefined ? 'n/a' : `${((unit === 'ns' ? x / 1e9 : x) * 100).toFixed(1)} %`);
+  const what = unit === 'ns' ? 'share of its time' : 'share of seconds with any';
+  return `; ${what}: before ${f(rec.before_rate)}, after ${f(rec.after_rate)}, resolved at <= ${f(rec.threshold_rate)}`;
+}
+
 export function renderPlan(p: Plan): string {
   const who = identityLine(p);
   const out = [`plan ${p.plan_id}: ${p.scene} for ${p.comm} (${p.pid})`, ...(who ? [`  ${who}`] : []), `  ${p.summary}`];
@@ -150,7 +158,17 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   const r = reply.body as {
     plan_id: string;
     outcome: string;
-    record: { before?: number; after?: number; threshold?: number; window_s?: number; metric?: string; ready_in_s?: number };
+    record: {
+      before?: number;
+      after?: number;
+      threshold?: number;
+      window_s?: number;
+      metric?: string;
+      ready_in_s?: number;
+      before_rate?: number;
+      after_rate?: number;
+      threshold_rate?: number;
+    };
     plan: Plan;
   };
   if (values.json) process.stdout.write(`${JSON.stringify({ plan_id: r.plan_id, outcome: r.outcome, ...r.record })}\n`);
@@ -160,7 +178,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     process.stdout.write(
       rec.ready_in_s !== undefined
         ? `plan ${r.plan_id}: pending: the ${r.plan.verification.window_s} s window closes in ${rec.ready_in_s} s (use --wait)\n`
-        : `plan ${r.plan_id}: ${r.outcome}: ${rec.metric} before ${fmtValue(rec.before, u)}, after ${fmtValue(rec.after, u)} (threshold ${fmtValue(rec.threshold, u)}, ${rec.window_s} s window)\n`,
+        : `plan ${r.plan_id}: ${r.outcome}: ${rec.metric} before ${fmtValue(rec.before, u)}, after ${fmtValue(rec.after, u)} (threshold ${fmtValue(rec.threshold, u)}, ${rec.window_s} s window)${rateText(rec, u)}\n`,
     );
   }
   return r.outcome === 'resolved' ? 0 : 1;

@@ -12,6 +12,7 @@ import type { PolicyMode } from './policy';
 import { protectedReason } from './safety';
 import { metricDef } from '../graph/vocabulary';
 import { VERIFY_STATES } from '../rules/vocabulary';
+import { commandOf } from './actions/command';
 
 export interface StepTarget {
   type: 'process' | 'cgroup' | 'device' | 'node' | 'gpu' | 'host' | 'peer' | 'none';
@@ -35,6 +36,11 @@ export interface Verification {
   unit: string;
   /** the value when the plan was made */
   before?: number;
+  /** the baseline as a share of wall time (ns per s; for counts, the share of seconds with any) over the settled
+   * window before the plan, clipped to what was observed */
+  before_rate?: number;
+  /** the seconds the baseline covers */
+  before_s?: number;
   text: string;
 }
 
@@ -71,6 +77,12 @@ export interface OutcomeRecord {
   window_s: number;
   metric: string;
   by: 'verify' | 'recheck';
+  /** rates per second of wall time, as judged (metrics, not states) */
+  before_rate?: number;
+  after_rate?: number;
+  threshold_rate?: number;
+  /** the settled window after apply that was judged: whole boot-time seconds */
+  span?: { from_s: number; seconds: number };
 }
 
 export interface Plan extends IdentityFields {
@@ -101,6 +113,8 @@ export interface PlanContext {
   policy: (action: string) => PolicyMode;
   /** the verification metric's value now over the window (same series the rules read) */
   measure: (v: Verification) => number | undefined;
+  /** the metric's baseline as a share of wall time, over the settled seconds before now that the entity was observed */
+  baseline?: (v: Verification) => { share: number; seconds: number } | undefined;
   /** the CPU share (fraction of one CPU) of a process, from the agent's sampler */
   cpuUsage?: (pid: number) => number | undefined;
   cpuTop?: (n: number, cpus: number[] | undefined, excludePids: number[]) => { pid: number; usage: number; lastCpu: number }[];
@@ -186,6 +200,7 @@ const VERIFY_TEXT: Record<string, (label: string) => string> = {
   'tcp.retransmits': (who) => `TCP segments ${who} retransmitted over ${WINDOW_S} s (0 = fixed)`,
   'offcpu.waits_on_process': (who) => `time ${who} waited on other processes over ${WINDOW_S} s`,
   'process.stopped': (who) => `whether ${who} is stopped (1) or running (0)`,
+  'tcp.send_blocked': (who) => `whether ${who} is held up sending by its TCP peer (1) or not (0), from /proc`,
 };
 
 /**
@@ -248,6 +263,19 @@ function preconditions(type: string, t: StepTarget): string[] {
   return p;
 }
 
+/**
+ * A step's text ending with the command it runs: kept when the text already says it; a command the text
+ * gives after its last ": " with the same program (e.g. a rule's `renice -n 10 -p 42` when nice 19 is
+ * applied) is replaced; otherwise the command is appended.
+ */
+export function withCommand(prose: string, cmd: string): string {
+  if (prose.includes(cmd)) return prose;
+  const at = prose.lastIndexOf(': ');
+  const program = cmd.split(' ')[0]!;
+  if (at >= 0 && prose.slice(at + 2).split(' ')[0] === program) return `${prose.slice(0, at)}: ${cmd}`;
+  return `${prose}: ${cmd}`;
+}
+
 export function buildPlan(answer: WhyAnswer, ctx: PlanContext): Plan {
   const f = answer.findings[0];
   const base = {
@@ -278,9 +306,16 @@ export function buildPlan(answer: WhyAnswer, ctx: PlanContext): Plan {
   }
   const verdict = findingVerification(f, answer);
   verdict.before = ctx.measure(verdict);
-  if (verdict.metric === 'offcpu.runq' && verdict.before !== undefined) {
-    // a host that is busy anyway never gets to 0: a quarter of the starvation we saw also counts as fixed
-    verdict.threshold = Math.max(verdict.threshold, Math.round(verdict.before * 0.25)); // the declared max is the floor
+  const settled = verdict.agg === 'sum' && verdict.metric !== 'none' ? ctx.baseline?.(verdict) : undefined;
+  if (settled) {
+    verdict.before_rate = settled.share;
+    verdict.before_s = settled.seconds;
+  }
+  const rate = verdict.before_rate ?? (verdict.before !== undefined ? verdict.before / verdict.window_s : undefined);
+  if (verdict.metric === 'offcpu.runq' && rate !== undefined) {
+    // a host that is busy anyway never gets to 0: a quarter of the victim's own share of time spent
+    // waiting for a CPU also counts as fixed (the declared max is the floor)
+    verdict.threshold = Math.max(verdict.threshold, Math.round(rate * 0.25 * verdict.window_s));
   }
   const evidence = f.evidence
     .map((e) => `${e.leaf} = ${String(e.value)} (${e.entity.label})`)
@@ -294,19 +329,22 @@ export function buildPlan(answer: WhyAnswer, ctx: PlanContext): Plan {
       rival !== undefined && (a.type === 'renice' || a.type === 'cgroup_cpu_limit') && String(params.pid) !== String(rival);
     if (retargeted) params.pid = rival;
     const target = resolveTarget({ ...a, params }, answer);
-    // the rule's text names the graph's top competitor; when the victim's CPUs show another one
-    // now, the step says whom it really acts on, so text and action agree
-    const text = !retargeted
-      ? (a.text ?? a.type)
-      : a.type === 'renice'
-        ? `lower the priority of ${target.label}, the top competitor on the victim's CPUs now: renice -n ${params.nice ?? 19} -p ${rival}`
-        : `cap the CPU of ${target.label}, the top competitor on the victim's CPUs now, with its cgroup's cpu.max`;
     if (a.type === 'cgroup_cpu_limit' && target.pid) {
       // a cap the competitor already stays under changes nothing: cap at half of what it uses now
       const usage = ctx.cpuUsage?.(target.pid);
       const cpus = Number(params.cpus ?? 1);
       params.cpus = usage !== undefined ? Number(Math.max(0.05, Math.min(cpus, usage / 2)).toFixed(2)) : cpus;
     }
+    // the rule's text names the graph's top competitor; when the victim's CPUs show another one
+    // now, the step says whom it really acts on. The command is made from the params applied, so
+    // text and action agree whatever the rule's text says.
+    const prose = !retargeted
+      ? (a.text ?? a.type)
+      : a.type === 'renice'
+        ? `lower the priority of ${target.label}, the top competitor on the victim's CPUs now`
+        : `cap the CPU of ${target.label}, the top competitor on the victim's CPUs now`;
+    const cmd = a.type === 'manual' ? undefined : commandOf({ action: a.type, target, params });
+    const text = cmd ? withCommand(prose, cmd) : prose;
     const executable = a.type !== 'manual';
     let refused: string | undefined;
     if (executable && target.type === 'process')

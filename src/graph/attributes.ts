@@ -24,6 +24,18 @@ export interface AttrSource {
   competitors(forPid: number): { pid: number; comm: string; text: string }[];
   /** what a live process is blocked in right now (a `why` query's /proc inspection), when it is */
   liveWait(p: ProcessNode): LiveWaitInfo | undefined;
+  /** live: the TCP send the process is held up in by its peer now, if any */
+  liveTcpSend?(p: ProcessNode): TcpSendView | undefined;
+}
+
+/** A sender held up by its TCP peer, as the rules see it (live /proc only). */
+export interface TcpSendView {
+  peer: string;
+  queued: number;
+  zeroWindow: boolean;
+  blockedIn?: string;
+  peerUnread?: number;
+  lost: number;
 }
 
 /** A wait in progress, seen in /proc: it has no completed wait record yet. */
@@ -213,6 +225,43 @@ const PROCESS: AttrDef<ProcessNode>[] = [
     type: 'number',
     doc: 'training rank (RANK, OMPI_COMM_WORLD_RANK, PMI_RANK, SLURM_PROCID)',
     get: (p) => p.identity?.rank?.rank,
+  },
+  // live only (/proc/<pid>/net/tcp at query time): held up sending by its TCP peer
+  {
+    name: 'tcp_send.peer',
+    type: 'string',
+    doc: 'live: the peer (address:port) of a socket it is blocked sending on (full send buffer or zero window, nothing retransmitted)',
+    get: (p, src) => src.liveTcpSend?.(p)?.peer,
+  },
+  {
+    name: 'tcp_send.queued',
+    type: 'number',
+    doc: 'live: bytes queued on that socket and not acknowledged',
+    get: (p, src) => src.liveTcpSend?.(p)?.queued,
+  },
+  {
+    name: 'tcp_send.zero_window',
+    type: 'boolean',
+    doc: 'live: the peer advertises a zero window (the zero-window probe timer runs)',
+    get: (p, src) => src.liveTcpSend?.(p)?.zeroWindow,
+  },
+  {
+    name: 'tcp_send.blocked_in',
+    type: 'string',
+    doc: 'live: the send call a thread sleeps in on it, e.g. `write`',
+    get: (p, src) => src.liveTcpSend?.(p)?.blockedIn,
+  },
+  {
+    name: 'tcp_send.peer_unread',
+    type: 'number',
+    doc: "live: bytes the peer's socket has received and not read (peer on this host only)",
+    get: (p, src) => src.liveTcpSend?.(p)?.peerUnread,
+  },
+  {
+    name: 'tcp_send.lost',
+    type: 'number',
+    doc: 'live: unrecovered retransmits on that socket (0 when nothing is lost)',
+    get: (p, src) => src.liveTcpSend?.(p)?.lost,
   },
 ];
 

@@ -4,7 +4,7 @@
  * and CPU usage; replays (xctl analyze) run without them. Attributes are read
  * through the catalogue's getters (attributes.ts).
  */
-import { attributeOf, type AttrDef, type AttrSource, type LiveWaitInfo } from './attributes';
+import { attributeOf, type AttrDef, type AttrSource, type LiveWaitInfo, type TcpSendView } from './attributes';
 import type { Agg, EdgeKind, EntityRef, EntityType, EvalContext } from './context';
 import type { Graph } from './graph';
 import { ProcessNode, type GraphNode, type GpuNode } from './model';
@@ -19,6 +19,8 @@ export interface LiveProviders {
   cpuCompetitors?(pid: number): { pid: number; comm: string; usage: number }[];
   /** what a process is blocked in right now, seen in /proc during a `why` query */
   liveWait?(p: ProcessNode): LiveWaitInfo | undefined;
+  /** the TCP send the process is held up in by its peer now (/proc/<pid>/net/tcp) */
+  tcpSend?(p: ProcessNode): TcpSendView | undefined;
 }
 
 /** A process's own view of a GPU: co_tenant leaves the process itself out. Same id as the GpuNode. */
@@ -160,6 +162,10 @@ export class GraphContext implements EvalContext, AttrSource {
 
   liveWait(p: ProcessNode): LiveWaitInfo | undefined {
     return this.live.liveWait?.(p);
+  }
+
+  liveTcpSend(p: ProcessNode): TcpSendView | undefined {
+    return this.live.tcpSend?.(p);
   }
 
   gpus(): Iterable<GpuNode> {

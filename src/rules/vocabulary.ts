@@ -66,6 +66,6 @@ export const TEMPLATE_FILTERS = ['ns', 'bytes', 'pct', 'int', 'default'] as cons
 export type TemplateFilter = (typeof TEMPLATE_FILTERS)[number];
 
 /** What `xctl verify` can measure besides a graph metric: a state read from /proc (1 when it holds). */
-export const VERIFY_STATES = ['process.stopped'] as const;
+export const VERIFY_STATES = ['process.stopped', 'tcp.send_blocked'] as const;
 /** Whose value a verification measures: the process asked about, or the culprit its finding names. */
 export const VERIFY_OF = ['victim', 'culprit'] as const;

@@ -15,6 +15,7 @@ import type { ChainLink, Finding, FindingAction, NodeRef, WhyAnswer } from '../e
 import { linkEvidence, ref } from './evidence';
 import { LiveInspector } from './live';
 import { QueryOverlay } from './overlay';
+import { TcpPeerInspector } from './tcp-peer';
 import { identityFields } from '../identity/identity';
 
 export interface WhyOptions {
@@ -79,6 +80,8 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
     providers.processState = (p) => inspector.state(p);
     providers.liveWait = (p) => inspector.wait(p);
   }
+  const tcpPeers = overlay ? new TcpPeerInspector(overlay) : undefined;
+  if (tcpPeers) providers.tcpSend = (p) => tcpPeers.view(p);
   const target = g.findProcess(pid) ?? (overlay ? adoptLive(overlay, pid) : undefined);
   if (!target) {
     throw new WhyError(
@@ -97,6 +100,7 @@ export function explain(g: Graph, matcher: RuleMatcher, pid: number, opts: WhyOp
     const n = queue.shift()!;
     const d = depth.get(n)!;
     if (inspector && n instanceof ProcessNode && d < maxDepth) inspector.linkLiveWaits(n);
+    if (tcpPeers && n instanceof ProcessNode && d < maxDepth) tcpPeers.linkPeers(n);
     if (d >= maxDepth) continue;
     // Only waits extend a chain: blocked_by names a culprit (who stopped or
     // killed it, an error) and is cited, never walked through. Only the

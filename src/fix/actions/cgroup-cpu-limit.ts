@@ -1,4 +1,5 @@
 import { cgroupFor, limitGroup, moveInto } from './cgroup';
+import { CPU_PERIOD_US, cpuQuotaOf } from './command';
 import type { ActionRunner } from './types';
 import { errText } from './types';
 /** Cap the process at params.cpus CPUs with a CFS quota: v1 cpu.cfs_quota_us, v2 cpu.max. */
@@ -6,10 +7,9 @@ export const cgroupCpuLimit: ActionRunner = async (step) => {
   const pid = step.target.pid!;
   const flavor = cgroupFor('cpu');
   if (!flavor) return { status: 'unsupported', detail: 'unsupported: no cgroup v1 cpu controller and no cgroup v2 with cpu is mounted' };
-  const cpus = Number(step.params.cpus ?? 1);
+  const { cpus, quota } = cpuQuotaOf(step.params);
   if (!(cpus > 0)) return { status: 'refused', detail: `bad cpus "${String(step.params.cpus)}"` };
-  const period = 100_000;
-  const quota = Math.max(1000, Math.round(cpus * period));
+  const period = CPU_PERIOD_US;
   try {
     const dir = limitGroup(flavor, pid);
     if (flavor.version === 1) {

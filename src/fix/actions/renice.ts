@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { niceOf } from './command';
 import type { ActionRunner } from './types';
 import { errText } from './types';
 /** setpriority(2) on every thread of the process (Linux nice values are per thread). */
 export const renice: ActionRunner = async (step) => {
   const pid = step.target.pid!;
-  const nice = Math.max(-20, Math.min(19, Number(step.params.nice ?? 19)));
+  const nice = niceOf(step.params);
   let tids: number[];
   try {
     tids = fs
