@@ -12,6 +12,8 @@ import { killAtEnd } from './helpers/scenarios';
 import { waitForLine } from '../src/faults/child-output';
 import { uniqueName } from '../src/faults/teardown';
 import { rmSync } from 'node:fs';
+import { loopDevice } from './fixtures/loopdev';
+import { blkioThrottle, spawnInCgroup } from './fixtures/cgroup';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -143,6 +145,29 @@ t.test('two hops: a lock whose holder is blocked on a stopped process', async (t
     answer.actions.some((a: { type: string; target: { label: string } }) => a.type === 'sigcont' && a.target.label === `waits (${writer})`),
     'recommends SIGCONT of the stopped process',
   );
+});
+
+t.test('an uninterruptible IO wait in progress: process_blocked, naming the device', async (t) => {
+  // one 32 KiB O_DIRECT write throttled to 4 KiB/s: ~8 s in D state, and no completed IO record meanwhile
+  const dev = await loopDevice({ sizeMiB: 8, backing: 'file' });
+  const cg = await blkioThrottle({ major: dev.major, minor: dev.minor, writeBps: 4096 });
+  const w = spawnInCgroup([cg.path], await helperPath('direct-write'), [dev.device, '1', String(32 << 10)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const done = new Promise((r) => w.on('exit', r));
+  // a D-state process ends only when its IO does: the cgroup and the device go after it
+  t.teardown(async () => {
+    await done;
+    await cg.cleanup();
+    await dev.cleanup();
+  });
+  await sleep(2500); // the rule wants 2 s in the wait
+  const { code, answer } = await ta.why(w.pid!);
+  t.equal(code, 0, `cause found (summary: ${answer.summary})`);
+  t.equal(answer.scene, 'process_blocked');
+  t.equal(answer.findings[0].rule, 'process.io_wait_now');
+  t.match(answer.summary, new RegExp(`uninterruptible IO wait: write\\(\\) on .*device ${dev.major}:${dev.minor}\\b`), 'names the device');
+  t.equal(w.exitCode, null, 'asked while the write was still in progress');
 });
 
 t.test('a healthy sleeper is not blamed (exit 1)', async (t) => {

@@ -53,10 +53,14 @@ export function devParts(dev: number): { major: number; minor: number } {
 }
 
 /** The file behind an open fd of a process: its device and inode, or undefined (closed, gone). */
-export function fdFile(pid: number, fd: number): { major: number; minor: number; inode: number; fifo: boolean } | undefined {
+export function fdFile(
+  pid: number,
+  fd: number,
+): { major: number; minor: number; inode: number; fifo: boolean; blockDevice?: { major: number; minor: number } } | undefined {
   try {
     const st = fs.statSync(`/proc/${pid}/fd/${fd}`);
-    return { ...devParts(st.dev), inode: st.ino, fifo: st.isFIFO() };
+    // major/minor: the filesystem the file is on (what /proc/locks names); a block device node also names the device itself
+    return { ...devParts(st.dev), inode: st.ino, fifo: st.isFIFO(), ...(st.isBlockDevice() && { blockDevice: devParts(st.rdev) }) };
   } catch {
     return undefined;
   }

@@ -210,8 +210,10 @@ export class LiveInspector {
     if (live.stateName !== 'blocked') return undefined;
     const fd = live.blockedOn?.fd;
     const file = fd === undefined ? undefined : fdFile(p.pid, fd);
-    const dev = file ? `${file.major}:${file.minor}` : undefined;
-    const name = file ? this.deviceName(file.major, file.minor) : undefined;
+    // IO on a block device node waits on that device, not on the devtmpfs the node lives in
+    const d = file?.blockDevice ?? file;
+    const dev = d ? `${d.major}:${d.minor}` : undefined;
+    const name = d ? this.deviceName(d.major, d.minor) : undefined;
     const where = [
       live.blockedOn && `${live.blockedOn.syscall}() on ${live.blockedOn.target ?? `fd ${fd}`}`,
       dev && `device ${dev}${name ? ` (${name})` : ''}`,
